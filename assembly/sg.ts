@@ -1,0 +1,77 @@
+// Scatter-gather copies over tables that live in the shared memory itself.
+import { copyBytes } from "./copy";
+
+/** Bytes per copySg table entry: u32 dst, u32 src, u32 len, u32 reserved. */
+export const SG_ENTRY_SIZE: usize = 16;
+/** Bytes per copySgLists list entry: u32 addr, u32 len. */
+export const LIST_ENTRY_SIZE: usize = 8;
+
+// True when [addr, addr + len) lies in [lo, hi); u64 so that addr + len cannot wrap.
+// @ts-ignore: decorator
+@inline
+export function inBounds(addr: usize, len: usize, lo: usize, hi: usize): bool {
+  return addr >= lo && <u64>addr + <u64>len <= <u64>hi;
+}
+
+/** Index of the first copySg entry whose source or destination leaves [lo, hi), or -1. */
+export function checkSg(table: usize, count: u32, lo: usize, hi: usize): i32 {
+  for (let i: u32 = 0; i < count; i++) {
+    const e = table + <usize>i * SG_ENTRY_SIZE;
+    const len = load<u32>(e, 8);
+    if (!inBounds(load<u32>(e, 0), len, lo, hi) || !inBounds(load<u32>(e, 4), len, lo, hi)) return <i32>i;
+  }
+  return -1;
+}
+
+/** Index of the first list entry that leaves [lo, hi), or -1. */
+export function checkList(list: usize, count: u32, lo: usize, hi: usize): i32 {
+  for (let i: u32 = 0; i < count; i++) {
+    const e = list + <usize>i * LIST_ENTRY_SIZE;
+    if (!inBounds(load<u32>(e, 0), load<u32>(e, 4), lo, hi)) return <i32>i;
+  }
+  return -1;
+}
+
+/** Copies every (dst, src, len) entry in order, each with memmove semantics; returns the bytes copied. */
+export function copySg(table: usize, count: u32): f64 {
+  let total: u64 = 0;
+  for (let i: u32 = 0; i < count; i++) {
+    const e = table + <usize>i * SG_ENTRY_SIZE;
+    const len = load<u32>(e, 8);
+    copyBytes(load<u32>(e, 0), load<u32>(e, 4), len);
+    total += len;
+  }
+  return <f64>total;
+}
+
+/**
+ * Copies a source list into a destination list segmented differently (a 4 KiB source into
+ * four 1 KiB destinations, or the reverse), as DPDK's copy_sg and SPDK's iovec copy do.
+ * Stops when either list ends; returns the bytes copied (the smaller of the two totals).
+ */
+export function copySgLists(dstList: usize, dstCount: u32, srcList: usize, srcCount: u32): f64 {
+  let total: u64 = 0;
+  let di: u32 = 0, si: u32 = 0;
+  let dAddr: usize = 0, dLeft: usize = 0, sAddr: usize = 0, sLeft: usize = 0;
+  while (true) {
+    while (dLeft == 0) {
+      if (di == dstCount) return <f64>total;
+      const e = dstList + <usize>di * LIST_ENTRY_SIZE;
+      di++;
+      dAddr = load<u32>(e, 0);
+      dLeft = load<u32>(e, 4);
+    }
+    while (sLeft == 0) {
+      if (si == srcCount) return <f64>total;
+      const e = srcList + <usize>si * LIST_ENTRY_SIZE;
+      si++;
+      sAddr = load<u32>(e, 0);
+      sLeft = load<u32>(e, 4);
+    }
+    const n = dLeft < sLeft ? dLeft : sLeft;
+    copyBytes(dAddr, sAddr, n);
+    dAddr += n; dLeft -= n;
+    sAddr += n; sLeft -= n;
+    total += n;
+  }
+}
