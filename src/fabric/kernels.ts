@@ -1,0 +1,109 @@
+// The kernels bound to one fabric, with every argument checked before the kernel runs, so
+// that a kernel never traps and never touches the guard page on input the API accepted.
+import { InvalidArgumentError, KernelBoundsError } from '../errors.js';
+import { instantiateKernels, type KernelExports } from '../kernels/module.js';
+import type { RangeAllocator } from './allocator.js';
+import { SgList, SgTable } from './sg-table.js';
+
+/** Bytes of the CRC32C slicing-by-8 table the kernels read. */
+export const CRC32C_TABLE_SIZE = 8 * 256 * 4;
+
+export class FabricKernels {
+  /** The unchecked exports, for callers that validated their arguments already (the engine). */
+  readonly raw: KernelExports;
+  /** Fabric offset of the CRC32C table. */
+  readonly crcTable: number;
+  /** Lowest and one-past-highest fabric offsets a kernel may touch. */
+  readonly lo: number;
+  readonly hi: number;
+
+  constructor(memory: WebAssembly.Memory, scratch: RangeAllocator, lo: number, hi: number) {
+    this.raw = instantiateKernels(memory);
+    this.lo = lo;
+    this.hi = hi;
+    this.crcTable = scratch.allocate(CRC32C_TABLE_SIZE, 64);
+    this.raw.crc32cInitTable(this.crcTable);
+  }
+
+  /** memmove(dst, src, len) over fabric offsets. ERR_KERNEL_BOUNDS / ERR_INVALID_ARGUMENT; nothing copied on failure. */
+  copy(dst: number, src: number, len: number): void {
+    this.#range(dst, len, 'dst');
+    this.#range(src, len, 'src');
+    this.raw.copy(dst, src, len);
+  }
+
+  /**
+   * Copies every (dst, src, len) entry of the table in order (memmove per entry); returns the
+   * bytes copied. Every entry is checked first: ERR_KERNEL_BOUNDS names the first bad one
+   * (`index`) and nothing is copied.
+   */
+  copySg(table: SgTable): number {
+    if (!(table instanceof SgTable)) throw new InvalidArgumentError('table must be an SgTable', { argument: 'table' });
+    const bad = this.raw.checkSg(table.offset, table.count, this.lo, this.hi);
+    if (bad >= 0) {
+      const [dst, src, len] = table.entry(bad);
+      throw new KernelBoundsError(`segment ${bad} (dst ${dst}, src ${src}, len ${len}) leaves the fabric`, { index: bad, offset: dst, length: len });
+    }
+    return this.raw.copySg(table.offset, table.count);
+  }
+
+  /**
+   * Copies the source list into the destination list, segmented differently; returns the bytes
+   * copied. The totals must be equal (ERR_INVALID_ARGUMENT); ERR_KERNEL_BOUNDS names the first bad
+   * entry and `list` ('dst' or 'src'); nothing is copied on failure.
+   */
+  copySgLists(dst: SgList, src: SgList): number {
+    if (!(dst instanceof SgList) || !(src instanceof SgList)) throw new InvalidArgumentError('dst and src must be SgLists', { argument: 'dst' });
+    for (const [name, list] of [['dst', dst], ['src', src]] as const) {
+      const bad = this.raw.checkList(list.offset, list.count, this.lo, this.hi);
+      if (bad >= 0) throw new KernelBoundsError(`${name} segment ${bad} leaves the fabric`, { index: bad, list: name });
+    }
+    const total = dst.totalLength();
+    if (total !== src.totalLength()) {
+      throw new InvalidArgumentError(`dst totals ${total} bytes but src totals ${src.totalLength()}`, { argument: 'src' });
+    }
+    return this.raw.copySgLists(dst.offset, dst.count, src.offset, src.count);
+  }
+
+  /** Fills len bytes at dst with the repeating 8-byte little-endian pattern. */
+  fill(dst: number, pattern: bigint, len: number): void {
+    if (typeof pattern !== 'bigint') throw new InvalidArgumentError('pattern must be a bigint', { argument: 'pattern' });
+    this.#range(dst, len, 'dst');
+    this.raw.fill(dst, BigInt.asUintN(64, pattern), len);
+  }
+
+  /** Offset of the first differing byte of a and b, or -1 when equal. */
+  compare(a: number, b: number, len: number): number {
+    this.#range(a, len, 'a');
+    this.#range(b, len, 'b');
+    return this.raw.compare(a, b, len);
+  }
+
+  /** CRC32C of len bytes at ptr; `seed` chains: crc32c(b, crc32c(a)) is the CRC of a then b. */
+  crc32c(ptr: number, len: number, seed = 0): number {
+    this.#range(ptr, len, 'ptr');
+    this.#seed(seed);
+    return this.raw.crc32c(this.crcTable, ptr, len, seed) >>> 0;
+  }
+
+  /** Copies src → dst (memmove) and returns the CRC32C of the source bytes. */
+  copyCrc32c(dst: number, src: number, len: number, seed = 0): number {
+    this.#range(dst, len, 'dst');
+    this.#range(src, len, 'src');
+    this.#seed(seed);
+    return this.raw.copyCrc32c(this.crcTable, dst, src, len, seed) >>> 0;
+  }
+
+  #range(addr: number, len: number, what: string): void {
+    if ((addr >>> 0) !== addr || (len >>> 0) !== len) {
+      throw new InvalidArgumentError(`${what} ${addr}+${len}: offsets and lengths are integers in 0..2^32-1`, { argument: what });
+    }
+    if (addr < this.lo || addr + len > this.hi) {
+      throw new KernelBoundsError(`${what} range [${addr}, ${addr + len}) leaves the fabric's usable range [${this.lo}, ${this.hi})`, { offset: addr, length: len });
+    }
+  }
+
+  #seed(seed: number): void {
+    if ((seed >>> 0) !== seed) throw new InvalidArgumentError(`seed ${seed} is not a u32`, { argument: 'seed' });
+  }
+}

@@ -1,0 +1,7 @@
+// The public API of dma-bounce: re-exports only.
+export * from './errors.js';
+export { parseSize, formatSize } from './size.js';
+export type { Size } from './size.js';
+export * from './fabric/index.js';
+export { kernelModule, instantiateKernels, KERNELS_WASM_URL } from './kernels/module.js';
+export type { KernelExports } from './kernels/module.js';
