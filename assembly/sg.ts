@@ -6,11 +6,11 @@ export const SG_ENTRY_SIZE: usize = 16;
 /** Bytes per copySgLists list entry: u32 addr, u32 len. */
 export const LIST_ENTRY_SIZE: usize = 8;
 
-// True when [addr, addr + len) lies in [lo, hi); u64 so that addr + len cannot wrap.
+// True when [addr, addr + len) lies in [lo, hi), written so that addr + len cannot wrap.
 // @ts-ignore: decorator
 @inline
 export function inBounds(addr: usize, len: usize, lo: usize, hi: usize): bool {
-  return addr >= lo && <u64>addr + <u64>len <= <u64>hi;
+  return (addr >= lo) & (addr <= hi) & (len <= hi - addr);
 }
 
 /** Index of the first copySg entry whose source or destination leaves [lo, hi), or -1. */

@@ -1,0 +1,79 @@
+// kernel/copy/* and kernel/sg/*: the WebAssembly kernels against the best JS ways of moving
+// the same bytes in the same shared memory.
+import { Fabric, SgTable, formatSize } from '../../src/index.js';
+import type { BenchCase } from '../runner.js';
+
+const JS_METHODS = ['buffer-copy', 'copy-within', 'set-subarray'] as const;
+const COPY_SIZES = [256, 4096, 65536, 2 ** 20, 64 * 2 ** 20];
+const SG_SIZES = [256, 4096];
+const SG_SEGMENTS = 1024;
+
+export interface KernelSuiteOptions {
+  /** Leave out the 64 MiB copies (for --quick). */
+  readonly skipHuge?: boolean;
+}
+
+/** The kernel cases over one fabric the suite creates. */
+export function kernelCases(options: KernelSuiteOptions = {}): BenchCase[] {
+  const fabric = new Fabric({ size: '256MiB', scratch: '1MiB' });
+  const ram = fabric.addRegion({ name: 'ram', kind: 'ram', phys: 0x1_0000_0000, size: '160MiB' });
+  const u8 = fabric.bytes;
+  const buf = Buffer.from(fabric.buffer);
+  const k = fabric.kernels;
+  const src = ram.allocate('64MiB', 4096).offset;
+  const dst = ram.allocate('64MiB', 4096).offset;
+  // Touch every page once so that no case pays for first-touch page faults.
+  u8.fill(0x5a, src, src + 64 * 2 ** 20);
+  u8.fill(0xa5, dst, dst + 64 * 2 ** 20);
+
+  const cases: BenchCase[] = [];
+  for (const size of COPY_SIZES) {
+    if (options.skipHuge && size > 2 ** 20) continue;
+    const label = formatSize(size);
+    const name = (method: string) => `kernel/copy/${method}/${label}`;
+    const common = { measure: 'bytesPerSecond' as const, unitsPerOp: size };
+    cases.push(
+      { ...common, name: name('wasm'), baseline: JS_METHODS.map(name), run: () => k.copy(dst, src, size) },
+      { ...common, name: name('buffer-copy'), run: () => { buf.copy(buf, dst, src, src + size); } },
+      { ...common, name: name('copy-within'), run: () => { u8.copyWithin(dst, src, src + size); } },
+      { ...common, name: name('set-subarray'), run: () => u8.set(u8.subarray(src, src + size), dst) },
+    );
+  }
+
+  // Scatter-gather: 1024 segments at shuffled slots, so neither side is one contiguous run.
+  for (const size of SG_SIZES) {
+    const srcSlots = shuffled(SG_SEGMENTS, size);
+    const dstSlots = shuffled(SG_SEGMENTS, size + 1);
+    const table = new SgTable(fabric, SG_SEGMENTS);
+    const segments: [number, number][] = [];
+    for (let i = 0; i < SG_SEGMENTS; i++) {
+      const s = src + srcSlots[i]! * size;
+      const d = dst + dstSlots[i]! * size;
+      table.push(d, s, size);
+      segments.push([d, s]);
+    }
+    const flat = Int32Array.from(segments.flat());
+    const label = formatSize(size);
+    const name = (method: string) => `kernel/sg/${method}/${label}`;
+    const common = { measure: 'bytesPerSecond' as const, unitsPerOp: size * SG_SEGMENTS };
+    cases.push(
+      { ...common, name: name('wasm'), baseline: JS_METHODS.map(name), run: () => { k.copySg(table); } },
+      { ...common, name: name('buffer-copy'), run: () => { for (let i = 0; i < flat.length; i += 2) buf.copy(buf, flat[i]!, flat[i + 1]!, flat[i + 1]! + size); } },
+      { ...common, name: name('copy-within'), run: () => { for (let i = 0; i < flat.length; i += 2) u8.copyWithin(flat[i]!, flat[i + 1]!, flat[i + 1]! + size); } },
+      { ...common, name: name('set-subarray'), run: () => { for (let i = 0; i < flat.length; i += 2) u8.set(u8.subarray(flat[i + 1]!, flat[i + 1]! + size), flat[i]!); } },
+    );
+  }
+  return cases;
+}
+
+// A deterministic permutation of n slots (benchmarks must be repeatable).
+function shuffled(n: number, seed: number): number[] {
+  const slots = Array.from({ length: n }, (_, i) => i);
+  let s = seed >>> 0 || 1;
+  for (let i = n - 1; i > 0; i--) {
+    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    const j = s % (i + 1);
+    [slots[i], slots[j]] = [slots[j]!, slots[i]!];
+  }
+  return slots;
+}
