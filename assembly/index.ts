@@ -5,3 +5,4 @@ export { copy } from "./copy";
 export { checkSg, checkList, copySg, copySgLists } from "./sg";
 export { fill, compare } from "./fill";
 export { crc32cInitTable, crc32c, copyCrc32c } from "./crc32c";
+export { serveRing, ringAbi } from "./ring";

@@ -77,6 +77,8 @@ export class P2pmemError extends coded('ERR_P2PMEM', 'P2pmemError', 'p2pmem allo
 // --- copy engine
 /** The engine (or a ring) was closed. */
 export class EngineClosedError extends coded('ERR_ENGINE_CLOSED', 'EngineClosedError', 'Copy engine is closed') {}
+/** The call is not allowed in the object's current state (e.g. start() with completions not gathered). */
+export class InvalidStateError extends coded('ERR_INVALID_STATE', 'InvalidStateError', 'Invalid state for this call') {}
 /** The ring is stopped: start() it before enqueueing. */
 export class EngineStoppedError extends coded('ERR_ENGINE_STOPPED', 'EngineStoppedError', 'Copy engine ring is stopped') {}
 /** A copy failed. Fields: `status` (the completion status name), `bytesCompleted`, `faultAddress`. */
@@ -118,6 +120,7 @@ const byCode = new Map<string, ErrorClass>(
     UnknownDeviceError,
     P2pmemError,
     EngineClosedError,
+    InvalidStateError,
     EngineStoppedError,
     CopyError,
     AbortError,

@@ -5,3 +5,4 @@ export type { Size } from './size.js';
 export * from './fabric/index.js';
 export { kernelModule, instantiateKernels, KERNELS_WASM_URL } from './kernels/module.js';
 export type { KernelExports } from './kernels/module.js';
+export * from './engine/index.js';

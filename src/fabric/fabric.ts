@@ -1,10 +1,12 @@
 // The fabric: one shared WebAssembly.Memory holding host RAM, device BARs and the bounce
 // pool as regions. Three address spaces meet here: fabric offsets (what kernels see),
 // CPU physical addresses (what SG lists carry) and bus addresses (phys + a region's bus offset).
+import { randomUUID } from 'node:crypto';
 import { AddressError, FabricFullError, InvalidArgumentError, RegionConflictError } from '../errors.js';
 import { parseSize, type Size } from '../size.js';
 import { RangeAllocator } from './allocator.js';
 import { FabricKernels } from './kernels.js';
+import { kernelModule } from '../kernels/module.js';
 import { Region, REGION_KINDS, type RegionKind } from './region.js';
 
 /** Bytes of a WebAssembly page; regions start on page boundaries. */
@@ -35,7 +37,20 @@ export interface RegionDefinition {
 
 const DEFAULTS = { size: '256MiB', scratch: '16MiB' } as const;
 
+/** What a worker thread needs to run kernels over a fabric (structured-cloneable). */
+export interface FabricHandle {
+  /** Identifies the fabric across threads (instances are cached by it). */
+  readonly id: string;
+  readonly memory: WebAssembly.Memory;
+  readonly module: WebAssembly.Module;
+  /** Data lives in [dataStart, size); SG tables and rings in [scratchStart, dataStart). */
+  readonly scratchStart: number;
+  readonly dataStart: number;
+  readonly size: number;
+}
+
 export class Fabric {
+  readonly id = randomUUID();
   readonly memory: WebAssembly.Memory;
   readonly buffer: SharedArrayBuffer;
   /** The whole fabric as bytes (index = fabric offset). */
@@ -69,6 +84,16 @@ export class Fabric {
     this.size = size;
     this.scratch = new RangeAllocator(GUARD_SIZE, scratch);
     this.#nextOffset = GUARD_SIZE + scratch;
+  }
+
+  /** First fabric offset after the scratch area: where region data starts. */
+  get dataStart(): number {
+    return this.scratch.base + this.scratch.size;
+  }
+
+  /** The fabric as worker threads see it: memory, compiled kernels and bounds. */
+  handle(): FabricHandle {
+    return { id: this.id, memory: this.memory, module: kernelModule(), scratchStart: this.scratch.base, dataStart: this.dataStart, size: this.size };
   }
 
   /** Bytes not yet given to a region. */
@@ -169,7 +194,7 @@ export class Fabric {
 
   /** The kernels, bound to this fabric's memory with bounds checks (instantiated on first use). */
   get kernels(): FabricKernels {
-    this.#kernels ??= new FabricKernels(this.memory, this.scratch, GUARD_SIZE, this.size);
+    this.#kernels ??= new FabricKernels(this.memory, this.scratch, this.dataStart, this.size);
     return this.#kernels;
   }
 }

@@ -1,5 +1,5 @@
 export { Fabric, GUARD_SIZE, MAX_FABRIC_SIZE, PAGE_SIZE, WASM_PAGE } from './fabric.js';
-export type { FabricOptions, RegionDefinition } from './fabric.js';
+export type { FabricHandle, FabricOptions, RegionDefinition } from './fabric.js';
 export { Region, REGION_KINDS } from './region.js';
 export type { RegionKind, Span } from './region.js';
 export { RangeAllocator } from './allocator.js';

@@ -26,7 +26,17 @@ export function makeRng(seed: number): Rng {
     pick: (items) => items[Math.floor(next() * items.length)]!,
     fill(bytes) {
       let i = 0;
-      for (; i + 4 <= bytes.length; i += 4) {
+      if (bytes.byteOffset % 4 === 0) {
+        // Fast path: whole words from xorshift32 seeded by the main generator.
+        const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2);
+        let x = (next() * 4294967296) >>> 0 || 1;
+        for (let w = 0; w < words.length; w++) {
+          x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+          words[w] = x;
+        }
+        i = words.length * 4;
+      }
+      for (; i + 4 <= bytes.length; i += 4) { // unaligned start
         const word = (next() * 4294967296) >>> 0;
         bytes[i] = word; bytes[i + 1] = word >>> 8; bytes[i + 2] = word >>> 16; bytes[i + 3] = word >>> 24;
       }

@@ -1,0 +1,202 @@
+// The ring server: a worker thread enters serveRing() and stays in WebAssembly, taking
+// descriptors from a single-producer/single-consumer submission ring in shared memory and
+// writing completions in order, until the producer asks it to stop. All state lives in the
+// ring's control block (owned by the JS side); this module keeps none.
+//
+// The layout constants below must match src/engine/layout.ts; ringAbi() lets JS check that.
+import { checkList, copySgLists, inBounds, SG_ENTRY_SIZE, LIST_ENTRY_SIZE } from "./sg";
+import { fill } from "./fill";
+import { copyCrc32c } from "./crc32c";
+
+// Control block (byte offsets). Producer and consumer counters sit on their own cache lines.
+const HEAD: usize = 0;        // u32: descriptors submitted, written by the producer
+const DOORBELL: usize = 32;   // i32: bumped by the producer on every submit and stop; the server sleeps on it
+const TAIL: usize = 64;       // u32: descriptors completed, written by the consumer
+const STATE: usize = 128;     // u32: RUN, STOP (requested), STOPPED (acknowledged)
+const SLOTS: usize = 192;     // u32: ring entries, a power of two
+const DESCS: usize = 196;     // u32: fabric offset of the descriptor array
+const COMPS: usize = 200;     // u32: fabric offset of the completion array
+const DATA_LO: usize = 204;   // u32: lowest fabric offset data may use
+const DATA_HI: usize = 208;   // u32: one past the highest
+const TABLE_LO: usize = 212;  // u32: SG tables must lie in [TABLE_LO, TABLE_HI)
+const TABLE_HI: usize = 216;
+const CRC_TABLE: usize = 220; // u32: the CRC32C table
+const SPIN: usize = 224;      // u32: polls of HEAD before sleeping
+const SERVED: usize = 228;    // u32: ops this server completed (statistics)
+const CONTROL_SIZE: usize = 256;
+
+// Descriptor (32 bytes): op, flags, dst, src, len, a, b, reserved.
+const DESC_SIZE: usize = 32;
+// Completion (16 bytes): status, bytes completed, fault address, result (CRC).
+const COMP_SIZE: usize = 16;
+
+const OP_COPY: u32 = 1;       // dst, src, len
+const OP_COPY_SG: u32 = 2;    // dst = dst list, a = dst count, src = src list, b = src count
+const OP_FILL: u32 = 3;       // dst, len, a = pattern low word, b = pattern high word
+const OP_COPY_CRC: u32 = 4;   // dst, src, len, a = seed; result = CRC32C of the source
+const OP_COPY_TABLE: u32 = 5; // src = table of (dst, src, len) entries, a = count
+
+const FLAG_FENCE: u32 = 1;     // not attempted if the op before it failed
+const FLAG_CANCELLED: u32 = 2; // set by the producer: complete as USER_ABORT without running
+
+const STATUS_SUCCESS: u32 = 0;
+const STATUS_USER_ABORT: u32 = 1;
+const STATUS_NOT_ATTEMPTED: u32 = 2;
+const STATUS_INVALID_SRC: u32 = 3;
+const STATUS_INVALID_DST: u32 = 4;
+const STATUS_INVALID_LENGTH: u32 = 5;
+const STATUS_INVALID_OPCODE: u32 = 6;
+
+const STATE_RUN: u32 = 0;
+const STATE_STOP: u32 = 1;
+const STATE_STOPPED: u32 = 2;
+
+// Wake the producer after this many completions even while more work is queued.
+const NOTIFY_EVERY: u32 = 32;
+
+// @ts-ignore: decorator
+@inline
+function mix(h: u32, v: u32): u32 {
+  return h * 31 + v;
+}
+
+/** A checksum of the layout constants, compared by the JS side before it trusts the ring. */
+export function ringAbi(): u32 {
+  let h: u32 = 17;
+  h = mix(h, <u32>HEAD); h = mix(h, <u32>DOORBELL); h = mix(h, <u32>TAIL); h = mix(h, <u32>STATE);
+  h = mix(h, <u32>SLOTS); h = mix(h, <u32>DESCS); h = mix(h, <u32>COMPS); h = mix(h, <u32>DATA_LO);
+  h = mix(h, <u32>DATA_HI); h = mix(h, <u32>TABLE_LO); h = mix(h, <u32>TABLE_HI); h = mix(h, <u32>CRC_TABLE);
+  h = mix(h, <u32>SPIN); h = mix(h, <u32>SERVED); h = mix(h, <u32>CONTROL_SIZE); h = mix(h, <u32>DESC_SIZE);
+  h = mix(h, <u32>COMP_SIZE); h = mix(h, OP_COPY); h = mix(h, OP_COPY_SG); h = mix(h, OP_FILL);
+  h = mix(h, OP_COPY_CRC); h = mix(h, OP_COPY_TABLE); h = mix(h, FLAG_FENCE); h = mix(h, FLAG_CANCELLED);
+  h = mix(h, STATUS_INVALID_LENGTH); h = mix(h, STATUS_INVALID_OPCODE); h = mix(h, STATE_STOPPED);
+  return h;
+}
+
+/**
+ * Serves the ring whose control block is at `ctrl` until the producer sets STATE to STOP.
+ * Completions are written in ring order; the producer is woken (notify on TAIL) whenever the
+ * server catches up and every NOTIFY_EVERY completions. Returns the final TAIL.
+ */
+export function serveRing(ctrl: usize): u32 {
+  const mask = load<u32>(ctrl + SLOTS) - 1;
+  const descs: usize = load<u32>(ctrl + DESCS);
+  const comps: usize = load<u32>(ctrl + COMPS);
+  const spin = load<u32>(ctrl + SPIN);
+  let tail = atomic.load<u32>(ctrl + TAIL);
+  let lastFailed = false;
+  let unnotified: u32 = 0;
+  while (true) {
+    // Read the doorbell before HEAD and STATE: any later submit or stop changes it, so the
+    // wait below cannot miss a wake-up.
+    const bell = atomic.load<i32>(ctrl + DOORBELL);
+    if (atomic.load<u32>(ctrl + STATE) != STATE_RUN) break;
+    if (atomic.load<u32>(ctrl + HEAD) == tail) {
+      if (unnotified) {
+        atomic.notify(ctrl + TAIL);
+        unnotified = 0;
+      }
+      let polls = spin;
+      while (polls && atomic.load<i32>(ctrl + DOORBELL) == bell) polls--;
+      if (!polls) atomic.wait<i32>(ctrl + DOORBELL, bell, -1);
+      continue;
+    }
+    const d = descs + <usize>(tail & mask) * DESC_SIZE;
+    const c = comps + <usize>(tail & mask) * COMP_SIZE;
+    const status = runOp(ctrl, d, c, lastFailed);
+    store<u32>(c, status);
+    lastFailed = status != STATUS_SUCCESS;
+    tail++;
+    atomic.store<u32>(ctrl + TAIL, tail);
+    atomic.store<u32>(ctrl + SERVED, atomic.load<u32>(ctrl + SERVED) + 1);
+    if (++unnotified >= NOTIFY_EVERY) {
+      atomic.notify(ctrl + TAIL);
+      unnotified = 0;
+    }
+  }
+  atomic.store<u32>(ctrl + STATE, STATE_STOPPED);
+  atomic.notify(ctrl + TAIL);
+  atomic.notify(ctrl + STATE);
+  return tail;
+}
+
+// Runs one descriptor; writes bytes completed, fault address and result; returns the status.
+function runOp(ctrl: usize, d: usize, c: usize, lastFailed: bool): u32 {
+  const flags = atomic.load<u32>(d, 4);
+  store<u32>(c, 0, 4);
+  store<u32>(c, 0, 8);
+  store<u32>(c, 0, 12);
+  if (flags & FLAG_CANCELLED) return STATUS_USER_ABORT;
+  if ((flags & FLAG_FENCE) && lastFailed) return STATUS_NOT_ATTEMPTED;
+  const lo: usize = load<u32>(ctrl + DATA_LO);
+  const hi: usize = load<u32>(ctrl + DATA_HI);
+  const op = load<u32>(d);
+  const dst: usize = load<u32>(d, 8);
+  const src: usize = load<u32>(d, 12);
+  const len: usize = load<u32>(d, 16);
+  const a = load<u32>(d, 20);
+  const b = load<u32>(d, 24);
+  if (op == OP_COPY || op == OP_COPY_CRC) {
+    if (!inBounds(src, len, lo, hi)) return fault(c, STATUS_INVALID_SRC, src);
+    if (!inBounds(dst, len, lo, hi)) return fault(c, STATUS_INVALID_DST, dst);
+    if (op == OP_COPY) memory.copy(dst, src, len);
+    else store<u32>(c, copyCrc32c(load<u32>(ctrl + CRC_TABLE), dst, src, len, a), 12);
+    store<u32>(c, <u32>len, 4);
+    return STATUS_SUCCESS;
+  }
+  if (op == OP_FILL) {
+    if (!inBounds(dst, len, lo, hi)) return fault(c, STATUS_INVALID_DST, dst);
+    fill(dst, (<u64>b << 32) | <u64>a, len);
+    store<u32>(c, <u32>len, 4);
+    return STATUS_SUCCESS;
+  }
+  const tlo: usize = load<u32>(ctrl + TABLE_LO);
+  const thi: usize = load<u32>(ctrl + TABLE_HI);
+  if (op == OP_COPY_TABLE) {
+    const table = src;
+    if (<u64>a * SG_ENTRY_SIZE > <u64>(thi - tlo) || !inBounds(table, <usize>a * SG_ENTRY_SIZE, tlo, thi)) return fault(c, STATUS_INVALID_SRC, table);
+    for (let i: u32 = 0; i < a; i++) {
+      const e = table + <usize>i * SG_ENTRY_SIZE;
+      const n: usize = load<u32>(e, 8);
+      if (!inBounds(load<u32>(e, 4), n, lo, hi)) return fault(c, STATUS_INVALID_SRC, load<u32>(e, 4));
+      if (!inBounds(load<u32>(e), n, lo, hi)) return fault(c, STATUS_INVALID_DST, load<u32>(e));
+    }
+    // Bytes completed are published per segment, so a worker that dies mid-table leaves
+    // an exact record of how far it got.
+    let done: u32 = 0;
+    for (let i: u32 = 0; i < a; i++) {
+      const e = table + <usize>i * SG_ENTRY_SIZE;
+      const n = load<u32>(e, 8);
+      memory.copy(load<u32>(e), load<u32>(e, 4), n);
+      done += n;
+      store<u32>(c, done, 4);
+    }
+    return STATUS_SUCCESS;
+  }
+  if (op == OP_COPY_SG) {
+    const dstCount = a, srcCount = b;
+    if (<u64>dstCount * LIST_ENTRY_SIZE > <u64>(thi - tlo) || !inBounds(dst, <usize>dstCount * LIST_ENTRY_SIZE, tlo, thi)) return fault(c, STATUS_INVALID_DST, dst);
+    if (<u64>srcCount * LIST_ENTRY_SIZE > <u64>(thi - tlo) || !inBounds(src, <usize>srcCount * LIST_ENTRY_SIZE, tlo, thi)) return fault(c, STATUS_INVALID_SRC, src);
+    const badDst = checkList(dst, dstCount, lo, hi);
+    if (badDst >= 0) return fault(c, STATUS_INVALID_DST, load<u32>(dst + <usize>badDst * LIST_ENTRY_SIZE));
+    const badSrc = checkList(src, srcCount, lo, hi);
+    if (badSrc >= 0) return fault(c, STATUS_INVALID_SRC, load<u32>(src + <usize>badSrc * LIST_ENTRY_SIZE));
+    if (listTotal(dst, dstCount) != listTotal(src, srcCount)) return STATUS_INVALID_LENGTH;
+    store<u32>(c, <u32>copySgLists(dst, dstCount, src, srcCount), 4);
+    return STATUS_SUCCESS;
+  }
+  return STATUS_INVALID_OPCODE;
+}
+
+// @ts-ignore: decorator
+@inline
+function fault(c: usize, status: u32, address: usize): u32 {
+  store<u32>(c, <u32>address, 8);
+  return status;
+}
+
+function listTotal(list: usize, count: u32): u64 {
+  let total: u64 = 0;
+  for (let i: u32 = 0; i < count; i++) total += load<u32>(list + <usize>i * LIST_ENTRY_SIZE, 4);
+  return total;
+}
