@@ -2,7 +2,7 @@
 // buildTopology() validates a description completely and then constructs the model in one pass, so a
 // caller gets either a whole topology or a TopologyError naming the offending JSON path.
 import { InvalidArgumentError, InvalidSizeError, TopologyError, UnknownDeviceError } from '../errors.js';
-import { parseSize, type Size } from '../size.js';
+import { formatSize, parseSize, type Size } from '../size.js';
 import { formatBus, hex, parseBdf, type Bdf } from './bdf.js';
 import { P2pmemProvider } from './p2pmem.js';
 
@@ -59,8 +59,8 @@ export interface TopologySpec {
 
 /** First host bridge's 64-bit MMIO window: 256 GiB, well above any RAM the model places. */
 export const DEFAULT_MMIO_BASE = 0x40_0000_0000;
-/** Each host bridge's default window size and stride: 64 GiB (host bridge i starts at base + i * stride). */
-export const DEFAULT_MMIO_SIZE = 2 ** 36;
+/** Each host bridge's default window size and stride: 1 TiB (host bridge i starts at base + i * stride). */
+export const DEFAULT_MMIO_SIZE = 2 ** 40;
 /** Default bus offset (phys - bus address, the kernel's pgmap bus_offset): bus windows start at 128 GiB. */
 export const DEFAULT_BUS_OFFSET = 0x20_0000_0000;
 /** Smallest BAR the model accepts (and the granule of every window). */
@@ -539,7 +539,7 @@ function assignAddresses(hb: HostBridgePlan): void {
       if (!clash) break;
       at = Math.ceil((clash.phys + clash.size) / bar.size) * bar.size;
     }
-    if (at + bar.size > end) fail(`${bar.path}.size`, `BAR does not fit host bridge ${formatBus(hb.segment, hb.bus)}'s MMIO window (0x${hb.mmioBase.toString(16)}, ${hb.mmioSize} bytes)`);
+    if (at + bar.size > end) fail(`${bar.path}.size`, `BAR does not fit host bridge ${formatBus(hb.segment, hb.bus)}'s MMIO window (0x${hb.mmioBase.toString(16)}, ${formatSize(hb.mmioSize)}) after the BARs before it in tree order`);
     bar.phys = at;
     cursor = at + bar.size;
   }
