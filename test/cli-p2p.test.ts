@@ -80,9 +80,9 @@ describe('dma-bounce topo', () => {
   it('prints the tree with BAR addresses', () => {
     const { code, stdout, stderr } = cli('topo', '--topology', example('switch-gpu-nvme.json'));
     expect([code, stderr]).toEqual([0, '']);
-    expect(stdout).toContain('Host bridge 0000:00: MMIO 0x4000000000 (1TiB), bus offset 0x2000000000, identity 0000:00:00.0 [8086:2020], whitelisted');
+    expect(stdout).toContain('Host bridge 0000:00: MMIO 0x20000000000 (1TiB), bus offset 0x10000000000, identity 0000:00:00.0 [8086:2020], whitelisted');
     expect(stdout).toContain('\n        0000:03:00.0  endpoint  [10de:20b0]  GA100 [A100 SXM4 40GB]\n');
-    expect(stdout).toContain('BAR1  64MiB  phys 0x4004000000  bus 0x2004000000  p2pmem');
+    expect(stdout).toContain('BAR1  64MiB  phys 0x20004000000  bus 0x10004000000  p2pmem');
   });
 
   it('--json converts lspci output to loadable topology JSON', () => {

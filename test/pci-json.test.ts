@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_BUS_OFFSET,
   DEFAULT_MMIO_BASE,
-  DEFAULT_MMIO_SIZE,
+  DEFAULT_MMIO_STRIDE,
   buildTopology,
   loadTopologyJson,
   topologyToJson,
@@ -84,18 +84,18 @@ const cases: { name: string; edit: (t: any) => unknown; path: string }[] = [
   { name: 'BAR size below 4KiB', edit: (t) => void (gpu(t).bars[0].size = '2KiB'), path: '$.hostBridges[0].devices[1].children[0].children[0].children[0].bars[0].size' },
   { name: 'BAR unknown key', edit: (t) => void (gpu(t).bars[0].prefetchable = true), path: '$.hostBridges[0].devices[1].children[0].children[0].children[0].bars[0].prefetchable' },
   { name: 'BAR p2pmem not boolean', edit: (t) => void (gpu(t).bars[0].p2pmem = 1), path: '$.hostBridges[0].devices[1].children[0].children[0].children[0].bars[0].p2pmem' },
-  { name: 'BAR phys misaligned', edit: (t) => void (gpu(t).bars[0].phys = '0x4000100000'), path: '$.hostBridges[0].devices[1].children[0].children[0].children[0].bars[0].phys' },
+  { name: 'BAR phys misaligned', edit: (t) => void (gpu(t).bars[0].phys = '0x20000100000'), path: '$.hostBridges[0].devices[1].children[0].children[0].children[0].bars[0].phys' },
   { name: 'BAR phys outside the window', edit: (t) => void (gpu(t).bars[0].phys = '0x1000000000'), path: '$.hostBridges[0].devices[1].children[0].children[0].children[0].bars[0].phys' },
   { name: 'BAR phys not an address', edit: (t) => void (gpu(t).bars[0].phys = '4000000000h'), path: '$.hostBridges[0].devices[1].children[0].children[0].children[0].bars[0].phys' },
   {
     name: 'pinned BARs overlap',
-    edit: (t) => void (usp(t).children[1].children[0].bars = [{ index: 0, size: '4KiB', phys: '0x4000001000' }], gpu(t).bars[0].phys = '0x4000000000'),
+    edit: (t) => void (usp(t).children[1].children[0].bars = [{ index: 0, size: '4KiB', phys: '0x20000001000' }], gpu(t).bars[0].phys = '0x20000000000'),
     path: '$.hostBridges[0].devices[1].children[0].children[1].children[0].bars[0].phys',
   },
   { name: 'BAR larger than the window', edit: (t) => void (t.hostBridges[0].mmioSize = '32MiB'), path: '$.hostBridges[0].devices[1].children[0].children[0].children[0].bars[0].size' },
   { name: 'mmioBase not 4KiB aligned', edit: (t) => void (t.hostBridges[0].mmioBase = 4097), path: '$.hostBridges[0].mmioBase' },
   { name: 'mmioSize zero', edit: (t) => void (t.hostBridges[0].mmioSize = 0), path: '$.hostBridges[0].mmioSize' },
-  { name: 'busOffset beyond the window', edit: (t) => void (t.hostBridges[0].busOffset = '0x5000000000'), path: '$.hostBridges[0].busOffset' },
+  { name: 'busOffset beyond the window', edit: (t) => void (t.hostBridges[0].busOffset = '0x30000000000'), path: '$.hostBridges[0].busOffset' },
   {
     name: 'windows overlap',
     edit: (t) => void t.hostBridges.push({ segment: 0, bus: 0x80, mmioBase: DEFAULT_MMIO_BASE + 2 ** 30, devices: [] }),
@@ -193,8 +193,17 @@ describe('BAR addresses', () => {
 
   it('gives host bridge i the window at base + i * stride', () => {
     const t = loadTopologyJson(readFileSync(new URL('../examples/two-sockets.json', import.meta.url), 'utf8'));
-    expect(t.hostBridges.map((hb) => hb.mmioBase)).toEqual([DEFAULT_MMIO_BASE, DEFAULT_MMIO_BASE + DEFAULT_MMIO_SIZE]);
-    expect(t.device('0000:81:00.0').bar(0)?.phys).toBe(DEFAULT_MMIO_BASE + DEFAULT_MMIO_SIZE);
+    expect(t.hostBridges.map((hb) => hb.mmioBase)).toEqual([DEFAULT_MMIO_BASE, DEFAULT_MMIO_BASE + DEFAULT_MMIO_STRIDE]);
+    expect(t.device('0000:81:00.0').bar(0)?.phys).toBe(DEFAULT_MMIO_BASE + DEFAULT_MMIO_STRIDE);
+  });
+
+  it('keeps default bus addresses apart from every CPU physical window and from RAM below 1 TiB', () => {
+    const t = loadTopologyJson(readFileSync(new URL('../examples/two-sockets.json', import.meta.url), 'utf8'));
+    const windows = t.hostBridges.map((hb) => [hb.mmioBase, hb.mmioBase + hb.mmioSize] as const);
+    for (const bar of t.bars()) {
+      expect(bar.busAddress).toBeGreaterThanOrEqual(2 ** 40);
+      for (const [lo, hi] of windows) expect(bar.busAddress + bar.size <= lo || bar.busAddress >= hi).toBe(true);
+    }
   });
 
   it('honours mmioBase, busOffset and pinned BAR phys, placing the others around pinned ones', () => {

@@ -57,12 +57,17 @@ export interface TopologySpec {
   hostBridges: HostBridgeSpec[];
 }
 
-/** First host bridge's 64-bit MMIO window: 256 GiB, well above any RAM the model places. */
-export const DEFAULT_MMIO_BASE = 0x40_0000_0000;
-/** Each host bridge's default window size and stride: 1 TiB (host bridge i starts at base + i * stride). */
+// Default address layout, in 1 TiB slots: host bridge i's CPU physical MMIO window is slot 2 + 2i, and its bus
+// addresses (phys - busOffset) fill slot 1 + 2i. CPU and bus windows never overlap each other or RAM (< 1 TiB),
+// so an address always says which space it is in, and there is room for 4095 host bridges below 2^53.
+/** First host bridge's CPU physical MMIO window: 2 TiB. */
+export const DEFAULT_MMIO_BASE = 2 ** 41;
+/** Default window size: 1 TiB. */
 export const DEFAULT_MMIO_SIZE = 2 ** 40;
-/** Default bus offset (phys - bus address, the kernel's pgmap bus_offset): bus windows start at 128 GiB. */
-export const DEFAULT_BUS_OFFSET = 0x20_0000_0000;
+/** Distance between default windows: host bridge i starts at DEFAULT_MMIO_BASE + i * DEFAULT_MMIO_STRIDE. */
+export const DEFAULT_MMIO_STRIDE = 2 ** 41;
+/** Default bus offset (phys - bus address, the sign of the kernel's pgmap bus_offset): 1 TiB. */
+export const DEFAULT_BUS_OFFSET = 2 ** 40;
 /** Smallest BAR the model accepts (and the granule of every window). */
 export const MIN_BAR_SIZE = 4096;
 const MAX_ADDRESS = 2 ** 53;
@@ -573,7 +578,7 @@ export function planTopology(spec: unknown): TopologyPlan {
     return { value, path, segment, bus };
   });
   const hostBridges: HostBridgePlan[] = headers.map(({ value, path, segment, bus }, i) => {
-    const mmioBase = value.mmioBase === undefined ? DEFAULT_MMIO_BASE + i * DEFAULT_MMIO_SIZE : address(value.mmioBase, `${path}.mmioBase`, false);
+    const mmioBase = value.mmioBase === undefined ? DEFAULT_MMIO_BASE + i * DEFAULT_MMIO_STRIDE : address(value.mmioBase, `${path}.mmioBase`, false);
     if (mmioBase % MIN_BAR_SIZE !== 0) fail(`${path}.mmioBase`, 'mmioBase must be a multiple of 4KiB');
     const mmioSize = value.mmioSize === undefined ? DEFAULT_MMIO_SIZE : size(value.mmioSize, `${path}.mmioSize`);
     if (mmioSize === 0 || mmioSize % MIN_BAR_SIZE !== 0) fail(`${path}.mmioSize`, 'mmioSize must be a non-zero multiple of 4KiB');
