@@ -13,7 +13,7 @@ export interface WhitelistEntry {
 
 const INTEL = 0x8086;
 
-/** models pci_p2pdma_whitelist[] (the entries of v6.6 to v6.12; later kernels add DSA/QAT/Google entries). */
+/** models pci_p2pdma_whitelist[] (the entries kernel-facts.md lists; newer trees add DSA/IAA/QAT and Google entries). */
 export const P2PDMA_WHITELIST: readonly WhitelistEntry[] = [
   { vendor: INTEL, device: 0x3c00, requireSameHostBridge: true, platform: 'Intel Xeon E5/Core i7' },
   { vendor: INTEL, device: 0x3c01, requireSameHostBridge: true, platform: 'Intel Xeon E5/Core i7' },
