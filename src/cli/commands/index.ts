@@ -1,0 +1,8 @@
+// The command registry. Adding a command is one line here (and its file in this folder).
+import type { Command } from '../command.js';
+
+/** Command name -> loader; modules load only when their command runs (or when listing commands). */
+export const registry: Readonly<Record<string, () => Promise<Command>>> = {
+  p2p: async () => (await import('./p2p.js')).command,
+  topo: async () => (await import('./topo.js')).command,
+};
