@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadTopologyJson } from '../dist/pci/index.js';
+import { loadTopologyJson } from '../dist/src/pci/index.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const main = join(root, 'dist/cli/main.js');
+const main = join(root, 'dist/src/cli/main.js');
 const example = (name: string) => join(root, 'examples', name);
 
 function cli(...args: string[]) {

@@ -268,8 +268,8 @@ describe('errors (test_failure_in_full_burst, test_multi_failure, fence)', () =>
 
   it('rejects malformed arguments at enqueue without consuming an index', () => {
     const cap = ring.burstCapacity();
-    for (const args of [[-1, 0, 0], [0.5, 0, 1], [0, Number.NaN, 1], [0, 0, 2 ** 32]] as const) {
-      expect(() => ring.enqueueCopy(...args)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    for (const [dst, src, len] of [[-1, 0, 0], [0.5, 0, 1], [0, Number.NaN, 1], [0, 0, 2 ** 32]] as const) {
+      expect(() => ring.enqueueCopy(dst, src, len)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
     }
     expect(() => ring.enqueueFill(0, 5 as never, 1)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
     expect(ring.burstCapacity()).toBe(cap);

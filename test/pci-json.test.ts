@@ -8,7 +8,7 @@ import {
   buildTopology,
   loadTopologyJson,
   topologyToJson,
-} from '../dist/pci/index.js';
+} from '../dist/src/pci/index.js';
 
 const example = readFileSync(new URL('../examples/switch-gpu-nvme.json', import.meta.url), 'utf8');
 

@@ -1,8 +1,8 @@
 // lspci -tv / -tvnn import: real-looking trees, every shape ls-tree.c prints, errors by line, seeded round trips.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { loadLspci, mapType, parseLspciTree, type DeviceSpec, type TopologySpec } from '../dist/pci/index.js';
-import { printLspciTree } from './helpers/lspci-printer.js';
+import { loadLspci, mapType, parseLspciTree, type DeviceSpec, type TopologySpec } from '../dist/src/pci/index.js';
+import { printLspciTree } from './support/lspci-printer.js';
 
 const twoDomains = readFileSync(new URL('../examples/lspci-two-domains.txt', import.meta.url), 'utf8');
 

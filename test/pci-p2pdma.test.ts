@@ -1,6 +1,6 @@
 // The P2PDMA rules (calc_map_type_and_dist, pci_p2pdma_distance_many, pci_p2pmem_find_many), one row per branch.
 import { describe, expect, it } from 'vitest';
-import { buildTopology, distanceMany, findProvider, mapType, type Cpu, type DeviceSpec, type Topology } from '../dist/pci/index.js';
+import { buildTopology, distanceMany, findProvider, mapType, type Cpu, type DeviceSpec, type Topology } from '../dist/src/pci/index.js';
 
 const INTEL: Cpu = { vendor: 'GenuineIntel', family: 6 };
 

@@ -1,6 +1,6 @@
 // p2pmem providers: page-granular first-fit allocation, coded failures that change nothing.
 import { describe, expect, it } from 'vitest';
-import { buildTopology, P2PMEM_PAGE_SIZE, type P2pmemProvider } from '../dist/pci/index.js';
+import { buildTopology, P2PMEM_PAGE_SIZE, type P2pmemProvider } from '../dist/src/pci/index.js';
 
 const PAGE = P2PMEM_PAGE_SIZE;
 

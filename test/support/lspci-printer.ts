@@ -1,5 +1,5 @@
 // Prints a topology description the way pciutils' ls-tree.c prints `lspci -tv(nn)`, for round-trip tests.
-import type { DeviceSpec, TopologySpec } from '../../dist/pci/index.js';
+import type { DeviceSpec, TopologySpec } from '../../dist/src/pci/index.js';
 
 const hex = (n: number, w: number) => n.toString(16).padStart(w, '0');
 
