@@ -12,6 +12,7 @@ import { copyCrc32c } from "./crc32c";
 const HEAD: usize = 0;        // u32: descriptors submitted, written by the producer
 const DOORBELL: usize = 32;   // i32: bumped by the producer on every submit and stop; the server sleeps on it
 const TAIL: usize = 64;       // u32: descriptors completed, written by the consumer
+const SLEEPING: usize = 68;   // u32: 1 while the server sleeps on DOORBELL (the producer notifies only then)
 const STATE: usize = 128;     // u32: RUN, STOP (requested), STOPPED (acknowledged)
 const SLOTS: usize = 192;     // u32: ring entries, a power of two
 const DESCS: usize = 196;     // u32: fabric offset of the descriptor array
@@ -46,13 +47,16 @@ const STATUS_INVALID_SRC: u32 = 3;
 const STATUS_INVALID_DST: u32 = 4;
 const STATUS_INVALID_LENGTH: u32 = 5;
 const STATUS_INVALID_OPCODE: u32 = 6;
+const STATUS_PENDING: u32 = 9;   // written by the producer at enqueue; replaced when the op finishes
 
 const STATE_RUN: u32 = 0;
 const STATE_STOP: u32 = 1;
 const STATE_STOPPED: u32 = 2;
 
-// Wake the producer after this many completions even while more work is queued.
-const NOTIFY_EVERY: u32 = 32;
+// Publish TAIL (and wake the producer) after this many completions even while more work
+// is queued; always when the server catches up. Each completion's status word is written
+// as the op finishes, so completions past TAIL are still exact if the server dies.
+const PUBLISH_EVERY: u32 = 16;
 
 // @ts-ignore: decorator
 @inline
@@ -63,20 +67,20 @@ function mix(h: u32, v: u32): u32 {
 /** A checksum of the layout constants, compared by the JS side before it trusts the ring. */
 export function ringAbi(): u32 {
   let h: u32 = 17;
-  h = mix(h, <u32>HEAD); h = mix(h, <u32>DOORBELL); h = mix(h, <u32>TAIL); h = mix(h, <u32>STATE);
+  h = mix(h, <u32>HEAD); h = mix(h, <u32>DOORBELL); h = mix(h, <u32>TAIL); h = mix(h, <u32>SLEEPING); h = mix(h, <u32>STATE);
   h = mix(h, <u32>SLOTS); h = mix(h, <u32>DESCS); h = mix(h, <u32>COMPS); h = mix(h, <u32>DATA_LO);
   h = mix(h, <u32>DATA_HI); h = mix(h, <u32>TABLE_LO); h = mix(h, <u32>TABLE_HI); h = mix(h, <u32>CRC_TABLE);
   h = mix(h, <u32>SPIN); h = mix(h, <u32>SERVED); h = mix(h, <u32>CONTROL_SIZE); h = mix(h, <u32>DESC_SIZE);
   h = mix(h, <u32>COMP_SIZE); h = mix(h, OP_COPY); h = mix(h, OP_COPY_SG); h = mix(h, OP_FILL);
   h = mix(h, OP_COPY_CRC); h = mix(h, OP_COPY_TABLE); h = mix(h, FLAG_FENCE); h = mix(h, FLAG_CANCELLED);
-  h = mix(h, STATUS_INVALID_LENGTH); h = mix(h, STATUS_INVALID_OPCODE); h = mix(h, STATE_STOPPED);
+  h = mix(h, STATUS_INVALID_LENGTH); h = mix(h, STATUS_INVALID_OPCODE); h = mix(h, STATUS_PENDING); h = mix(h, STATE_STOPPED);
   return h;
 }
 
 /**
  * Serves the ring whose control block is at `ctrl` until the producer sets STATE to STOP.
  * Completions are written in ring order; the producer is woken (notify on TAIL) whenever the
- * server catches up and every NOTIFY_EVERY completions. Returns the final TAIL.
+ * server catches up and every PUBLISH_EVERY completions. Returns the final TAIL.
  */
 export function serveRing(ctrl: usize): u32 {
   const mask = load<u32>(ctrl + SLOTS) - 1;
@@ -93,12 +97,19 @@ export function serveRing(ctrl: usize): u32 {
     if (atomic.load<u32>(ctrl + STATE) != STATE_RUN) break;
     if (atomic.load<u32>(ctrl + HEAD) == tail) {
       if (unnotified) {
-        atomic.notify(ctrl + TAIL);
+        publish(ctrl, tail, unnotified);
         unnotified = 0;
       }
       let polls = spin;
       while (polls && atomic.load<i32>(ctrl + DOORBELL) == bell) polls--;
-      if (!polls) atomic.wait<i32>(ctrl + DOORBELL, bell, -1);
+      if (!polls) {
+        // Announce the sleep before the wait re-checks the doorbell: a producer that rings
+        // after this store sees SLEEPING and notifies; one that rang before it changed the
+        // doorbell, so the wait returns at once.
+        atomic.store<u32>(ctrl + SLEEPING, 1);
+        atomic.wait<i32>(ctrl + DOORBELL, bell, -1);
+        atomic.store<u32>(ctrl + SLEEPING, 0);
+      }
       continue;
     }
     const d = descs + <usize>(tail & mask) * DESC_SIZE;
@@ -107,17 +118,27 @@ export function serveRing(ctrl: usize): u32 {
     store<u32>(c, status);
     lastFailed = status != STATUS_SUCCESS;
     tail++;
-    atomic.store<u32>(ctrl + TAIL, tail);
-    atomic.store<u32>(ctrl + SERVED, atomic.load<u32>(ctrl + SERVED) + 1);
-    if (++unnotified >= NOTIFY_EVERY) {
-      atomic.notify(ctrl + TAIL);
+    // Seq-cst stores and the cache line TAIL shares with a polling producer are the
+    // expensive part of a small op, so TAIL, the statistics and the wake-up go out together.
+    if (++unnotified >= PUBLISH_EVERY) {
+      publish(ctrl, tail, unnotified);
       unnotified = 0;
     }
   }
+  publish(ctrl, tail, unnotified);
   atomic.store<u32>(ctrl + STATE, STATE_STOPPED);
   atomic.notify(ctrl + TAIL);
   atomic.notify(ctrl + STATE);
   return tail;
+}
+
+// Makes completions up to `tail` visible, counts them, and wakes a producer waiting on TAIL.
+// @ts-ignore: decorator
+@inline
+function publish(ctrl: usize, tail: u32, count: u32): void {
+  atomic.store<u32>(ctrl + TAIL, tail);
+  atomic.add<u32>(ctrl + SERVED, count);
+  atomic.notify(ctrl + TAIL);
 }
 
 // Runs one descriptor; writes bytes completed, fault address and result; returns the status.

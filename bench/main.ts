@@ -1,11 +1,13 @@
 // Standalone entry: node dist/bench/main.js [--quick] [--filter PREFIX]
 // (dma-bounce bench is the full command; this runs the same suites without the CLI.)
 import { parseArgs } from 'node:util';
+import { engineCases } from './suites/engine.js';
 import { kernelCases } from './suites/kernels.js';
 import { runCases } from './runner.js';
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, filter: { type: 'string', default: '' } } });
-const cases = kernelCases({ skipHuge: values.quick }).filter((c) => c.name.startsWith(values.filter));
+const all = [...kernelCases({ skipHuge: values.quick }), ...engineCases({ skipHuge: values.quick })];
+const cases = all.filter((c) => c.name.startsWith(values.filter));
 const results = await runCases(cases, {
   maxTime: values.quick ? 0.3 : 1.5,
   minSamples: 5,

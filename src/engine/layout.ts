@@ -6,6 +6,7 @@ export const CTRL = {
   HEAD: 0,
   DOORBELL: 32,
   TAIL: 64,
+  SLEEPING: 68,
   STATE: 128,
   SLOTS: 192,
   DESCS: 196,
@@ -29,14 +30,16 @@ export const OP = { COPY: 1, COPY_SG: 2, FILL: 3, COPY_CRC: 4, COPY_TABLE: 5 } a
 /** Descriptor flags as the server reads them. */
 export const DESC_FLAG = { FENCE: 1, CANCELLED: 2 } as const;
 export const STATE = { RUN: 0, STOP: 1, STOPPED: 2 } as const;
+/** Completion status word of an op the server has not finished (never handed to callers). */
+export const STATUS_PENDING = 9;
 
 /** The same checksum ringAbi() computes in the kernel. */
 export const RING_ABI = (() => {
   const values = [
-    CTRL.HEAD, CTRL.DOORBELL, CTRL.TAIL, CTRL.STATE, CTRL.SLOTS, CTRL.DESCS, CTRL.COMPS, CTRL.DATA_LO,
+    CTRL.HEAD, CTRL.DOORBELL, CTRL.TAIL, CTRL.SLEEPING, CTRL.STATE, CTRL.SLOTS, CTRL.DESCS, CTRL.COMPS, CTRL.DATA_LO,
     CTRL.DATA_HI, CTRL.TABLE_LO, CTRL.TABLE_HI, CTRL.CRC_TABLE, CTRL.SPIN, CTRL.SERVED, CONTROL_SIZE, DESC_SIZE,
     COMP_SIZE, OP.COPY, OP.COPY_SG, OP.FILL, OP.COPY_CRC, OP.COPY_TABLE, DESC_FLAG.FENCE, DESC_FLAG.CANCELLED,
-    5 /* INVALID_LENGTH */, 6 /* INVALID_OPCODE */, STATE.STOPPED,
+    5 /* INVALID_LENGTH */, 6 /* INVALID_OPCODE */, STATUS_PENDING, STATE.STOPPED,
   ];
   let h = 17;
   for (const v of values) h = (Math.imul(h, 31) + v) >>> 0;

@@ -5,7 +5,7 @@
 import { EngineStoppedError, InvalidArgumentError, InvalidStateError } from '../errors.js';
 import type { Fabric } from '../fabric/fabric.js';
 import { SgList, SgTable } from '../fabric/sg-table.js';
-import { COMP_SIZE, CONTROL_SIZE, CTRL, DESC_FLAG, DESC_SIZE, OP, STATE } from './layout.js';
+import { COMP_SIZE, CONTROL_SIZE, CTRL, DESC_FLAG, DESC_SIZE, OP, STATE, STATUS_PENDING } from './layout.js';
 import { Status, statusName, type StatusCode, type StatusName } from './status.js';
 
 /** Returned by an enqueue call when the ring has no free entry (-ENOSPC, as DPDK returns). */
@@ -153,10 +153,10 @@ export class Ring {
     u32[w + 4] = len;
     u32[w + 5] = a;
     u32[w + 6] = b;
-    // Clear the completion too: a server that dies before starting this op must not leave
-    // an earlier op's byte count behind.
+    // Mark the completion pending: after a server death, ops past TAIL whose status is no
+    // longer pending did finish; and no earlier op's byte count is left behind.
     const c = (this.#comps + slot * COMP_SIZE) >> 2;
-    u32[c] = Status.UNKNOWN;
+    u32[c] = STATUS_PENDING;
     u32[c + 1] = 0;
     u32[c + 2] = 0;
     u32[c + 3] = 0;
@@ -175,10 +175,12 @@ export class Ring {
     this.#ring();
   }
 
+  // The doorbell: bump it, and wake the server only if it announced that it sleeps (a
+  // spinning server sees the bump by itself; notify is a runtime call worth skipping).
   #ring(): void {
     const bell = (this.ctrl + CTRL.DOORBELL) >> 2;
     Atomics.add(this.#i32, bell, 1);
-    Atomics.notify(this.#i32, bell, 1);
+    if (Atomics.load(this.#i32, (this.ctrl + CTRL.SLEEPING) >> 2) !== 0) Atomics.notify(this.#i32, bell, 1);
   }
 
   // ---- fast path: completions
@@ -301,9 +303,9 @@ export class Ring {
 
   /**
    * After the server is gone (stopped or dead): completes every op it had not completed.
-   * The op it may have been running gets `current` (with the bytes it had published), the
-   * rest `rest`; `includeUnsubmitted` extends this to ops enqueued but never submitted.
-   * Returns how many ops were completed this way.
+   * Ops it finished but had not yet published keep their status; the first unfinished one
+   * gets `current` (with the bytes it had published), the rest `rest`; `includeUnsubmitted`
+   * extends this to ops enqueued but never submitted. Returns how many ops got an error status.
    */
   completeAbandoned(current: StatusCode, rest: StatusCode, includeUnsubmitted: boolean): number {
     let tail = this.#tail();
@@ -311,12 +313,14 @@ export class Ring {
     let count = 0;
     while (tail !== end) {
       const c = (this.#comps + (tail & this.#mask) * COMP_SIZE) >> 2;
-      const status = count === 0 ? current : rest;
-      if (status !== Status.FAULT) this.#u32[c + 1] = 0;
-      this.#u32[c] = status;
-      if (status === Status.FAULT) this.#u32[c + 2] = this.#faultAddressOf(tail, this.#u32[c + 1]!);
+      if (this.#u32[c] === STATUS_PENDING) {
+        const status = count === 0 ? current : rest;
+        if (status === Status.FAULT) this.#u32[c + 2] = this.#faultAddressOf(tail, this.#u32[c + 1]!);
+        else this.#u32[c + 1] = 0;
+        this.#u32[c] = status;
+        count++;
+      }
       tail = (tail + 1) >>> 0;
-      count++;
     }
     if (includeUnsubmitted) {
       this.#stats.submitted += (this.#enqueued - this.#submitted) >>> 0;

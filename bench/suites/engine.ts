@@ -1,0 +1,111 @@
+// engine/*: the copy engine against piscina.run() and against copying inline, same run.
+import { Piscina } from 'piscina';
+import { CopyEngine, DmaChannel, Fabric, SgTable, WORKER_URL, runBatch, type Ring } from '../../src/index.js';
+import type { BenchCase } from '../runner.js';
+
+const KiB = 1024;
+const MiB = 2 ** 20;
+const STREAM_OPS = 1024;
+const QUEUE_DEPTH = 64;
+
+export interface EngineSuiteOptions {
+  /** Leave out the 64 MiB parallel cases (for --quick). */
+  readonly skipHuge?: boolean;
+}
+
+export function engineCases(options: EngineSuiteOptions = {}): BenchCase[] {
+  const fabric = new Fabric({ size: '256MiB', scratch: '4MiB' });
+  const ram = fabric.addRegion({ name: 'ram', kind: 'ram', phys: 0x1_0000_0000, size: '160MiB' });
+  const src = ram.allocate('64MiB', 4096).offset;
+  const dst = ram.allocate('64MiB', 4096).offset;
+  fabric.bytes.fill(0x5a, src, src + 64 * MiB);
+  fabric.bytes.fill(0xa5, dst, dst + 64 * MiB);
+  const cases: BenchCase[] = [];
+
+  // One 4 KiB copy, submit to completion observed by the caller.
+  let engine: CopyEngine | undefined;
+  let pool: Piscina | undefined;
+  let table: SgTable | undefined;
+  cases.push(
+    {
+      name: 'engine/roundtrip/4KiB',
+      measure: 'latencySeconds',
+      unitsPerOp: 1,
+      baseline: 'engine/piscina-run/4KiB',
+      setup: () => { engine = CopyEngine.create(fabric, { workers: 1, inlineBelow: 0 }); },
+      runAsync: async () => { await engine!.copy(dst, src, 4 * KiB); },
+      teardown: () => engine!.close(),
+    },
+    {
+      name: 'engine/piscina-run/4KiB',
+      measure: 'latencySeconds',
+      unitsPerOp: 1,
+      setup: async () => {
+        pool = new Piscina({ filename: WORKER_URL.href, workerData: { fabric: fabric.handle() }, minThreads: 1, maxThreads: 1 });
+        table = new SgTable(fabric, 1);
+        table.push(dst, src, 4 * KiB);
+        await runBatch(pool, { table: table.offset, count: 1 }); // warm the worker
+      },
+      runAsync: async () => { await runBatch(pool!, { table: table!.offset, count: 1 }); },
+      teardown: async () => { table!.release(); await pool!.destroy(); },
+    },
+  );
+
+  // A stream of 4 KiB copies, 64 in flight, one worker, DPDK style (poll for completions).
+  let channel: DmaChannel | undefined;
+  const streamBytes = STREAM_OPS * 4 * KiB;
+  cases.push(
+    {
+      name: 'engine/stream/4KiB-qd64/engine',
+      measure: 'bytesPerSecond',
+      unitsPerOp: streamBytes,
+      baseline: 'engine/stream/4KiB-qd64/inline',
+      setup: () => { channel = DmaChannel.open(fabric, { slots: 256 }); },
+      runAsync: () => stream(channel!.ring, dst, src),
+      teardown: () => channel!.close(),
+    },
+    {
+      name: 'engine/stream/4KiB-qd64/inline',
+      measure: 'bytesPerSecond',
+      unitsPerOp: streamBytes,
+      run: () => {
+        const k = fabric.kernels;
+        for (let i = 0; i < STREAM_OPS; i++) k.copy(dst + i * 4 * KiB, src + i * 4 * KiB, 4 * KiB);
+      },
+    },
+  );
+
+  if (!options.skipHuge) {
+    for (const workers of [1, 2]) {
+      let parallel: CopyEngine | undefined;
+      cases.push({
+        name: `engine/parallel/64MiB/${workers}w`,
+        measure: 'bytesPerSecond',
+        unitsPerOp: 64 * MiB,
+        ...(workers === 2 ? { baseline: 'engine/parallel/64MiB/1w' } : {}),
+        setup: () => { parallel = CopyEngine.create(fabric, { workers, splitAbove: '1MiB' }); },
+        runAsync: async () => { await parallel!.copy(dst, src, 64 * MiB); },
+        teardown: () => parallel!.close(),
+      });
+    }
+  }
+  return cases;
+}
+
+// Keeps QUEUE_DEPTH copies in flight until STREAM_OPS are done, polling like a DPDK app;
+// yields to the event loop (waitForCompletion) only when nothing completed.
+async function stream(ring: Ring, dst: number, src: number): Promise<void> {
+  let issued = 0;
+  let done = 0;
+  while (done < STREAM_OPS) {
+    while (issued < STREAM_OPS && issued - done < QUEUE_DEPTH) {
+      ring.enqueueCopy(dst + issued * 4 * KiB, src + issued * 4 * KiB, 4 * KiB);
+      issued++;
+    }
+    ring.submit();
+    const { count, hasError } = ring.completed();
+    if (hasError) throw new Error('stream copy failed');
+    done += count;
+    if (count === 0 && ring.inFlight > QUEUE_DEPTH / 2) await ring.waitForCompletion();
+  }
+}
