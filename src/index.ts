@@ -6,3 +6,4 @@ export * from './fabric/index.js';
 export { kernelModule, instantiateKernels, KERNELS_WASM_URL } from './kernels/module.js';
 export type { KernelExports } from './kernels/module.js';
 export * from './engine/index.js';
+export * from './pci/index.js';

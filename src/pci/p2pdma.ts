@@ -49,6 +49,17 @@ function hostBridgesAllow(provider: PciDevice, client: PciDevice, reasons: strin
 }
 
 /**
+ * Whether a transaction from `client` to `provider`'s memory may be routed through the host
+ * bridge(s): AMD Zen or newer, or the whitelist allows it (models cpu_supports_p2pdma() ||
+ * host_bridge_whitelist()). Used by simulated devices deciding whether a BAR's CPU address is
+ * reachable. Throws ERR_INVALID_ARGUMENT for devices of different topologies. Pure.
+ */
+export function hostBridgeRouteAllowed(provider: PciDevice, client: PciDevice): boolean {
+  sameTopology(provider, [client]);
+  return cpuSupportsP2pdma(provider.topology.cpu) || hostBridgesAllow(provider, client, []);
+}
+
+/**
  * The P2PDMA map type and distance from `provider` (the device whose memory is used) to `client` (the device
  * doing DMA) (models calc_map_type_and_dist()). Walks pci_upstream_bridge() from both ends: a common node
  * gives BUS_ADDR unless ACS redirect is set on the provider's path (up to and including the common node) or on

@@ -1,0 +1,88 @@
+// dma-bounce bench: the throughput report (kernels, engine, mapper) with baselines from the same run.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import cliProgress from 'cli-progress';
+import { formatMeasure, measureOf, runBench, type BenchReport } from '../../../bench/report.js';
+import { parseOptions } from '../args.js';
+import type { Command, Io } from '../command.js';
+import { formatTable } from '../output.js';
+
+const usage = `Usage: dma-bounce bench [--quick] [--json] [--out DIR] [--only PREFIX,...]
+
+Runs the benchmark.js suites in one process: kernel copies against Buffer.copy, copyWithin and
+TypedArray.set; the copy engine against piscina.run() and inline copies; the DMA mapper. Every
+ratio compares two figures measured in this run.
+
+Options:
+  --quick            short runs, no 64 MiB cases
+  --json             print the report { environment, cases } as one JSON document
+  --out DIR          also write DIR/report.json
+  --only PREFIX,...  only cases whose name starts with one of these (e.g. kernel/,engine/roundtrip)
+  -h, --help         show this help
+`;
+
+async function run(argv: string[], io: Io): Promise<number> {
+  const values = parseOptions('bench', argv, {
+    quick: { type: 'boolean' },
+    json: { type: 'boolean' },
+    out: { type: 'string' },
+    only: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    io.stdout(usage);
+    return 0;
+  }
+  let stop = false;
+  const onSignal = () => {
+    stop = true;
+    io.stderr('\nstopping after the current case (Ctrl-C again to abort)\n');
+    process.once('SIGINT', () => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  const bar = process.stderr.isTTY
+    ? new cliProgress.SingleBar({ format: 'bench [{bar}] {value}/{total} {case}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
+    : undefined;
+  let report: BenchReport;
+  try {
+    report = await runBench({
+      quick: values.quick ?? false,
+      only: values.only ? values.only.split(',').filter(Boolean) : [],
+      shouldStop: () => stop,
+      onProgress: (done, total, name) => {
+        if (bar) {
+          if (done === 0) bar.start(total, 0, { case: name });
+          bar.update(done, { case: name });
+        } else if (name) {
+          io.stderr(`[${done + 1}/${total}] ${name}\n`);
+        }
+      },
+    });
+  } finally {
+    bar?.stop();
+    process.removeListener('SIGINT', onSignal);
+  }
+  if (values.out) {
+    mkdirSync(values.out, { recursive: true });
+    writeFileSync(join(values.out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+  }
+  if (values.json) {
+    io.stdout(JSON.stringify(report, null, 2) + '\n');
+    return 0;
+  }
+  const rows = report.cases.map((row) => {
+    const [measure, value] = measureOf(row);
+    return [row.name, formatMeasure(measure, value), `±${row.rme.toFixed(1)}%`, String(row.samples), row.baseline ? `${row.baseline.ratio.toFixed(2)}x vs ${row.baseline.name}` : ''];
+  });
+  const env = report.environment;
+  io.stdout(`node ${env.node} on ${env.cpus} x ${env.cpuModel}${env.quick ? ' (quick)' : ''}${env.complete ? '' : ' (stopped early)'}\n\n`);
+  io.stdout(formatTable(['CASE', 'RESULT', 'RME', 'SAMPLES', 'AGAINST THE SAME RUN'], rows, ['left', 'right', 'right', 'right', 'left']));
+  return 0;
+}
+
+export const command: Command = {
+  name: 'bench',
+  summary: 'throughput of kernels, copy engine and DMA mapper against baselines from the same run',
+  usage,
+  run,
+};
