@@ -1,0 +1,79 @@
+// The swiotlb glue: allocate and free bounce slots for a device, and move bytes between the
+// original buffer and its slot through the copy engine. The pool itself (swiotlb.ts) only
+// keeps slot accounting.
+import { InvalidArgumentError } from '../errors.js';
+import type { BounceRecord, DmaContext } from './context.js';
+import type { StreamingDirection } from './direction.js';
+
+/** Where a bounced device allocates: its identity and the pool options that shape placement. */
+export interface BounceOwner {
+  readonly id: number;
+  readonly minAlignMask: number;
+  readonly cpu: number;
+  /** Wait for pool space instead of failing: false, or the longest wait in ms (Infinity: no limit). */
+  readonly waitForSpace: false | number;
+}
+
+/** A copy to make: fabric offsets. */
+export type CopyTriple = [dst: number, src: number, len: number];
+
+/**
+ * Takes slots for [phys, phys + size) (models swiotlb_tbl_map_single() without its copy: the
+ * caller batches the copy-in of every segment of a call). Throws SwiotlbFullError
+ * (ERR_SWIOTLB_FULL) when the pool has no room, unless the owner waits for space.
+ */
+export async function allocateBounce(ctx: DmaContext, owner: BounceOwner, phys: number, size: number, direction: StreamingDirection, signal?: AbortSignal): Promise<BounceRecord> {
+  const request = { origAddr: phys, size, minAlignMask: owner.minAlignMask, cpu: owner.cpu };
+  const slot = owner.waitForSpace === false
+    ? ctx.pool.map(request)
+    : await ctx.pool.mapWait(request, { ...(Number.isFinite(owner.waitForSpace) ? { timeout: owner.waitForSpace } : {}), ...(signal ? { signal } : {}) });
+  const record: BounceRecord = { deviceId: owner.id, tlbAddr: slot.tlbAddr, origPhys: phys, size, direction, minAlignMask: owner.minAlignMask };
+  ctx.bounced.set(record.tlbAddr, record);
+  return record;
+}
+
+/** Frees a bounce mapping's slots (models swiotlb_release_slots()). */
+export function releaseBounce(ctx: DmaContext, record: BounceRecord): void {
+  ctx.pool.unmap(record.tlbAddr, record.size, record.minAlignMask);
+  ctx.bounced.delete(record.tlbAddr);
+}
+
+/**
+ * The live bounce mapping of `deviceId` that holds [dmaAddress, dmaAddress + size), or undefined.
+ * Sync calls may name part of a mapping, as the kernel's do.
+ */
+export function bounceRecordFor(ctx: DmaContext, deviceId: number, dmaAddress: number, size: number): BounceRecord | undefined {
+  const exact = ctx.bounced.get(dmaAddress);
+  if (exact) return exact.deviceId === deviceId && size <= exact.size ? exact : undefined;
+  for (const record of ctx.bounced.values()) {
+    if (record.deviceId === deviceId && dmaAddress >= record.tlbAddr && dmaAddress + size <= record.tlbAddr + record.size) return record;
+  }
+  return undefined;
+}
+
+/** The copy original → slot for `size` bytes starting `offset` bytes into the mapping. */
+export function toBounce(ctx: DmaContext, record: BounceRecord, offset = 0, size = record.size): CopyTriple {
+  return [ctx.poolRegion.physToOffset(record.tlbAddr + offset, size), ctx.fabric.physToOffset(record.origPhys + offset, size), size];
+}
+
+/** The copy slot → original. */
+export function fromBounce(ctx: DmaContext, record: BounceRecord, offset = 0, size = record.size): CopyTriple {
+  const [slot, original] = toBounce(ctx, record, offset, size);
+  return [original, slot, size];
+}
+
+/** Runs the copies of one DMA API call as one engine op (inline when small); resolves when done. */
+export async function runCopies(ctx: DmaContext, copies: CopyTriple[]): Promise<void> {
+  if (copies.length === 0) return;
+  if (copies.length === 1) {
+    const [dst, src, len] = copies[0]!;
+    await ctx.engine.copy(dst, src, len);
+    return;
+  }
+  await ctx.engine.copySg(copies);
+}
+
+/** Throws ERR_INVALID_ARGUMENT naming an address that is not a live bounce mapping of the device. */
+export function notBounceMapping(dmaAddress: number, size: number): InvalidArgumentError {
+  return new InvalidArgumentError(`dma address 0x${dmaAddress.toString(16)}+${size} is not a live swiotlb mapping of this device`, { argument: 'dmaAddress' });
+}

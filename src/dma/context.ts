@@ -1,0 +1,31 @@
+// What the DMA layer's pieces share: the fabric, the topology, the copy engine and the
+// swiotlb pool, plus the live bounce mappings. DmaSystem builds it; devices hold it.
+import type { CopyEngine } from '../engine/index.js';
+import type { Fabric, Region } from '../fabric/index.js';
+import type { PciBar, Topology } from '../pci/index.js';
+import type { StreamingDirection } from './direction.js';
+import type { SwiotlbPool } from './swiotlb.js';
+
+/** A live swiotlb mapping: which device owns it and where the original bytes live. */
+export interface BounceRecord {
+  readonly deviceId: number;
+  /** DMA (= physical) address of the first data byte in the pool. */
+  readonly tlbAddr: number;
+  readonly origPhys: number;
+  readonly size: number;
+  readonly direction: StreamingDirection;
+  readonly minAlignMask: number;
+}
+
+export interface DmaContext {
+  readonly fabric: Fabric;
+  readonly topology: Topology;
+  readonly engine: CopyEngine;
+  readonly pool: SwiotlbPool;
+  /** The fabric region holding the pool's bytes (phys = dma). */
+  readonly poolRegion: Region;
+  /** Live bounce mappings by tlbAddr. */
+  readonly bounced: Map<number, BounceRecord>;
+  /** The fabric region backing a BAR (only BARs with backing memory). */
+  readonly barRegions: ReadonlyMap<PciBar, Region>;
+}

@@ -1,0 +1,84 @@
+// A simulated device doing DMA by DMA address, checking reachability the way the fabric would:
+// a BAR's bus address only from a peer whose route is BUS_ADDR, a BAR's CPU address only
+// through a host bridge that allows it, host RAM and bounce slots only inside the device's
+// DMA limit, and a bounce slot only while it is mapped for this device. Anything else is a
+// DeviceFaultError, never a silent access.
+import { DeviceFaultError, InvalidArgumentError } from '../errors.js';
+import { hostBridgeRouteAllowed, mapType, type PciDevice } from '../pci/index.js';
+import type { DmaContext } from './context.js';
+
+export interface DmaTarget {
+  /** Fabric offset of the first byte. */
+  readonly offset: number;
+  readonly via: 'ram' | 'swiotlb' | 'bus-address' | 'host-bridge';
+}
+
+export class DeviceDma {
+  readonly #ctx: DmaContext;
+  readonly #pci: PciDevice;
+  readonly #deviceId: number;
+  readonly #dmaLimit: number;
+
+  constructor(ctx: DmaContext, pci: PciDevice, deviceId: number, dmaLimit: number) {
+    this.#ctx = ctx;
+    this.#pci = pci;
+    this.#deviceId = deviceId;
+    this.#dmaLimit = dmaLimit;
+  }
+
+  /**
+   * Where [dmaAddress, dmaAddress + length) lands, or a DeviceFaultError (ERR_DEVICE_FAULT)
+   * saying why the device cannot reach it.
+   */
+  resolve(dmaAddress: number, length: number): DmaTarget {
+    if (!Number.isSafeInteger(dmaAddress) || dmaAddress < 0 || !Number.isSafeInteger(length) || length < 0) {
+      throw new InvalidArgumentError('dmaAddress and length must be non-negative integers', { argument: 'dmaAddress' });
+    }
+    const ctx = this.#ctx;
+    const fault = (why: string) => new DeviceFaultError(`${this.#pci.bdf}: DMA to 0x${dmaAddress.toString(16)}+${length} faults: ${why}`, { device: this.#pci.bdf, dmaAddress, length });
+    const inLimit = dmaAddress + Math.max(length, 1) - 1 <= this.#dmaLimit;
+
+    if (ctx.poolRegion.containsPhys(dmaAddress, length)) {
+      if (!inLimit) throw fault('beyond the device DMA mask');
+      for (const record of ctx.bounced.values()) {
+        if (record.deviceId === this.#deviceId && dmaAddress >= record.tlbAddr && dmaAddress + length <= record.tlbAddr + record.size) {
+          return { offset: ctx.poolRegion.physToOffset(dmaAddress, length), via: 'swiotlb' };
+        }
+      }
+      throw fault('swiotlb slot not mapped for this device');
+    }
+    for (const region of ctx.fabric.regions) {
+      if (region.kind === 'ram' && region.containsPhys(dmaAddress, length)) {
+        if (!inLimit) throw fault('beyond the device DMA mask');
+        return { offset: region.physToOffset(dmaAddress, length), via: 'ram' };
+      }
+    }
+    for (const [bar, region] of ctx.barRegions) {
+      const busStart = bar.busAddress;
+      if (dmaAddress >= busStart && dmaAddress + length <= busStart + region.size) {
+        if (mapType(bar.device, this.#pci).type !== 'BUS_ADDR') throw fault(`bus address of ${bar.device.bdf} BAR ${bar.index}, but the route is not BUS_ADDR`);
+        if (!inLimit) throw fault('beyond the device DMA mask');
+        return { offset: region.offset + (dmaAddress - busStart), via: 'bus-address' };
+      }
+      if (region.containsPhys(dmaAddress, length)) {
+        if (!hostBridgeRouteAllowed(bar.device, this.#pci)) throw fault(`CPU address of ${bar.device.bdf} BAR ${bar.index}, but the host bridge does not route peer-to-peer`);
+        if (!inLimit) throw fault('beyond the device DMA mask');
+        return { offset: region.physToOffset(dmaAddress, length), via: 'host-bridge' };
+      }
+    }
+    throw fault('no memory answers at this address');
+  }
+
+  /** The device reads `length` bytes at a DMA address (a copy). */
+  read(dmaAddress: number, length: number): Uint8Array {
+    const { offset } = this.resolve(dmaAddress, length);
+    return this.#ctx.fabric.bytes.slice(offset, offset + length);
+  }
+
+  /** The device writes `bytes` at a DMA address. */
+  write(dmaAddress: number, bytes: Uint8Array): void {
+    if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError('bytes must be a Uint8Array', { argument: 'bytes' });
+    const { offset } = this.resolve(dmaAddress, bytes.length);
+    this.#ctx.fabric.bytes.set(bytes, offset);
+  }
+}

@@ -1,0 +1,161 @@
+// dma-direct with swiotlb and P2PDMA: how each segment reaches a device, and the copies that
+// map, unmap and sync make for bounced ones. Follows kernel/dma/direct.c (dma_direct_map_sg,
+// dma_direct_map_page, dma_direct_unmap_sg, the sync functions) and pci_p2pdma_map_segment(),
+// plus dma-bounce's `bounce` P2P policy where mainline fails.
+import { AddressError, DmaMappingError, InvalidArgumentError, P2PNotSupportedError } from '../errors.js';
+import { mapType, type PciDevice } from '../pci/index.js';
+import { allocateBounce, bounceRecordFor, fromBounce, notBounceMapping, releaseBounce, runCopies, toBounce, type BounceOwner, type CopyTriple } from './bounce.js';
+import type { BounceRecord, DmaContext } from './context.js';
+import { DMA_ATTR_SKIP_CPU_SYNC, deviceReads, deviceWrites, type StreamingDirection } from './direction.js';
+import type { BounceReason, MappedSegment, MappingKind, SgEntry } from './types.js';
+
+export type P2pPolicy = 'reject' | 'bounce';
+
+/** What the mapping code needs to know of a device. */
+export interface MappingDevice {
+  readonly pci: PciDevice;
+  /** min(dma_mask, bus_dma_limit): the highest address the device can put on the bus. */
+  readonly dmaLimit: number;
+  readonly forceBounce: boolean;
+  readonly p2pPolicy: P2pPolicy;
+  readonly owner: BounceOwner;
+}
+
+interface Plan {
+  readonly kind: MappingKind;
+  readonly dmaAddress: number;
+  readonly reason?: BounceReason;
+  readonly provider?: string;
+}
+
+// models dma_capable(): the whole range must end at or below min(mask, bus limit).
+export function dmaCapable(device: MappingDevice, addr: number, size: number): boolean {
+  return addr + Math.max(size, 1) - 1 <= device.dmaLimit;
+}
+
+// models the per-segment choice of dma_direct_map_sg() / pci_p2pdma_map_segment() / dma_direct_map_page().
+function classify(ctx: DmaContext, device: MappingDevice, entry: SgEntry): Plan {
+  const { phys, length } = entry;
+  const region = ctx.fabric.regionAt(phys, length);
+  if (region.kind === 'bounce') {
+    throw new AddressError(`phys 0x${phys.toString(16)} is inside the swiotlb pool, which is not memory a driver maps`, { address: phys, length });
+  }
+  if (region.kind === 'ram') {
+    if (device.forceBounce) return { kind: 'bounced', dmaAddress: 0, reason: 'forced' };
+    if (!dmaCapable(device, phys, length)) return { kind: 'bounced', dmaAddress: 0, reason: 'dma-mask' };
+    return { kind: 'direct', dmaAddress: phys };
+  }
+  const bar = ctx.topology.barAt(phys);
+  if (!bar || !bar.contains(phys, length)) throw new AddressError(`phys 0x${phys.toString(16)}+${length} is not inside one BAR`, { address: phys, length });
+  const provider = bar.device.bdf;
+  const route = mapType(bar.device, device.pci);
+  if (route.type === 'BUS_ADDR') {
+    // The peer's bus address; the kernel applies no mask check here (pci_p2pdma_bus_addr_map()).
+    return { kind: 'bus-address', dmaAddress: bar.busAddress + (phys - bar.phys), provider };
+  }
+  if (route.type === 'THRU_HOST_BRIDGE') {
+    const reason: BounceReason | undefined = device.forceBounce ? 'forced' : !dmaCapable(device, phys, length) ? 'dma-mask' : undefined;
+    if (reason === undefined) return { kind: 'host-bridge', dmaAddress: phys, provider };
+    if (device.p2pPolicy === 'bounce') return { kind: 'bounced', dmaAddress: 0, reason, provider };
+    // Mainline: a P2PDMA page is never bounced (dma_direct_map_page() returns DMA_MAPPING_ERROR).
+    throw new DmaMappingError(
+      `${device.pci.bdf}: cannot map ${provider} BAR memory at 0x${phys.toString(16)} through the host bridge: ${reason === 'forced' ? 'the device bounces every mapping and P2PDMA memory cannot be bounced' : 'beyond the device DMA mask and P2PDMA memory cannot be bounced'}`,
+      { errno: 'EIO', address: phys, length, provider },
+    );
+  }
+  if (device.p2pPolicy === 'bounce') return { kind: 'bounced', dmaAddress: 0, reason: 'p2p-not-supported', provider };
+  throw new P2PNotSupportedError(
+    `${device.pci.bdf}: peer-to-peer DMA to ${provider} BAR memory at 0x${phys.toString(16)} is NOT_SUPPORTED (${route.reasons.join('; ') || 'no route'}); policy "reject" fails the mapping with -EREMOTEIO as mainline does`,
+    { errno: 'EREMOTEIO', address: phys, length, provider, reasons: route.reasons },
+  );
+}
+
+/**
+ * Maps entries for the device: decides every segment first (throwing before anything is
+ * allocated), takes bounce slots, then copies original → slot for every bounced segment in one
+ * engine op (in every direction, as swiotlb does since CVE-2022-0854). On any failure every
+ * slot taken is released and the error is rethrown: nothing stays mapped.
+ */
+export async function mapSegments(ctx: DmaContext, device: MappingDevice, entries: readonly SgEntry[], direction: StreamingDirection, signal?: AbortSignal): Promise<MappedSegment[]> {
+  const plans = entries.map((entry) => classify(ctx, device, entry));
+  const records: (BounceRecord | undefined)[] = new Array(plans.length);
+  try {
+    for (const [i, plan] of plans.entries()) {
+      if (plan.kind !== 'bounced') continue;
+      const entry = entries[i]!;
+      const record = await allocateBounce(ctx, device.owner, entry.phys, entry.length, direction, signal);
+      records[i] = record;
+      // models the dma_capable() check swiotlb_map() makes on the bounce address itself.
+      if (!dmaCapable(device, record.tlbAddr, entry.length)) {
+        throw new DmaMappingError(`${device.pci.bdf}: swiotlb addr 0x${record.tlbAddr.toString(16)}+${entry.length} overflow (mask limit 0x${device.dmaLimit.toString(16)})`, { errno: 'EIO', address: record.tlbAddr, length: entry.length });
+      }
+    }
+    const copies: CopyTriple[] = [];
+    for (const record of records) if (record) copies.push(toBounce(ctx, record));
+    await runCopies(ctx, copies);
+  } catch (error) {
+    for (const record of records) if (record) releaseBounce(ctx, record);
+    throw error;
+  }
+  return plans.map((plan, i) => {
+    const entry = entries[i]!;
+    const record = records[i];
+    const segment: MappedSegment = {
+      phys: entry.phys,
+      length: entry.length,
+      dmaAddress: record ? record.tlbAddr : plan.dmaAddress,
+      kind: plan.kind,
+      ...(plan.reason ? { reason: plan.reason } : {}),
+      ...(plan.provider ? { provider: plan.provider } : {}),
+    };
+    return segment;
+  });
+}
+
+/** The live bounce records behind `segments`, all checked before anything changes. */
+function recordsOf(ctx: DmaContext, device: MappingDevice, segments: readonly { dmaAddress: number; length: number }[], exact: boolean): (BounceRecord | undefined)[] {
+  return segments.map(({ dmaAddress, length }) => {
+    if (!ctx.poolRegion.containsPhys(dmaAddress)) return undefined;
+    const record = exact ? ctx.bounced.get(dmaAddress) : bounceRecordFor(ctx, device.owner.id, dmaAddress, length);
+    if (!record || record.deviceId !== device.owner.id || (exact && record.size !== length)) throw notBounceMapping(dmaAddress, length);
+    return record;
+  });
+}
+
+/**
+ * Unmaps segments (models dma_direct_unmap_sg() / swiotlb_tbl_unmap_single()): for bounced
+ * ones, FROM_DEVICE and BIDIRECTIONAL copy slot → original unless SKIP_CPU_SYNC, then the
+ * slots are freed. Throws ERR_INVALID_ARGUMENT, changing nothing, when a pool address is not
+ * a live mapping of this device of that size.
+ */
+export async function unmapSegments(ctx: DmaContext, device: MappingDevice, segments: readonly { dmaAddress: number; length: number }[], direction: StreamingDirection, attrs: number): Promise<void> {
+  const records = recordsOf(ctx, device, segments, true);
+  const live = records.filter((r): r is BounceRecord => r !== undefined);
+  // A duplicate would be freed twice.
+  if (new Set(live).size !== live.length) throw new InvalidArgumentError('the same swiotlb mapping appears twice in one unmap', { argument: 'segments' });
+  try {
+    if (deviceWrites(direction) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) await runCopies(ctx, live.map((r) => fromBounce(ctx, r)));
+  } finally {
+    for (const record of live) releaseBounce(ctx, record);
+  }
+}
+
+/**
+ * Syncs segments (models dma_direct_sync_sg_for_cpu/_for_device() and the single variants):
+ * for the CPU, FROM_DEVICE and BIDIRECTIONAL copy slot → original; for the device, TO_DEVICE
+ * and BIDIRECTIONAL copy original → slot; other directions copy nothing. A range may be part
+ * of a mapping. Throws ERR_INVALID_ARGUMENT for a pool range that no live mapping of this device holds.
+ */
+export async function syncSegments(ctx: DmaContext, device: MappingDevice, segments: readonly { dmaAddress: number; length: number }[], direction: StreamingDirection, target: 'cpu' | 'device'): Promise<void> {
+  const records = recordsOf(ctx, device, segments, false);
+  const copies: CopyTriple[] = [];
+  const copyIn = target === 'device' ? deviceReads(direction) : deviceWrites(direction);
+  if (!copyIn) return;
+  for (const [i, record] of records.entries()) {
+    if (!record) continue;
+    const { dmaAddress, length } = segments[i]!;
+    const offset = dmaAddress - record.tlbAddr;
+    copies.push(target === 'device' ? toBounce(ctx, record, offset, length) : fromBounce(ctx, record, offset, length));
+  }
+  await runCopies(ctx, copies);
+}

@@ -1,0 +1,147 @@
+// DmaSystem: the facade. Builds a fabric from a topology (host RAM below and above 4 GiB,
+// the swiotlb pool in low memory, backing memory for p2pmem BARs), starts the copy engine,
+// and hands out DmaDevices by BDF.
+import { CopyEngine, type EngineOptions } from '../engine/index.js';
+import { InvalidArgumentError, UnknownDeviceError } from '../errors.js';
+import { Fabric, WASM_PAGE, type Region, type Span } from '../fabric/index.js';
+import { buildTopology, loadTopologyJson, Topology, type PciBar, type TopologySpec } from '../pci/index.js';
+import { parseSize, type Size } from '../size.js';
+import type { BounceRecord, DmaContext } from './context.js';
+import { DEFAULT_TOPOLOGY } from './default-topology.js';
+import { DmaDevice, type DmaDeviceOptions } from './device.js';
+import { SwiotlbPool } from './swiotlb.js';
+
+export interface RamDefinition {
+  readonly name: string;
+  readonly phys: number;
+  readonly size: Size;
+}
+
+export interface SystemOptions {
+  /** A Topology, its JSON description (object or text); default: the embedded DEFAULT_TOPOLOGY. */
+  readonly topology?: Topology | TopologySpec | string;
+  /** Host RAM regions; default 64 MiB at 256 MiB (below 4 GiB) and 128 MiB at 4 GiB. */
+  readonly ram?: readonly RamDefinition[];
+  /** The swiotlb pool: size (default 64 MiB), physical base (default 64 MiB, below 4 GiB), areas (default 1). */
+  readonly swiotlb?: { readonly size?: Size; readonly phys?: number; readonly areas?: number };
+  /** Bytes of backing memory per p2pmem BAR, from the BAR's start (default 64 MiB; the rest of a larger BAR has none). */
+  readonly barBacking?: Size;
+  /** Options for the copy engine the bounce copies use. */
+  readonly engine?: EngineOptions;
+}
+
+export const DEFAULT_RAM: readonly RamDefinition[] = [
+  { name: 'ram-low', phys: 0x1000_0000, size: '64MiB' },
+  { name: 'ram-high', phys: 0x1_0000_0000, size: '128MiB' },
+];
+const DEFAULT_SWIOTLB = { size: '64MiB', phys: 0x0400_0000, areas: 1 } as const;
+const SCRATCH = 16 * 2 ** 20;
+
+export class DmaSystem {
+  readonly fabric: Fabric;
+  readonly topology: Topology;
+  readonly engine: CopyEngine;
+  readonly swiotlb: SwiotlbPool;
+  readonly #ctx: DmaContext;
+  readonly #ram: Region[];
+  readonly #devices = new Set<DmaDevice>();
+  #closed = false;
+
+  /**
+   * Builds the system. Throws ERR_TOPOLOGY / ERR_LSPCI_PARSE for a bad topology, ERR_INVALID_SIZE /
+   * ERR_INVALID_ARGUMENT / ERR_REGION_CONFLICT for bad memory definitions; nothing is left running then.
+   */
+  static create(options: SystemOptions = {}): DmaSystem {
+    return new DmaSystem(options);
+  }
+
+  private constructor(options: SystemOptions) {
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object', { argument: 'options' });
+    const topology = toTopology(options.topology);
+    const ram = options.ram ?? DEFAULT_RAM;
+    if (!Array.isArray(ram) || ram.length === 0) throw new InvalidArgumentError('ram must be a non-empty array', { argument: 'ram' });
+    const pool = { ...DEFAULT_SWIOTLB, ...options.swiotlb };
+    const poolSize = parseSize(pool.size, 'swiotlb.size');
+    const backing = parseSize(options.barBacking ?? '64MiB', 'barBacking');
+    const bars = topology.providers().map((p) => p.bar);
+    const ramSizes = ram.map((r) => parseSize(r.size, `ram ${r.name} size`));
+    const barSizes = bars.map((bar) => Math.min(bar.size, backing));
+    const pages = (n: number) => Math.ceil(n / WASM_PAGE) * WASM_PAGE;
+    const total = WASM_PAGE + SCRATCH + pages(poolSize) + ramSizes.reduce((a, n) => a + pages(n), 0) + barSizes.reduce((a, n) => a + pages(n), 0);
+    if (total > 2 ** 32) throw new InvalidArgumentError(`the regions need ${total} bytes but a fabric holds at most 4 GiB`, { argument: 'ram' });
+
+    const fabric = new Fabric({ size: total, scratch: SCRATCH });
+    this.#ram = ram.map((r, i) => fabric.addRegion({ name: r.name, kind: 'ram', phys: r.phys, size: ramSizes[i]! }));
+    const poolRegion = fabric.addRegion({ name: 'swiotlb', kind: 'bounce', phys: pool.phys, size: poolSize });
+    const barRegions = new Map<PciBar, Region>();
+    bars.forEach((bar, i) => {
+      barRegions.set(bar, fabric.addRegion({ name: `${bar.device.bdf}/bar${bar.index}`, kind: 'bar', phys: bar.phys, size: barSizes[i]!, busOffset: -bar.busOffset }));
+    });
+    this.swiotlb = new SwiotlbPool({ base: pool.phys, size: poolSize, areas: pool.areas });
+    this.fabric = fabric;
+    this.topology = topology;
+    this.engine = CopyEngine.create(fabric, options.engine);
+    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new Map<number, BounceRecord>(), barRegions };
+  }
+
+  /** Host RAM regions, in the order given. */
+  get ram(): readonly Region[] {
+    return this.#ram;
+  }
+
+  /** The fabric region backing a BAR (`bdf`, BAR index). Throws ERR_UNKNOWN_DEVICE / ERR_INVALID_ARGUMENT. */
+  barMemory(bdf: string, index: number): Region {
+    const device = this.topology.findDevice(bdf);
+    if (!device) throw new UnknownDeviceError(`no device ${bdf}`, { bdf });
+    for (const [bar, region] of this.#ctx.barRegions) if (bar.device === device && bar.index === index) return region;
+    throw new InvalidArgumentError(`${bdf} BAR ${index} has no backing memory (only p2pmem BARs do)`, { argument: 'index' });
+  }
+
+  /** Allocates a buffer in host RAM: below 4 GiB when `low`, else in the first region that fits. */
+  allocRam(size: Size, options: { readonly low?: boolean; readonly alignment?: number } = {}): Span {
+    const length = parseSize(size, 'size');
+    const candidates = this.#ram.filter((r) => !options.low || r.physEnd <= 2 ** 32);
+    let last: unknown;
+    for (const region of candidates) {
+      try {
+        return region.allocate(length, options.alignment ?? 64);
+      } catch (error) {
+        last = error;
+      }
+    }
+    throw last ?? new InvalidArgumentError('no host RAM region below 4 GiB', { argument: 'low' });
+  }
+
+  /** Frees a buffer from allocRam(). */
+  freeRam(span: Span): void {
+    span.region.free(span);
+  }
+
+  /**
+   * The DMA API of the endpoint `bdf`, with per-device properties. Throws ERR_UNKNOWN_DEVICE for
+   * a BDF not in the topology, ERR_INVALID_ARGUMENT for a bridge or bad options.
+   */
+  device(bdf: string, options: DmaDeviceOptions = {}): DmaDevice {
+    const pci = this.topology.findDevice(bdf);
+    if (!pci) throw new UnknownDeviceError(`no device ${bdf} in the topology`, { bdf });
+    if (pci.isBridge) throw new InvalidArgumentError(`${bdf} is a bridge, not an endpoint`, { argument: 'bdf' });
+    const device = new DmaDevice(this.#ctx, pci, options);
+    this.#devices.add(device);
+    return device;
+  }
+
+  /** Stops the copy engine and releases every device. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const device of this.#devices) device.release();
+    await this.engine.close();
+  }
+}
+
+function toTopology(source: SystemOptions['topology']): Topology {
+  if (source === undefined) return buildTopology(DEFAULT_TOPOLOGY);
+  if (source instanceof Topology) return source;
+  if (typeof source === 'string') return loadTopologyJson(source);
+  return buildTopology(source);
+}
