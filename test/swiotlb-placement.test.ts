@@ -97,6 +97,26 @@ describe('areas', () => {
     expect(p.areaState(3).used).toBe(128);
   });
 
+  it('skips an area at once when its free-slot count is short, even if a run would fit', () => {
+    const p = makePool({ size: '1280KiB', cpus: 4 }); // 4 areas of 160 slots: area 0 straddles segment 1
+    p.map({ origAddr: ORIG, size: 128 * SLOT }); // 0..127
+    p.map({ origAddr: ORIG, size: 22 * SLOT }); // 128..149: area 0 has 10 slots left by count
+    expect(p.freeRunAt(150)).toBe(106); // ...but a run of 106 starts at 150 (into area 1's slots)
+    expect(p.map({ origAddr: ORIG, size: 20 * SLOT }).index).toBe(160); // area 1, not 150
+  });
+
+  it('wraps the next-fit index to 0, not modulo the area size (wrap_area_index)', () => {
+    const p = makePool({ size: '1280KiB', cpus: 4 }); // area 0 = slots 0..159
+    const a = p.map({ origAddr: ORIG, size: 127 * SLOT }); // 0..126
+    const b = p.map({ origAddr: ORIG, size: SLOT }); // 127; area 0 index 128
+    p.map({ origAddr: ORIG, size: SLOT, cpu: 1 }); // 160: the run at 128 is now 32 long
+    p.unmap(a.tlbAddr, 127 * SLOT);
+    p.unmap(b.tlbAddr, SLOT);
+    // 128 KiB alignment: stride 64. 128 is aligned but short; 128 + 64 is past the area → 0.
+    const m = p.map({ origAddr: ORIG, size: 4096, allocAlignMask: 0x1ffff });
+    expect([m.index, m.nslots]).toEqual([0, 64]);
+  });
+
   it('never uses the slots past the last whole area', () => {
     // 257 segments in 256 areas of one segment: the last 128 slots belong to no area.
     const p = new SwiotlbPool({ base: BASE, size: 257 * 256 * 1024, cpus: 256 });

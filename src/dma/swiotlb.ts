@@ -479,7 +479,8 @@ export class SwiotlbPool {
     const areaSlots = this.areaSlots;
     const nslots = nrSlots(allocBytes);
     const used = this.areaUsed[area]!;
-    // An area without enough free slots is not searched at all.
+    // An area without enough free slots is not searched at all. (This check also keeps `used` at
+    // most area_nslabs, even when runs straddle into the next area's slots.)
     if (nslots > areaSlots - used) return -1;
 
     let iotlbAlignMask = minAlignMask;
