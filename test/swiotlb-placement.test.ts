@@ -138,7 +138,7 @@ describe('alignment', () => {
     ['NVMe 0xfff, bit 11 set', { size: 4096, minAlignMask: 0xfff, origAddr: ORIG + 0xa34 }, 1, SLOT + 0x234],
     ['orig 0 skips the min_align check (kernel quirk)', { size: 4096, minAlignMask: 0xfff, origAddr: 0 }, 1, SLOT],
     ['min_align_mask 0xffff keeps 16 bits', { size: 4096, minAlignMask: 0xffff, origAddr: ORIG + 0x5234 }, 10, 0x5234],
-  ])('%s', (_what, req, slot, tlbOffset) => {
+  ] as [string, { size: number; minAlignMask?: number; origAddr?: number }, number, number][])('%s', (_what, req, slot, tlbOffset) => {
     const p = makePool();
     p.map({ origAddr: ORIG, size: SLOT }); // slot 0; next-fit index 1
     const m = p.map({ origAddr: ORIG, ...req });

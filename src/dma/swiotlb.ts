@@ -647,6 +647,7 @@ export class SwiotlbPool {
       if (!node.queued) return;
       // Still queued: the pool is full for this request, the moment the kernel would warn.
       this.reportFull(w.size, alignUp(w.size + alignOffset(w.minAlignMask, w.allocAlignMask, w.origAddr), w.allocAlignMask));
+      if (!node.queued) return; // onFull freed space and the unmap served us
       if (timeout !== undefined) {
         timer = setTimeout(() => {
           const allocBytes = alignUp(w.size + alignOffset(w.minAlignMask, w.allocAlignMask, w.origAddr), w.allocAlignMask);
