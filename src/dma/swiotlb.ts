@@ -63,7 +63,7 @@ export interface SwiotlbMapRequest {
 }
 
 export interface SwiotlbMapping {
-  /** Bounce address of the first data byte: equals origAddr in the bits of minAlignMask below the slot size... and above, by slot choice. */
+  /** Bounce address of the first data byte; equals origAddr in every bit of minAlignMask (unless origAddr is 0, a kernel quirk). */
   readonly tlbAddr: number;
   /** First allocated slot (the first padding slot when padSlots > 0). */
   readonly index: number;
