@@ -1,0 +1,2 @@
+// The DMA layer: re-exports only.
+export * from './swiotlb.js';
