@@ -7,3 +7,4 @@ export { kernelModule, instantiateKernels, KERNELS_WASM_URL } from './kernels/mo
 export type { KernelExports } from './kernels/module.js';
 export * from './engine/index.js';
 export * from './pci/index.js';
+export * from './dma/index.js';

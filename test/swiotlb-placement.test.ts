@@ -1,7 +1,7 @@
 // swiotlb placement: where the kernel (v6.10+ swiotlb_search_pool_area / swiotlb_find_slots)
 // puts each mapping, slot for slot. Expected slots are worked out by hand from the kernel source.
 import { describe, expect, it } from 'vitest';
-import { IO_TLB_SEGSIZE, IO_TLB_SIZE, PAGE_SIZE, SwiotlbPool, maxMappingSize } from '../dist/src/dma/index.js';
+import { IO_TLB_SEGSIZE, IO_TLB_SIZE, PAGE_SIZE, SwiotlbPool, maxMappingSize } from '../dist/src/dma/swiotlb.js';
 import { BASE, SLOT, errorOf, makePool, slotOf } from './support/swiotlb-helpers.js';
 
 const ORIG = 0x2_0000_0000; // page-aligned original buffer above 4 GiB

@@ -50,8 +50,13 @@ function classify(ctx: DmaContext, device: MappingDevice, entry: SgEntry): Plan 
   const provider = bar.device.bdf;
   const route = mapType(bar.device, device.pci);
   if (route.type === 'BUS_ADDR') {
-    // The peer's bus address; the kernel applies no mask check here (pci_p2pdma_bus_addr_map()).
-    return { kind: 'bus-address', dmaAddress: bar.busAddress + (phys - bar.phys), provider };
+    const busAddress = bar.busAddress + (phys - bar.phys);
+    // Mainline hands out the bus address with no mask check (pci_p2pdma_bus_addr_map()), so a
+    // device that cannot drive it faults later; the bounce policy bounces it instead.
+    if (device.p2pPolicy === 'bounce' && !dmaCapable(device, busAddress, length)) {
+      return { kind: 'bounced', dmaAddress: 0, reason: 'dma-mask', provider };
+    }
+    return { kind: 'bus-address', dmaAddress: busAddress, provider };
   }
   if (route.type === 'THRU_HOST_BRIDGE') {
     const reason: BounceReason | undefined = device.forceBounce ? 'forced' : !dmaCapable(device, phys, length) ? 'dma-mask' : undefined;
