@@ -3,6 +3,8 @@
 import os from 'node:os';
 import { engineCases } from './suites/engine.js';
 import { kernelCases } from './suites/kernels.js';
+import { mapperCases } from './suites/mapper.js';
+import { swiotlbCases } from './suites/swiotlb.js';
 import { runCases, type BenchCase, type CaseResult, type Measure } from './runner.js';
 
 export interface BenchOptions {
@@ -41,7 +43,7 @@ export interface BenchReport {
 
 /** Every case of every suite, in run order. */
 export function allCases(quick: boolean): BenchCase[] {
-  return [...kernelCases({ skipHuge: quick }), ...engineCases({ skipHuge: quick })];
+  return [...kernelCases({ skipHuge: quick }), ...engineCases({ skipHuge: quick }), ...mapperCases(), ...swiotlbCases()];
 }
 
 export async function runBench(options: BenchOptions = {}): Promise<BenchReport> {

@@ -20,15 +20,29 @@ export type CopyTriple = [dst: number, src: number, len: number];
 /**
  * Takes slots for [phys, phys + size) (models swiotlb_tbl_map_single() without its copy: the
  * caller batches the copy-in of every segment of a call). Throws SwiotlbFullError
- * (ERR_SWIOTLB_FULL) when the pool has no room, unless the owner waits for space.
+ * (ERR_SWIOTLB_FULL) when the pool has no room.
  */
-export async function allocateBounce(ctx: DmaContext, owner: BounceOwner, phys: number, size: number, direction: StreamingDirection, signal?: AbortSignal): Promise<BounceRecord> {
-  const request = { origAddr: phys, size, minAlignMask: owner.minAlignMask, cpu: owner.cpu };
-  const slot = owner.waitForSpace === false
-    ? ctx.pool.map(request)
-    : await ctx.pool.mapWait(request, { ...(Number.isFinite(owner.waitForSpace) ? { timeout: owner.waitForSpace } : {}), ...(signal ? { signal } : {}) });
-  const record: BounceRecord = { deviceId: owner.id, tlbAddr: slot.tlbAddr, origPhys: phys, size, direction, minAlignMask: owner.minAlignMask };
-  ctx.bounced.set(record.tlbAddr, record);
+export function allocateBounce(ctx: DmaContext, owner: BounceOwner, phys: number, origOffset: number, size: number, direction: StreamingDirection): BounceRecord {
+  // tryMap allocates no result object on the hot path; when full, map() raises the error.
+  let tlbAddr = ctx.pool.tryMap(phys, size, owner.minAlignMask, 0, owner.cpu);
+  if (tlbAddr < 0) tlbAddr = ctx.pool.map({ origAddr: phys, size, minAlignMask: owner.minAlignMask, cpu: owner.cpu }).tlbAddr;
+  return remember(ctx, owner, tlbAddr, phys, origOffset, size, direction);
+}
+
+/** allocateBounce() for an owner that waits for space (QEMU-style map-client retry) instead of failing. */
+export async function allocateBounceWaiting(ctx: DmaContext, owner: BounceOwner, phys: number, origOffset: number, size: number, direction: StreamingDirection, signal?: AbortSignal): Promise<BounceRecord> {
+  const wait = owner.waitForSpace === false ? 0 : owner.waitForSpace;
+  const slot = await ctx.pool.mapWait(
+    { origAddr: phys, size, minAlignMask: owner.minAlignMask, cpu: owner.cpu },
+    { ...(Number.isFinite(wait) ? { timeout: wait } : {}), ...(signal ? { signal } : {}) },
+  );
+  return remember(ctx, owner, slot.tlbAddr, phys, origOffset, size, direction);
+}
+
+function remember(ctx: DmaContext, owner: BounceOwner, tlbAddr: number, origPhys: number, origOffset: number, size: number, direction: StreamingDirection): BounceRecord {
+  const slotOffset = ctx.poolRegion.offset + (tlbAddr - ctx.poolRegion.phys);
+  const record: BounceRecord = { deviceId: owner.id, tlbAddr, origPhys, origOffset, slotOffset, size, direction, minAlignMask: owner.minAlignMask };
+  ctx.bounced.set(tlbAddr, record);
   return record;
 }
 
@@ -52,14 +66,13 @@ export function bounceRecordFor(ctx: DmaContext, deviceId: number, dmaAddress: n
 }
 
 /** The copy original → slot for `size` bytes starting `offset` bytes into the mapping. */
-export function toBounce(ctx: DmaContext, record: BounceRecord, offset = 0, size = record.size): CopyTriple {
-  return [ctx.poolRegion.physToOffset(record.tlbAddr + offset, size), ctx.fabric.physToOffset(record.origPhys + offset, size), size];
+export function toBounce(record: BounceRecord, offset = 0, size = record.size): CopyTriple {
+  return [record.slotOffset + offset, record.origOffset + offset, size];
 }
 
 /** The copy slot → original. */
-export function fromBounce(ctx: DmaContext, record: BounceRecord, offset = 0, size = record.size): CopyTriple {
-  const [slot, original] = toBounce(ctx, record, offset, size);
-  return [original, slot, size];
+export function fromBounce(record: BounceRecord, offset = 0, size = record.size): CopyTriple {
+  return [record.origOffset + offset, record.slotOffset + offset, size];
 }
 
 /** Runs the copies of one DMA API call as one engine op (inline when small); resolves when done. */

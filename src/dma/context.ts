@@ -12,6 +12,9 @@ export interface BounceRecord {
   /** DMA (= physical) address of the first data byte in the pool. */
   readonly tlbAddr: number;
   readonly origPhys: number;
+  /** Fabric offsets of the original's first byte and of the slot's first data byte. */
+  readonly origOffset: number;
+  readonly slotOffset: number;
   readonly size: number;
   readonly direction: StreamingDirection;
   readonly minAlignMask: number;
@@ -28,4 +31,6 @@ export interface DmaContext {
   readonly bounced: Map<number, BounceRecord>;
   /** The fabric region backing a BAR (only BARs with backing memory). */
   readonly barRegions: ReadonlyMap<PciBar, Region>;
+  /** The BAR a backing region belongs to. */
+  readonly barOfRegion: ReadonlyMap<Region, PciBar>;
 }

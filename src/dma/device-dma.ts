@@ -18,6 +18,8 @@ export class DeviceDma {
   readonly #pci: PciDevice;
   readonly #deviceId: number;
   readonly #dmaLimit: number;
+  // Per BAR owner: [route is BUS_ADDR, host bridge routes P2P]; the topology never changes.
+  readonly #reach = new Map<PciDevice, readonly [boolean, boolean]>();
 
   constructor(ctx: DmaContext, pci: PciDevice, deviceId: number, dmaLimit: number) {
     this.#ctx = ctx;
@@ -56,17 +58,26 @@ export class DeviceDma {
     for (const [bar, region] of ctx.barRegions) {
       const busStart = bar.busAddress;
       if (dmaAddress >= busStart && dmaAddress + length <= busStart + region.size) {
-        if (mapType(bar.device, this.#pci).type !== 'BUS_ADDR') throw fault(`bus address of ${bar.device.bdf} BAR ${bar.index}, but the route is not BUS_ADDR`);
+        if (!this.#reachOf(bar.device)[0]) throw fault(`bus address of ${bar.device.bdf} BAR ${bar.index}, but the route is not BUS_ADDR`);
         if (!inLimit) throw fault('beyond the device DMA mask');
         return { offset: region.offset + (dmaAddress - busStart), via: 'bus-address' };
       }
       if (region.containsPhys(dmaAddress, length)) {
-        if (!hostBridgeRouteAllowed(bar.device, this.#pci)) throw fault(`CPU address of ${bar.device.bdf} BAR ${bar.index}, but the host bridge does not route peer-to-peer`);
+        if (!this.#reachOf(bar.device)[1]) throw fault(`CPU address of ${bar.device.bdf} BAR ${bar.index}, but the host bridge does not route peer-to-peer`);
         if (!inLimit) throw fault('beyond the device DMA mask');
         return { offset: region.physToOffset(dmaAddress, length), via: 'host-bridge' };
       }
     }
     throw fault('no memory answers at this address');
+  }
+
+  #reachOf(provider: PciDevice): readonly [boolean, boolean] {
+    let reach = this.#reach.get(provider);
+    if (!reach) {
+      reach = [mapType(provider, this.#pci).type === 'BUS_ADDR', hostBridgeRouteAllowed(provider, this.#pci)];
+      this.#reach.set(provider, reach);
+    }
+    return reach;
   }
 
   /** The device reads `length` bytes at a DMA address (a copy). */

@@ -1,7 +1,7 @@
 // DmaDevice: the streaming DMA API of one PCI function (include/linux/dma-mapping.h), thin
 // and validating; the work happens in direct.ts. Every call that may copy is asynchronous.
 import { InvalidArgumentError, InvalidStateError } from '../errors.js';
-import type { PciDevice } from '../pci/index.js';
+import { mapType, type MapTypeResult, type PciDevice } from '../pci/index.js';
 import { parseSize, type Size } from '../size.js';
 import type { DmaContext } from './context.js';
 import { DeviceDma } from './device-dma.js';
@@ -50,6 +50,7 @@ export class DmaDevice implements MappingDevice {
   /** The device's own DMA engine: reads and writes by DMA address, with reachability checks. */
   readonly dma: DeviceDma;
   readonly #ctx: DmaContext;
+  readonly #routes = new Map<PciDevice, MapTypeResult>();
   #released = false;
 
   /** Use DmaSystem.device(); throws ERR_INVALID_ARGUMENT for bad options. */
@@ -86,6 +87,16 @@ export class DmaDevice implements MappingDevice {
     const id = nextDeviceId++;
     this.owner = { id, minAlignMask, cpu, waitForSpace: wait };
     this.dma = new DeviceDma(ctx, pci, id, this.dmaLimit);
+  }
+
+  /** The P2PDMA route from `provider`'s memory to this device; the topology is immutable, so it is computed once. */
+  route(provider: PciDevice): MapTypeResult {
+    let route = this.#routes.get(provider);
+    if (!route) {
+      route = mapType(provider, this.pci);
+      this.#routes.set(provider, route);
+    }
+    return route;
   }
 
   get bdf(): string {
@@ -193,7 +204,7 @@ function checkRange(dmaAddress: unknown, size: unknown): void {
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0) throw new InvalidArgumentError('size must be a positive integer', { argument: 'size' });
 }
 
-function segmentsOf(sg: MappedSg): { dmaAddress: number; length: number }[] {
+function segmentsOf(sg: MappedSg): readonly MappedSegment[] {
   if (!sg || typeof sg !== 'object' || !Array.isArray(sg.segments)) throw new InvalidArgumentError('expected the MappedSg that mapSg returned', { argument: 'sg' });
-  return sg.segments.map((s) => ({ dmaAddress: s.dmaAddress, length: s.length }));
+  return sg.segments;
 }

@@ -3,8 +3,8 @@
 // dma_direct_map_page, dma_direct_unmap_sg, the sync functions) and pci_p2pdma_map_segment(),
 // plus dma-bounce's `bounce` P2P policy where mainline fails.
 import { AddressError, DmaMappingError, InvalidArgumentError, P2PNotSupportedError } from '../errors.js';
-import { mapType, type PciDevice } from '../pci/index.js';
-import { allocateBounce, bounceRecordFor, fromBounce, notBounceMapping, releaseBounce, runCopies, toBounce, type BounceOwner, type CopyTriple } from './bounce.js';
+import type { MapTypeResult, PciDevice } from '../pci/index.js';
+import { allocateBounce, allocateBounceWaiting, bounceRecordFor, fromBounce, notBounceMapping, releaseBounce, runCopies, toBounce, type BounceOwner, type CopyTriple } from './bounce.js';
 import type { BounceRecord, DmaContext } from './context.js';
 import { DMA_ATTR_SKIP_CPU_SYNC, deviceReads, deviceWrites, type StreamingDirection } from './direction.js';
 import type { BounceReason, MappedSegment, MappingKind, SgEntry } from './types.js';
@@ -19,13 +19,15 @@ export interface MappingDevice {
   readonly forceBounce: boolean;
   readonly p2pPolicy: P2pPolicy;
   readonly owner: BounceOwner;
+  /** The P2PDMA route from a BAR owner to this device (calc_map_type_and_dist(), cached). */
+  route(provider: PciDevice): MapTypeResult;
 }
 
+// A segment being mapped: the MappedSegment handed back (dmaAddress filled in for bounced
+// ones once a slot is taken) and the fabric offset of the original bytes.
 interface Plan {
-  readonly kind: MappingKind;
-  readonly dmaAddress: number;
-  readonly reason?: BounceReason;
-  readonly provider?: string;
+  segment: { phys: number; length: number; dmaAddress: number; kind: MappingKind; reason: BounceReason | undefined; provider: string | undefined };
+  readonly origOffset: number;
 }
 
 // models dma_capable(): the whole range must end at or below min(mask, bus limit).
@@ -37,38 +39,42 @@ export function dmaCapable(device: MappingDevice, addr: number, size: number): b
 function classify(ctx: DmaContext, device: MappingDevice, entry: SgEntry): Plan {
   const { phys, length } = entry;
   const region = ctx.fabric.regionAt(phys, length);
+  const origOffset = region.offset + (phys - region.phys);
+  const plan = (kind: MappingKind, dmaAddress: number, reason?: BounceReason, provider?: string): Plan => ({
+    segment: { phys, length, dmaAddress, kind, reason, provider },
+    origOffset,
+  });
   if (region.kind === 'bounce') {
     throw new AddressError(`phys 0x${phys.toString(16)} is inside the swiotlb pool, which is not memory a driver maps`, { address: phys, length });
   }
   if (region.kind === 'ram') {
-    if (device.forceBounce) return { kind: 'bounced', dmaAddress: 0, reason: 'forced' };
-    if (!dmaCapable(device, phys, length)) return { kind: 'bounced', dmaAddress: 0, reason: 'dma-mask' };
-    return { kind: 'direct', dmaAddress: phys };
+    if (device.forceBounce) return plan('bounced', 0, 'forced');
+    if (!dmaCapable(device, phys, length)) return plan('bounced', 0, 'dma-mask');
+    return plan('direct', phys);
   }
-  const bar = ctx.topology.barAt(phys);
-  if (!bar || !bar.contains(phys, length)) throw new AddressError(`phys 0x${phys.toString(16)}+${length} is not inside one BAR`, { address: phys, length });
+  const bar = ctx.barOfRegion.get(region)!;
   const provider = bar.device.bdf;
-  const route = mapType(bar.device, device.pci);
+  const route = device.route(bar.device);
   if (route.type === 'BUS_ADDR') {
     const busAddress = bar.busAddress + (phys - bar.phys);
     // Mainline hands out the bus address with no mask check (pci_p2pdma_bus_addr_map()), so a
     // device that cannot drive it faults later; the bounce policy bounces it instead.
     if (device.p2pPolicy === 'bounce' && !dmaCapable(device, busAddress, length)) {
-      return { kind: 'bounced', dmaAddress: 0, reason: 'dma-mask', provider };
+      return plan('bounced', 0, 'dma-mask', provider);
     }
-    return { kind: 'bus-address', dmaAddress: busAddress, provider };
+    return plan('bus-address', busAddress, undefined, provider);
   }
   if (route.type === 'THRU_HOST_BRIDGE') {
     const reason: BounceReason | undefined = device.forceBounce ? 'forced' : !dmaCapable(device, phys, length) ? 'dma-mask' : undefined;
-    if (reason === undefined) return { kind: 'host-bridge', dmaAddress: phys, provider };
-    if (device.p2pPolicy === 'bounce') return { kind: 'bounced', dmaAddress: 0, reason, provider };
+    if (reason === undefined) return plan('host-bridge', phys, undefined, provider);
+    if (device.p2pPolicy === 'bounce') return plan('bounced', 0, reason, provider);
     // Mainline: a P2PDMA page is never bounced (dma_direct_map_page() returns DMA_MAPPING_ERROR).
     throw new DmaMappingError(
       `${device.pci.bdf}: cannot map ${provider} BAR memory at 0x${phys.toString(16)} through the host bridge: ${reason === 'forced' ? 'the device bounces every mapping and P2PDMA memory cannot be bounced' : 'beyond the device DMA mask and P2PDMA memory cannot be bounced'}`,
       { errno: 'EIO', address: phys, length, provider },
     );
   }
-  if (device.p2pPolicy === 'bounce') return { kind: 'bounced', dmaAddress: 0, reason: 'p2p-not-supported', provider };
+  if (device.p2pPolicy === 'bounce') return plan('bounced', 0, 'p2p-not-supported', provider);
   throw new P2PNotSupportedError(
     `${device.pci.bdf}: peer-to-peer DMA to ${provider} BAR memory at 0x${phys.toString(16)} is NOT_SUPPORTED (${route.reasons.join('; ') || 'no route'}); policy "reject" fails the mapping with -EREMOTEIO as mainline does`,
     { errno: 'EREMOTEIO', address: phys, length, provider, reasons: route.reasons },
@@ -83,38 +89,26 @@ function classify(ctx: DmaContext, device: MappingDevice, entry: SgEntry): Plan 
  */
 export async function mapSegments(ctx: DmaContext, device: MappingDevice, entries: readonly SgEntry[], direction: StreamingDirection, signal?: AbortSignal): Promise<MappedSegment[]> {
   const plans = entries.map((entry) => classify(ctx, device, entry));
-  const records: (BounceRecord | undefined)[] = new Array(plans.length);
+  const records: BounceRecord[] = [];
   try {
-    for (const [i, plan] of plans.entries()) {
-      if (plan.kind !== 'bounced') continue;
-      const entry = entries[i]!;
-      const record = await allocateBounce(ctx, device.owner, entry.phys, entry.length, direction, signal);
-      records[i] = record;
+    for (const { segment, origOffset } of plans) {
+      if (segment.kind !== 'bounced') continue;
+      const record = device.owner.waitForSpace === false
+        ? allocateBounce(ctx, device.owner, segment.phys, origOffset, segment.length, direction)
+        : await allocateBounceWaiting(ctx, device.owner, segment.phys, origOffset, segment.length, direction, signal);
+      records.push(record);
+      segment.dmaAddress = record.tlbAddr;
       // models the dma_capable() check swiotlb_map() makes on the bounce address itself.
-      if (!dmaCapable(device, record.tlbAddr, entry.length)) {
-        throw new DmaMappingError(`${device.pci.bdf}: swiotlb addr 0x${record.tlbAddr.toString(16)}+${entry.length} overflow (mask limit 0x${device.dmaLimit.toString(16)})`, { errno: 'EIO', address: record.tlbAddr, length: entry.length });
+      if (!dmaCapable(device, record.tlbAddr, segment.length)) {
+        throw new DmaMappingError(`${device.pci.bdf}: swiotlb addr 0x${record.tlbAddr.toString(16)}+${segment.length} overflow (mask limit 0x${device.dmaLimit.toString(16)})`, { errno: 'EIO', address: record.tlbAddr, length: segment.length });
       }
     }
-    const copies: CopyTriple[] = [];
-    for (const record of records) if (record) copies.push(toBounce(ctx, record));
-    await runCopies(ctx, copies);
+    if (records.length > 0) await runCopies(ctx, records.map((record) => toBounce(record)));
   } catch (error) {
-    for (const record of records) if (record) releaseBounce(ctx, record);
+    for (const record of records) releaseBounce(ctx, record);
     throw error;
   }
-  return plans.map((plan, i) => {
-    const entry = entries[i]!;
-    const record = records[i];
-    const segment: MappedSegment = {
-      phys: entry.phys,
-      length: entry.length,
-      dmaAddress: record ? record.tlbAddr : plan.dmaAddress,
-      kind: plan.kind,
-      ...(plan.reason ? { reason: plan.reason } : {}),
-      ...(plan.provider ? { provider: plan.provider } : {}),
-    };
-    return segment;
-  });
+  return plans.map((plan) => plan.segment);
 }
 
 /** The live bounce records behind `segments`, all checked before anything changes. */
@@ -131,15 +125,16 @@ function recordsOf(ctx: DmaContext, device: MappingDevice, segments: readonly { 
  * Unmaps segments (models dma_direct_unmap_sg() / swiotlb_tbl_unmap_single()): for bounced
  * ones, FROM_DEVICE and BIDIRECTIONAL copy slot → original unless SKIP_CPU_SYNC, then the
  * slots are freed. Throws ERR_INVALID_ARGUMENT, changing nothing, when a pool address is not
- * a live mapping of this device of that size.
+ * a live mapping of this device of that size, or names the same mapping twice.
  */
 export async function unmapSegments(ctx: DmaContext, device: MappingDevice, segments: readonly { dmaAddress: number; length: number }[], direction: StreamingDirection, attrs: number): Promise<void> {
-  const records = recordsOf(ctx, device, segments, true);
-  const live = records.filter((r): r is BounceRecord => r !== undefined);
+  const live: BounceRecord[] = [];
+  for (const record of recordsOf(ctx, device, segments, true)) if (record) live.push(record);
   // A duplicate would be freed twice.
-  if (new Set(live).size !== live.length) throw new InvalidArgumentError('the same swiotlb mapping appears twice in one unmap', { argument: 'segments' });
+  if (live.length > 1 && new Set(live).size !== live.length) throw new InvalidArgumentError('the same swiotlb mapping appears twice in one unmap', { argument: 'segments' });
+  if (live.length === 0) return;
   try {
-    if (deviceWrites(direction) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) await runCopies(ctx, live.map((r) => fromBounce(ctx, r)));
+    if (deviceWrites(direction) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) await runCopies(ctx, live.map((r) => fromBounce(r)));
   } finally {
     for (const record of live) releaseBounce(ctx, record);
   }
@@ -160,7 +155,7 @@ export async function syncSegments(ctx: DmaContext, device: MappingDevice, segme
     if (!record) continue;
     const { dmaAddress, length } = segments[i]!;
     const offset = dmaAddress - record.tlbAddr;
-    copies.push(target === 'device' ? toBounce(ctx, record, offset, length) : fromBounce(ctx, record, offset, length));
+    copies.push(target === 'device' ? toBounce(record, offset, length) : fromBounce(record, offset, length));
   }
   await runCopies(ctx, copies);
 }

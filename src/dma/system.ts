@@ -73,6 +73,9 @@ export class DmaSystem {
     const fabric = new Fabric({ size: total, scratch: SCRATCH });
     this.#ram = ram.map((r, i) => fabric.addRegion({ name: r.name, kind: 'ram', phys: r.phys, size: ramSizes[i]! }));
     const poolRegion = fabric.addRegion({ name: 'swiotlb', kind: 'bounce', phys: pool.phys, size: poolSize });
+    // The kernel's pool is resident memory; touch every page now so bounces never pay the
+    // first-touch faults of the lazily committed shared buffer.
+    poolRegion.view({ offset: poolRegion.offset, length: poolRegion.size }).fill(0);
     const barRegions = new Map<PciBar, Region>();
     bars.forEach((bar, i) => {
       barRegions.set(bar, fabric.addRegion({ name: `${bar.device.bdf}/bar${bar.index}`, kind: 'bar', phys: bar.phys, size: barSizes[i]!, busOffset: -bar.busOffset }));
@@ -81,7 +84,7 @@ export class DmaSystem {
     this.fabric = fabric;
     this.topology = topology;
     this.engine = CopyEngine.create(fabric, options.engine);
-    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new Map<number, BounceRecord>(), barRegions };
+    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new Map<number, BounceRecord>(), barRegions, barOfRegion: new Map([...barRegions].map(([bar, region]) => [region, bar])) };
   }
 
   /** Host RAM regions, in the order given. */

@@ -16,7 +16,7 @@ export interface EngineOptions {
   readonly workers?: number;
   /** Ring entries per worker (default 1024). */
   readonly slots?: number;
-  /** Doorbell polls before a worker sleeps (default 20000). */
+  /** Doorbell polls before a worker sleeps (default 200000, about 100 µs). */
   readonly spin?: number;
   /** Copies, fills and CRCs shorter than this run inline in the caller's thread (default 8KiB; 0 = never). */
   readonly inlineBelow?: Size;
@@ -24,6 +24,11 @@ export interface EngineOptions {
   readonly splitAbove?: Size;
   /** A pool loading `dma-bounce/worker` with at least `workers` threads free; default: a private one. */
   readonly pool?: Piscina;
+  /**
+   * While ops are in flight, poll for completions this many µs before sleeping in
+   * Atomics.waitAsync, whose wake-up costs tens of µs (default 50; 0 never polls).
+   */
+  readonly pollMicros?: number;
 }
 
 export interface OpOptions {
@@ -66,7 +71,7 @@ interface Lane {
   submitScheduled: boolean;
 }
 
-const DEFAULTS = { workers: 2, slots: 1024, spin: 20000, inlineBelow: 8192, splitAbove: 2 * 2 ** 20 } as const;
+const DEFAULTS = { workers: 2, slots: 1024, spin: 200000, inlineBelow: 8192, splitAbove: 2 * 2 ** 20, pollMicros: 50 } as const;
 const SPLIT_GRANULE = 4096;
 
 export class CopyEngine {
@@ -76,6 +81,7 @@ export class CopyEngine {
   readonly #ownsPool: boolean;
   readonly #inlineBelow: number;
   readonly #splitAbove: number;
+  readonly #pollMicros: number;
   readonly #stats = { inline: 0, split: 0, completed: 0, errors: 0, submitted: 0 };
   #next = 0;
   #outstanding = 0;
@@ -94,6 +100,8 @@ export class CopyEngine {
     this.#inlineBelow = parseSize(options.inlineBelow ?? DEFAULTS.inlineBelow, 'inlineBelow');
     this.#splitAbove = parseSize(options.splitAbove ?? DEFAULTS.splitAbove, 'splitAbove');
     if (this.#splitAbove < SPLIT_GRANULE) throw new InvalidArgumentError(`splitAbove must be at least ${SPLIT_GRANULE}`, { argument: 'splitAbove' });
+    this.#pollMicros = options.pollMicros ?? DEFAULTS.pollMicros;
+    if (!(this.#pollMicros >= 0 && this.#pollMicros <= 10_000)) throw new InvalidArgumentError('pollMicros must be a number in 0..10000', { argument: 'pollMicros' });
     this.#ownsPool = options.pool === undefined;
     this.#pool = options.pool ?? createWorkerPool(fabric, workers);
     const slots = options.slots ?? DEFAULTS.slots;
@@ -116,7 +124,7 @@ export class CopyEngine {
    * fabric's data area, ERR_ABORTED when cancelled, ERR_WORKER_DIED when its worker died.
    */
   copy(dst: number, src: number, len: number, options?: OpOptions): Promise<number> {
-    const error = this.#checkCommon(options) ?? checkU32({ dst, src, len });
+    const error = this.#checkCommon(options) ?? (isU32(dst) && isU32(src) && isU32(len) ? undefined : notU32({ dst, src, len }));
     if (error) return Promise.reject(error);
     if (len < this.#inlineBelow) {
       const fault = this.#badRange(src, len, Status.INVALID_SRC) ?? this.#badRange(dst, len, Status.INVALID_DST);
@@ -144,6 +152,8 @@ export class CopyEngine {
       table = segments;
     } else if (Array.isArray(segments)) {
       if (segments.length === 0) return Promise.resolve(0);
+      const inline = this.#copySgInline(segments);
+      if (inline) return inline;
       try {
         owned = table = new SgTable(this.fabric, segments.length);
         for (const segment of segments) {
@@ -161,9 +171,29 @@ export class CopyEngine {
     return promise;
   }
 
+  // Segment arrays totalling less than inlineBelow are copied in the caller's thread, every
+  // segment checked first; undefined when the list is too long or malformed (the ring path
+  // then reports it).
+  #copySgInline(segments: readonly Segment[]): Promise<number> | undefined {
+    let total = 0;
+    for (const segment of segments) {
+      if (!Array.isArray(segment) || segment.length !== 3 || !isU32(segment[0]) || !isU32(segment[1]) || !isU32(segment[2])) return undefined;
+      total += segment[2];
+      if (total >= this.#inlineBelow) return undefined;
+    }
+    for (const [dst, src, len] of segments) {
+      const fault = this.#badRange(src, len, Status.INVALID_SRC) ?? this.#badRange(dst, len, Status.INVALID_DST);
+      if (fault) return Promise.reject(fault);
+    }
+    const raw = this.fabric.kernels.raw;
+    for (const [dst, src, len] of segments) raw.copy(dst, src, len);
+    this.#stats.inline++;
+    return Promise.resolve(total);
+  }
+
   /** Fills len bytes at dst with the 8-byte little-endian pattern; resolves with len. Rejects as copy() does. */
   fill(dst: number, pattern: bigint, len: number, options?: OpOptions): Promise<number> {
-    const error = this.#checkCommon(options) ?? checkU32({ dst, len }) ?? (typeof pattern === 'bigint' ? undefined : new InvalidArgumentError('pattern must be a bigint', { argument: 'pattern' }));
+    const error = this.#checkCommon(options) ?? (isU32(dst) && isU32(len) ? undefined : notU32({ dst, len })) ?? (typeof pattern === 'bigint' ? undefined : new InvalidArgumentError('pattern must be a bigint', { argument: 'pattern' }));
     if (error) return Promise.reject(error);
     if (len < this.#inlineBelow) {
       const fault = this.#badRange(dst, len, Status.INVALID_DST);
@@ -178,7 +208,7 @@ export class CopyEngine {
   /** Copies src → dst and resolves with the CRC32C of the source bytes (chained from `seed`). */
   copyCrc32c(dst: number, src: number, len: number, options?: OpOptions & { readonly seed?: number }): Promise<number> {
     const seed = options?.seed ?? 0;
-    const error = this.#checkCommon(options) ?? checkU32({ dst, src, len, seed });
+    const error = this.#checkCommon(options) ?? (isU32(dst) && isU32(src) && isU32(len) && isU32(seed) ? undefined : notU32({ dst, src, len, seed }));
     if (error) return Promise.reject(error);
     if (len < this.#inlineBelow) {
       const fault = this.#badRange(src, len, Status.INVALID_SRC) ?? this.#badRange(dst, len, Status.INVALID_DST);
@@ -265,15 +295,16 @@ export class CopyEngine {
     op.index = index;
     lane.pending[index & (lane.ring.slots - 1)] = op;
     this.#stats.submitted++;
-    // One doorbell per tick for everything enqueued in it.
+    // One doorbell per tick for everything enqueued in it; the pump starts after it, since
+    // the pump may poll (block) and must not do so before the ops are submitted.
     if (!lane.submitScheduled) {
       lane.submitScheduled = true;
       queueMicrotask(() => {
         lane.submitScheduled = false;
         lane.ring.submit();
+        if (!lane.pumping) void this.#pump(lane);
       });
     }
-    if (!lane.pumping) void this.#pump(lane);
     return true;
   }
 
@@ -289,7 +320,8 @@ export class CopyEngine {
           if (op) this.#settle(op, c);
         }
         while (lane.backlog.length > 0 && this.#tryEnqueue(lane, lane.backlog[0]!)) lane.backlog.shift();
-        if (completions.length === 0) await lane.ring.waitForCompletion();
+        lane.ring.submit();
+        if (completions.length === 0 && !lane.ring.pollCompletion(this.#pollMicros)) await lane.ring.waitForCompletion();
       }
     } finally {
       lane.pumping = false;
@@ -348,9 +380,14 @@ export class CopyEngine {
   }
 }
 
-function checkU32(values: Record<string, number>): Error | undefined {
+function isU32(value: unknown): value is number {
+  return typeof value === 'number' && (value >>> 0) === value;
+}
+
+// The error for the first argument that is not a u32 (off the hot path: only on failure).
+function notU32(values: Record<string, unknown>): Error | undefined {
   for (const [name, value] of Object.entries(values)) {
-    if ((value >>> 0) !== value) return new InvalidArgumentError(`${name} ${value} is not an integer in 0..2^32-1`, { argument: name });
+    if (!isU32(value)) return new InvalidArgumentError(`${name} ${String(value)} is not an integer in 0..2^32-1`, { argument: name });
   }
   return undefined;
 }

@@ -213,9 +213,13 @@ export class Topology {
     return this.#devices.filter((device) => !device.isBridge);
   }
 
+  #bars: readonly PciBar[] | undefined;
+
   /** Every BAR, in tree order. */
-  bars(): PciBar[] {
-    return this.#devices.flatMap((device) => device.bars);
+  bars(): readonly PciBar[] {
+    // The structure is immutable once built, so the list is computed once.
+    this.#bars ??= this.#devices.flatMap((device) => device.bars);
+    return this.#bars;
   }
 
   /** Every p2pmem provider (published or not), in tree order. */
