@@ -6,7 +6,7 @@ import { GuardedBuffer } from './support/dma.js';
 import { testRng } from './support/random.js';
 
 const rng = testRng('dma-matrix');
-const system = DmaSystem.create({ swiotlb: { size: '4MiB' }, engine: { workers: 1 } });
+const system = DmaSystem.create({ swiotlb: { size: '4MiB' }, engine: { workers: 1, inlineBelow: 0 } });
 afterAll(() => system.close());
 
 const GPU = '0000:03:00.0';

@@ -2,6 +2,7 @@
 // original buffer and its slot through the copy engine. The pool itself (swiotlb.ts) only
 // keeps slot accounting.
 import { InvalidArgumentError } from '../errors.js';
+import { SgTable } from '../fabric/index.js';
 import type { BounceRecord, DmaContext } from './context.js';
 import type { StreamingDirection } from './direction.js';
 
@@ -84,6 +85,28 @@ export async function runCopies(ctx: DmaContext, copies: CopyTriple[]): Promise<
     return;
   }
   await ctx.engine.copySg(copies);
+}
+
+/**
+ * Copies every record's whole mapping, original → slot (`toSlot`) or back, as one engine op:
+ * the table is written straight from the records (no per-segment arrays on the hot path).
+ */
+export async function copyRecords(ctx: DmaContext, records: readonly BounceRecord[], toSlot: boolean): Promise<void> {
+  if (records.length === 1) {
+    const r = records[0]!;
+    await (toSlot ? ctx.engine.copy(r.slotOffset, r.origOffset, r.size) : ctx.engine.copy(r.origOffset, r.slotOffset, r.size));
+    return;
+  }
+  const table = new SgTable(ctx.fabric, records.length);
+  try {
+    for (const r of records) {
+      if (toSlot) table.push(r.slotOffset, r.origOffset, r.size);
+      else table.push(r.origOffset, r.slotOffset, r.size);
+    }
+    await ctx.engine.copySg(table);
+  } finally {
+    table.release();
+  }
 }
 
 /** Throws ERR_INVALID_ARGUMENT naming an address that is not a live bounce mapping of the device. */

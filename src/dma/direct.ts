@@ -4,7 +4,7 @@
 // plus dma-bounce's `bounce` P2P policy where mainline fails.
 import { AddressError, DmaMappingError, InvalidArgumentError, P2PNotSupportedError } from '../errors.js';
 import type { MapTypeResult, PciDevice } from '../pci/index.js';
-import { allocateBounce, allocateBounceWaiting, bounceRecordFor, fromBounce, notBounceMapping, releaseBounce, runCopies, toBounce, type BounceOwner, type CopyTriple } from './bounce.js';
+import { allocateBounce, allocateBounceWaiting, bounceRecordFor, copyRecords, fromBounce, notBounceMapping, releaseBounce, runCopies, toBounce, type BounceOwner, type CopyTriple } from './bounce.js';
 import type { BounceRecord, DmaContext } from './context.js';
 import { DMA_ATTR_SKIP_CPU_SYNC, deviceReads, deviceWrites, type StreamingDirection } from './direction.js';
 import type { BounceReason, MappedSegment, MappingKind, SgEntry } from './types.js';
@@ -88,10 +88,15 @@ function classify(ctx: DmaContext, device: MappingDevice, entry: SgEntry): Plan 
  * slot taken is released and the error is rethrown: nothing stays mapped.
  */
 export async function mapSegments(ctx: DmaContext, device: MappingDevice, entries: readonly SgEntry[], direction: StreamingDirection, signal?: AbortSignal): Promise<MappedSegment[]> {
+  // One pass to decide (this one may throw), one to take slots, one copy op: the hot path
+  // allocates a segment per entry and a record per bounced one, nothing else per segment.
   const plans = entries.map((entry) => classify(ctx, device, entry));
+  const segments: MappedSegment[] = new Array(plans.length);
   const records: BounceRecord[] = [];
   try {
-    for (const { segment, origOffset } of plans) {
+    for (let i = 0; i < plans.length; i++) {
+      const { segment, origOffset } = plans[i]!;
+      segments[i] = segment;
       if (segment.kind !== 'bounced') continue;
       const record = device.owner.waitForSpace === false
         ? allocateBounce(ctx, device.owner, segment.phys, origOffset, segment.length, direction)
@@ -103,12 +108,12 @@ export async function mapSegments(ctx: DmaContext, device: MappingDevice, entrie
         throw new DmaMappingError(`${device.pci.bdf}: swiotlb addr 0x${record.tlbAddr.toString(16)}+${segment.length} overflow (mask limit 0x${device.dmaLimit.toString(16)})`, { errno: 'EIO', address: record.tlbAddr, length: segment.length });
       }
     }
-    if (records.length > 0) await runCopies(ctx, records.map((record) => toBounce(record)));
+    if (records.length > 0) await copyRecords(ctx, records, true);
   } catch (error) {
     for (const record of records) releaseBounce(ctx, record);
     throw error;
   }
-  return plans.map((plan) => plan.segment);
+  return segments;
 }
 
 /** The live bounce records behind `segments`, all checked before anything changes. */
@@ -129,12 +134,18 @@ function recordsOf(ctx: DmaContext, device: MappingDevice, segments: readonly { 
  */
 export async function unmapSegments(ctx: DmaContext, device: MappingDevice, segments: readonly { dmaAddress: number; length: number }[], direction: StreamingDirection, attrs: number): Promise<void> {
   const live: BounceRecord[] = [];
-  for (const record of recordsOf(ctx, device, segments, true)) if (record) live.push(record);
+  const pool = ctx.poolRegion;
+  for (const { dmaAddress, length } of segments) {
+    if (!pool.containsPhys(dmaAddress)) continue;
+    const record = ctx.bounced.get(dmaAddress);
+    if (!record || record.deviceId !== device.owner.id || record.size !== length) throw notBounceMapping(dmaAddress, length);
+    live.push(record);
+  }
+  if (live.length === 0) return;
   // A duplicate would be freed twice.
   if (live.length > 1 && new Set(live).size !== live.length) throw new InvalidArgumentError('the same swiotlb mapping appears twice in one unmap', { argument: 'segments' });
-  if (live.length === 0) return;
   try {
-    if (deviceWrites(direction) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) await runCopies(ctx, live.map((r) => fromBounce(r)));
+    if (deviceWrites(direction) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) await copyRecords(ctx, live, false);
   } finally {
     for (const record of live) releaseBounce(ctx, record);
   }

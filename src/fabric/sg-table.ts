@@ -56,6 +56,7 @@ function u32(value: number, what: string): number {
 /** (dst, src, len) triples of fabric offsets, as copySg reads them. */
 export class SgTable extends SegmentTable {
   static readonly ENTRY_SIZE = 16;
+  #total = 0;
 
   /** Allocates room for `capacity` entries in the fabric's scratch area (ERR_ALLOC_EXHAUSTED when full). */
   constructor(fabric: Fabric, capacity: number) {
@@ -70,6 +71,17 @@ export class SgTable extends SegmentTable {
     this.words[w + 1] = src;
     this.words[w + 2] = len;
     this.words[w + 3] = 0;
+    this.#total += len;
+  }
+
+  /** Sum of the entries' lengths. */
+  get totalLength(): number {
+    return this.#total;
+  }
+
+  override clear(): void {
+    super.clear();
+    this.#total = 0;
   }
 
   /** Entry i as [dst, src, len]. */
