@@ -1,0 +1,100 @@
+// dma-bounce map-benchmark: the kernel's dma_map_benchmark on the model.
+import { runMapBenchmark, type MapBenchmarkReport } from '../../../bench/map-benchmark/run.js';
+import { UsageError } from '../../errors.js';
+import { parseOptions } from '../args.js';
+import type { Command, Io } from '../command.js';
+
+const usage = `Usage: dma-bounce map-benchmark [--threads N] [--seconds S] [--granule PAGES] [--dir 0|1|2]
+                                [--dma-bits B] [--trans-ns NS] [--force-bounce] [--buffer low|high] [--json]
+
+The kernel's dma_map_benchmark (kernel/dma/map_benchmark.c) on the model: N threads each map and
+unmap their own buffer through the streaming DMA API for S seconds, and the report is the kernel
+tool's: average and standard deviation of map and unmap latency (kept in 100 ns units, shown in µs).
+The device is the default topology's NVMe drive 0000:04:00.0.
+
+Options:
+  --threads N        threads, 1..1024 (default 1)
+  --seconds S        1..300 (default 2)
+  --granule PAGES    buffer size in 4 KiB pages, 1..1024 (default 1)
+  --dir 0|1|2        0 bidirectional, 1 to device, 2 from device (default 0)
+  --dma-bits B       the device's DMA mask, 20..64 (default 32)
+  --trans-ns NS      delay between map and unmap, at most 10000000 (default 0)
+  --force-bounce     bounce every mapping (the kernel tool needs swiotlb=force at boot for this)
+  --buffer low|high  buffers below 4 GiB (default) or above, so that --dma-bits 32 bounces them
+  --json             print the report as one JSON document
+  -h, --help         show this help
+`;
+
+function integer(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) throw new UsageError(`map-benchmark: --${name} needs a whole number, got "${text}"`);
+  return Number(text);
+}
+
+async function run(argv: string[], io: Io): Promise<number> {
+  const values = parseOptions('map-benchmark', argv, {
+    threads: { type: 'string' },
+    seconds: { type: 'string' },
+    granule: { type: 'string' },
+    dir: { type: 'string' },
+    'dma-bits': { type: 'string' },
+    'trans-ns': { type: 'string' },
+    'force-bounce': { type: 'boolean' },
+    buffer: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    io.stdout(usage);
+    return 0;
+  }
+  const dir = integer('dir', values.dir);
+  if (dir !== undefined && dir !== 0 && dir !== 1 && dir !== 2) throw new UsageError(`map-benchmark: --dir must be 0, 1 or 2, got ${dir}`);
+  if (values.buffer !== undefined && values.buffer !== 'low' && values.buffer !== 'high') throw new UsageError(`map-benchmark: --buffer must be low or high`);
+  const input = {
+    ...(values.threads !== undefined ? { threads: integer('threads', values.threads)! } : {}),
+    ...(values.seconds !== undefined ? { seconds: integer('seconds', values.seconds)! } : {}),
+    ...(values.granule !== undefined ? { granule: integer('granule', values.granule)! } : {}),
+    ...(dir !== undefined ? { dir: dir as 0 | 1 | 2 } : {}),
+    ...(values['dma-bits'] !== undefined ? { dmaBits: integer('dma-bits', values['dma-bits'])! } : {}),
+    ...(values['trans-ns'] !== undefined ? { transNs: integer('trans-ns', values['trans-ns'])! } : {}),
+    ...(values['force-bounce'] ? { forceBounce: true } : {}),
+    ...(values.buffer !== undefined ? { buffer: values.buffer as 'low' | 'high' } : {}),
+  };
+  const abort = new AbortController();
+  const onSignal = () => {
+    io.stderr('\nstopping: reporting what was measured so far\n');
+    abort.abort();
+  };
+  process.once('SIGINT', onSignal);
+  let report: MapBenchmarkReport;
+  try {
+    report = await runMapBenchmark(input, {
+      stopSignal: abort.signal,
+      onProgress: (elapsed, total) => { if (process.stderr.isTTY) io.stderr(`\rmap-benchmark: ${elapsed.toFixed(0)}/${total} s`); },
+    });
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    if (process.stderr.isTTY) io.stderr('\n');
+  }
+  if (values.json) {
+    io.stdout(JSON.stringify(report, null, 2) + '\n');
+    return 0;
+  }
+  const o = report.options;
+  const dirName = ['BIDIRECTIONAL', 'TO_DEVICE', 'FROM_DEVICE'][o.dir];
+  io.stdout(
+    `dma mapping benchmark: threads:${o.threads} seconds:${o.seconds} node:-1 dir:${dirName} granule: ${o.granule}\n` +
+      `  dma_bits:${o.dmaBits} trans_ns:${o.transNs} buffer:${o.buffer}${o.forceBounce ? ' force-bounce' : ''} loops:${report.loops} ${report.bounced ? 'bounced through swiotlb' : 'direct'}${report.complete ? '' : ' (stopped early)'}\n` +
+      `average map latency(us):${report.map.averageUs.toFixed(1)} standard deviation:${report.map.stddevUs.toFixed(1)}\n` +
+      `average unmap latency(us):${report.unmap.averageUs.toFixed(1)} standard deviation:${report.unmap.stddevUs.toFixed(1)}\n`,
+  );
+  return 0;
+}
+
+export const command: Command = {
+  name: 'map-benchmark',
+  summary: "the kernel's dma_map_benchmark on the model: map/unmap latency per thread",
+  usage,
+  run,
+};
