@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
+import { renderChart } from '../../../bench/chart.js';
 import { formatMeasure, measureOf, runBench, type BenchReport } from '../../../bench/report.js';
 import { parseOptions } from '../args.js';
 import type { Command, Io } from '../command.js';
@@ -16,7 +17,7 @@ ratio compares two figures measured in this run.
 Options:
   --quick            short runs, no 64 MiB cases
   --json             print the report { environment, cases } as one JSON document
-  --out DIR          also write DIR/report.json
+  --out DIR          also write DIR/report.json and DIR/chart.svg (the figures as charts)
   --only PREFIX,...  only cases whose name starts with one of these (e.g. kernel/,engine/roundtrip)
   -h, --help         show this help
 `;
@@ -65,6 +66,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (values.out) {
     mkdirSync(values.out, { recursive: true });
     writeFileSync(join(values.out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+    writeFileSync(join(values.out, 'chart.svg'), await renderChart(report));
   }
   if (values.json) {
     io.stdout(JSON.stringify(report, null, 2) + '\n');

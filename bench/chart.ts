@@ -1,0 +1,99 @@
+// The bench report as a picture: one SVG made with vega-lite (rendered headless by vega, no
+// canvas needed): kernel copy throughput against size per method, scatter-gather throughput,
+// engine latency against piscina.run(), and the mapper's and engine's rates.
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import type { BenchReport } from './report.js';
+import { measureOf } from './report.js';
+
+const GiB = 2 ** 30;
+
+/** Renders the report's charts as one SVG document. */
+export async function renderChart(report: BenchReport): Promise<string> {
+  const rows = report.cases.map((row) => {
+    const [measure, value] = measureOf(row);
+    return { name: row.name, measure, value };
+  });
+  const copy = rows
+    .filter((r) => r.name.startsWith('kernel/copy/'))
+    .map((r) => { const [, , method, size] = r.name.split('/'); return { method, size, bytes: sizeBytes(size!), gibps: r.value / GiB }; });
+  const sg = rows
+    .filter((r) => r.name.startsWith('kernel/sg/'))
+    .map((r) => { const [, , method, size] = r.name.split('/'); return { method, segment: `${size} x 1024`, gibps: r.value / GiB }; });
+  const latency = rows.filter((r) => r.measure === 'latencySeconds').map((r) => ({ name: r.name, us: r.value * 1e6 }));
+  const throughput = rows
+    .filter((r) => r.measure === 'bytesPerSecond' && (r.name.startsWith('engine/') || r.name.startsWith('map/')))
+    .map((r) => ({ name: r.name, gibps: r.value / GiB }));
+  const rates = rows
+    .filter((r) => r.measure === 'segmentsPerSecond' || r.measure === 'opsPerSecond')
+    .map((r) => ({ name: r.name, millions: r.value / 1e6, unit: r.measure === 'segmentsPerSecond' ? 'segments/s' : 'map+unmap pairs/s' }));
+
+  const panels: object[] = [];
+  if (copy.length) {
+    panels.push({
+      title: 'Single copy: throughput against size (same shared memory, same run)',
+      data: { values: copy },
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'bytes', type: 'quantitative', scale: { type: 'log', base: 2 }, title: 'copy size (bytes)' },
+        y: { field: 'gibps', type: 'quantitative', title: 'GiB/s' },
+        color: { field: 'method', type: 'nominal' },
+      },
+      width: 520, height: 220,
+    });
+  }
+  if (sg.length) panels.push(groupedBars('Scatter-gather: 1024 segments', sg, 'segment', 'method', 'gibps', 'GiB/s'));
+  if (latency.length) panels.push(bars('One 4 KiB copy, submit to completion (median)', latency, 'us', 'µs'));
+  if (throughput.length) panels.push(bars('Engine and mapper throughput', throughput, 'gibps', 'GiB/s'));
+  if (rates.length) panels.push(bars('Mapper and swiotlb rates', rates, 'millions', 'million per second'));
+
+  const env = report.environment;
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: { text: 'dma-bounce bench', subtitle: `node ${env.node}, ${env.cpus} x ${env.cpuModel}, ${env.date}${env.quick ? ' (quick)' : ''}` },
+    vconcat: panels,
+    resolve: { scale: { color: 'independent' }, legend: { color: 'independent' } },
+    config: { font: 'sans-serif', axisY: { labelLimit: 320 } },
+  } as unknown as TopLevelSpec;
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+function bars(title: string, values: object[], field: string, axis: string): object {
+  return {
+    title,
+    data: { values },
+    mark: 'bar',
+    encoding: {
+      y: { field: 'name', type: 'nominal', sort: null, title: null },
+      x: { field, type: 'quantitative', title: axis },
+    },
+    width: 520,
+  };
+}
+
+function groupedBars(title: string, values: object[], group: string, color: string, field: string, axis: string): object {
+  return {
+    title,
+    data: { values },
+    mark: 'bar',
+    encoding: {
+      y: { field: color, type: 'nominal', title: null },
+      x: { field, type: 'quantitative', title: axis },
+      row: { field: group, type: 'nominal', title: null },
+      color: { field: color, type: 'nominal', legend: null },
+    },
+    spacing: 4,
+    width: 520,
+  };
+}
+
+function sizeBytes(label: string): number {
+  const m = /^(\d+)(B|KiB|MiB|GiB)$/.exec(label);
+  if (!m) return Number.NaN;
+  return Number(m[1]) * { B: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30 }[m[2] as 'B' | 'KiB' | 'MiB' | 'GiB'];
+}

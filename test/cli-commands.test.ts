@@ -1,0 +1,114 @@
+// bench, map-benchmark and policies: argument parsing, JSON shapes, and quick smoke runs.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const execFileAsync = promisify(execFile);
+const root = new URL('..', import.meta.url).pathname;
+const cli = join(root, 'dist/src/cli/main.js');
+
+async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await execFileAsync(process.execPath, [cli, ...args], { cwd: root, maxBuffer: 1 << 24 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('usage errors', () => {
+  it.each([
+    [['bench', '--bogus'], /ERR_USAGE: bench: Unknown option '--bogus'/],
+    [['bench', 'extra'], /ERR_USAGE: bench:/],
+    [['map-benchmark', '--threads', 'two'], /ERR_USAGE: map-benchmark: --threads needs a whole number/],
+    [['map-benchmark', '--dir', '3'], /ERR_USAGE: map-benchmark: --dir must be 0, 1 or 2/],
+    [['map-benchmark', '--buffer', 'middle'], /ERR_USAGE: map-benchmark: --buffer must be low or high/],
+    [['policies', '--qd', '0'], /ERR_USAGE: policies: --qd must be a whole number in 1..256/],
+    [['policies', '--size', '1MiB'], /ERR_USAGE: policies: --size must be 1B..256KiB/],
+  ])('%j exits 2 with a coded message on stderr and nothing on stdout', async (args, message) => {
+    const r = await run(args);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(message);
+  });
+
+  it.each([
+    [['map-benchmark', '--threads', '2000'], /ERR_INVALID_ARGUMENT: threads must be an integer in 1..1024/],
+    [['map-benchmark', '--dma-bits', '19'], /ERR_INVALID_ARGUMENT: dmaBits must be an integer in 20..64/],
+    [['map-benchmark', '--trans-ns', '10000001'], /ERR_INVALID_ARGUMENT: transNs/],
+    [['policies', '--size', '4KB'], /ERR_INVALID_SIZE/],
+    [['policies', '--topology', '/nonexistent.json'], /ERR_INVALID_ARGUMENT: cannot read/],
+  ])('%j exits 1 with the error code', async (args, message) => {
+    const r = await run(args);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(message);
+  });
+
+  it.each(['bench', 'map-benchmark', 'policies'])('%s --help prints usage on stdout', async (command) => {
+    const r = await run([command, '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^Usage: dma-bounce ${command}`));
+  });
+});
+
+describe('smoke runs', () => {
+  it('bench --quick --json --out writes the report shape and a chart', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'dma-bounce-bench-'));
+    try {
+      const r = await run(['bench', '--quick', '--json', '--out', out, '--only', 'kernel/copy/wasm/4KiB,kernel/copy/buffer-copy/4KiB,swiotlb/alloc-free']);
+      expect(r.code).toBe(0);
+      const report = JSON.parse(r.stdout);
+      expect(report.environment).toMatchObject({ node: process.version, quick: true, complete: true });
+      expect(report.cases.map((c: { name: string }) => c.name)).toEqual(['kernel/copy/wasm/4KiB', 'kernel/copy/buffer-copy/4KiB', 'swiotlb/alloc-free', 'swiotlb/alloc-free/nvme-512B-offset']);
+      const wasm = report.cases[0];
+      expect(wasm.bytesPerSecond).toBeGreaterThan(0);
+      expect(wasm.rme).toBeGreaterThanOrEqual(0);
+      expect(wasm.samples).toBeGreaterThan(0);
+      expect(wasm.baseline).toMatchObject({ name: 'kernel/copy/buffer-copy/4KiB' });
+      expect(report.cases[2].opsPerSecond).toBeGreaterThan(0);
+      expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'))).toEqual(report);
+      expect(readFileSync(join(out, 'chart.svg'), 'utf8')).toMatch(/^<svg[\s\S]*Single copy[\s\S]*<\/svg>$/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it('map-benchmark --json reports the kernel tool figures, direct and bounced', async () => {
+    const direct = JSON.parse((await run(['map-benchmark', '--seconds', '1', '--json'])).stdout);
+    expect(direct).toMatchObject({ bounced: false, complete: true, options: { threads: 1, granule: 1, dir: 0, dmaBits: 32 } });
+    expect(direct.loops).toBeGreaterThan(100);
+    for (const f of [direct.map, direct.unmap]) {
+      expect(Object.keys(f).sort()).toEqual(['average100ns', 'averageUs', 'stddev100ns', 'stddevUs']);
+      expect(f.averageUs).toBeCloseTo(f.average100ns / 10, 0);
+    }
+    const bounced = JSON.parse((await run(['map-benchmark', '--seconds', '1', '--threads', '2', '--granule', '4', '--dir', '1', '--buffer', 'high', '--json'])).stdout);
+    expect(bounced).toMatchObject({ bounced: true, options: { threads: 2, granule: 4, dir: 1, buffer: 'high' } });
+    const text = (await run(['map-benchmark', '--seconds', '1', '--force-bounce'])).stdout;
+    expect(text).toMatch(/^dma mapping benchmark: threads:1 seconds:1 node:-1 dir:BIDIRECTIONAL granule: 1\n/);
+    expect(text).toMatch(/bounced through swiotlb/);
+    expect(text).toMatch(/average map latency\(us\):\d+\.\d standard deviation:\d+\.\d\naverage unmap latency\(us\):\d+\.\d standard deviation:\d+\.\d\n$/);
+  });
+
+  it('policies --json: reject fails NOT_SUPPORTED with EREMOTEIO, bounce and staged move every byte intact', async () => {
+    const r = await run(['policies', '--ios', '40', '--qd', '4', '--size', '64KiB', '--json']);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.workload).toEqual({ ioSize: 65536, queueDepth: 4, ios: 40 });
+    const by = (route: string, policy: string) => report.results.find((x: { route: string; policy: string }) => x.route === route && x.policy === policy);
+    expect(report.results).toHaveLength(9);
+    expect(by('NOT_SUPPORTED', 'reject')).toMatchObject({ ok: false, error: 'ERR_DMA_P2P_NOT_SUPPORTED', client: '0000:81:00.0' });
+    expect(by('NOT_SUPPORTED', 'bounce')).toMatchObject({ ok: true, ios: 40, corrupted: 0, bytesCopied: 20 * 65536 + 20 * 2 * 65536 });
+    expect(by('NOT_SUPPORTED', 'bounce').bounceHighWaterBytes).toBeGreaterThanOrEqual(65536);
+    expect(by('NOT_SUPPORTED', 'staged')).toMatchObject({ ok: true, ios: 40, corrupted: 0, bytesCopied: 40 * 65536, bounceHighWaterBytes: 0 });
+    expect(by('BUS_ADDR', 'reject')).toMatchObject({ ok: true, bytesCopied: 0, bounceHighWaterBytes: 0, corrupted: 0 });
+    for (const row of report.results.filter((x: { ok: boolean }) => x.ok)) {
+      expect(row.bytesPerSecond).toBeGreaterThan(0);
+      expect(row.latencyUs.p50).toBeLessThanOrEqual(row.latencyUs.p99);
+    }
+  });
+});
