@@ -143,10 +143,8 @@ function publish(ctrl: usize, tail: u32, count: u32): void {
 
 // Runs one descriptor; writes bytes completed, fault address and result; returns the status.
 function runOp(ctrl: usize, d: usize, c: usize, lastFailed: bool): u32 {
+  // The producer cleared bytes, fault address and result when it enqueued the op.
   const flags = atomic.load<u32>(d, 4);
-  store<u32>(c, 0, 4);
-  store<u32>(c, 0, 8);
-  store<u32>(c, 0, 12);
   if (flags & FLAG_CANCELLED) return STATUS_USER_ABORT;
   if ((flags & FLAG_FENCE) && lastFailed) return STATUS_NOT_ATTEMPTED;
   const lo: usize = load<u32>(ctrl + DATA_LO);
