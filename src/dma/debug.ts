@@ -220,7 +220,7 @@ export class DmaDebug {
     const found: DmaDebugReport[] = [];
     const matched: Entry[] = [];
     for (const ref of refs) {
-      const e = this.#checkUnmap(device, ref, kind, nents, direction, matched, found);
+      const e = this.#checkUnmap(device, ref, kind, nents, refs.length, direction, matched, found);
       if (e) matched.push(e);
     }
     this.#deliver(found);
@@ -236,7 +236,7 @@ export class DmaDebug {
   /** Checks a sync (check_sync()) and runs it; in 'throw' mode a finding throws first and nothing is copied. */
   async sync(device: DebugDevice, refs: readonly Ref[], kind: MappingFunction, nents: number, direction: StreamingDirection, toCpu: boolean, sync: () => Promise<void>): Promise<void> {
     const found: DmaDebugReport[] = [];
-    for (const ref of refs) this.#checkSync(device, ref, kind, nents, direction, toCpu, found);
+    for (const ref of refs) this.#checkSync(device, ref, kind, nents, refs.length, direction, toCpu, found);
     this.#deliver(found);
     await sync();
   }
@@ -354,7 +354,7 @@ export class DmaDebug {
   }
 
   // models check_unmap(): the best-fitting live entry of this device at that address, then each mismatch.
-  #checkUnmap(device: DebugDevice, ref: Ref, kind: MappingFunction, nents: number, direction: StreamingDirection, taken: readonly Entry[], found: DmaDebugReport[]): Entry | undefined {
+  #checkUnmap(device: DebugDevice, ref: Ref, kind: MappingFunction, nents: number, listLength: number, direction: StreamingDirection, taken: readonly Entry[], found: DmaDebugReport[]): Entry | undefined {
     const candidates = this.#byAddress.get(ref.dmaAddress);
     let best: Entry | undefined;
     let bestScore = -1;
@@ -365,7 +365,7 @@ export class DmaDebug {
         continue;
       }
       if (taken.includes(e)) continue;
-      const score = +(e.size === ref.length) + +(e.kind === kind) + +(e.direction === direction) + +(e.nents === nents);
+      const score = +(e.size === ref.length) + +(e.kind === kind) + +(e.direction === direction) + +(e.nents === (kind === 'sg' ? nents : 0));
       if (score > bestScore) [best, bestScore] = [e, score];
       if (score === 4) break;
     }
@@ -381,14 +381,17 @@ export class DmaDebug {
     const where = `0x${ref.dmaAddress.toString(16)}`;
     if (best.size !== ref.length) found.push(at(DmaDebugCode.UNMAP_SIZE, `unmaps ${where} with size ${ref.length}; it was mapped with size ${best.size}`, best.size, ref.length, best));
     if (best.kind !== kind) found.push(at(DmaDebugCode.UNMAP_KIND, `unmaps ${where} as ${kind}; it was mapped as ${best.kind}`, best.kind, kind, best));
-    else if (kind === 'sg' && best.nents !== nents) found.push(at(DmaDebugCode.UNMAP_NENTS, `unmaps an sg list of ${nents} entries; it was mapped with ${best.nents}`, best.nents, nents, best));
+    else if (kind === 'sg' && (best.nents !== nents || best.nents !== listLength)) {
+      const count = best.nents !== nents ? nents : listLength;
+      found.push(at(DmaDebugCode.UNMAP_NENTS, `unmaps an sg list of ${count} entries; it was mapped with ${best.nents}`, best.nents, count, best));
+    }
     if (best.direction !== direction) found.push(at(DmaDebugCode.UNMAP_DIRECTION, `unmaps ${where} with ${dir}; it was mapped with ${directionName(best.direction)}`, directionName(best.direction), dir, best));
     if (!best.checked) found.push(at(DmaDebugCode.MAPPING_ERROR_UNCHECKED, `unmaps ${where}, whose mapping was never checked with mappingError()`, undefined, undefined, best));
     return best;
   }
 
   // models check_sync(): the live entry of this device holding the start, then range and direction.
-  #checkSync(device: DebugDevice, ref: Ref, kind: MappingFunction, nents: number, direction: StreamingDirection, toCpu: boolean, found: DmaDebugReport[]): void {
+  #checkSync(device: DebugDevice, ref: Ref, kind: MappingFunction, nents: number, listLength: number, direction: StreamingDirection, toCpu: boolean, found: DmaDebugReport[]): void {
     let entry = this.#byAddress.get(ref.dmaAddress)?.find((e) => e.device === device);
     if (!entry) {
       for (const e of this.#byDevice.get(device) ?? []) {
@@ -408,7 +411,10 @@ export class DmaDebug {
     }
     const end = ref.dmaAddress - entry.address + ref.length;
     if (end > entry.size) found.push(at(DmaDebugCode.SYNC_OUT_OF_RANGE, `syncs ${where}, past the end of the ${entry.size}-byte mapping at 0x${entry.address.toString(16)}`, entry.size, end));
-    if (kind === 'sg' && entry.kind === 'sg' && entry.nents !== nents) found.push(at(DmaDebugCode.SYNC_NENTS, `syncs an sg list of ${nents} entries; it was mapped with ${entry.nents}`, entry.nents, nents));
+    if (kind === 'sg' && entry.kind === 'sg' && (entry.nents !== nents || entry.nents !== listLength)) {
+      const count = entry.nents !== nents ? nents : listLength;
+      found.push(at(DmaDebugCode.SYNC_NENTS, `syncs an sg list of ${count} entries; it was mapped with ${entry.nents}`, entry.nents, count));
+    }
     if (entry.direction === DmaDirection.BIDIRECTIONAL) return;
     const mapped = directionName(entry.direction);
     if (entry.direction !== direction) found.push(at(DmaDebugCode.SYNC_DIRECTION, `syncs ${where} with ${dir}; it was mapped with ${mapped}`, mapped, dir));

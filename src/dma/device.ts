@@ -255,9 +255,9 @@ function checkRange(dmaAddress: unknown, size: unknown): void {
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0) throw new InvalidArgumentError('size must be a positive integer', { argument: 'size' });
 }
 
-// The entry count an sg unmap or sync passes: the list's length, or its nents when that disagrees.
+// The entry count an sg unmap or sync claims (dma-debug also compares the list's own length).
 function nentsOf(sg: MappedSg): number {
-  return Number.isSafeInteger(sg.nents) && sg.nents !== sg.segments.length ? sg.nents : sg.segments.length;
+  return Number.isSafeInteger(sg.nents) ? sg.nents : sg.segments.length;
 }
 
 function segmentsOf(sg: MappedSg): readonly MappedSegment[] {
