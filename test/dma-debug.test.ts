@@ -485,6 +485,25 @@ describe('report contents', () => {
     system.freeRam(span);
   });
 
+  it('one device mapping the same memory twice: unmap and sync find the mapping that fits', async () => {
+    const dev = system.device(NVME);
+    const span = system.allocRam(4096);
+    const writes = await dev.mapSingle(span.phys, 4096, FROM_DEVICE);
+    const reads = await dev.mapSingle(span.phys, 4096, TO_DEVICE);
+    expect(reads.dmaAddress).toBe(writes.dmaAddress);
+    dev.mappingError(writes.dmaAddress);
+    dev.mappingError(reads.dmaAddress);
+    await dev.syncSingleForDevice(reads.dmaAddress, 4096, TO_DEVICE);
+    await dev.syncSingleForCpu(writes.dmaAddress, 4096, FROM_DEVICE);
+    await dev.unmapSingle(reads.dmaAddress, 4096, TO_DEVICE);
+    expect(system.debug!.mappings(dev)).toMatchObject([{ direction: 'FROM_DEVICE' }]);
+    await dev.syncSingleForDevice(writes.dmaAddress, 4096, FROM_DEVICE);
+    await dev.unmapSingle(writes.dmaAddress, 4096, FROM_DEVICE);
+    expect(system.debug!.reports).toEqual([]);
+    expect(system.debug!.mappings(dev)).toEqual([]);
+    system.freeRam(span);
+  });
+
   it('ignore: listed codes are neither recorded nor thrown', async () => {
     const quiet = DmaSystem.create({ swiotlb: { size: '1MiB' }, engine: { workers: 1 }, debug: { mode: 'throw', ignore: [DmaDebugCode.MAPPING_ERROR_UNCHECKED] } });
     try {

@@ -392,13 +392,16 @@ export class DmaDebug {
 
   // models check_sync(): the live entry of this device holding the start, then range and direction.
   #checkSync(device: DebugDevice, ref: Ref, kind: MappingFunction, nents: number, listLength: number, direction: StreamingDirection, toCpu: boolean, found: DmaDebugReport[]): void {
-    let entry = this.#byAddress.get(ref.dmaAddress)?.find((e) => e.device === device);
+    // Direct mappings of the same memory share a DMA address: like the kernel, take the best fit.
+    const fit = (e: Entry) => +(ref.dmaAddress + ref.length <= e.address + e.size) + +(e.direction === direction || e.direction === DmaDirection.BIDIRECTIONAL) + +(e.kind === kind) + +(e.nents === (kind === 'sg' ? nents : 0));
+    let entry: Entry | undefined;
+    let best = -1;
+    for (const e of this.#byAddress.get(ref.dmaAddress) ?? []) {
+      if (e.device === device && fit(e) > best) [entry, best] = [e, fit(e)];
+    }
     if (!entry) {
       for (const e of this.#byDevice.get(device) ?? []) {
-        if (ref.dmaAddress > e.address && ref.dmaAddress < e.address + e.size) {
-          entry = e;
-          break;
-        }
+        if (ref.dmaAddress > e.address && ref.dmaAddress < e.address + e.size && fit(e) > best) [entry, best] = [e, fit(e)];
       }
     }
     const dir = directionName(direction);
