@@ -114,6 +114,8 @@ interface Entry {
   readonly nents: number;
   /** dma_mapping_error() was called on it (always true for sg: the kernel does not apply the check there). */
   checked: boolean;
+  /** The unmap call that matched it last. */
+  claim: number;
   readonly stack: string | undefined;
   /** Cacheline range [firstLine, endLine) of the CPU memory, for mappings the device writes. */
   readonly firstLine: number;
@@ -134,11 +136,12 @@ export class DmaDebug {
   readonly #ignore: ReadonlySet<string>;
   readonly #reports: DmaDebugReport[] = [];
   readonly #listeners = new Set<DmaDebugListener>();
-  /** Live entries by DMA address, every device (the kernel's dma_entry_hash). */
-  readonly #byAddress = new Map<number, Entry[]>();
-  readonly #byDevice = new Map<DebugDevice, Set<Entry>>();
+  /** Live entries by DMA address, every device (the kernel's dma_entry_hash); a lone entry is stored bare. */
+  readonly #byAddress = new Map<number, Entry | Entry[]>();
   /** Writing entries by chunk of cachelines (the kernel's dma_active_cacheline). */
   readonly #lines = new Map<number, Entry[]>();
+  /** Numbers unmap calls, so an entry matched once in a call is not matched again (Entry.claim). */
+  #call = 0;
 
   /** Throws ERR_INVALID_ARGUMENT for bad options. */
   constructor(options: DmaDebugOptions = {}) {
@@ -178,11 +181,7 @@ export class DmaDebug {
 
   /** The live mappings, of one device or all (debug_dma_dump_mappings()). */
   mappings(device?: DebugDevice): DmaDebugMapping[] {
-    const out: DmaDebugMapping[] = [];
-    for (const [owner, entries] of this.#byDevice) {
-      if (device === undefined || owner === device) for (const e of entries) out.push(describe(e));
-    }
-    return out;
+    return this.#entriesOf(device).map(describe);
   }
 
   /**
@@ -219,9 +218,13 @@ export class DmaDebug {
   async unmap(device: DebugDevice, refs: readonly Ref[], kind: MappingFunction, nents: number, direction: StreamingDirection, unmap: () => Promise<void>): Promise<void> {
     const found: DmaDebugReport[] = [];
     const matched: Entry[] = [];
+    const call = ++this.#call;
     for (const ref of refs) {
-      const e = this.#checkUnmap(device, ref, kind, nents, refs.length, direction, matched, found);
-      if (e) matched.push(e);
+      const e = this.#checkUnmap(device, ref, kind, nents, refs.length, direction, call, found);
+      if (e) {
+        e.claim = call;
+        matched.push(e);
+      }
     }
     this.#deliver(found);
     try {
@@ -243,7 +246,7 @@ export class DmaDebug {
 
   /** Marks the first unchecked single mapping of `device` at `dmaAddress` as checked (debug_dma_mapping_error()). */
   mappingError(device: DebugDevice, dmaAddress: number): void {
-    for (const e of this.#byAddress.get(dmaAddress) ?? []) {
+    for (const e of listed(this.#byAddress.get(dmaAddress))) {
       if (e.device === device && !e.checked) {
         e.checked = true;
         return;
@@ -257,10 +260,10 @@ export class DmaDebug {
    * kernel). In 'throw' mode throws DmaDebugError after forgetting: a release cannot be refused.
    */
   release(device: DebugDevice): void {
-    const entries = this.#byDevice.get(device);
-    if (!entries || entries.size === 0) return;
-    const mappings = [...entries].map(describe);
-    for (const e of [...entries]) this.#remove(e);
+    const entries = this.#entriesOf(device);
+    if (entries.length === 0) return;
+    const mappings = entries.map(describe);
+    for (const e of entries) this.#remove(e);
     const first = mappings[0]!;
     this.#deliver([{
       code: DmaDebugCode.LEAK,
@@ -274,6 +277,14 @@ export class DmaDebug {
     }]);
   }
 
+  #entriesOf(device: DebugDevice | undefined): Entry[] {
+    const out: Entry[] = [];
+    for (const at of this.#byAddress.values()) {
+      for (const e of listed(at)) if (device === undefined || e.device === device) out.push(e);
+    }
+    return out;
+  }
+
   #entry(device: DebugDevice, segment: MappedSegment, direction: StreamingDirection, kind: MappingFunction, nents: number, stack: string | undefined): Entry {
     const writes = deviceWrites(direction);
     return {
@@ -285,6 +296,7 @@ export class DmaDebug {
       kind,
       nents,
       checked: kind === 'sg',
+      claim: 0,
       stack,
       firstLine: writes ? Math.floor(segment.phys / CACHELINE) : 0,
       endLine: writes ? Math.ceil((segment.phys + segment.length) / CACHELINE) : 0,
@@ -308,12 +320,10 @@ export class DmaDebug {
   // models add_dma_entry() / active_cacheline_insert(): only mappings the device writes are tracked;
   // SKIP_CPU_SYNC silences the report as in the kernel.
   #insert(e: Entry, attrs: number, found: DmaDebugReport[]): void {
-    let list = this.#byAddress.get(e.address);
-    if (!list) this.#byAddress.set(e.address, (list = []));
-    list.push(e);
-    let own = this.#byDevice.get(e.device);
-    if (!own) this.#byDevice.set(e.device, (own = new Set()));
-    own.add(e);
+    const at = this.#byAddress.get(e.address);
+    if (at === undefined) this.#byAddress.set(e.address, e);
+    else if (Array.isArray(at)) at.push(e);
+    else this.#byAddress.set(e.address, [at, e]);
     if (e.endLine === 0) return;
     let overlapped: Entry | undefined;
     const lastChunk = Math.floor((e.endLine - 1) / CHUNK_LINES);
@@ -333,15 +343,11 @@ export class DmaDebug {
   }
 
   #remove(e: Entry): void {
-    const list = this.#byAddress.get(e.address);
-    if (list) {
-      removeFrom(list, e);
-      if (list.length === 0) this.#byAddress.delete(e.address);
-    }
-    const own = this.#byDevice.get(e.device);
-    if (own) {
-      own.delete(e);
-      if (own.size === 0) this.#byDevice.delete(e.device);
+    const at = this.#byAddress.get(e.address);
+    if (at === e) this.#byAddress.delete(e.address);
+    else if (Array.isArray(at)) {
+      removeFrom(at, e);
+      if (at.length === 1) this.#byAddress.set(e.address, at[0]!);
     }
     if (e.endLine === 0) return;
     const lastChunk = Math.floor((e.endLine - 1) / CHUNK_LINES);
@@ -354,21 +360,24 @@ export class DmaDebug {
   }
 
   // models check_unmap(): the best-fitting live entry of this device at that address, then each mismatch.
-  #checkUnmap(device: DebugDevice, ref: Ref, kind: MappingFunction, nents: number, listLength: number, direction: StreamingDirection, taken: readonly Entry[], found: DmaDebugReport[]): Entry | undefined {
-    const candidates = this.#byAddress.get(ref.dmaAddress);
+  #checkUnmap(device: DebugDevice, ref: Ref, kind: MappingFunction, nents: number, listLength: number, direction: StreamingDirection, call: number, found: DmaDebugReport[]): Entry | undefined {
+    const candidates = listed(this.#byAddress.get(ref.dmaAddress));
+    const refNents = kind === 'sg' ? nents : 0;
     let best: Entry | undefined;
     let bestScore = -1;
     let other: Entry | undefined;
-    for (const e of candidates ?? []) {
+    for (const e of candidates) {
       if (e.device !== device) {
         other ??= e;
         continue;
       }
-      if (taken.includes(e)) continue;
-      const score = +(e.size === ref.length) + +(e.kind === kind) + +(e.direction === direction) + +(e.nents === (kind === 'sg' ? nents : 0));
+      if (e.claim === call) continue;
+      const score = +(e.size === ref.length) + +(e.kind === kind) + +(e.direction === direction) + +(e.nents === refNents);
       if (score > bestScore) [best, bestScore] = [e, score];
       if (score === 4) break;
     }
+    // The usual case, a perfect fit, costs no report building.
+    if (best && bestScore === 4 && best.checked && (kind === 'single' || nents === listLength)) return best;
     const dir = directionName(direction);
     const at = (code: DmaDebugCode, message: string, expected?: number | string, found?: number | string, e?: Entry): DmaDebugReport =>
       this.#report(code, { device, address: ref.dmaAddress, size: ref.length, stack: e?.stack }, direction, expected, found, message);
@@ -396,11 +405,12 @@ export class DmaDebug {
     const fit = (e: Entry) => +(ref.dmaAddress + ref.length <= e.address + e.size) + +(e.direction === direction || e.direction === DmaDirection.BIDIRECTIONAL) + +(e.kind === kind) + +(e.nents === (kind === 'sg' ? nents : 0));
     let entry: Entry | undefined;
     let best = -1;
-    for (const e of this.#byAddress.get(ref.dmaAddress) ?? []) {
+    for (const e of listed(this.#byAddress.get(ref.dmaAddress))) {
       if (e.device === device && fit(e) > best) [entry, best] = [e, fit(e)];
     }
+    // A sync inside a mapping: a scan, paid only by partial syncs.
     if (!entry) {
-      for (const e of this.#byDevice.get(device) ?? []) {
+      for (const e of this.#entriesOf(device)) {
         if (ref.dmaAddress > e.address && ref.dmaAddress < e.address + e.size && fit(e) > best) [entry, best] = [e, fit(e)];
       }
     }
@@ -470,6 +480,12 @@ function describe(e: Entry): DmaDebugMapping {
     ...(e.kind === 'sg' ? { nents: e.nents } : {}),
     ...(e.stack === undefined ? {} : { stack: e.stack }),
   };
+}
+
+const NONE: readonly Entry[] = [];
+
+function listed(at: Entry | Entry[] | undefined): readonly Entry[] {
+  return at === undefined ? NONE : Array.isArray(at) ? at : [at];
 }
 
 function removeFrom<T>(list: T[], item: T): void {
