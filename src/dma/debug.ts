@@ -167,7 +167,7 @@ export class DmaDebug {
     this.#reports.length = 0;
   }
 
-  /** Calls `listener` synchronously with each report, before the call goes on (or throws). */
+  /** Calls `listener` synchronously with each report, before the call goes on (or throws); an error it throws is rethrown uncaught, never into the call. */
   on(event: 'report', listener: DmaDebugListener): this {
     if (event !== 'report' || typeof listener !== 'function') throw new InvalidArgumentError(`on('report', listener) takes a function`, { argument: 'listener' });
     this.#listeners.add(listener);
@@ -460,7 +460,14 @@ export class DmaDebug {
     if (kept.length === 0) return;
     for (const report of kept) {
       this.#reports.push(report);
-      for (const listener of this.#listeners) listener(report);
+      for (const listener of this.#listeners) {
+        // A throwing listener must not cut a call short halfway: its error surfaces as uncaught instead.
+        try {
+          listener(report);
+        } catch (error) {
+          queueMicrotask(() => { throw error; });
+        }
+      }
     }
     if (this.mode === 'throw') {
       const { code, message, ...fields } = kept[0]!;

@@ -1,5 +1,8 @@
 // DmaDevice: the streaming DMA API of one PCI function (include/linux/dma-mapping.h), thin
 // and validating; the work happens in direct.ts. Every call that may copy is asynchronous.
+// With dma-debug on (DmaSystem.create({ debug })), every map, unmap and sync also goes through
+// the system's DmaDebug, which in 'throw' mode rejects misuse with ERR_DMA_DEBUG before anything
+// changes (docs/dma-debug.md).
 import { InvalidArgumentError, InvalidStateError } from '../errors.js';
 import { mapType, type MapTypeResult, type PciDevice } from '../pci/index.js';
 import { parseSize, type Size } from '../size.js';
