@@ -1,7 +1,8 @@
 // map/*: the DMA mapper on the default topology. One op = mapSg + unmapSg of 32 x 4 KiB
 // segments: host RAM mapped directly, GPU BAR memory reached peer-to-peer by bus address, and
 // GPU BAR memory bounced for the NVMe drive behind the other host bridge (TO_DEVICE), against
-// copying the same bytes inline with the WebAssembly kernel.
+// copying the same bytes inline with the WebAssembly kernel; the /debug cases repeat two of them
+// with dma-debug on.
 import { DmaDirection, DmaSystem, SgTable, type DmaDevice, type SgEntry, type Span } from '../../src/index.js';
 import type { BenchCase } from '../runner.js';
 
@@ -18,22 +19,22 @@ interface Rig {
   spans: Span[];
 }
 
-function rig(client: string, memory: 'ram' | 'bar', policy: 'reject' | 'bounce'): Rig {
-  const system = DmaSystem.create({ engine: { workers: 1 } });
+function rig(client: string, memory: 'ram' | 'bar', policy: 'reject' | 'bounce', debug = false): Rig {
+  const system = DmaSystem.create({ engine: { workers: 1 }, debug });
   const region = memory === 'ram' ? system.ram[1]! : system.barMemory(GPU, 1);
   const spans = Array.from({ length: SEGMENTS }, () => region.allocate(SEGMENT, 4096));
   for (const span of spans) region.view(span).fill(0x3c);
   return { system, device: system.device(client, { p2pPolicy: policy }), entries: spans.map((s) => ({ phys: s.phys, length: SEGMENT })), spans };
 }
 
-function mapUnmapCase(name: string, client: string, memory: 'ram' | 'bar', policy: 'reject' | 'bounce', measure: 'segmentsPerSecond' | 'bytesPerSecond', extra: Partial<BenchCase> = {}): BenchCase {
+function mapUnmapCase(name: string, client: string, memory: 'ram' | 'bar', policy: 'reject' | 'bounce', measure: 'segmentsPerSecond' | 'bytesPerSecond', extra: Partial<BenchCase> = {}, debug = false): BenchCase {
   let r: Rig | undefined;
   return {
     name,
     measure,
     unitsPerOp: measure === 'segmentsPerSecond' ? SEGMENTS : SEGMENTS * SEGMENT,
     ...extra,
-    setup: () => { r = rig(client, memory, policy); },
+    setup: () => { r = rig(client, memory, policy, debug); },
     runAsync: async () => {
       const sg = await r!.device.mapSg(r!.entries, DmaDirection.TO_DEVICE);
       await r!.device.unmapSg(sg, DmaDirection.TO_DEVICE);
@@ -48,6 +49,9 @@ export function mapperCases(): BenchCase[] {
     mapUnmapCase('map/direct/32x4KiB', NVME_NEAR, 'ram', 'reject', 'segmentsPerSecond'),
     mapUnmapCase('map/p2p-bus/32x4KiB', NVME_NEAR, 'bar', 'reject', 'segmentsPerSecond'),
     mapUnmapCase('map/bounce/32x4KiB', NVME_FAR, 'bar', 'bounce', 'bytesPerSecond', { baseline: 'map/bounce/inline-copy/32x4KiB' }),
+    // The same with dma-debug on: the ratio to the case above is what the tracker costs.
+    mapUnmapCase('map/direct/32x4KiB/debug', NVME_NEAR, 'ram', 'reject', 'segmentsPerSecond', { baseline: 'map/direct/32x4KiB' }, true),
+    mapUnmapCase('map/bounce/32x4KiB/debug', NVME_FAR, 'bar', 'bounce', 'bytesPerSecond', { baseline: 'map/bounce/32x4KiB' }, true),
     {
       // The same 128 KiB, BAR -> swiotlb pool, copied inline by the kernel: what a bounce costs
       // at least. The destination advances through the pool as the pool's next-fit search makes

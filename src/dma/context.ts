@@ -3,6 +3,7 @@
 import type { CopyEngine } from '../engine/index.js';
 import type { Fabric, Region } from '../fabric/index.js';
 import type { PciBar, Topology } from '../pci/index.js';
+import type { DmaDebug } from './debug.js';
 import type { StreamingDirection } from './direction.js';
 import type { SwiotlbPool } from './swiotlb.js';
 
@@ -33,4 +34,6 @@ export interface DmaContext {
   readonly barRegions: ReadonlyMap<PciBar, Region>;
   /** The BAR a backing region belongs to. */
   readonly barOfRegion: ReadonlyMap<Region, PciBar>;
+  /** dma-debug, when the system was created with it. */
+  readonly debug: DmaDebug | undefined;
 }

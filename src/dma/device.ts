@@ -1,11 +1,15 @@
 // DmaDevice: the streaming DMA API of one PCI function (include/linux/dma-mapping.h), thin
 // and validating; the work happens in direct.ts. Every call that may copy is asynchronous.
+// With dma-debug on (DmaSystem.create({ debug })), every map, unmap and sync also goes through
+// the system's DmaDebug, which in 'throw' mode rejects misuse with ERR_DMA_DEBUG before anything
+// changes (docs/dma-debug.md).
 import { InvalidArgumentError, InvalidStateError } from '../errors.js';
 import { mapType, type MapTypeResult, type PciDevice } from '../pci/index.js';
 import { parseSize, type Size } from '../size.js';
 import type { DmaContext } from './context.js';
 import { DeviceDma } from './device-dma.js';
-import { checkAttrs, checkDirection, type StreamingDirection } from './direction.js';
+import { DMA_MAPPING_ERROR, type DmaDebug } from './debug.js';
+import { checkAttrs, checkDirection, DMA_ATTR_SKIP_CPU_SYNC, type StreamingDirection } from './direction.js';
 import { mapSegments, syncSegments, unmapSegments, type MappingDevice, type P2pPolicy } from './direct.js';
 import type { BounceOwner } from './bounce.js';
 import type { MappedSegment, MappedSg, SgEntry } from './types.js';
@@ -51,6 +55,8 @@ export class DmaDevice implements MappingDevice {
   readonly dma: DeviceDma;
   readonly #ctx: DmaContext;
   readonly #routes = new Map<PciDevice, MapTypeResult>();
+  /** The system's dma-debug tracker, or undefined when debugging is off: each call pays one check for it. */
+  readonly #debug: DmaDebug | undefined;
   #released = false;
 
   /** Use DmaSystem.device(); throws ERR_INVALID_ARGUMENT for bad options. */
@@ -75,6 +81,7 @@ export class DmaDevice implements MappingDevice {
       if (options[flag] !== undefined && typeof options[flag] !== 'boolean') throw new InvalidArgumentError(`${flag} must be a boolean`, { argument: flag });
     }
     this.#ctx = ctx;
+    this.#debug = ctx.debug;
     this.pci = pci;
     this.dmaBits = dmaBits;
     this.dmaLimit = Math.min(maskLimit, bus);
@@ -111,7 +118,11 @@ export class DmaDevice implements MappingDevice {
    */
   async mapSingle(phys: number, size: number, direction: StreamingDirection, attrs = 0, signal?: AbortSignal): Promise<MappedSegment> {
     this.#check(direction, attrs);
-    const [segment] = await mapSegments(this.#ctx, this, [entry(phys, size)], direction, signal);
+    const entries = [entry(phys, size)];
+    const debug = this.#debug;
+    const [segment] = debug
+      ? await debug.map(this, 'single', direction, attrs, () => mapSegments(this.#ctx, this, entries, direction, signal), (s) => this.#undo(s, direction))
+      : await mapSegments(this.#ctx, this, entries, direction, signal);
     return segment!;
   }
 
@@ -119,21 +130,30 @@ export class DmaDevice implements MappingDevice {
   async unmapSingle(dmaAddress: number, size: number, direction: StreamingDirection, attrs = 0): Promise<void> {
     this.#check(direction, attrs);
     checkRange(dmaAddress, size);
-    await unmapSegments(this.#ctx, this, [{ dmaAddress, length: size }], direction, attrs);
+    const refs = [{ dmaAddress, length: size }];
+    const debug = this.#debug;
+    if (debug) return debug.unmap(this, refs, 'single', 0, direction, () => unmapSegments(this.#ctx, this, refs, direction, attrs));
+    await unmapSegments(this.#ctx, this, refs, direction, attrs);
   }
 
   /** dma_sync_single_for_cpu(): FROM_DEVICE/BIDIRECTIONAL bounced memory is copied back to the original. */
   async syncSingleForCpu(dmaAddress: number, size: number, direction: StreamingDirection): Promise<void> {
     this.#check(direction, 0);
     checkRange(dmaAddress, size);
-    await syncSegments(this.#ctx, this, [{ dmaAddress, length: size }], direction, 'cpu');
+    const refs = [{ dmaAddress, length: size }];
+    const debug = this.#debug;
+    if (debug) return debug.sync(this, refs, 'single', 0, direction, true, () => syncSegments(this.#ctx, this, refs, direction, 'cpu'));
+    await syncSegments(this.#ctx, this, refs, direction, 'cpu');
   }
 
   /** dma_sync_single_for_device(): TO_DEVICE/BIDIRECTIONAL memory is copied again into its bounce slot. */
   async syncSingleForDevice(dmaAddress: number, size: number, direction: StreamingDirection): Promise<void> {
     this.#check(direction, 0);
     checkRange(dmaAddress, size);
-    await syncSegments(this.#ctx, this, [{ dmaAddress, length: size }], direction, 'device');
+    const refs = [{ dmaAddress, length: size }];
+    const debug = this.#debug;
+    if (debug) return debug.sync(this, refs, 'single', 0, direction, false, () => syncSegments(this.#ctx, this, refs, direction, 'device'));
+    await syncSegments(this.#ctx, this, refs, direction, 'device');
   }
 
   /**
@@ -145,26 +165,49 @@ export class DmaDevice implements MappingDevice {
     this.#check(direction, attrs);
     if (!Array.isArray(entries) || entries.length === 0) throw new InvalidArgumentError('entries must be a non-empty array of { phys, length }', { argument: 'entries' });
     const checked = entries.map((e) => entry(e?.phys, e?.length));
-    const segments = await mapSegments(this.#ctx, this, checked, direction, signal);
+    const debug = this.#debug;
+    const segments = debug
+      ? await debug.map(this, 'sg', direction, attrs, () => mapSegments(this.#ctx, this, checked, direction, signal), (s) => this.#undo(s, direction))
+      : await mapSegments(this.#ctx, this, checked, direction, signal);
     return { direction, nents: entries.length, segments };
   }
 
   /** dma_unmap_sg(): takes back what mapSg returned. */
   async unmapSg(sg: MappedSg, direction: StreamingDirection, attrs = 0): Promise<void> {
     this.#check(direction, attrs);
-    await unmapSegments(this.#ctx, this, segmentsOf(sg), direction, attrs);
+    const segments = segmentsOf(sg);
+    const debug = this.#debug;
+    if (debug) return debug.unmap(this, segments, 'sg', nentsOf(sg), direction, () => unmapSegments(this.#ctx, this, segments, direction, attrs));
+    await unmapSegments(this.#ctx, this, segments, direction, attrs);
   }
 
   /** dma_sync_sg_for_cpu(). */
   async syncSgForCpu(sg: MappedSg, direction: StreamingDirection): Promise<void> {
     this.#check(direction, 0);
-    await syncSegments(this.#ctx, this, segmentsOf(sg), direction, 'cpu');
+    const segments = segmentsOf(sg);
+    const debug = this.#debug;
+    if (debug) return debug.sync(this, segments, 'sg', nentsOf(sg), direction, true, () => syncSegments(this.#ctx, this, segments, direction, 'cpu'));
+    await syncSegments(this.#ctx, this, segments, direction, 'cpu');
   }
 
   /** dma_sync_sg_for_device(). */
   async syncSgForDevice(sg: MappedSg, direction: StreamingDirection): Promise<void> {
     this.#check(direction, 0);
-    await syncSegments(this.#ctx, this, segmentsOf(sg), direction, 'device');
+    const segments = segmentsOf(sg);
+    const debug = this.#debug;
+    if (debug) return debug.sync(this, segments, 'sg', nentsOf(sg), direction, false, () => syncSegments(this.#ctx, this, segments, direction, 'device'));
+    await syncSegments(this.#ctx, this, segments, direction, 'device');
+  }
+
+  /**
+   * dma_mapping_error(): true only for DMA_MAPPING_ERROR. The map calls here throw rather than
+   * return it, so a live mapping's address gives false; with dma-debug on, the call marks that
+   * single mapping as checked (debug_dma_mapping_error()), else unmapping it reports
+   * DMA_DEBUG_MAPPING_ERROR_UNCHECKED as the kernel does.
+   */
+  mappingError(dmaAddress: number): boolean {
+    this.#debug?.mappingError(this, dmaAddress);
+    return dmaAddress === DMA_MAPPING_ERROR;
   }
 
   /** Live bounce mappings this device holds. */
@@ -174,9 +217,20 @@ export class DmaDevice implements MappingDevice {
     return n;
   }
 
-  /** Marks the device released; later calls throw ERR_INVALID_STATE. */
+  /**
+   * Marks the device released; later calls throw ERR_INVALID_STATE. A second release does
+   * nothing. With dma-debug on, live mappings make a DMA_DEBUG_LEAK report (in 'throw' mode,
+   * thrown after the device is released).
+   */
   release(): void {
+    if (this.#released) return;
     this.#released = true;
+    this.#debug?.release(this);
+  }
+
+  // A mapping dma-debug refuses in 'throw' mode: free what it took, copying nothing back.
+  #undo(segments: readonly MappedSegment[], direction: StreamingDirection): Promise<void> {
+    return unmapSegments(this.#ctx, this, segments, direction, DMA_ATTR_SKIP_CPU_SYNC);
   }
 
   #check(direction: unknown, attrs: unknown): asserts direction is StreamingDirection {
@@ -202,6 +256,11 @@ function entry(phys: unknown, length: unknown): SgEntry {
 function checkRange(dmaAddress: unknown, size: unknown): void {
   if (typeof dmaAddress !== 'number' || !Number.isSafeInteger(dmaAddress) || dmaAddress < 0) throw new InvalidArgumentError('dmaAddress must be a non-negative safe integer', { argument: 'dmaAddress' });
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0) throw new InvalidArgumentError('size must be a positive integer', { argument: 'size' });
+}
+
+// The entry count an sg unmap or sync claims (dma-debug also compares the list's own length).
+function nentsOf(sg: MappedSg): number {
+  return Number.isSafeInteger(sg.nents) ? sg.nents : sg.segments.length;
 }
 
 function segmentsOf(sg: MappedSg): readonly MappedSegment[] {

@@ -18,6 +18,17 @@ export {
 } from './swiotlb.js';
 export { DmaDirection, DMA_ATTR_SKIP_CPU_SYNC, directionName, type StreamingDirection } from './direction.js';
 export { DmaDevice, type DmaDeviceOptions } from './device.js';
+export {
+  DmaDebug,
+  DmaDebugCode,
+  DMA_MAPPING_ERROR,
+  type DmaDebugMode,
+  type DmaDebugOptions,
+  type DmaDebugReport,
+  type DmaDebugMapping,
+  type DmaDebugListener,
+  type MappingFunction,
+} from './debug.js';
 export { DeviceDma, type DmaTarget } from './device-dma.js';
 export { DmaSystem, DEFAULT_RAM, type RamDefinition, type SystemOptions } from './system.js';
 export { DEFAULT_TOPOLOGY } from './default-topology.js';

@@ -7,6 +7,7 @@ import { Fabric, WASM_PAGE, type Region, type Span } from '../fabric/index.js';
 import { buildTopology, loadTopologyJson, Topology, type PciBar, type TopologySpec } from '../pci/index.js';
 import { parseSize, type Size } from '../size.js';
 import type { BounceRecord, DmaContext } from './context.js';
+import { DmaDebug, type DmaDebugOptions } from './debug.js';
 import { DEFAULT_TOPOLOGY } from './default-topology.js';
 import { DmaDevice, type DmaDeviceOptions } from './device.js';
 import { SwiotlbPool } from './swiotlb.js';
@@ -28,6 +29,8 @@ export interface SystemOptions {
   readonly barBacking?: Size;
   /** Options for the copy engine the bounce copies use. */
   readonly engine?: EngineOptions;
+  /** dma-debug (CONFIG_DMA_API_DEBUG): true, or its options; default off. See docs/dma-debug.md. */
+  readonly debug?: boolean | DmaDebugOptions;
 }
 
 export const DEFAULT_RAM: readonly RamDefinition[] = [
@@ -42,6 +45,8 @@ export class DmaSystem {
   readonly topology: Topology;
   readonly engine: CopyEngine;
   readonly swiotlb: SwiotlbPool;
+  /** The dma-debug tracker; undefined when the system was created without `debug`. */
+  readonly debug: DmaDebug | undefined;
   readonly #ctx: DmaContext;
   readonly #ram: Region[];
   readonly #devices = new Set<DmaDevice>();
@@ -62,6 +67,7 @@ export class DmaSystem {
     if (!Array.isArray(ram) || ram.length === 0) throw new InvalidArgumentError('ram must be a non-empty array', { argument: 'ram' });
     const pool = { ...DEFAULT_SWIOTLB, ...options.swiotlb };
     const poolSize = parseSize(pool.size, 'swiotlb.size');
+    const debug = options.debug === undefined || options.debug === false ? undefined : new DmaDebug(options.debug === true ? {} : options.debug);
     const backing = parseSize(options.barBacking ?? '64MiB', 'barBacking');
     const bars = topology.providers().map((p) => p.bar);
     const ramSizes = ram.map((r) => parseSize(r.size, `ram ${r.name} size`));
@@ -83,8 +89,9 @@ export class DmaSystem {
     this.swiotlb = new SwiotlbPool({ base: pool.phys, size: poolSize, areas: pool.areas });
     this.fabric = fabric;
     this.topology = topology;
+    this.debug = debug;
     this.engine = CopyEngine.create(fabric, options.engine);
-    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new Map<number, BounceRecord>(), barRegions, barOfRegion: new Map([...barRegions].map(([bar, region]) => [region, bar])) };
+    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new Map<number, BounceRecord>(), barRegions, barOfRegion: new Map([...barRegions].map(([bar, region]) => [region, bar])), debug };
   }
 
   /** Host RAM regions, in the order given. */
@@ -133,12 +140,24 @@ export class DmaSystem {
     return device;
   }
 
-  /** Stops the copy engine and releases every device. */
+  /**
+   * Stops the copy engine and releases every device. With dma-debug on, each device with live
+   * mappings makes a DMA_DEBUG_LEAK report; in 'throw' mode the first one is thrown once the
+   * system is fully closed.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const device of this.#devices) device.release();
+    let leak: unknown;
+    for (const device of this.#devices) {
+      try {
+        device.release();
+      } catch (error) {
+        leak ??= error;
+      }
+    }
     await this.engine.close();
+    if (leak !== undefined) throw leak;
   }
 }
 
