@@ -164,6 +164,21 @@ describe('sync and SKIP_CPU_SYNC', () => {
   });
 });
 
+describe('segment boundary', () => {
+  it('bounce slots never cross the device segment boundary (swiotlb_find_slots honours it)', async () => {
+    const device = system.device(NVME_NEAR, { forceBounce: true, segmentBoundaryMask: 0xffff });
+    const buffers = Array.from({ length: 24 }, () => new GuardedBuffer(ramLow, rng, 12 * 1024));
+    try {
+      const sg = await device.mapSg(buffers.map((b) => ({ phys: b.phys, length: b.length })), DmaDirection.TO_DEVICE);
+      for (const s of sg.segments) expect(Math.floor(s.dmaAddress / 0x10000)).toBe(Math.floor((s.dmaAddress + s.length - 1) / 0x10000));
+      await device.unmapSg(sg, DmaDirection.TO_DEVICE);
+      for (const b of buffers) b.check();
+    } finally {
+      for (const b of buffers) b.free();
+    }
+  });
+});
+
 describe('min_align_mask', () => {
   it.each([0x234, 0x1, 0xfff, 0])('keeps the low 12 bits (offset 0x%s) of the original in the bounce address', async (offset) => {
     const device = system.device(NVME_NEAR, { forceBounce: true, minAlignMask: 0xfff });

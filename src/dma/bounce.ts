@@ -11,6 +11,8 @@ export interface BounceOwner {
   readonly id: number;
   readonly minAlignMask: number;
   readonly cpu: number;
+  /** The device's segment boundary as the pool takes it: 2^k - 1 with k >= 11, or -1 for none. */
+  readonly boundaryMask: number;
   /** Wait for pool space instead of failing: false, or the longest wait in ms (Infinity: no limit). */
   readonly waitForSpace: false | number;
 }
@@ -25,8 +27,8 @@ export type CopyTriple = [dst: number, src: number, len: number];
  */
 export function allocateBounce(ctx: DmaContext, owner: BounceOwner, phys: number, origOffset: number, size: number, direction: StreamingDirection): BounceRecord {
   // tryMap allocates no result object on the hot path; when full, map() raises the error.
-  let tlbAddr = ctx.pool.tryMap(phys, size, owner.minAlignMask, 0, owner.cpu);
-  if (tlbAddr < 0) tlbAddr = ctx.pool.map({ origAddr: phys, size, minAlignMask: owner.minAlignMask, cpu: owner.cpu }).tlbAddr;
+  let tlbAddr = ctx.pool.tryMap(phys, size, owner.minAlignMask, 0, owner.cpu, owner.boundaryMask);
+  if (tlbAddr < 0) tlbAddr = ctx.pool.map({ origAddr: phys, size, minAlignMask: owner.minAlignMask, cpu: owner.cpu, boundaryMask: owner.boundaryMask }).tlbAddr;
   return remember(ctx, owner, tlbAddr, phys, origOffset, size, direction);
 }
 
@@ -34,7 +36,7 @@ export function allocateBounce(ctx: DmaContext, owner: BounceOwner, phys: number
 export async function allocateBounceWaiting(ctx: DmaContext, owner: BounceOwner, phys: number, origOffset: number, size: number, direction: StreamingDirection, signal?: AbortSignal): Promise<BounceRecord> {
   const wait = owner.waitForSpace === false ? 0 : owner.waitForSpace;
   const slot = await ctx.pool.mapWait(
-    { origAddr: phys, size, minAlignMask: owner.minAlignMask, cpu: owner.cpu },
+    { origAddr: phys, size, minAlignMask: owner.minAlignMask, cpu: owner.cpu, boundaryMask: owner.boundaryMask },
     { ...(Number.isFinite(wait) ? { timeout: wait } : {}), ...(signal ? { signal } : {}) },
   );
   return remember(ctx, owner, slot.tlbAddr, phys, origOffset, size, direction);

@@ -92,7 +92,10 @@ export class DmaDevice implements MappingDevice {
     this.forceBounce = options.forceBounce ?? false;
     this.p2pPolicy = policy;
     const id = nextDeviceId++;
-    this.owner = { id, minAlignMask, cpu, waitForSpace: wait };
+    // models dma_get_seg_boundary_nr_pages(dev, IO_TLB_SHIFT) as swiotlb_find_slots() uses it:
+    // whole slots, so a mask below one slot still allows one slot.
+    const boundaryMask = boundary >= 2 ** 52 ? -1 : Math.max(boundary, 2047);
+    this.owner = { id, minAlignMask, cpu, boundaryMask, waitForSpace: wait };
     this.dma = new DeviceDma(ctx, pci, id, this.dmaLimit);
   }
 
