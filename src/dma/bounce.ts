@@ -1,10 +1,11 @@
 // The swiotlb glue: allocate and free bounce slots for a device, and move bytes between the
 // original buffer and its slot through the copy engine. The pool itself (swiotlb.ts) only
 // keeps slot accounting.
-import { InvalidArgumentError } from '../errors.js';
+import { DmaMappingError, InvalidArgumentError } from '../errors.js';
 import { SgTable } from '../fabric/index.js';
 import type { BounceRecord, DmaContext } from './context.js';
 import type { StreamingDirection } from './direction.js';
+import { maxMappingSize } from './swiotlb.js';
 
 /** Where a bounced device allocates: its identity and the pool options that shape placement. */
 export interface BounceOwner {
@@ -21,9 +22,11 @@ export type CopyTriple = [dst: number, src: number, len: number];
 /**
  * Takes slots for [phys, phys + size) (models swiotlb_tbl_map_single() without its copy: the
  * caller batches the copy-in of every segment of a call). Throws SwiotlbFullError
- * (ERR_SWIOTLB_FULL) when the pool has no room.
+ * (ERR_SWIOTLB_FULL) when the pool has no room, and DmaMappingError (ERR_DMA_MAPPING, errno EIO) for a
+ * segment longer than swiotlb_max_mapping_size().
  */
 export function allocateBounce(ctx: DmaContext, owner: BounceOwner, phys: number, origOffset: number, size: number, direction: StreamingDirection): BounceRecord {
+  checkMappingSize(owner, phys, size);
   // tryMap allocates no result object on the hot path; when full, map() raises the error.
   let tlbAddr = ctx.pool.tryMap(phys, size, owner.minAlignMask, 0, owner.cpu);
   if (tlbAddr < 0) tlbAddr = ctx.pool.map({ origAddr: phys, size, minAlignMask: owner.minAlignMask, cpu: owner.cpu }).tlbAddr;
@@ -32,12 +35,26 @@ export function allocateBounce(ctx: DmaContext, owner: BounceOwner, phys: number
 
 /** allocateBounce() for an owner that waits for space (QEMU-style map-client retry) instead of failing. */
 export async function allocateBounceWaiting(ctx: DmaContext, owner: BounceOwner, phys: number, origOffset: number, size: number, direction: StreamingDirection, signal?: AbortSignal): Promise<BounceRecord> {
+  checkMappingSize(owner, phys, size);
   const wait = owner.waitForSpace === false ? 0 : owner.waitForSpace;
   const slot = await ctx.pool.mapWait(
     { origAddr: phys, size, minAlignMask: owner.minAlignMask, cpu: owner.cpu },
     { ...(Number.isFinite(wait) ? { timeout: wait } : {}), ...(signal ? { signal } : {}) },
   );
   return remember(ctx, owner, slot.tlbAddr, phys, origOffset, size, direction);
+}
+
+// A segment the pool can never hold is a mapping failure of the caller's valid request, not a bad
+// argument: the kernel's swiotlb_find_slots() finds no run longer than a segment and the map returns
+// DMA_MAPPING_ERROR (dma_direct_map_sg: -EIO). Checked before the pool, so a waiting owner never waits for it.
+function checkMappingSize(owner: BounceOwner, phys: number, size: number): void {
+  const max = maxMappingSize(owner.minAlignMask);
+  if (size > max) {
+    throw new DmaMappingError(
+      `cannot bounce ${size} bytes at 0x${phys.toString(16)}: larger than swiotlb_max_mapping_size() (${max} bytes); split the segment`,
+      { errno: 'EIO', address: phys, length: size, maxMappingSize: max },
+    );
+  }
 }
 
 function remember(ctx: DmaContext, owner: BounceOwner, tlbAddr: number, origPhys: number, origOffset: number, size: number, direction: StreamingDirection): BounceRecord {
