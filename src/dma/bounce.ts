@@ -1,7 +1,7 @@
 // The swiotlb glue: allocate and free bounce slots for a device, and move bytes between the
 // original buffer and its slot through the copy engine. The pool itself (swiotlb.ts) only
 // keeps slot accounting.
-import { DmaMappingError, InvalidArgumentError } from '../errors.js';
+import { DmaMappingError, EngineStoppedError, InvalidArgumentError, WorkerDiedError } from '../errors.js';
 import { SgTable } from '../fabric/index.js';
 import type { BounceRecord, DmaContext } from './context.js';
 import type { StreamingDirection } from './direction.js';
@@ -93,37 +93,72 @@ export function fromBounce(record: BounceRecord, offset = 0, size = record.size)
   return [record.origOffset + offset, record.slotOffset + offset, size];
 }
 
+/** Engine attempts of one bounce copy before it is done in the caller's thread. */
+export const BOUNCE_COPY_ATTEMPTS = 3;
+
+// A bounce copy moves bytes between the original and its slot, which never overlap, so running it
+// again after a partial run gives the same bytes. When the worker running it dies (ERR_WORKER_DIED)
+// the engine has already replaced it: try again; when the engine's channel gave up (ERR_ENGINE_STOPPED)
+// or the worker died every time, copy in the caller's thread. Without this an unmap whose copy-back
+// lost its worker freed the slot with the device's bytes still in it: data lost for good.
+async function bounceCopy(ctx: DmaContext, viaEngine: () => Promise<unknown>, inline: () => void): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await viaEngine();
+      return;
+    } catch (error) {
+      const workerLost = error instanceof WorkerDiedError;
+      if (!workerLost && !(error instanceof EngineStoppedError)) throw error;
+      if (!workerLost || attempt >= BOUNCE_COPY_ATTEMPTS) {
+        inline();
+        return;
+      }
+    }
+  }
+}
+
 /** Runs the copies of one DMA API call as one engine op (inline when small); resolves when done. */
 export async function runCopies(ctx: DmaContext, copies: CopyTriple[]): Promise<void> {
   if (copies.length === 0) return;
   if (copies.length === 1) {
     const [dst, src, len] = copies[0]!;
-    await ctx.engine.copy(dst, src, len);
+    await bounceCopy(ctx, () => ctx.engine.copy(dst, src, len), () => ctx.fabric.kernels.copy(dst, src, len));
     return;
   }
-  await ctx.engine.copySg(copies);
+  await bounceCopy(ctx, () => ctx.engine.copySg(copies), () => {
+    for (const [dst, src, len] of copies) ctx.fabric.kernels.copy(dst, src, len);
+  });
 }
 
 /**
  * Copies every record's whole mapping, original → slot (`toSlot`) or back, as one engine op:
  * the table is written straight from the records (no per-segment arrays on the hot path).
+ * A copy whose worker dies is retried (see bounceCopy), so it completes or throws a non-engine error.
  */
 export async function copyRecords(ctx: DmaContext, records: readonly BounceRecord[], toSlot: boolean): Promise<void> {
   if (records.length === 1) {
     const r = records[0]!;
-    await (toSlot ? ctx.engine.copy(r.slotOffset, r.origOffset, r.size) : ctx.engine.copy(r.origOffset, r.slotOffset, r.size));
+    const [dst, src] = toSlot ? [r.slotOffset, r.origOffset] : [r.origOffset, r.slotOffset];
+    await bounceCopy(ctx, () => ctx.engine.copy(dst, src, r.size), () => ctx.fabric.kernels.copy(dst, src, r.size));
     return;
   }
-  const table = new SgTable(ctx.fabric, records.length);
-  try {
-    for (const r of records) {
-      if (toSlot) table.push(r.slotOffset, r.origOffset, r.size);
-      else table.push(r.origOffset, r.slotOffset, r.size);
+  await bounceCopy(ctx, async () => {
+    const table = new SgTable(ctx.fabric, records.length);
+    try {
+      for (const r of records) {
+        if (toSlot) table.push(r.slotOffset, r.origOffset, r.size);
+        else table.push(r.origOffset, r.slotOffset, r.size);
+      }
+      await ctx.engine.copySg(table);
+    } finally {
+      table.release();
     }
-    await ctx.engine.copySg(table);
-  } finally {
-    table.release();
-  }
+  }, () => {
+    for (const r of records) {
+      if (toSlot) ctx.fabric.kernels.copy(r.slotOffset, r.origOffset, r.size);
+      else ctx.fabric.kernels.copy(r.origOffset, r.slotOffset, r.size);
+    }
+  });
 }
 
 /** Throws ERR_INVALID_ARGUMENT naming an address that is not a live bounce mapping of the device. */
