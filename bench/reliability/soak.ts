@@ -14,6 +14,7 @@ const { values } = parseArgs({
     'kill-every': { type: 'string', default: '0' },
     'max-heap-growth': { type: 'string', default: '32' },
     'max-rss-growth': { type: 'string', default: '96' },
+    'new-device-per-op': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
@@ -159,13 +160,26 @@ function crc32c(bytes: Uint8Array): number {
 const DEVICES = ['0000:04:00.0', '0000:05:00.0', '0000:81:00.0'];
 const EXPECTED_REFUSALS = ['ERR_DMA_P2P_NOT_SUPPORTED', 'ERR_DMA_MAPPING', 'ERR_SWIOTLB_FULL'];
 
+// Drivers hold one handle per device configuration; --new-device-per-op asks the system for a new one per
+// operation instead, which shows that DmaSystem keeps every device it ever handed out (see RELIABILITY.md).
+const devices = new Map<string, ReturnType<typeof system.device>>();
+function deviceFor(rng: FuzzRng) {
+  const bdf = rng.pick(DEVICES);
+  const options = {
+    dmaBits: rng.pick([32, 40, 64]), forceBounce: rng.chance(0.3), minAlignMask: rng.pick([0, 0xfff]),
+    p2pPolicy: rng.pick(['reject', 'bounce'] as const), cpu: rng.int(0, 3), waitForSpace: rng.chance(0.5) ? 1000 : (false as const),
+  };
+  if (values['new-device-per-op']) return system.device(bdf, options);
+  const key = `${bdf} ${JSON.stringify(options)}`;
+  let device = devices.get(key);
+  if (!device) devices.set(key, (device = system.device(bdf, options)));
+  return device;
+}
+
 async function mapperLoop(id: number): Promise<void> {
   const rng = new FuzzRng(seed + 100 + id);
   while (Date.now() < deadline) {
-    const device = system.device(rng.pick(DEVICES), {
-      dmaBits: rng.pick([32, 40, 64]), forceBounce: rng.chance(0.3), minAlignMask: rng.pick([0, 0xfff]),
-      p2pPolicy: rng.pick(['reject', 'bounce'] as const), cpu: rng.int(0, 3), waitForSpace: rng.chance(0.5) ? 1000 : false,
-    });
+    const device = deviceFor(rng);
     const direction = rng.pick([DmaDirection.TO_DEVICE, DmaDirection.FROM_DEVICE, DmaDirection.BIDIRECTIONAL]) as StreamingDirection;
     const skip = rng.chance(0.2);
     const buffers: { region: Region; span: Span; phys: number; length: number; area: Uint8Array; expected: Uint8Array }[] = [];
