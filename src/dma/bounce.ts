@@ -1,10 +1,11 @@
 // The swiotlb glue: allocate and free bounce slots for a device, and move bytes between the
 // original buffer and its slot through the copy engine. The pool itself (swiotlb.ts) only
 // keeps slot accounting.
-import { InvalidArgumentError } from '../errors.js';
+import { DmaMappingError, EngineStoppedError, InvalidArgumentError, WorkerDiedError } from '../errors.js';
 import { SgTable } from '../fabric/index.js';
 import type { BounceRecord, DmaContext } from './context.js';
 import type { StreamingDirection } from './direction.js';
+import { maxMappingSize } from './swiotlb.js';
 
 /** Where a bounced device allocates: its identity and the pool options that shape placement. */
 export interface BounceOwner {
@@ -23,9 +24,11 @@ export type CopyTriple = [dst: number, src: number, len: number];
 /**
  * Takes slots for [phys, phys + size) (models swiotlb_tbl_map_single() without its copy: the
  * caller batches the copy-in of every segment of a call). Throws SwiotlbFullError
- * (ERR_SWIOTLB_FULL) when the pool has no room.
+ * (ERR_SWIOTLB_FULL) when the pool has no room, and DmaMappingError (ERR_DMA_MAPPING, errno EIO) for a
+ * segment longer than swiotlb_max_mapping_size().
  */
 export function allocateBounce(ctx: DmaContext, owner: BounceOwner, phys: number, origOffset: number, size: number, direction: StreamingDirection): BounceRecord {
+  checkMappingSize(owner, phys, size);
   // tryMap allocates no result object on the hot path; when full, map() raises the error.
   let tlbAddr = ctx.pool.tryMap(phys, size, owner.minAlignMask, 0, owner.cpu, owner.boundaryMask);
   if (tlbAddr < 0) tlbAddr = ctx.pool.map({ origAddr: phys, size, minAlignMask: owner.minAlignMask, cpu: owner.cpu, boundaryMask: owner.boundaryMask }).tlbAddr;
@@ -34,12 +37,26 @@ export function allocateBounce(ctx: DmaContext, owner: BounceOwner, phys: number
 
 /** allocateBounce() for an owner that waits for space (QEMU-style map-client retry) instead of failing. */
 export async function allocateBounceWaiting(ctx: DmaContext, owner: BounceOwner, phys: number, origOffset: number, size: number, direction: StreamingDirection, signal?: AbortSignal): Promise<BounceRecord> {
+  checkMappingSize(owner, phys, size);
   const wait = owner.waitForSpace === false ? 0 : owner.waitForSpace;
   const slot = await ctx.pool.mapWait(
     { origAddr: phys, size, minAlignMask: owner.minAlignMask, cpu: owner.cpu, boundaryMask: owner.boundaryMask },
     { ...(Number.isFinite(wait) ? { timeout: wait } : {}), ...(signal ? { signal } : {}) },
   );
   return remember(ctx, owner, slot.tlbAddr, phys, origOffset, size, direction);
+}
+
+// A segment the pool can never hold is a mapping failure of the caller's valid request, not a bad
+// argument: the kernel's swiotlb_find_slots() finds no run longer than a segment and the map returns
+// DMA_MAPPING_ERROR (dma_direct_map_sg: -EIO). Checked before the pool, so a waiting owner never waits for it.
+function checkMappingSize(owner: BounceOwner, phys: number, size: number): void {
+  const max = maxMappingSize(owner.minAlignMask);
+  if (size > max) {
+    throw new DmaMappingError(
+      `cannot bounce ${size} bytes at 0x${phys.toString(16)}: larger than swiotlb_max_mapping_size() (${max} bytes); split the segment`,
+      { errno: 'EIO', address: phys, length: size, maxMappingSize: max },
+    );
+  }
 }
 
 function remember(ctx: DmaContext, owner: BounceOwner, tlbAddr: number, origPhys: number, origOffset: number, size: number, direction: StreamingDirection): BounceRecord {
@@ -78,37 +95,72 @@ export function fromBounce(record: BounceRecord, offset = 0, size = record.size)
   return [record.origOffset + offset, record.slotOffset + offset, size];
 }
 
+/** Engine attempts of one bounce copy before it is done in the caller's thread. */
+export const BOUNCE_COPY_ATTEMPTS = 3;
+
+// A bounce copy moves bytes between the original and its slot, which never overlap, so running it
+// again after a partial run gives the same bytes. When the worker running it dies (ERR_WORKER_DIED)
+// the engine has already replaced it: try again; when the engine's channel gave up (ERR_ENGINE_STOPPED)
+// or the worker died every time, copy in the caller's thread. Without this an unmap whose copy-back
+// lost its worker freed the slot with the device's bytes still in it: data lost for good.
+async function bounceCopy(ctx: DmaContext, viaEngine: () => Promise<unknown>, inline: () => void): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await viaEngine();
+      return;
+    } catch (error) {
+      const workerLost = error instanceof WorkerDiedError;
+      if (!workerLost && !(error instanceof EngineStoppedError)) throw error;
+      if (!workerLost || attempt >= BOUNCE_COPY_ATTEMPTS) {
+        inline();
+        return;
+      }
+    }
+  }
+}
+
 /** Runs the copies of one DMA API call as one engine op (inline when small); resolves when done. */
 export async function runCopies(ctx: DmaContext, copies: CopyTriple[]): Promise<void> {
   if (copies.length === 0) return;
   if (copies.length === 1) {
     const [dst, src, len] = copies[0]!;
-    await ctx.engine.copy(dst, src, len);
+    await bounceCopy(ctx, () => ctx.engine.copy(dst, src, len), () => ctx.fabric.kernels.copy(dst, src, len));
     return;
   }
-  await ctx.engine.copySg(copies);
+  await bounceCopy(ctx, () => ctx.engine.copySg(copies), () => {
+    for (const [dst, src, len] of copies) ctx.fabric.kernels.copy(dst, src, len);
+  });
 }
 
 /**
  * Copies every record's whole mapping, original → slot (`toSlot`) or back, as one engine op:
  * the table is written straight from the records (no per-segment arrays on the hot path).
+ * A copy whose worker dies is retried (see bounceCopy), so it completes or throws a non-engine error.
  */
 export async function copyRecords(ctx: DmaContext, records: readonly BounceRecord[], toSlot: boolean): Promise<void> {
   if (records.length === 1) {
     const r = records[0]!;
-    await (toSlot ? ctx.engine.copy(r.slotOffset, r.origOffset, r.size) : ctx.engine.copy(r.origOffset, r.slotOffset, r.size));
+    const [dst, src] = toSlot ? [r.slotOffset, r.origOffset] : [r.origOffset, r.slotOffset];
+    await bounceCopy(ctx, () => ctx.engine.copy(dst, src, r.size), () => ctx.fabric.kernels.copy(dst, src, r.size));
     return;
   }
-  const table = new SgTable(ctx.fabric, records.length);
-  try {
-    for (const r of records) {
-      if (toSlot) table.push(r.slotOffset, r.origOffset, r.size);
-      else table.push(r.origOffset, r.slotOffset, r.size);
+  await bounceCopy(ctx, async () => {
+    const table = new SgTable(ctx.fabric, records.length);
+    try {
+      for (const r of records) {
+        if (toSlot) table.push(r.slotOffset, r.origOffset, r.size);
+        else table.push(r.origOffset, r.slotOffset, r.size);
+      }
+      await ctx.engine.copySg(table);
+    } finally {
+      table.release();
     }
-    await ctx.engine.copySg(table);
-  } finally {
-    table.release();
-  }
+  }, () => {
+    for (const r of records) {
+      if (toSlot) ctx.fabric.kernels.copy(r.slotOffset, r.origOffset, r.size);
+      else ctx.fabric.kernels.copy(r.origOffset, r.slotOffset, r.size);
+    }
+  });
 }
 
 /** Throws ERR_INVALID_ARGUMENT naming an address that is not a live bounce mapping of the device. */

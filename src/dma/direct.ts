@@ -116,6 +116,19 @@ export async function mapSegments(ctx: DmaContext, device: MappingDevice, entrie
   return segments;
 }
 
+/**
+ * Checks the segments an unmap or sync names (what mapSg returned, or a single range): each an object with a
+ * non-negative safe-integer dmaAddress and a positive length. Throws ERR_INVALID_ARGUMENT, changing nothing.
+ */
+function checkSegments(segments: readonly { dmaAddress: number; length: number }[]): void {
+  for (const segment of segments) {
+    const { dmaAddress, length } = (segment ?? {}) as { dmaAddress?: unknown; length?: unknown };
+    if (typeof dmaAddress !== 'number' || !Number.isSafeInteger(dmaAddress) || dmaAddress < 0 || typeof length !== 'number' || !Number.isSafeInteger(length) || length <= 0) {
+      throw new InvalidArgumentError('each segment must be { dmaAddress, length } as mapSg returned it (non-negative integers, length > 0)', { argument: 'segments' });
+    }
+  }
+}
+
 /** The live bounce records behind `segments`, all checked before anything changes. */
 function recordsOf(ctx: DmaContext, device: MappingDevice, segments: readonly { dmaAddress: number; length: number }[], exact: boolean): (BounceRecord | undefined)[] {
   return segments.map(({ dmaAddress, length }) => {
@@ -133,6 +146,7 @@ function recordsOf(ctx: DmaContext, device: MappingDevice, segments: readonly { 
  * a live mapping of this device of that size, or names the same mapping twice.
  */
 export async function unmapSegments(ctx: DmaContext, device: MappingDevice, segments: readonly { dmaAddress: number; length: number }[], direction: StreamingDirection, attrs: number): Promise<void> {
+  checkSegments(segments);
   const live: BounceRecord[] = [];
   const pool = ctx.poolRegion;
   for (const { dmaAddress, length } of segments) {
@@ -158,6 +172,7 @@ export async function unmapSegments(ctx: DmaContext, device: MappingDevice, segm
  * of a mapping. Throws ERR_INVALID_ARGUMENT for a pool range that no live mapping of this device holds.
  */
 export async function syncSegments(ctx: DmaContext, device: MappingDevice, segments: readonly { dmaAddress: number; length: number }[], direction: StreamingDirection, target: 'cpu' | 'device'): Promise<void> {
+  checkSegments(segments);
   const records = recordsOf(ctx, device, segments, false);
   const copies: CopyTriple[] = [];
   const copyIn = target === 'device' ? deviceReads(direction) : deviceWrites(direction);

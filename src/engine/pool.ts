@@ -1,7 +1,7 @@
 // Worker pools for the engine: piscina owns the threads (spawn, replacement after a crash,
 // shutdown); dma-bounce only hands them tasks.
 import { Piscina } from 'piscina';
-import { errorFromJSON } from '../errors.js';
+import { DmaBounceError, errorFromJSON, WorkerDiedError } from '../errors.js';
 import type { Fabric } from '../fabric/fabric.js';
 import type { BatchResult, BatchTask } from './worker.js';
 
@@ -22,10 +22,20 @@ export function createWorkerPool(fabric: Fabric, threads: number): Piscina {
 
 /**
  * Runs one batch copySg on a pool loading `dma-bounce/worker` and returns the bytes copied;
- * rejects with the rebuilt coded error (ERR_KERNEL_BOUNDS, ERR_INVALID_ARGUMENT) on failure.
+ * rejects with the rebuilt coded error (ERR_KERNEL_BOUNDS, ERR_INVALID_ARGUMENT) on failure, and
+ * with WorkerDiedError (ERR_WORKER_DIED, `cause` piscina's error) when the worker died or threw
+ * (some segments may then have been copied; the batch can be run again).
  */
 export async function runBatch(pool: Piscina, task: BatchTask): Promise<number> {
-  const result = (await pool.run(task)) as BatchResult;
+  let result: BatchResult;
+  try {
+    result = (await pool.run(task)) as BatchResult;
+  } catch (error) {
+    // piscina rejects with a plain Error ("worker exited with code: 0") when the thread is
+    // terminated or the task throws: give the caller a code to branch on.
+    if (error instanceof DmaBounceError) throw error;
+    throw new WorkerDiedError(`the worker running this batch died or threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
   if (!result.ok) throw errorFromJSON(result.error);
   return result.bytes;
 }

@@ -1,6 +1,6 @@
 // A region of the fabric: a stretch of the shared memory that stands for host RAM, a device
 // BAR or the bounce pool, with a CPU physical base and a bus offset.
-import { AddressError, ForeignSpanError } from '../errors.js';
+import { AddressError, ForeignSpanError, InvalidArgumentError } from '../errors.js';
 import { parseSize, type Size } from '../size.js';
 import { RangeAllocator, type AllocatorStats } from './allocator.js';
 
@@ -79,8 +79,9 @@ export class Region {
     return { region: this, phys, offset: this.offset + (phys - this.phys), length };
   }
 
-  /** Frees a span allocated from this region. ERR_FOREIGN_SPAN / ERR_DOUBLE_FREE otherwise; unchanged on failure. */
+  /** Frees a span allocated from this region. ERR_FOREIGN_SPAN / ERR_DOUBLE_FREE otherwise, ERR_INVALID_ARGUMENT for a non-span; unchanged on failure. */
   free(span: Span): void {
+    if (span === null || typeof span !== 'object') throw new InvalidArgumentError('free: expected a span from allocate()', { argument: 'span' });
     if (span.region !== this) {
       throw new ForeignSpanError(`span at phys 0x${span.phys.toString(16)} belongs to region ${span.region.name}, not ${this.name}`, { offset: span.offset });
     }
@@ -89,6 +90,7 @@ export class Region {
 
   /** A Uint8Array over the span's bytes (no copy). */
   view(span: Pick<Span, 'offset' | 'length'>): Uint8Array {
+    if (span === null || typeof span !== 'object') throw new InvalidArgumentError('view: expected a span { offset, length }', { argument: 'span' });
     if (span.offset < this.offset || span.offset + span.length > this.offset + this.size) {
       throw new AddressError(`span at offset ${span.offset}+${span.length} is outside region ${this.name}`, { address: span.offset, length: span.length });
     }

@@ -108,6 +108,9 @@ export class P2pmemProvider {
    * 'size-mismatch'. On failure nothing changes.
    */
   free(allocation: { readonly phys: number; readonly size: number }): void {
+    if (allocation === null || typeof allocation !== 'object') {
+      throw new InvalidArgumentError('p2pmem free: expected the allocation that allocate() returned', { argument: 'allocation' });
+    }
     const { phys, size } = allocation;
     const fields = { provider: this.bdf, bar: this.bar.index, phys, size };
     if (typeof phys !== 'number' || !(phys >= this.bar.phys && phys < this.bar.phys + this.bar.size)) {

@@ -1,0 +1,257 @@
+// The bad-input catalogue: every public entry point with wrong types, NaN, negative, huge, unaligned,
+// out-of-range and overlapping values, and the error code each gets. test/bad-input-api.test.ts checks every
+// row and that docs/bad-input.md lists it (DMA_BOUNCE_WRITE_DOCS=1 regenerates the file from here).
+import {
+  CopyEngine,
+  DmaDirection,
+  DmaSystem,
+  Fabric,
+  P2pmemProvider,
+  RangeAllocator,
+  Ring,
+  SgList,
+  SgTable,
+  SwiotlbPool,
+  buildTopology,
+  loadLspci,
+  loadTopologyJson,
+  parseCpu,
+  parseSize,
+  type DmaDevice,
+  type Region,
+  type Span,
+} from '../../dist/src/index.js';
+
+export type InputClass = 'wrong type' | 'NaN' | 'negative' | 'huge' | 'unaligned' | 'out of range' | 'overlapping' | 'empty' | 'unknown' | 'state';
+
+export interface Row {
+  readonly api: string;
+  readonly cls: InputClass;
+  /** The offending input, as the docs show it. */
+  readonly input: string;
+  readonly code: string;
+  readonly run: () => unknown;
+}
+
+export interface Rig {
+  readonly system: DmaSystem;
+  readonly device: DmaDevice;
+  readonly ram: Region;
+  readonly fabric: Fabric;
+  readonly ring: Ring;
+  readonly engine: CopyEngine;
+  readonly pool: SwiotlbPool;
+  readonly provider: P2pmemProvider;
+  readonly span: Span;
+}
+
+export function makeRig(): Rig {
+  const system = DmaSystem.create({ swiotlb: { size: '1MiB' }, engine: { workers: 1 } });
+  const fabric = new Fabric({ size: '32MiB', scratch: '1MiB' });
+  fabric.addRegion({ name: 'ram', kind: 'ram', phys: 0x10_0000, size: '8MiB' });
+  const ram = system.ram[0]!;
+  const span = ram.allocate(8192, 4096);
+  return {
+    system,
+    device: system.device('0000:04:00.0', { forceBounce: true }),
+    ram,
+    fabric,
+    ring: new Ring(fabric, { slots: 16 }),
+    engine: system.engine,
+    pool: new SwiotlbPool({ base: 0x100_0000, size: '1MiB' }),
+    provider: system.topology.providers()[0]!,
+    span,
+  };
+}
+
+const TO = DmaDirection.TO_DEVICE;
+const any = (v: unknown) => v as never;
+
+/** Every row; `r` supplies the objects under test. */
+export function catalogue(r: Rig): Row[] {
+  const d = r.device;
+  const p = r.span.phys;
+  const e = r.engine;
+  const base = r.system.fabric.dataStart;
+  const rows: Row[] = [
+    // sizes (CONTRACTS.md)
+    { api: 'parseSize', cls: 'wrong type', input: '{}', code: 'ERR_INVALID_SIZE', run: () => parseSize({}) },
+    { api: 'parseSize', cls: 'NaN', input: 'NaN', code: 'ERR_INVALID_SIZE', run: () => parseSize(Number.NaN) },
+    { api: 'parseSize', cls: 'negative', input: '-1', code: 'ERR_INVALID_SIZE', run: () => parseSize(-1) },
+    { api: 'parseSize', cls: 'huge', input: '"9999999TiB"', code: 'ERR_INVALID_SIZE', run: () => parseSize('9999999TiB') },
+    { api: 'parseSize', cls: 'unaligned', input: '1.5', code: 'ERR_INVALID_SIZE', run: () => parseSize(1.5) },
+    { api: 'parseSize', cls: 'unknown', input: '"4KB"', code: 'ERR_INVALID_SIZE', run: () => parseSize('4KB') },
+    // fabric
+    { api: 'new Fabric', cls: 'wrong type', input: '{ size: true }', code: 'ERR_INVALID_SIZE', run: () => new Fabric({ size: any(true) }) },
+    { api: 'new Fabric', cls: 'unaligned', input: '{ size: 100000 }', code: 'ERR_INVALID_ARGUMENT', run: () => new Fabric({ size: 100000 }) },
+    { api: 'new Fabric', cls: 'huge', input: '{ size: "8GiB" }', code: 'ERR_INVALID_ARGUMENT', run: () => new Fabric({ size: '8GiB' }) },
+    { api: 'new Fabric', cls: 'out of range', input: '{ size: "1MiB", scratch: "1MiB" }', code: 'ERR_INVALID_ARGUMENT', run: () => new Fabric({ size: '1MiB', scratch: '1MiB' }) },
+    { api: 'Fabric.addRegion', cls: 'wrong type', input: 'null', code: 'ERR_INVALID_ARGUMENT', run: () => r.fabric.addRegion(any(null)) },
+    { api: 'Fabric.addRegion', cls: 'unaligned', input: 'phys 0x1001', code: 'ERR_INVALID_ARGUMENT', run: () => r.fabric.addRegion({ name: 'x', kind: 'ram', phys: 0x1001, size: 4096 }) },
+    { api: 'Fabric.addRegion', cls: 'NaN', input: 'phys NaN', code: 'ERR_INVALID_ARGUMENT', run: () => r.fabric.addRegion({ name: 'x', kind: 'ram', phys: Number.NaN, size: 4096 }) },
+    { api: 'Fabric.addRegion', cls: 'overlapping', input: 'phys inside region "ram"', code: 'ERR_REGION_CONFLICT', run: () => r.fabric.addRegion({ name: 'x', kind: 'ram', phys: 0x20_0000, size: 4096 }) },
+    { api: 'Fabric.addRegion', cls: 'huge', input: 'size "1GiB"', code: 'ERR_FABRIC_FULL', run: () => r.fabric.addRegion({ name: 'x', kind: 'ram', phys: 0x4000_0000, size: '1GiB' }) },
+    { api: 'Fabric.addRegion', cls: 'unknown', input: 'kind "rom"', code: 'ERR_INVALID_ARGUMENT', run: () => r.fabric.addRegion({ name: 'x', kind: any('rom'), phys: 0x4000_0000, size: 4096 }) },
+    { api: 'Fabric.regionAt', cls: 'out of range', input: 'phys 0x7000_0000', code: 'ERR_BAD_ADDRESS', run: () => r.fabric.regionAt(0x7000_0000) },
+    { api: 'Fabric.regionAt', cls: 'NaN', input: 'NaN', code: 'ERR_BAD_ADDRESS', run: () => r.fabric.regionAt(Number.NaN) },
+    { api: 'Fabric.regionAt', cls: 'overlapping', input: 'range crossing the region end', code: 'ERR_BAD_ADDRESS', run: () => r.fabric.regionAt(0x10_0000 + 8 * 2 ** 20 - 1, 2) },
+    { api: 'Region.allocate', cls: 'negative', input: '-1', code: 'ERR_INVALID_SIZE', run: () => r.ram.allocate(-1) },
+    { api: 'Region.allocate', cls: 'empty', input: '0', code: 'ERR_INVALID_ARGUMENT', run: () => r.ram.allocate(0) },
+    { api: 'Region.allocate', cls: 'unaligned', input: 'alignment 3', code: 'ERR_INVALID_ARGUMENT', run: () => r.ram.allocate(16, 3) },
+    { api: 'Region.allocate', cls: 'huge', input: '"1GiB"', code: 'ERR_ALLOC_EXHAUSTED', run: () => r.ram.allocate('1GiB') },
+    { api: 'Region.free', cls: 'wrong type', input: 'null', code: 'ERR_INVALID_ARGUMENT', run: () => r.ram.free(any(null)) },
+    { api: 'Region.free', cls: 'state', input: 'a span of another region', code: 'ERR_FOREIGN_SPAN', run: () => r.ram.free({ ...r.span, region: r.system.ram[1]! }) },
+    { api: 'RangeAllocator.free', cls: 'state', input: 'an offset never allocated', code: 'ERR_FOREIGN_SPAN', run: () => new RangeAllocator(0, 4096).free(12) },
+    { api: 'new SgTable', cls: 'huge', input: 'capacity 2^25', code: 'ERR_INVALID_ARGUMENT', run: () => new SgTable(r.fabric, 2 ** 25) },
+    { api: 'new SgTable', cls: 'NaN', input: 'capacity NaN', code: 'ERR_INVALID_ARGUMENT', run: () => new SgTable(r.fabric, Number.NaN) },
+    { api: 'SgTable.push', cls: 'negative', input: 'len -1', code: 'ERR_INVALID_ARGUMENT', run: () => withTable(r, (t) => t.push(0, 0, -1)) },
+    { api: 'SgTable.push', cls: 'huge', input: 'dst 2^32', code: 'ERR_INVALID_ARGUMENT', run: () => withTable(r, (t) => t.push(2 ** 32, 0, 1)) },
+    { api: 'SgTable.push', cls: 'out of range', input: 'a 2nd entry in a 1-entry table', code: 'ERR_INVALID_ARGUMENT', run: () => withTable(r, (t) => { t.push(0, 0, 1); t.push(0, 0, 1); }) },
+    { api: 'SgList.push', cls: 'NaN', input: 'addr NaN', code: 'ERR_INVALID_ARGUMENT', run: () => { const l = new SgList(r.fabric, 1); try { l.push(Number.NaN, 1); } finally { l.release(); } } },
+    // engine
+    { api: 'new Ring', cls: 'unaligned', input: 'slots 100', code: 'ERR_INVALID_ARGUMENT', run: () => new Ring(r.fabric, { slots: 100 }) },
+    { api: 'Ring.enqueueCopy', cls: 'negative', input: 'len -1', code: 'ERR_INVALID_ARGUMENT', run: () => r.ring.enqueueCopy(0, 0, -1) },
+    { api: 'Ring.enqueueCopy', cls: 'NaN', input: 'dst NaN', code: 'ERR_INVALID_ARGUMENT', run: () => r.ring.enqueueCopy(Number.NaN, 0, 1) },
+    { api: 'Ring.enqueueFill', cls: 'wrong type', input: 'pattern 5 (not a bigint)', code: 'ERR_INVALID_ARGUMENT', run: () => r.ring.enqueueFill(0, any(5), 1) },
+    { api: 'Ring.enqueueCopyTable', cls: 'wrong type', input: '{}', code: 'ERR_INVALID_ARGUMENT', run: () => r.ring.enqueueCopyTable(any({})) },
+    { api: 'CopyEngine.create', cls: 'out of range', input: 'workers 0', code: 'ERR_INVALID_ARGUMENT', run: () => CopyEngine.create(r.fabric, { workers: 0 }) },
+    { api: 'CopyEngine.create', cls: 'NaN', input: 'pollMicros NaN', code: 'ERR_INVALID_ARGUMENT', run: () => CopyEngine.create(r.fabric, { pollMicros: Number.NaN }) },
+    { api: 'CopyEngine.create', cls: 'wrong type', input: 'inlineBelow "big"', code: 'ERR_INVALID_SIZE', run: () => CopyEngine.create(r.fabric, { inlineBelow: 'big' }) },
+    { api: 'CopyEngine.copy', cls: 'NaN', input: 'len NaN', code: 'ERR_INVALID_ARGUMENT', run: () => e.copy(base, base, Number.NaN) },
+    { api: 'CopyEngine.copy', cls: 'negative', input: 'dst -1', code: 'ERR_INVALID_ARGUMENT', run: () => e.copy(-1, base, 1) },
+    { api: 'CopyEngine.copy', cls: 'huge', input: 'len 2^32', code: 'ERR_INVALID_ARGUMENT', run: () => e.copy(base, base, 2 ** 32) },
+    { api: 'CopyEngine.copy', cls: 'out of range', input: 'dst in the guard page (0)', code: 'ERR_COPY_FAILED', run: () => e.copy(0, base, 16) },
+    { api: 'CopyEngine.copy', cls: 'out of range', input: 'src past the fabric end (ring path)', code: 'ERR_COPY_FAILED', run: () => e.copy(base, r.system.fabric.size - 16, 1 << 20) },
+    { api: 'CopyEngine.copy', cls: 'wrong type', input: 'options.signal {}', code: 'ERR_INVALID_ARGUMENT', run: () => e.copy(base, base, 1, { signal: any({}) }) },
+    { api: 'CopyEngine.copy', cls: 'state', input: 'an already aborted signal', code: 'ERR_ABORTED', run: () => e.copy(base, base, 1, { signal: AbortSignal.abort() }) },
+    { api: 'CopyEngine.copySg', cls: 'wrong type', input: '"x"', code: 'ERR_INVALID_ARGUMENT', run: () => e.copySg(any('x')) },
+    { api: 'CopyEngine.copySg', cls: 'wrong type', input: '[[1, 2]] (a pair)', code: 'ERR_INVALID_ARGUMENT', run: () => e.copySg(any([[1, 2]])) },
+    { api: 'CopyEngine.copySg', cls: 'out of range', input: 'a segment reaching the scratch area', code: 'ERR_COPY_FAILED', run: () => e.copySg([[base - 64, base, 128]]) },
+    { api: 'CopyEngine.fill', cls: 'wrong type', input: 'pattern 1 (not a bigint)', code: 'ERR_INVALID_ARGUMENT', run: () => e.fill(base, any(1), 8) },
+    { api: 'CopyEngine.copyCrc32c', cls: 'negative', input: 'seed -1', code: 'ERR_INVALID_ARGUMENT', run: () => e.copyCrc32c(base, base, 8, { seed: -1 }) },
+    // swiotlb pool
+    { api: 'new SwiotlbPool', cls: 'unaligned', input: 'base 0x1001', code: 'ERR_INVALID_ARGUMENT', run: () => new SwiotlbPool({ base: 0x1001 }) },
+    { api: 'new SwiotlbPool', cls: 'unaligned', input: 'size "100KiB"', code: 'ERR_INVALID_ARGUMENT', run: () => new SwiotlbPool({ base: 0, size: '100KiB' }) },
+    { api: 'new SwiotlbPool', cls: 'NaN', input: 'areas NaN', code: 'ERR_INVALID_ARGUMENT', run: () => new SwiotlbPool({ base: 0, size: '1MiB', areas: Number.NaN }) },
+    { api: 'SwiotlbPool.map', cls: 'huge', input: 'size 256KiB + 1', code: 'ERR_INVALID_ARGUMENT', run: () => r.pool.map({ origAddr: 0, size: 262145 }) },
+    { api: 'SwiotlbPool.map', cls: 'negative', input: 'origAddr -1', code: 'ERR_INVALID_ARGUMENT', run: () => r.pool.map({ origAddr: -1, size: 1 }) },
+    { api: 'SwiotlbPool.map', cls: 'unaligned', input: 'allocAlignMask 0x1000', code: 'ERR_INVALID_ARGUMENT', run: () => r.pool.map({ origAddr: 0, size: 1, allocAlignMask: 0x1000 }) },
+    { api: 'SwiotlbPool.unmap', cls: 'out of range', input: 'an address outside the pool', code: 'ERR_INVALID_ARGUMENT', run: () => r.pool.unmap(0, 1) },
+    { api: 'SwiotlbPool.unmap', cls: 'state', input: 'a slot not mapped', code: 'ERR_INVALID_ARGUMENT', run: () => r.pool.unmap(0x100_0000, 1) },
+    { api: 'SwiotlbPool.mapWait', cls: 'NaN', input: 'timeout NaN', code: 'ERR_INVALID_ARGUMENT', run: () => r.pool.mapWait({ origAddr: 0, size: 1 }, { timeout: Number.NaN }) },
+    // DMA system and devices
+    { api: 'DmaSystem.create', cls: 'wrong type', input: 'topology 42', code: 'ERR_TOPOLOGY', run: () => DmaSystem.create({ topology: any(42) }) },
+    { api: 'DmaSystem.create', cls: 'empty', input: 'ram []', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ ram: [] }) },
+    { api: 'DmaSystem.create', cls: 'overlapping', input: 'two RAM regions at one address', code: 'ERR_REGION_CONFLICT', run: () => DmaSystem.create({ ram: [{ name: 'a', phys: 0x1000_0000, size: '1MiB' }, { name: 'b', phys: 0x1000_0000, size: '1MiB' }] }) },
+    { api: 'DmaSystem.create', cls: 'overlapping', input: 'RAM over the swiotlb pool', code: 'ERR_REGION_CONFLICT', run: () => DmaSystem.create({ ram: [{ name: 'a', phys: 0x0400_0000, size: '1MiB' }] }) },
+    { api: 'DmaSystem.create', cls: 'huge', input: 'ram "8GiB"', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ ram: [{ name: 'a', phys: 0x1_0000_0000, size: '8GiB' }] }) },
+    { api: 'DmaSystem.create', cls: 'unaligned', input: 'swiotlb size "100KiB"', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ swiotlb: { size: '100KiB' } }) },
+    { api: 'DmaSystem.create', cls: 'unaligned', input: 'ram phys 0x1000_0001', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ ram: [{ name: 'a', phys: 0x1000_0001, size: '1MiB' }] }) },
+    { api: 'DmaSystem.device', cls: 'unknown', input: '"0000:99:00.0"', code: 'ERR_UNKNOWN_DEVICE', run: () => r.system.device('0000:99:00.0') },
+    { api: 'DmaSystem.device', cls: 'wrong type', input: 'bdf 42', code: 'ERR_UNKNOWN_DEVICE', run: () => r.system.device(any(42)) },
+    { api: 'DmaSystem.device', cls: 'out of range', input: 'dmaBits 12', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:04:00.0', { dmaBits: 12 }) },
+    { api: 'DmaSystem.device', cls: 'NaN', input: 'dmaBits NaN', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:04:00.0', { dmaBits: Number.NaN }) },
+    { api: 'DmaSystem.device', cls: 'unaligned', input: 'minAlignMask 0x1000', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:04:00.0', { minAlignMask: 0x1000 }) },
+    { api: 'DmaSystem.device', cls: 'negative', input: 'busDmaLimit -1', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:04:00.0', { busDmaLimit: -1 }) },
+    { api: 'DmaSystem.device', cls: 'negative', input: 'waitForSpace -1', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:04:00.0', { waitForSpace: -1 }) },
+    { api: 'DmaSystem.device', cls: 'wrong type', input: 'forceBounce "yes"', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:04:00.0', { forceBounce: any('yes') }) },
+    { api: 'DmaSystem.device', cls: 'unknown', input: 'p2pPolicy "copy"', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:04:00.0', { p2pPolicy: any('copy') }) },
+    { api: 'DmaSystem.device', cls: 'wrong type', input: 'a bridge ("0000:01:00.0")', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:01:00.0') },
+    { api: 'DmaSystem.barMemory', cls: 'out of range', input: 'BAR 7', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.barMemory('0000:03:00.0', 7) },
+    { api: 'DmaDevice.mapSingle', cls: 'wrong type', input: 'phys "0x1000"', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSingle(any('0x1000'), 16, TO) },
+    { api: 'DmaDevice.mapSingle', cls: 'NaN', input: 'phys NaN', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSingle(Number.NaN, 16, TO) },
+    { api: 'DmaDevice.mapSingle', cls: 'negative', input: 'phys -4096', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSingle(-4096, 16, TO) },
+    { api: 'DmaDevice.mapSingle', cls: 'empty', input: 'size 0', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSingle(p, 0, TO) },
+    { api: 'DmaDevice.mapSingle', cls: 'huge', input: 'size 2^32', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSingle(p, 2 ** 32, TO) },
+    { api: 'DmaDevice.mapSingle', cls: 'huge', input: 'size 1MiB (bounced: above swiotlb_max_mapping_size)', code: 'ERR_DMA_MAPPING', run: () => d.mapSingle(r.ram.phys, 2 ** 20, TO) },
+    { api: 'DmaDevice.mapSingle', cls: 'unaligned', input: 'size 1.5', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSingle(p, 1.5, TO) },
+    { api: 'DmaDevice.mapSingle', cls: 'out of range', input: 'phys in no region', code: 'ERR_BAD_ADDRESS', run: () => d.mapSingle(0x7000_0000, 16, TO) },
+    { api: 'DmaDevice.mapSingle', cls: 'overlapping', input: 'a range crossing a region end', code: 'ERR_BAD_ADDRESS', run: () => d.mapSingle(r.ram.physEnd - 8, 16, TO) },
+    { api: 'DmaDevice.mapSingle', cls: 'overlapping', input: 'phys inside the swiotlb pool', code: 'ERR_BAD_ADDRESS', run: () => d.mapSingle(0x0400_0000, 16, TO) },
+    { api: 'DmaDevice.mapSingle', cls: 'out of range', input: 'direction 3 (NONE)', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSingle(p, 16, any(3)) },
+    { api: 'DmaDevice.mapSingle', cls: 'wrong type', input: 'direction "TO_DEVICE"', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSingle(p, 16, any('TO_DEVICE')) },
+    { api: 'DmaDevice.mapSingle', cls: 'unknown', input: 'attrs 1 << 3', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSingle(p, 16, TO, 1 << 3) },
+    { api: 'DmaDevice.mapSg', cls: 'empty', input: '[]', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSg([], TO) },
+    { api: 'DmaDevice.mapSg', cls: 'wrong type', input: '[null]', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSg(any([null]), TO) },
+    { api: 'DmaDevice.mapSg', cls: 'wrong type', input: '"sg"', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSg(any('sg'), TO) },
+    { api: 'DmaDevice.mapSg', cls: 'NaN', input: '[{ phys, length: NaN }]', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSg([{ phys: p, length: Number.NaN }], TO) },
+    { api: 'DmaDevice.unmapSingle', cls: 'state', input: 'an address never mapped', code: 'ERR_INVALID_ARGUMENT', run: () => d.unmapSingle(0x0400_0000, 16, TO) },
+    { api: 'DmaDevice.unmapSingle', cls: 'negative', input: 'size -1', code: 'ERR_INVALID_ARGUMENT', run: () => d.unmapSingle(0x0400_0000, -1, TO) },
+    { api: 'DmaDevice.unmapSg', cls: 'wrong type', input: '{}', code: 'ERR_INVALID_ARGUMENT', run: () => d.unmapSg(any({}), TO) },
+    { api: 'DmaDevice.unmapSg', cls: 'wrong type', input: '{ segments: [null] }', code: 'ERR_INVALID_ARGUMENT', run: () => d.unmapSg(any({ direction: TO, nents: 1, segments: [null] }), TO) },
+    { api: 'DmaDevice.unmapSg', cls: 'wrong type', input: "{ segments: [{ dmaAddress: 'x', length: 1 }] }", code: 'ERR_INVALID_ARGUMENT', run: () => d.unmapSg(any({ direction: TO, nents: 1, segments: [{ dmaAddress: 'x', length: 1 }] }), TO) },
+    { api: 'DmaDevice.syncSgForCpu', cls: 'negative', input: '{ segments: [{ dmaAddress: -1, length: 1 }] }', code: 'ERR_INVALID_ARGUMENT', run: () => d.syncSgForCpu(any({ direction: TO, nents: 1, segments: [{ dmaAddress: -1, length: 1 }] }), DmaDirection.FROM_DEVICE) },
+    { api: 'Region.view', cls: 'wrong type', input: 'undefined', code: 'ERR_INVALID_ARGUMENT', run: () => r.ram.view(any(undefined)) },
+    { api: 'Region.view', cls: 'out of range', input: 'a span past the region end', code: 'ERR_BAD_ADDRESS', run: () => r.ram.view({ offset: r.ram.offset + r.ram.size - 1, length: 2 }) },
+    { api: 'DmaDevice.syncSingleForCpu', cls: 'NaN', input: 'dmaAddress NaN', code: 'ERR_INVALID_ARGUMENT', run: () => d.syncSingleForCpu(Number.NaN, 16, DmaDirection.FROM_DEVICE) },
+    { api: 'DmaDevice.syncSingleForCpu', cls: 'state', input: 'a pool range not mapped', code: 'ERR_INVALID_ARGUMENT', run: () => d.syncSingleForCpu(0x0400_0000, 16, DmaDirection.FROM_DEVICE) },
+    { api: 'DmaDevice.syncSgForDevice', cls: 'wrong type', input: 'null', code: 'ERR_INVALID_ARGUMENT', run: () => d.syncSgForDevice(any(null), TO) },
+    { api: 'DeviceDma.read', cls: 'negative', input: 'length -1', code: 'ERR_INVALID_ARGUMENT', run: () => d.dma.read(p, -1) },
+    { api: 'DeviceDma.read', cls: 'out of range', input: 'an address nothing answers', code: 'ERR_DEVICE_FAULT', run: () => d.dma.read(0x7000_0000, 16) },
+    { api: 'DeviceDma.write', cls: 'wrong type', input: 'bytes [1, 2]', code: 'ERR_INVALID_ARGUMENT', run: () => d.dma.write(p, any([1, 2])) },
+    // topology
+    { api: 'loadTopologyJson', cls: 'wrong type', input: '42 (not text)', code: 'ERR_TOPOLOGY', run: () => loadTopologyJson(any(42)) },
+    { api: 'loadTopologyJson', cls: 'empty', input: '""', code: 'ERR_TOPOLOGY', run: () => loadTopologyJson('') },
+    { api: 'loadTopologyJson', cls: 'unknown', input: 'an unknown key', code: 'ERR_TOPOLOGY', run: () => loadTopologyJson('{"hostBridges":[],"x":1}') },
+    { api: 'loadTopologyJson', cls: 'negative', input: 'bus -1', code: 'ERR_TOPOLOGY', run: () => loadTopologyJson('{"hostBridges":[{"segment":0,"bus":-1,"devices":[]}]}') },
+    { api: 'loadTopologyJson', cls: 'huge', input: 'bus 256', code: 'ERR_TOPOLOGY', run: () => loadTopologyJson('{"hostBridges":[{"segment":0,"bus":256,"devices":[]}]}') },
+    { api: 'loadTopologyJson', cls: 'unaligned', input: 'BAR size "5000"', code: 'ERR_TOPOLOGY', run: () => loadTopologyJson('{"hostBridges":[{"segment":0,"bus":0,"devices":[{"bdf":"0000:00:00.0","bars":[{"index":0,"size":"5000"}]}]}]}') },
+    { api: 'loadTopologyJson', cls: 'overlapping', input: 'a BDF twice', code: 'ERR_TOPOLOGY', run: () => loadTopologyJson('{"hostBridges":[{"segment":0,"bus":0,"devices":[{"bdf":"0000:00:00.0"},{"bdf":"0000:00:00.0"}]}]}') },
+    { api: 'loadTopologyJson', cls: 'unknown', input: 'acsRedirect override naming no device', code: 'ERR_UNKNOWN_DEVICE', run: () => loadTopologyJson('{"hostBridges":[{"segment":0,"bus":0,"devices":[]}]}', { acsRedirect: ['0000:00:01.0'] }) },
+    { api: 'buildTopology', cls: 'wrong type', input: 'null', code: 'ERR_TOPOLOGY', run: () => buildTopology(null) },
+    { api: 'loadLspci', cls: 'wrong type', input: '42 (not text)', code: 'ERR_INVALID_ARGUMENT', run: () => loadLspci(any(42)) },
+    { api: 'loadLspci', cls: 'empty', input: '""', code: 'ERR_LSPCI_PARSE', run: () => loadLspci('') },
+    { api: 'loadLspci', cls: 'out of range', input: 'device 20 ("-[0000:00]-+-20.0")', code: 'ERR_LSPCI_PARSE', run: () => loadLspci('-[0000:00]-+-20.0\n') },
+    { api: 'loadLspci', cls: 'overlapping', input: 'a function printed twice', code: 'ERR_LSPCI_PARSE', run: () => loadLspci('-[0000:00]-+-00.0\n            \\-00.0\n') },
+    { api: 'loadLspci', cls: 'unknown', input: 'acsRedirect "zz"', code: 'ERR_INVALID_ARGUMENT', run: () => loadLspci('-[0000:00]---00.0\n', { acsRedirect: ['zz'] }) },
+    { api: 'parseCpu', cls: 'huge', input: '"GenuineIntel:99999"', code: 'ERR_INVALID_ARGUMENT', run: () => parseCpu('GenuineIntel:99999') },
+    { api: 'parseCpu', cls: 'wrong type', input: '"AMD"', code: 'ERR_INVALID_ARGUMENT', run: () => parseCpu('AMD') },
+    { api: 'P2pmemProvider.allocate', cls: 'empty', input: '0', code: 'ERR_INVALID_ARGUMENT', run: () => r.provider.allocate(0) },
+    { api: 'P2pmemProvider.allocate', cls: 'negative', input: '-1', code: 'ERR_INVALID_SIZE', run: () => r.provider.allocate(-1) },
+    { api: 'P2pmemProvider.allocate', cls: 'huge', input: '"1TiB"', code: 'ERR_P2PMEM', run: () => r.provider.allocate('1TiB') },
+    { api: 'P2pmemProvider.free', cls: 'state', input: 'an allocation never made', code: 'ERR_P2PMEM', run: () => r.provider.free(any({ provider: r.provider, phys: r.provider.bar.phys + 4096, size: 4096 })) },
+    { api: 'P2pmemProvider.free', cls: 'wrong type', input: 'null', code: 'ERR_INVALID_ARGUMENT', run: () => r.provider.free(any(null)) },
+  ];
+  return rows;
+}
+
+function withTable(r: Rig, use: (t: SgTable) => void): void {
+  const t = new SgTable(r.fabric, 1);
+  try {
+    use(t);
+  } finally {
+    t.release();
+  }
+}
+
+/** CLI rows: argv and the code on stderr (exit 2 for ERR_USAGE, 1 otherwise). */
+export interface CliRow {
+  readonly cls: InputClass;
+  readonly argv: readonly string[];
+  readonly code: string;
+}
+
+export function cliCatalogue(files: { json: string; lspci: string; missing: string; garbage: string }): CliRow[] {
+  return [
+    { cls: 'unknown', argv: ['frobnicate'], code: 'ERR_USAGE' },
+    { cls: 'unknown', argv: ['p2p', '--topology', files.json, '--frob'], code: 'ERR_USAGE' },
+    { cls: 'empty', argv: ['p2p'], code: 'ERR_USAGE' },
+    { cls: 'overlapping', argv: ['p2p', '--topology', files.json, '--lspci', files.lspci], code: 'ERR_USAGE' },
+    { cls: 'wrong type', argv: ['p2p', '--topology'], code: 'ERR_USAGE' },
+    { cls: 'wrong type', argv: ['p2p', '--json=yes', '--topology', files.json], code: 'ERR_USAGE' },
+    { cls: 'unknown', argv: ['p2p', '--topology', files.json, 'extra'], code: 'ERR_USAGE' },
+    { cls: 'out of range', argv: ['p2p', '--topology', files.missing], code: 'ERR_INVALID_ARGUMENT' },
+    { cls: 'wrong type', argv: ['p2p', '--topology', files.garbage], code: 'ERR_TOPOLOGY' },
+    { cls: 'wrong type', argv: ['p2p', '--lspci', files.json], code: 'ERR_LSPCI_PARSE' },
+    { cls: 'wrong type', argv: ['p2p', '--topology', files.json, '--cpu', 'Intel'], code: 'ERR_INVALID_ARGUMENT' },
+    { cls: 'NaN', argv: ['p2p', '--topology', files.json, '--cpu', 'GenuineIntel:NaN'], code: 'ERR_INVALID_ARGUMENT' },
+    { cls: 'negative', argv: ['p2p', '--topology', files.json, '--cpu', 'GenuineIntel:-6'], code: 'ERR_INVALID_ARGUMENT' },
+    { cls: 'huge', argv: ['p2p', '--topology', files.json, '--cpu', 'AuthenticAMD:0x1000000'], code: 'ERR_INVALID_ARGUMENT' },
+    { cls: 'unaligned', argv: ['p2p', '--topology', files.json, '--acs-redirect', '0000:2:1.0'], code: 'ERR_INVALID_ARGUMENT' },
+    { cls: 'unknown', argv: ['p2p', '--topology', files.json, '--acs-redirect', '0000:09:00.0'], code: 'ERR_UNKNOWN_DEVICE' },
+    { cls: 'unknown', argv: ['topo', '--lspci', files.lspci, '--acs-redirect', '0000:77:00.0'], code: 'ERR_UNKNOWN_DEVICE' },
+    { cls: 'empty', argv: ['topo'], code: 'ERR_USAGE' },
+    { cls: 'unknown', argv: ['bench', '--fast'], code: 'ERR_USAGE' },
+    { cls: 'wrong type', argv: ['bench', '--quick=1'], code: 'ERR_USAGE' },
+  ];
+}
