@@ -49,7 +49,10 @@ export class DmaSystem {
   readonly debug: DmaDebug | undefined;
   readonly #ctx: DmaContext;
   readonly #ram: Region[];
-  readonly #devices = new Set<DmaDevice>();
+  // Held weakly: a device the caller dropped must not pin memory for the system's lifetime
+  // (dma-debug keeps what it needs for leak reports itself).
+  readonly #devices = new Set<WeakRef<DmaDevice>>();
+  readonly #forget = new FinalizationRegistry<WeakRef<DmaDevice>>((ref) => this.#devices.delete(ref));
   #closed = false;
 
   /**
@@ -132,11 +135,14 @@ export class DmaSystem {
    * a BDF not in the topology, ERR_INVALID_ARGUMENT for a bridge or bad options.
    */
   device(bdf: string, options: DmaDeviceOptions = {}): DmaDevice {
+    if (typeof bdf !== 'string') throw new InvalidArgumentError(`bdf must be a string such as "0000:03:00.0", got ${typeof bdf}`, { argument: 'bdf' });
     const pci = this.topology.findDevice(bdf);
     if (!pci) throw new UnknownDeviceError(`no device ${bdf} in the topology`, { bdf });
     if (pci.isBridge) throw new InvalidArgumentError(`${bdf} is a bridge, not an endpoint`, { argument: 'bdf' });
     const device = new DmaDevice(this.#ctx, pci, options);
-    this.#devices.add(device);
+    const ref = new WeakRef(device);
+    this.#devices.add(ref);
+    this.#forget.register(device, ref);
     return device;
   }
 
@@ -149,9 +155,9 @@ export class DmaSystem {
     if (this.#closed) return;
     this.#closed = true;
     let leak: unknown;
-    for (const device of this.#devices) {
+    for (const ref of this.#devices) {
       try {
-        device.release();
+        ref.deref()?.release();
       } catch (error) {
         leak ??= error;
       }

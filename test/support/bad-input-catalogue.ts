@@ -148,7 +148,7 @@ export function catalogue(r: Rig): Row[] {
     { api: 'DmaSystem.create', cls: 'unaligned', input: 'swiotlb size "100KiB"', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ swiotlb: { size: '100KiB' } }) },
     { api: 'DmaSystem.create', cls: 'unaligned', input: 'ram phys 0x1000_0001', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ ram: [{ name: 'a', phys: 0x1000_0001, size: '1MiB' }] }) },
     { api: 'DmaSystem.device', cls: 'unknown', input: '"0000:99:00.0"', code: 'ERR_UNKNOWN_DEVICE', run: () => r.system.device('0000:99:00.0') },
-    { api: 'DmaSystem.device', cls: 'wrong type', input: 'bdf 42', code: 'ERR_UNKNOWN_DEVICE', run: () => r.system.device(any(42)) },
+    { api: 'DmaSystem.device', cls: 'wrong type', input: 'bdf 42', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device(any(42)) },
     { api: 'DmaSystem.device', cls: 'out of range', input: 'dmaBits 12', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:04:00.0', { dmaBits: 12 }) },
     { api: 'DmaSystem.device', cls: 'NaN', input: 'dmaBits NaN', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:04:00.0', { dmaBits: Number.NaN }) },
     { api: 'DmaSystem.device', cls: 'unaligned', input: 'minAlignMask 0x1000', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:04:00.0', { minAlignMask: 0x1000 }) },
