@@ -724,7 +724,13 @@ function alignUp(value: number, mask: number): number {
 }
 
 function isPow2(n: number): boolean {
-  return n > 0 && Number.isSafeInteger(n) && 2 ** Math.round(Math.log2(n)) === n;
+  if (!(n > 0) || !Number.isSafeInteger(n)) return false;
+  // The bit trick covers 31 bits (it is on the map hot path); halve larger values first.
+  while (n > 0x4000_0000) {
+    if (n % 2 !== 0) return false;
+    n /= 2;
+  }
+  return (n & (n - 1)) === 0;
 }
 
 function checkUint32(value: number, name: string): void {
