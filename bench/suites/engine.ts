@@ -93,7 +93,7 @@ export function engineCases(options: EngineSuiteOptions = {}): BenchCase[] {
 }
 
 // Keeps QUEUE_DEPTH copies in flight until STREAM_OPS are done, polling like a DPDK app;
-// yields to the event loop (waitForCompletion) only when nothing completed.
+// sleeps (waitForCompletion) only when a short backed-off poll found nothing.
 async function stream(ring: Ring, dst: number, src: number): Promise<void> {
   let issued = 0;
   let done = 0;
@@ -106,6 +106,7 @@ async function stream(ring: Ring, dst: number, src: number): Promise<void> {
     const { count, hasError } = ring.completed();
     if (hasError) throw new Error('stream copy failed');
     done += count;
-    if (count === 0 && ring.inFlight > QUEUE_DEPTH / 2) await ring.waitForCompletion();
+    // Nothing done yet: poll with back-off (as a DPDK app would with rte_pause()), then sleep.
+    if (count === 0 && !ring.pollCompletion(20)) await ring.waitForCompletion();
   }
 }
