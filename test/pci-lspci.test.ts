@@ -3,17 +3,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadLspci, mapType, parseLspciTree, type DeviceSpec, type TopologySpec } from '../dist/src/pci/index.js';
 import { printLspciTree } from './support/lspci-printer.js';
+import { errorOf } from './support/errors.js';
 
 const twoDomains = readFileSync(new URL('../examples/lspci-two-domains.txt', import.meta.url), 'utf8');
-
-function errorOf(fn: () => unknown): any {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  return undefined;
-}
 
 describe('the example lspci -tvnn tree', () => {
   const t = loadLspci(twoDomains);

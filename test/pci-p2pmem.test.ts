@@ -1,6 +1,7 @@
 // p2pmem providers: page-granular first-fit allocation, coded failures that change nothing.
 import { describe, expect, it } from 'vitest';
 import { buildTopology, P2PMEM_PAGE_SIZE, type P2pmemProvider } from '../dist/src/pci/index.js';
+import { errorOf } from './support/errors.js';
 
 const PAGE = P2PMEM_PAGE_SIZE;
 
@@ -11,15 +12,6 @@ function provider(size = '64KiB', p2pmem = true): P2pmemProvider {
   const [p] = t.providers();
   if (!p) throw new Error('no provider');
   return p;
-}
-
-function errorOf(fn: () => unknown): any {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  return undefined;
 }
 
 describe('P2pmemProvider', () => {
