@@ -294,10 +294,7 @@ export class CopyEngine {
     try {
       index = op.enqueue(lane.ring);
     } catch (error) {
-      if (op.onAbort) op.signal!.removeEventListener('abort', op.onAbort);
-      op.table?.release();
-      op.reject(error as Error);
-      if (--this.#outstanding === 0 && this.#idle) this.#idle();
+      this.#finish(op, error as Error);
       return true;
     }
     if (index === NO_SPACE) return false;
@@ -338,15 +335,22 @@ export class CopyEngine {
   }
 
   #settle(op: PendingOp, c: Completion): void {
-    if (op.onAbort) op.signal!.removeEventListener('abort', op.onAbort);
-    op.table?.release();
     if (c.status === Status.SUCCESS) {
       this.#stats.completed++;
-      op.resolve(op.value(c));
+      this.#finish(op, undefined, op.value(c));
     } else {
       this.#stats.errors++;
-      op.reject(this.#errorFor(op, c));
+      this.#finish(op, this.#errorFor(op, c));
     }
+  }
+
+  // Every op ends here exactly once: listener and table released, promise settled, and
+  // close() woken when it was the last.
+  #finish(op: PendingOp, error: Error | undefined, value = 0): void {
+    if (op.onAbort) op.signal!.removeEventListener('abort', op.onAbort);
+    op.table?.release();
+    if (error) op.reject(error);
+    else op.resolve(value);
     if (--this.#outstanding === 0 && this.#idle) this.#idle();
   }
 
@@ -365,9 +369,7 @@ export class CopyEngine {
     if (at >= 0) {
       // Never reached a ring: settle it now.
       lane.backlog.splice(at, 1);
-      op.table?.release();
-      op.reject(new AbortError('the operation was aborted before it was queued', { cause: op.signal?.reason }));
-      if (--this.#outstanding === 0 && this.#idle) this.#idle();
+      this.#finish(op, new AbortError('the operation was aborted before it was queued', { cause: op.signal?.reason }));
     } else if (op.index !== undefined) {
       lane.ring.cancel(op.index & RING_INDEX_MASK);
     }
