@@ -15,6 +15,18 @@ export function inBounds(addr: usize, len: usize, lo: usize, hi: usize): bool {
 
 /** Index of the first copySg entry whose source or destination leaves [lo, hi), or -1. */
 export function checkSg(table: usize, count: u32, lo: usize, hi: usize): i32 {
+  // A branch-free pass over every entry first (the common case: all good), then a second
+  // pass only to name the first bad one. With addresses taken relative to lo, an address
+  // below lo wraps to a huge value and fails the same compare as one past hi.
+  const span = hi - lo;
+  let bad: u32 = 0;
+  for (let i: u32 = 0; i < count; i++) {
+    const e = table + <usize>i * SG_ENTRY_SIZE;
+    const len: usize = load<u32>(e, 8);
+    const room = span - len;
+    bad |= <u32>(len > span) | <u32>(load<u32>(e, 0) - lo > room) | <u32>(load<u32>(e, 4) - lo > room);
+  }
+  if (!bad) return -1;
   for (let i: u32 = 0; i < count; i++) {
     const e = table + <usize>i * SG_ENTRY_SIZE;
     const len = load<u32>(e, 8);
