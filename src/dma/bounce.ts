@@ -61,7 +61,7 @@ function checkMappingSize(owner: BounceOwner, phys: number, size: number): void 
 
 function remember(ctx: DmaContext, owner: BounceOwner, tlbAddr: number, origPhys: number, origOffset: number, size: number, direction: StreamingDirection): BounceRecord {
   const slotOffset = ctx.poolRegion.offset + (tlbAddr - ctx.poolRegion.phys);
-  const record: BounceRecord = { deviceId: owner.id, tlbAddr, origPhys, origOffset, slotOffset, size, direction, minAlignMask: owner.minAlignMask };
+  const record: BounceRecord = { deviceId: owner.id, tlbAddr, origPhys, origOffset, slotOffset, size, direction, minAlignMask: owner.minAlignMask, claim: 0 };
   ctx.bounced.set(tlbAddr, record);
   return record;
 }

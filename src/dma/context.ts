@@ -19,6 +19,8 @@ export interface BounceRecord {
   readonly size: number;
   readonly direction: StreamingDirection;
   readonly minAlignMask: number;
+  /** The unmap call that last named this mapping (to catch one named twice in a call). */
+  claim: number;
 }
 
 export interface DmaContext {

@@ -23,11 +23,19 @@ export interface MappingDevice {
   route(provider: PciDevice): MapTypeResult;
 }
 
-// A segment being mapped: the MappedSegment handed back (dmaAddress filled in for bounced
-// ones once a slot is taken) and the fabric offset of the original bytes.
-interface Plan {
-  segment: { phys: number; length: number; dmaAddress: number; kind: MappingKind; reason: BounceReason | undefined; provider: string | undefined };
-  readonly origOffset: number;
+// A segment being mapped: the MappedSegment handed back, its dmaAddress filled in for bounced
+// ones once a slot is taken. One fixed shape for every kind keeps the hot path monomorphic.
+interface Segment {
+  phys: number;
+  length: number;
+  dmaAddress: number;
+  kind: MappingKind;
+  reason: BounceReason | undefined;
+  provider: string | undefined;
+}
+
+function segment(phys: number, length: number, kind: MappingKind, dmaAddress: number, reason?: BounceReason, provider?: string): Segment {
+  return { phys, length, dmaAddress, kind, reason, provider };
 }
 
 // models dma_capable(): the whole range must end at or below min(mask, bus limit).
@@ -36,21 +44,18 @@ export function dmaCapable(device: MappingDevice, addr: number, size: number): b
 }
 
 // models the per-segment choice of dma_direct_map_sg() / pci_p2pdma_map_segment() / dma_direct_map_page().
-function classify(ctx: DmaContext, device: MappingDevice, entry: SgEntry): Plan {
+// Writes the fabric offset of the original bytes to origOffsets[i].
+function classify(ctx: DmaContext, device: MappingDevice, entry: SgEntry, origOffsets: number[], i: number): Segment {
   const { phys, length } = entry;
   const region = ctx.fabric.regionAt(phys, length);
-  const origOffset = region.offset + (phys - region.phys);
-  const plan = (kind: MappingKind, dmaAddress: number, reason?: BounceReason, provider?: string): Plan => ({
-    segment: { phys, length, dmaAddress, kind, reason, provider },
-    origOffset,
-  });
+  origOffsets[i] = region.offset + (phys - region.phys);
   if (region.kind === 'bounce') {
     throw new AddressError(`phys 0x${phys.toString(16)} is inside the swiotlb pool, which is not memory a driver maps`, { address: phys, length });
   }
   if (region.kind === 'ram') {
-    if (device.forceBounce) return plan('bounced', 0, 'forced');
-    if (!dmaCapable(device, phys, length)) return plan('bounced', 0, 'dma-mask');
-    return plan('direct', phys);
+    if (device.forceBounce) return segment(phys, length, 'bounced', 0, 'forced');
+    if (!dmaCapable(device, phys, length)) return segment(phys, length, 'bounced', 0, 'dma-mask');
+    return segment(phys, length, 'direct', phys);
   }
   const bar = ctx.barOfRegion.get(region)!;
   const provider = bar.device.bdf;
@@ -60,21 +65,21 @@ function classify(ctx: DmaContext, device: MappingDevice, entry: SgEntry): Plan 
     // Mainline hands out the bus address with no mask check (pci_p2pdma_bus_addr_map()), so a
     // device that cannot drive it faults later; the bounce policy bounces it instead.
     if (device.p2pPolicy === 'bounce' && !dmaCapable(device, busAddress, length)) {
-      return plan('bounced', 0, 'dma-mask', provider);
+      return segment(phys, length, 'bounced', 0, 'dma-mask', provider);
     }
-    return plan('bus-address', busAddress, undefined, provider);
+    return segment(phys, length, 'bus-address', busAddress, undefined, provider);
   }
   if (route.type === 'THRU_HOST_BRIDGE') {
     const reason: BounceReason | undefined = device.forceBounce ? 'forced' : !dmaCapable(device, phys, length) ? 'dma-mask' : undefined;
-    if (reason === undefined) return plan('host-bridge', phys, undefined, provider);
-    if (device.p2pPolicy === 'bounce') return plan('bounced', 0, reason, provider);
+    if (reason === undefined) return segment(phys, length, 'host-bridge', phys, undefined, provider);
+    if (device.p2pPolicy === 'bounce') return segment(phys, length, 'bounced', 0, reason, provider);
     // Mainline: a P2PDMA page is never bounced (dma_direct_map_page() returns DMA_MAPPING_ERROR).
     throw new DmaMappingError(
       `${device.pci.bdf}: cannot map ${provider} BAR memory at 0x${phys.toString(16)} through the host bridge: ${reason === 'forced' ? 'the device bounces every mapping and P2PDMA memory cannot be bounced' : 'beyond the device DMA mask and P2PDMA memory cannot be bounced'}`,
       { errno: 'EIO', address: phys, length, provider },
     );
   }
-  if (device.p2pPolicy === 'bounce') return plan('bounced', 0, 'p2p-not-supported', provider);
+  if (device.p2pPolicy === 'bounce') return segment(phys, length, 'bounced', 0, 'p2p-not-supported', provider);
   throw new P2PNotSupportedError(
     `${device.pci.bdf}: peer-to-peer DMA to ${provider} BAR memory at 0x${phys.toString(16)} is NOT_SUPPORTED (${route.reasons.join('; ') || 'no route'}); policy "reject" fails the mapping with -EREMOTEIO as mainline does`,
     { errno: 'EREMOTEIO', address: phys, length, provider, reasons: route.reasons },
@@ -90,22 +95,23 @@ function classify(ctx: DmaContext, device: MappingDevice, entry: SgEntry): Plan 
 export async function mapSegments(ctx: DmaContext, device: MappingDevice, entries: readonly SgEntry[], direction: StreamingDirection, signal?: AbortSignal): Promise<MappedSegment[]> {
   // One pass to decide (this one may throw), one to take slots, one copy op: the hot path
   // allocates a segment per entry and a record per bounced one, nothing else per segment.
-  const plans = entries.map((entry) => classify(ctx, device, entry));
-  const segments: MappedSegment[] = new Array(plans.length);
+  const n = entries.length;
+  const origOffsets: number[] = new Array(n);
+  const segments: Segment[] = new Array(n);
+  for (let i = 0; i < n; i++) segments[i] = classify(ctx, device, entries[i]!, origOffsets, i);
   const records: BounceRecord[] = [];
   try {
-    for (let i = 0; i < plans.length; i++) {
-      const { segment, origOffset } = plans[i]!;
-      segments[i] = segment;
-      if (segment.kind !== 'bounced') continue;
+    for (let i = 0; i < n; i++) {
+      const seg = segments[i]!;
+      if (seg.kind !== 'bounced') continue;
       const record = device.owner.waitForSpace === false
-        ? allocateBounce(ctx, device.owner, segment.phys, origOffset, segment.length, direction)
-        : await allocateBounceWaiting(ctx, device.owner, segment.phys, origOffset, segment.length, direction, signal);
+        ? allocateBounce(ctx, device.owner, seg.phys, origOffsets[i]!, seg.length, direction)
+        : await allocateBounceWaiting(ctx, device.owner, seg.phys, origOffsets[i]!, seg.length, direction, signal);
       records.push(record);
-      segment.dmaAddress = record.tlbAddr;
+      seg.dmaAddress = record.tlbAddr;
       // models the dma_capable() check swiotlb_map() makes on the bounce address itself.
-      if (!dmaCapable(device, record.tlbAddr, segment.length)) {
-        throw new DmaMappingError(`${device.pci.bdf}: swiotlb addr 0x${record.tlbAddr.toString(16)}+${segment.length} overflow (mask limit 0x${device.dmaLimit.toString(16)})`, { errno: 'EIO', address: record.tlbAddr, length: segment.length });
+      if (!dmaCapable(device, record.tlbAddr, seg.length)) {
+        throw new DmaMappingError(`${device.pci.bdf}: swiotlb addr 0x${record.tlbAddr.toString(16)}+${seg.length} overflow (mask limit 0x${device.dmaLimit.toString(16)})`, { errno: 'EIO', address: record.tlbAddr, length: seg.length });
       }
     }
     if (records.length > 0) await copyRecords(ctx, records, true);
@@ -149,21 +155,26 @@ export async function unmapSegments(ctx: DmaContext, device: MappingDevice, segm
   checkSegments(segments);
   const live: BounceRecord[] = [];
   const pool = ctx.poolRegion;
+  // Each record is stamped with this call's number, so a mapping named twice is caught
+  // without building a set.
+  const claim = ++unmapClaims;
   for (const { dmaAddress, length } of segments) {
     if (!pool.containsPhys(dmaAddress)) continue;
     const record = ctx.bounced.get(dmaAddress);
     if (!record || record.deviceId !== device.owner.id || record.size !== length) throw notBounceMapping(dmaAddress, length);
+    if (record.claim === claim) throw new InvalidArgumentError('the same swiotlb mapping appears twice in one unmap', { argument: 'segments' });
+    record.claim = claim;
     live.push(record);
   }
   if (live.length === 0) return;
-  // A duplicate would be freed twice.
-  if (live.length > 1 && new Set(live).size !== live.length) throw new InvalidArgumentError('the same swiotlb mapping appears twice in one unmap', { argument: 'segments' });
   try {
     if (deviceWrites(direction) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) await copyRecords(ctx, live, false);
   } finally {
     for (const record of live) releaseBounce(ctx, record);
   }
 }
+
+let unmapClaims = 0;
 
 /**
  * Syncs segments (models dma_direct_sync_sg_for_cpu/_for_device() and the single variants):
