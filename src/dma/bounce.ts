@@ -62,14 +62,14 @@ function checkMappingSize(owner: BounceOwner, phys: number, size: number): void 
 function remember(ctx: DmaContext, owner: BounceOwner, tlbAddr: number, origPhys: number, origOffset: number, size: number, direction: StreamingDirection): BounceRecord {
   const slotOffset = ctx.poolRegion.offset + (tlbAddr - ctx.poolRegion.phys);
   const record: BounceRecord = { deviceId: owner.id, tlbAddr, origPhys, origOffset, slotOffset, size, direction, minAlignMask: owner.minAlignMask, claim: 0 };
-  ctx.bounced.set(tlbAddr, record);
+  ctx.bounced.add(record);
   return record;
 }
 
 /** Frees a bounce mapping's slots (models swiotlb_release_slots()). */
 export function releaseBounce(ctx: DmaContext, record: BounceRecord): void {
   ctx.pool.unmap(record.tlbAddr, record.size, record.minAlignMask);
-  ctx.bounced.delete(record.tlbAddr);
+  ctx.bounced.delete(record);
 }
 
 /**
@@ -77,12 +77,8 @@ export function releaseBounce(ctx: DmaContext, record: BounceRecord): void {
  * Sync calls may name part of a mapping, as the kernel's do.
  */
 export function bounceRecordFor(ctx: DmaContext, deviceId: number, dmaAddress: number, size: number): BounceRecord | undefined {
-  const exact = ctx.bounced.get(dmaAddress);
-  if (exact) return exact.deviceId === deviceId && size <= exact.size ? exact : undefined;
-  for (const record of ctx.bounced.values()) {
-    if (record.deviceId === deviceId && dmaAddress >= record.tlbAddr && dmaAddress + size <= record.tlbAddr + record.size) return record;
-  }
-  return undefined;
+  const record = ctx.bounced.containing(dmaAddress, size);
+  return record !== undefined && record.deviceId === deviceId ? record : undefined;
 }
 
 /** The copy original → slot for `size` bytes starting `offset` bytes into the mapping. */

@@ -5,6 +5,7 @@ import type { Fabric, Region } from '../fabric/index.js';
 import type { PciBar, Topology } from '../pci/index.js';
 import type { DmaDebug } from './debug.js';
 import type { StreamingDirection } from './direction.js';
+import type { BounceRecords } from './bounce-records.js';
 import type { SwiotlbPool } from './swiotlb.js';
 
 /** A live swiotlb mapping: which device owns it and where the original bytes live. */
@@ -31,7 +32,7 @@ export interface DmaContext {
   /** The fabric region holding the pool's bytes (phys = dma). */
   readonly poolRegion: Region;
   /** Live bounce mappings by tlbAddr. */
-  readonly bounced: Map<number, BounceRecord>;
+  readonly bounced: BounceRecords;
   /** The fabric region backing a BAR (only BARs with backing memory). */
   readonly barRegions: ReadonlyMap<PciBar, Region>;
   /** The BAR a backing region belongs to. */

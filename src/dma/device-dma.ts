@@ -42,12 +42,9 @@ export class DeviceDma {
 
     if (ctx.poolRegion.containsPhys(dmaAddress, length)) {
       if (!inLimit) throw fault('beyond the device DMA mask');
-      for (const record of ctx.bounced.values()) {
-        if (record.deviceId === this.#deviceId && dmaAddress >= record.tlbAddr && dmaAddress + length <= record.tlbAddr + record.size) {
-          return { offset: ctx.poolRegion.physToOffset(dmaAddress, length), via: 'swiotlb' };
-        }
-      }
-      throw fault('swiotlb slot not mapped for this device');
+      const record = ctx.bounced.containing(dmaAddress, length);
+      if (record === undefined || record.deviceId !== this.#deviceId) throw fault('swiotlb slot not mapped for this device');
+      return { offset: ctx.poolRegion.physToOffset(dmaAddress, length), via: 'swiotlb' };
     }
     for (const region of ctx.fabric.regions) {
       if (region.kind === 'ram' && region.containsPhys(dmaAddress, length)) {

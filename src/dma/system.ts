@@ -6,8 +6,9 @@ import { InvalidArgumentError, UnknownDeviceError } from '../errors.js';
 import { Fabric, WASM_PAGE, type Region, type Span } from '../fabric/index.js';
 import { buildTopology, loadTopologyJson, Topology, type PciBar, type TopologySpec } from '../pci/index.js';
 import { parseSize, type Size } from '../size.js';
-import type { BounceRecord, DmaContext } from './context.js';
+import type { DmaContext } from './context.js';
 import { DmaDebug, type DmaDebugOptions } from './debug.js';
+import { BounceRecords } from './bounce-records.js';
 import { DEFAULT_TOPOLOGY } from './default-topology.js';
 import { DmaDevice, type DmaDeviceOptions } from './device.js';
 import { SwiotlbPool } from './swiotlb.js';
@@ -94,7 +95,7 @@ export class DmaSystem {
     this.topology = topology;
     this.debug = debug;
     this.engine = CopyEngine.create(fabric, options.engine);
-    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new Map<number, BounceRecord>(), barRegions, barOfRegion: new Map([...barRegions].map(([bar, region]) => [region, bar])), debug };
+    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new BounceRecords(this.swiotlb), barRegions, barOfRegion: new Map([...barRegions].map(([bar, region]) => [region, bar])), debug };
   }
 
   /** Host RAM regions, in the order given. */
