@@ -71,7 +71,6 @@ export class DmaChannel extends EventEmitter {
   // models a DMA engine reset after a device error: the op in progress faults with the bytes
   // it had done, the ones behind it were never attempted, and a new worker takes the ring.
   #onServerLost(error: unknown): void {
-    if (this.#closed && this.#stopping) return;
     const threadId = this.ring.serverThreadId;
     const failed = this.ring.completeAbandoned(Status.FAULT, Status.NOT_ATTEMPTED, false);
     this.#deaths++;
