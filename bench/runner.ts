@@ -74,7 +74,11 @@ function runOne(c: BenchCase, options: RunOptions): Promise<CaseResult> {
     bench.on('complete', () => {
       if (failure !== undefined) return reject(failure);
       const stats = bench.stats;
-      const value = c.measure === 'latencySeconds' ? median(stats.sample) : bench.hz * c.unitsPerOp;
+      // Every figure comes from the median sample (seconds per op), not the mean: on this
+      // shared VM a single descheduled sample (steal time, tens of ms) would otherwise swing
+      // a rate by an order of magnitude. Both sides of every ratio are treated alike.
+      const perOp = median(stats.sample);
+      const value = c.measure === 'latencySeconds' ? perOp : c.unitsPerOp / perOp;
       resolve({ name: c.name, measure: c.measure, value, rme: stats.rme, samples: stats.sample.length });
     });
     bench.run({ async: true });
