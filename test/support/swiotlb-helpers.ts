@@ -8,14 +8,7 @@ export function makePool(options: Partial<SwiotlbPoolOptions> = {}): SwiotlbPool
   return new SwiotlbPool({ base: BASE, size: '1MiB', ...options });
 }
 
-export function errorOf(fn: () => unknown): any {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  return undefined;
-}
+export { errorOf } from './errors.js';
 
 /** Everything observable about a pool's slot state, to show a failed call changed nothing. */
 export function snapshot(pool: SwiotlbPool): unknown {
