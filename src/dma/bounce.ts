@@ -2,7 +2,6 @@
 // original buffer and its slot through the copy engine. The pool itself (swiotlb.ts) only
 // keeps slot accounting.
 import { DmaMappingError, EngineStoppedError, InvalidArgumentError, WorkerDiedError } from '../errors.js';
-import { SgTable } from '../fabric/index.js';
 import type { BounceRecord, DmaContext } from './context.js';
 import type { StreamingDirection } from './direction.js';
 import { maxMappingSize } from './swiotlb.js';
@@ -115,7 +114,10 @@ async function bounceCopy(ctx: DmaContext, viaEngine: () => Promise<unknown>, in
   }
 }
 
-/** Runs the copies of one DMA API call as one engine op (inline when small); resolves when done. */
+/**
+ * Runs the copies of one DMA API call as one engine op (inline when small); resolves when done.
+ * A copy whose worker dies is retried (see bounceCopy), so it completes or throws a non-engine error.
+ */
 export async function runCopies(ctx: DmaContext, copies: CopyTriple[]): Promise<void> {
   if (copies.length === 0) return;
   if (copies.length === 1) {
@@ -128,35 +130,9 @@ export async function runCopies(ctx: DmaContext, copies: CopyTriple[]): Promise<
   });
 }
 
-/**
- * Copies every record's whole mapping, original → slot (`toSlot`) or back, as one engine op:
- * the table is written straight from the records (no per-segment arrays on the hot path).
- * A copy whose worker dies is retried (see bounceCopy), so it completes or throws a non-engine error.
- */
-export async function copyRecords(ctx: DmaContext, records: readonly BounceRecord[], toSlot: boolean): Promise<void> {
-  if (records.length === 1) {
-    const r = records[0]!;
-    const [dst, src] = toSlot ? [r.slotOffset, r.origOffset] : [r.origOffset, r.slotOffset];
-    await bounceCopy(ctx, () => ctx.engine.copy(dst, src, r.size), () => ctx.fabric.kernels.copy(dst, src, r.size));
-    return;
-  }
-  await bounceCopy(ctx, async () => {
-    const table = new SgTable(ctx.fabric, records.length);
-    try {
-      for (const r of records) {
-        if (toSlot) table.push(r.slotOffset, r.origOffset, r.size);
-        else table.push(r.origOffset, r.slotOffset, r.size);
-      }
-      await ctx.engine.copySg(table);
-    } finally {
-      table.release();
-    }
-  }, () => {
-    for (const r of records) {
-      if (toSlot) ctx.fabric.kernels.copy(r.slotOffset, r.origOffset, r.size);
-      else ctx.fabric.kernels.copy(r.origOffset, r.slotOffset, r.size);
-    }
-  });
+/** Copies every record's whole mapping, original → slot (`toSlot`) or back, as one engine op (see runCopies). */
+export function copyRecords(ctx: DmaContext, records: readonly BounceRecord[], toSlot: boolean): Promise<void> {
+  return runCopies(ctx, records.map((r) => (toSlot ? toBounce(r) : fromBounce(r))));
 }
 
 /** Throws ERR_INVALID_ARGUMENT naming an address that is not a live bounce mapping of the device. */

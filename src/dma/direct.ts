@@ -135,12 +135,12 @@ function checkSegments(segments: readonly { dmaAddress: number; length: number }
   }
 }
 
-/** The live bounce records behind `segments`, all checked before anything changes. */
-function recordsOf(ctx: DmaContext, device: MappingDevice, segments: readonly { dmaAddress: number; length: number }[], exact: boolean): (BounceRecord | undefined)[] {
+/** The live bounce records holding each synced range (undefined outside the pool), all checked before anything changes. */
+function recordsOf(ctx: DmaContext, device: MappingDevice, segments: readonly { dmaAddress: number; length: number }[]): (BounceRecord | undefined)[] {
   return segments.map(({ dmaAddress, length }) => {
     if (!ctx.poolRegion.containsPhys(dmaAddress)) return undefined;
-    const record = exact ? ctx.bounced.get(dmaAddress) : bounceRecordFor(ctx, device.owner.id, dmaAddress, length);
-    if (!record || record.deviceId !== device.owner.id || (exact && record.size !== length)) throw notBounceMapping(dmaAddress, length);
+    const record = bounceRecordFor(ctx, device.owner.id, dmaAddress, length);
+    if (!record) throw notBounceMapping(dmaAddress, length);
     return record;
   });
 }
@@ -184,7 +184,7 @@ let unmapClaims = 0;
  */
 export async function syncSegments(ctx: DmaContext, device: MappingDevice, segments: readonly { dmaAddress: number; length: number }[], direction: StreamingDirection, target: 'cpu' | 'device'): Promise<void> {
   checkSegments(segments);
-  const records = recordsOf(ctx, device, segments, false);
+  const records = recordsOf(ctx, device, segments);
   const copies: CopyTriple[] = [];
   const copyIn = target === 'device' ? deviceReads(direction) : deviceWrites(direction);
   if (!copyIn) return;

@@ -298,7 +298,7 @@ export class Ring {
     const distance = (index - (this.#gathered & RING_INDEX_MASK)) & RING_INDEX_MASK;
     if (distance >= this.outstanding) return false;
     const slot = (this.#gathered + distance) & this.#mask;
-    Atomics.or(this.#u32 as unknown as Int32Array, (this.#descs + slot * DESC_SIZE + 4) >> 2, DESC_FLAG.CANCELLED);
+    Atomics.or(this.#u32, (this.#descs + slot * DESC_SIZE + 4) >> 2, DESC_FLAG.CANCELLED);
     return true;
   }
 
