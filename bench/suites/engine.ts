@@ -1,6 +1,7 @@
 // engine/*: the copy engine against piscina.run() and against copying inline, same run.
 import { Piscina } from 'piscina';
-import { CopyEngine, DmaChannel, Fabric, SgTable, WORKER_URL, runBatch, type Ring } from '../../src/index.js';
+import { CopyEngine, DmaChannel, SgTable, WORKER_URL, runBatch, type Ring } from '../../src/index.js';
+import { copyBuffers } from './buffers.js';
 import type { BenchCase } from '../runner.js';
 
 const KiB = 1024;
@@ -14,12 +15,7 @@ export interface EngineSuiteOptions {
 }
 
 export function engineCases(options: EngineSuiteOptions = {}): BenchCase[] {
-  const fabric = new Fabric({ size: '256MiB', scratch: '4MiB' });
-  const ram = fabric.addRegion({ name: 'ram', kind: 'ram', phys: 0x1_0000_0000, size: '160MiB' });
-  const src = ram.allocate('64MiB', 4096).offset;
-  const dst = ram.allocate('64MiB', 4096).offset;
-  fabric.bytes.fill(0x5a, src, src + 64 * MiB);
-  fabric.bytes.fill(0xa5, dst, dst + 64 * MiB);
+  const { fabric, src, dst } = copyBuffers('4MiB');
   const cases: BenchCase[] = [];
 
   // One 4 KiB copy, submit to completion observed by the caller.

@@ -1,6 +1,7 @@
 // kernel/copy/* and kernel/sg/*: the WebAssembly kernels against the best JS ways of moving
 // the same bytes in the same shared memory.
-import { Fabric, SgTable, formatSize } from '../../src/index.js';
+import { SgTable, formatSize } from '../../src/index.js';
+import { copyBuffers } from './buffers.js';
 import type { BenchCase } from '../runner.js';
 
 const JS_METHODS = ['buffer-copy', 'copy-within', 'set-subarray'] as const;
@@ -15,16 +16,10 @@ export interface KernelSuiteOptions {
 
 /** The kernel cases over one fabric the suite creates. */
 export function kernelCases(options: KernelSuiteOptions = {}): BenchCase[] {
-  const fabric = new Fabric({ size: '256MiB', scratch: '1MiB' });
-  const ram = fabric.addRegion({ name: 'ram', kind: 'ram', phys: 0x1_0000_0000, size: '160MiB' });
+  const { fabric, src, dst } = copyBuffers();
   const u8 = fabric.bytes;
   const buf = Buffer.from(fabric.buffer);
   const k = fabric.kernels;
-  const src = ram.allocate('64MiB', 4096).offset;
-  const dst = ram.allocate('64MiB', 4096).offset;
-  // Touch every page once so that no case pays for first-touch page faults.
-  u8.fill(0x5a, src, src + 64 * 2 ** 20);
-  u8.fill(0xa5, dst, dst + 64 * 2 ** 20);
 
   const cases: BenchCase[] = [];
   for (const size of COPY_SIZES) {
