@@ -86,13 +86,17 @@ describe('worker death', () => {
     // Several table ops back to back so the kill lands inside one.
     for (let k = 0; k < 8; k++) ring.enqueueCopyTable(table);
     ring.submit();
-    await waitUntil(() => ring.served >= 1);
+    // Kill once the first segment has landed: the worker is then inside the 512 MiB of table ops.
+    const first = arena.bytes.subarray(100 * MiB, 100 * MiB + seg);
+    const source = arena.bytes.slice(0, seg);
+    await waitUntil(() => Buffer.compare(first, source) === 0);
     await channel.killWorker();
     const completions = await gatherAll(ring, 8);
     const fault = completions.find((c) => c.statusName === 'FAULT');
     expect(fault).toBeDefined();
     expect(fault!.bytesCompleted % seg).toBe(0);
-    if (fault!.bytesCompleted < 4096 * seg) expect(fault!.faultAddress).toBe(arena.base + 100 * MiB + fault!.bytesCompleted);
+    expect(fault!.bytesCompleted).toBeLessThan(4096 * seg);
+    expect(fault!.faultAddress).toBe(arena.base + 100 * MiB + fault!.bytesCompleted);
     table.release();
   });
 });
