@@ -5,6 +5,7 @@
 //
 // The layout constants below must match src/engine/layout.ts; ringAbi() lets JS check that.
 import { checkList, copySgLists, inBounds, SG_ENTRY_SIZE, LIST_ENTRY_SIZE } from "./sg";
+import { copyBytes, copySegment } from "./copy";
 import { fill } from "./fill";
 import { copyCrc32c } from "./crc32c";
 
@@ -158,7 +159,7 @@ function runOp(ctrl: usize, d: usize, c: usize, lastFailed: bool): u32 {
   if (op == OP_COPY || op == OP_COPY_CRC) {
     if (!inBounds(src, len, lo, hi)) return fault(c, STATUS_INVALID_SRC, src);
     if (!inBounds(dst, len, lo, hi)) return fault(c, STATUS_INVALID_DST, dst);
-    if (op == OP_COPY) memory.copy(dst, src, len);
+    if (op == OP_COPY) copyBytes(dst, src, len);
     else store<u32>(c, copyCrc32c(load<u32>(ctrl + CRC_TABLE), dst, src, len, a), 12);
     store<u32>(c, <u32>len, 4);
     return STATUS_SUCCESS;
@@ -186,7 +187,7 @@ function runOp(ctrl: usize, d: usize, c: usize, lastFailed: bool): u32 {
     for (let i: u32 = 0; i < a; i++) {
       const e = table + <usize>i * SG_ENTRY_SIZE;
       const n = load<u32>(e, 8);
-      memory.copy(load<u32>(e), load<u32>(e, 4), n);
+      copySegment(load<u32>(e), load<u32>(e, 4), n);
       done += n;
       store<u32>(c, done, 4);
     }

@@ -1,5 +1,5 @@
 // Scatter-gather copies over tables that live in the shared memory itself.
-import { copyBytes } from "./copy";
+import { copySegment } from "./copy";
 
 /** Bytes per copySg table entry: u32 dst, u32 src, u32 len, u32 reserved. */
 export const SG_ENTRY_SIZE: usize = 16;
@@ -24,7 +24,7 @@ export function checkSg(table: usize, count: u32, lo: usize, hi: usize): i32 {
     const e = table + <usize>i * SG_ENTRY_SIZE;
     const len: usize = load<u32>(e, 8);
     const room = span - len;
-    bad |= <u32>(len > span) | <u32>(load<u32>(e, 0) - lo > room) | <u32>(load<u32>(e, 4) - lo > room);
+    bad |= <u32>(len > span) | <u32>(<usize>load<u32>(e, 0) - lo > room) | <u32>(<usize>load<u32>(e, 4) - lo > room);
   }
   if (!bad) return -1;
   for (let i: u32 = 0; i < count; i++) {
@@ -44,13 +44,24 @@ export function checkList(list: usize, count: u32, lo: usize, hi: usize): i32 {
   return -1;
 }
 
-/** Copies every (dst, src, len) entry in order, each with memmove semantics; returns the bytes copied. */
-export function copySg(table: usize, count: u32): f64 {
+/**
+ * Copies every (dst, src, len) entry in order, each with memmove semantics; returns the bytes
+ * copied. The bounds check rides in the copy loop (one predictable branch per entry, cheaper
+ * than a separate pass): an entry that leaves [lo, hi) stops the copy before it and the result
+ * is -1 - its index. Callers that promise "nothing copied" run checkSg first or know the table's
+ * entries were checked when they were written (SgTable does).
+ */
+export function copySg(table: usize, count: u32, lo: usize, hi: usize): f64 {
+  const span = hi - lo;
   let total: u64 = 0;
   for (let i: u32 = 0; i < count; i++) {
     const e = table + <usize>i * SG_ENTRY_SIZE;
-    const len = load<u32>(e, 8);
-    copyBytes(load<u32>(e, 0), load<u32>(e, 4), len);
+    const dst: usize = load<u32>(e, 0);
+    const src: usize = load<u32>(e, 4);
+    const len: usize = load<u32>(e, 8);
+    const room = span - len;
+    if ((len > span) | (dst - lo > room) | (src - lo > room)) return -1 - <f64>i;
+    copySegment(dst, src, len);
     total += len;
   }
   return <f64>total;
@@ -81,7 +92,7 @@ export function copySgLists(dstList: usize, dstCount: u32, srcList: usize, srcCo
       sLeft = load<u32>(e, 4);
     }
     const n = dLeft < sLeft ? dLeft : sLeft;
-    copyBytes(dAddr, sAddr, n);
+    copySegment(dAddr, sAddr, n);
     dAddr += n; dLeft -= n;
     sAddr += n; sLeft -= n;
     total += n;

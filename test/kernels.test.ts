@@ -21,7 +21,9 @@ beforeEach(() => {
 });
 const expectArena = () => expect(firstDifference(arena, expected)).toBe(-1);
 
-const LENGTHS = [0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 1000, 4095, 4096, 4097, 65536 + 3];
+// Around every width and threshold the kernels switch at: v128 (16), the 64-byte loop, the
+// single-copy loop limit (1 KiB) and the segment loop limit (64 KiB).
+const LENGTHS = [0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 1000, 1023, 1024, 1025, 4095, 4096, 4097, 65535, 65536, 65536 + 3];
 
 describe('module', () => {
   it('imports only a shared env.memory and has no data segments, globals or start function', () => {
@@ -57,7 +59,7 @@ describe('copy', () => {
     }
   });
 
-  it.each([1, 5, 16, 33, 128, 4096, 10000])('has memmove semantics for overlapping ranges (%i bytes)', (len) => {
+  it.each([1, 5, 16, 33, 128, 1000, 4096, 10000])('has memmove semantics for overlapping ranges (%i bytes)', (len) => {
     for (const shift of [1, 7, 16, -1, -9, -16, Math.floor(len / 2), -Math.floor(len / 2)]) {
       const src = A + 100_000 + rng.int(0, 64);
       const dst = src + shift;
@@ -85,6 +87,30 @@ describe('copy', () => {
   });
 });
 
+describe('huge copies (the loop with ordinary stores, from 16 MiB)', () => {
+  it('copies 16 MiB and more between random offsets, and overlapping ranges as memmove', () => {
+    const big = new Fabric({ size: '48MiB', scratch: '1MiB' });
+    const region = big.addRegion({ name: 'big', kind: 'ram', phys: 0x1_0000_0000, size: '40MiB' });
+    const bytes = region.view({ offset: region.offset, length: region.size });
+    rng.fill(bytes);
+    const reference = bytes.slice();
+    const half = region.size / 2;
+    for (const len of [16 * 2 ** 20, 16 * 2 ** 20 + rng.int(1, 4095)]) {
+      const src = rng.int(0, half - len), dst = half + rng.int(0, half - len);
+      big.kernels.copy(region.offset + dst, region.offset + src, len);
+      memmove(reference, dst, src, len);
+      expect(firstDifference(bytes, reference)).toBe(-1);
+    }
+    const len = 16 * 2 ** 20 + 5;
+    for (const shift of [3, -3, 4096]) {
+      const src = 2 ** 20 + rng.int(0, 4096);
+      big.kernels.copy(region.offset + src + shift, region.offset + src, len);
+      memmove(reference, src + shift, src, len);
+      expect(firstDifference(bytes, reference)).toBe(-1);
+    }
+  });
+});
+
 describe('copySg', () => {
   it('copies random tables of random segments, in order, each with memmove semantics', () => {
     const table = new SgTable(fabric, 512);
@@ -94,7 +120,7 @@ describe('copySg', () => {
         const count = rng.int(0, 512);
         let total = 0;
         for (let i = 0; i < count; i++) {
-          const len = rng.pick([0, 1, 15, 16, 17, 100, 127, 128, 256, 1024, 4096, rng.int(0, 9000)]);
+          const len = rng.pick([0, 1, 15, 16, 17, 63, 64, 65, 100, 127, 128, 256, 1024, 4096, 65535, 65536, rng.int(0, 9000)]);
           const src = A + rng.int(0, ARENA - len);
           // Some segments overlap their source or earlier destinations on purpose.
           const dst = rng.next() < 0.2 ? src + rng.int(-32, 32) : A + rng.int(0, ARENA - len);
@@ -121,6 +147,53 @@ describe('copySg', () => {
           else table.push(A + 4096 * i, A + 65536 + 4096 * i, 4096);
         }
         expect(() => k.copySg(table)).toThrow(expect.objectContaining({ code: 'ERR_KERNEL_BOUNDS', index: badAt }));
+        expectArena();
+      }
+    } finally {
+      table.release();
+    }
+  });
+});
+
+describe('SgTable bounds at push', () => {
+  it('knows whether every entry lies in the data area, and forgets on clear', () => {
+    const table = new SgTable(fabric, 4);
+    try {
+      expect(table.inBounds).toBe(true);
+      table.push(A, A + 4096, 4096);
+      expect(table.inBounds).toBe(true);
+      table.push(A, fabric.size - 8, 9); // one byte past the end
+      expect(table.inBounds).toBe(false);
+      table.clear();
+      table.push(fabric.dataStart, fabric.size - 8, 8); // exactly the data area's two ends
+      expect(table.inBounds).toBe(true);
+      table.push(fabric.dataStart - 1, A, 1);
+      expect(table.inBounds).toBe(false);
+    } finally {
+      table.release();
+    }
+  });
+
+  it('a table rewritten behind its back stops before the bad entry and writes nothing outside the data area', () => {
+    const table = new SgTable(fabric, 8);
+    try {
+      for (const badAt of [0, 4, 7]) {
+        table.clear();
+        let copied = 0;
+        for (let i = 0; i < 8; i++) {
+          const len = rng.int(1, 4096);
+          const src = A + rng.int(0, ARENA / 2 - len);
+          const dst = A + ARENA / 2 + rng.int(0, ARENA / 2 - len);
+          table.push(dst, src, len);
+          if (i < badAt) { memmove(expected, dst - A, src - A, len); copied += len; }
+        }
+        expect(table.inBounds).toBe(true);
+        // Point entry badAt's destination into the scratch area, through raw memory.
+        const target = rng.pick([GUARD_SIZE, fabric.dataStart - 16]);
+        new Uint32Array(fabric.buffer, table.offset + 16 * badAt, 1)[0] = target;
+        const scratch = fabric.bytes.slice(0, fabric.dataStart);
+        expect(() => k.copySg(table)).toThrow(expect.objectContaining({ code: 'ERR_KERNEL_BOUNDS', index: badAt, copied }));
+        expect(firstDifference(fabric.bytes.subarray(0, fabric.dataStart), scratch)).toBe(-1);
         expectArena();
       }
     } finally {

@@ -88,7 +88,7 @@ function runBatch(handle: FabricHandle, task: BatchTask): BatchResult {
   const kernels = kernelsFor(handle);
   const bad = kernels.checkSg(table, count, handle.dataStart, handle.size);
   if (bad >= 0) return failure('ERR_KERNEL_BOUNDS', `segment ${bad} leaves the fabric's data area`, { index: bad });
-  return { ok: true, bytes: kernels.copySg(table, count) };
+  return { ok: true, bytes: kernels.copySg(table, count, handle.dataStart, handle.size) };
 }
 
 function failure(code: string, message: string, fields: Record<string, unknown> = {}): BatchResult {

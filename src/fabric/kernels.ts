@@ -34,17 +34,21 @@ export class FabricKernels {
 
   /**
    * Copies every (dst, src, len) entry of the table in order (memmove per entry); returns the
-   * bytes copied. Every entry is checked first: ERR_KERNEL_BOUNDS names the first bad one
-   * (`index`) and nothing is copied.
+   * bytes copied. A bad entry throws ERR_KERNEL_BOUNDS naming the first one (`index`) and
+   * nothing is copied: SgTable checked each entry as it was pushed, and a table with a bad
+   * entry is scanned before any byte moves. Only a table rewritten behind SgTable's back
+   * (through raw memory) can fail mid-copy; the kernel stops before the bad entry, never
+   * writes outside the data area, and the error says how many bytes were copied.
    */
   copySg(table: SgTable): number {
     if (!(table instanceof SgTable)) throw new InvalidArgumentError('table must be an SgTable', { argument: 'table' });
-    const bad = this.raw.checkSg(table.offset, table.count, this.lo, this.hi);
-    if (bad >= 0) {
-      const [dst, src, len] = table.entry(bad);
-      throw new KernelBoundsError(`segment ${bad} (dst ${dst}, src ${src}, len ${len}) leaves the fabric`, { index: bad, offset: dst, length: len });
+    if (!table.inBounds) {
+      const bad = this.raw.checkSg(table.offset, table.count, this.lo, this.hi);
+      if (bad >= 0) throw this.#badEntry(table, bad);
     }
-    return this.raw.copySg(table.offset, table.count);
+    const result = this.raw.copySg(table.offset, table.count, this.lo, this.hi);
+    if (result < 0) throw this.#badEntry(table, -1 - result, sumLengths(table, -1 - result));
+    return result;
   }
 
   /**
@@ -103,7 +107,20 @@ export class FabricKernels {
     }
   }
 
+  // `copied` is set when the kernel found the entry mid-copy: the table was rewritten after push.
+  #badEntry(table: SgTable, index: number, copied?: number): KernelBoundsError {
+    const [dst, src, len] = table.entry(index);
+    const changed = copied === undefined ? '' : ` (the table was rewritten behind SgTable's back; the ${copied} bytes of the entries before it were copied)`;
+    return new KernelBoundsError(`segment ${index} (dst ${dst}, src ${src}, len ${len}) leaves the fabric${changed}`, { index, offset: dst, length: len, copied: copied ?? 0 });
+  }
+
   #seed(seed: number): void {
     if ((seed >>> 0) !== seed) throw new InvalidArgumentError(`seed ${seed} is not a u32`, { argument: 'seed' });
   }
+}
+
+function sumLengths(table: SgTable, count: number): number {
+  let total = 0;
+  for (let i = 0; i < count; i++) total += table.entry(i)[2];
+  return total;
 }

@@ -10,14 +10,14 @@ abstract class SegmentTable {
   readonly capacity: number;
   #count = 0;
   #released = false;
-  readonly #fabric: Fabric;
+  protected readonly fabric: Fabric;
   protected readonly words: Uint32Array;
 
   constructor(fabric: Fabric, capacity: number, entrySize: number) {
     if (!Number.isSafeInteger(capacity) || capacity <= 0 || capacity > 2 ** 24) {
       throw new InvalidArgumentError(`capacity ${capacity} must be an integer in 1..${2 ** 24}`, { argument: 'capacity' });
     }
-    this.#fabric = fabric;
+    this.fabric = fabric;
     this.capacity = capacity;
     this.offset = fabric.scratch.allocate(capacity * entrySize, 16);
     this.words = new Uint32Array(fabric.buffer, this.offset, (capacity * entrySize) / 4);
@@ -37,7 +37,7 @@ abstract class SegmentTable {
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    this.#fabric.scratch.free(this.offset);
+    this.fabric.scratch.free(this.offset);
   }
 
   protected next(): number {
@@ -57,6 +57,9 @@ function u32(value: number, what: string): number {
 export class SgTable extends SegmentTable {
   static readonly ENTRY_SIZE = 16;
   #total = 0;
+  // Entries pushed so far that leave the fabric's data area: checked here, once per entry,
+  // so that copying a table of good entries needs no separate validation pass.
+  #outside = 0;
 
   /** Allocates room for `capacity` entries in the fabric's scratch area (ERR_ALLOC_EXHAUSTED when full). */
   constructor(fabric: Fabric, capacity: number) {
@@ -72,6 +75,16 @@ export class SgTable extends SegmentTable {
     this.words[w + 2] = len;
     this.words[w + 3] = 0;
     this.#total += len;
+    const lo = this.fabric.dataStart, hi = this.fabric.size;
+    if (dst < lo || src < lo || len > hi - dst || len > hi - src) this.#outside++;
+  }
+
+  /**
+   * True when every entry pushed lies inside the fabric's data area `[dataStart, size)`. A table
+   * whose memory was rewritten behind the API (through raw bytes) is caught by the kernel itself.
+   */
+  get inBounds(): boolean {
+    return this.#outside === 0;
   }
 
   /** Sum of the entries' lengths. */
@@ -82,6 +95,7 @@ export class SgTable extends SegmentTable {
   override clear(): void {
     super.clear();
     this.#total = 0;
+    this.#outside = 0;
   }
 
   /** Entry i as [dst, src, len]. */

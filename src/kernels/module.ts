@@ -6,7 +6,8 @@ export interface KernelExports {
   copy(dst: number, src: number, len: number): void;
   checkSg(table: number, count: number, lo: number, hi: number): number;
   checkList(list: number, count: number, lo: number, hi: number): number;
-  copySg(table: number, count: number): number;
+  /** Bytes copied, or -1 - i when entry i leaves [lo, hi) (entries before it were copied). */
+  copySg(table: number, count: number, lo: number, hi: number): number;
   copySgLists(dstList: number, dstCount: number, srcList: number, srcCount: number): number;
   fill(dst: number, pattern: bigint, len: number): void;
   compare(a: number, b: number, len: number): number;
