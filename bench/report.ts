@@ -21,7 +21,9 @@ export interface ReportCase {
   readonly [measure: string]: unknown;
   readonly rme: number;
   readonly samples: number;
-  readonly baseline?: { readonly name: string; readonly ratio: number };
+  readonly rounds: number;
+  /** `ratio`: the median of the per-round ratios `ratios`. */
+  readonly baseline?: { readonly name: string; readonly ratio: number; readonly ratios: readonly number[] };
 }
 
 export interface BenchReport {
@@ -51,8 +53,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const only = options.only ?? [];
   const cases = allCases(quick).filter((c) => only.length === 0 || only.some((prefix) => c.name.startsWith(prefix)));
   const results = await runCases(cases, {
-    maxTime: quick ? 0.25 : 1.5,
-    minSamples: quick ? 3 : 8,
+    maxTime: quick ? 0.25 : 0.5,
+    minSamples: quick ? 3 : 5,
+    rounds: quick ? 1 : 3,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.shouldStop ? { shouldStop: options.shouldStop } : {}),
   });
@@ -80,7 +83,8 @@ function toReportCase(r: CaseResult): ReportCase {
     [r.measure]: r.value,
     rme: round(r.rme, 2),
     samples: r.samples,
-    ...(r.baseline ? { baseline: { name: r.baseline.name, ratio: round(r.baseline.ratio, 3) } } : {}),
+    rounds: r.rounds,
+    ...(r.baseline ? { baseline: { name: r.baseline.name, ratio: round(r.baseline.ratio, 3), ratios: r.baseline.ratios.map((x) => round(x, 3)) } } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 // Runs benchmark cases with benchmark.js and turns them into plain report rows.
-// Every measured case may name a baseline measured in the same run; the ratio is computed
-// after all cases ran, so noise on this 2-core machine hits both sides of a ratio alike.
+// Every measured case may name a baseline measured in the same run. A case and its baselines
+// run together, in rounds, and each ratio is taken within a round, so that the slow and fast
+// phases of this shared 2-core machine hit both sides of a ratio alike.
 import Benchmark from 'benchmark';
 
 /** What a case measures: rate of bytes, of segments, of operations, or a latency. */
@@ -23,41 +24,102 @@ export interface BenchCase {
 export interface CaseResult {
   readonly name: string;
   readonly measure: Measure;
+  /** Median over the rounds of each round's figure. */
   readonly value: number;
-  /** Relative margin of error, percent. */
+  /** Relative margin of error, percent (median over the rounds). */
   readonly rme: number;
+  /** Samples over all rounds. */
   readonly samples: number;
-  baseline?: { readonly name: string; readonly value: number; readonly ratio: number };
+  readonly rounds: number;
+  /** `ratio` is the median of the per-round ratios (`ratios`), each against the best baseline of that round. */
+  baseline?: { readonly name: string; readonly value: number; readonly ratio: number; readonly ratios: readonly number[] };
 }
 
 export interface RunOptions {
-  /** Seconds per case (benchmark.js maxTime). */
+  /** Seconds per case and round (benchmark.js maxTime). */
   readonly maxTime: number;
   readonly minSamples: number;
+  /**
+   * Rounds per comparison group (a case and its baselines): the group's cases run one after
+   * another, `rounds` times over. Phases of this shared machine last seconds (a busy neighbour
+   * slows everything for a while), so a ratio is taken within each round, from figures measured
+   * seconds apart, and the median round is reported. Default 1.
+   */
+  readonly rounds?: number;
   readonly onProgress?: (done: number, total: number, name: string) => void;
   /** Checked between cases; when it returns true the run stops with what it has. */
   readonly shouldStop?: () => boolean;
 }
 
-/** Runs the cases one after another; resolves with a row per case that ran. */
+interface RoundFigure {
+  readonly value: number;
+  readonly rme: number;
+  readonly samples: number;
+}
+
+/** Runs every comparison group `rounds` times; resolves with a row per case that ran, in case order. */
 export async function runCases(cases: readonly BenchCase[], options: RunOptions): Promise<CaseResult[]> {
-  const results: CaseResult[] = [];
-  for (const [i, c] of cases.entries()) {
-    if (options.shouldStop?.()) break;
-    options.onProgress?.(i, cases.length, c.name);
-    await c.setup?.();
-    try {
-      results.push(await runOne(c, options));
-    } finally {
-      await c.teardown?.();
+  const rounds = options.rounds ?? 1;
+  const figures = new Map<string, (RoundFigure | undefined)[]>(cases.map((c) => [c.name, []]));
+  const total = cases.length * rounds;
+  let done = 0;
+  run: for (const group of comparisonGroups(cases)) {
+    for (let round = 0; round < rounds; round++) {
+      for (const c of group) {
+        if (options.shouldStop?.()) break run;
+        options.onProgress?.(done, total, rounds > 1 ? `${c.name} (round ${round + 1}/${rounds})` : c.name);
+        await c.setup?.();
+        try {
+          figures.get(c.name)![round] = await runOne(c, options);
+        } finally {
+          await c.teardown?.();
+        }
+        done++;
+      }
     }
   }
-  options.onProgress?.(results.length, cases.length, '');
-  attachBaselines(cases, results);
+  options.onProgress?.(done, total, '');
+  const results: CaseResult[] = [];
+  for (const c of cases) {
+    const ran = figures.get(c.name)!.filter((f): f is RoundFigure => f !== undefined);
+    if (ran.length === 0) continue;
+    results.push({
+      name: c.name,
+      measure: c.measure,
+      value: median(ran.map((f) => f.value)),
+      rme: median(ran.map((f) => f.rme)),
+      samples: ran.reduce((n, f) => n + f.samples, 0),
+      rounds: ran.length,
+    });
+  }
+  attachBaselines(cases, results, figures);
   return results;
 }
 
-function runOne(c: BenchCase, options: RunOptions): Promise<CaseResult> {
+// Cases joined by baseline references, each group in first-appearance order.
+function comparisonGroups(cases: readonly BenchCase[]): BenchCase[][] {
+  const parent = new Map<string, string>(cases.map((c) => [c.name, c.name]));
+  const find = (n: string): string => {
+    while (parent.get(n) !== n) n = parent.get(n)!;
+    return n;
+  };
+  for (const c of cases) {
+    for (const b of baselineNames(c)) if (parent.has(b)) parent.set(find(b), find(c.name));
+  }
+  const groups = new Map<string, BenchCase[]>();
+  for (const c of cases) {
+    const root = find(c.name);
+    if (!groups.has(root)) groups.set(root, []);
+    groups.get(root)!.push(c);
+  }
+  return [...groups.values()];
+}
+
+function baselineNames(c: BenchCase): readonly string[] {
+  return c.baseline === undefined ? [] : typeof c.baseline === 'string' ? [c.baseline] : c.baseline;
+}
+
+function runOne(c: BenchCase, options: RunOptions): Promise<RoundFigure> {
   return new Promise((resolve, reject) => {
     const common = { maxTime: options.maxTime, minSamples: options.minSamples };
     const bench = c.runAsync
@@ -79,25 +141,33 @@ function runOne(c: BenchCase, options: RunOptions): Promise<CaseResult> {
       // a rate by an order of magnitude. Both sides of every ratio are treated alike.
       const perOp = median(stats.sample);
       const value = c.measure === 'latencySeconds' ? perOp : c.unitsPerOp / perOp;
-      resolve({ name: c.name, measure: c.measure, value, rme: stats.rme, samples: stats.sample.length });
+      resolve({ value, rme: stats.rme, samples: stats.sample.length });
     });
     bench.run({ async: true });
   });
 }
 
-function attachBaselines(cases: readonly BenchCase[], results: CaseResult[]): void {
+function attachBaselines(cases: readonly BenchCase[], results: CaseResult[], figures: Map<string, (RoundFigure | undefined)[]>): void {
   const byName = new Map(results.map((r) => [r.name, r]));
   for (const c of cases) {
     const result = byName.get(c.name);
-    if (!result || c.baseline === undefined) continue;
-    const names = typeof c.baseline === 'string' ? [c.baseline] : c.baseline;
-    const candidates = names.map((n) => byName.get(n)).filter((r): r is CaseResult => r !== undefined);
-    if (candidates.length === 0) continue;
-    // The best baseline: fastest rate, or lowest latency.
+    if (!result) continue;
+    const names = baselineNames(c).filter((n) => byName.has(n));
+    if (names.length === 0) continue;
     const lower = result.measure === 'latencySeconds';
-    const best = candidates.reduce((a, b) => ((lower ? b.value < a.value : b.value > a.value) ? b : a));
-    const ratio = lower ? best.value / result.value : result.value / best.value;
-    result.baseline = { name: best.name, value: best.value, ratio };
+    const better = (a: number, b: number) => (lower ? a < b : a > b);
+    // Per round: this case against the best baseline of the same round.
+    const ratios: number[] = [];
+    figures.get(c.name)!.forEach((own, round) => {
+      if (!own) return;
+      const rivals = names.map((n) => figures.get(n)![round]?.value).filter((v): v is number => v !== undefined);
+      if (rivals.length === 0) return;
+      const best = rivals.reduce((a, b) => (better(b, a) ? b : a));
+      ratios.push(lower ? best / own.value : own.value / best);
+    });
+    if (ratios.length === 0) continue;
+    const best = names.map((n) => byName.get(n)!).reduce((a, b) => (better(b.value, a.value) ? b : a));
+    result.baseline = { name: best.name, value: best.value, ratio: median(ratios), ratios };
   }
 }
 

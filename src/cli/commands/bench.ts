@@ -74,12 +74,18 @@ async function run(argv: string[], io: Io): Promise<number> {
   }
   const rows = report.cases.map((row) => {
     const [measure, value] = measureOf(row);
-    return [row.name, formatMeasure(measure, value), `±${row.rme.toFixed(1)}%`, String(row.samples), row.baseline ? `${row.baseline.ratio.toFixed(2)}x vs ${row.baseline.name}` : ''];
+    return [row.name, formatMeasure(measure, value), `±${row.rme.toFixed(1)}%`, String(row.samples), row.baseline ? `${row.baseline.ratio.toFixed(2)}x${spread(row.baseline.ratios)} vs ${row.baseline.name}` : ''];
   });
   const env = report.environment;
   io.stdout(`node ${env.node} on ${env.cpus} x ${env.cpuModel}${env.quick ? ' (quick)' : ''}${env.complete ? '' : ' (stopped early)'}\n\n`);
   io.stdout(formatTable(['CASE', 'RESULT', 'RME', 'SAMPLES', 'AGAINST THE SAME RUN'], rows, ['left', 'right', 'right', 'right', 'left']));
   return 0;
+}
+
+// The per-round ratios' range, when there was more than one round: " (3.61-4.20)".
+function spread(ratios: readonly number[]): string {
+  if (ratios.length < 2) return '';
+  return ` (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`;
 }
 
 export const command: Command = {
