@@ -165,8 +165,13 @@ export class SwiotlbPool {
   readonly areaSlots: number;
 
   // Kernel state (struct io_tlb_slot, struct io_tlb_area).
-  /** Free slots from here to the end of the free run, never past the segment end; 0 = in use. */
-  private readonly list: Int32Array;
+  /**
+   * One bit per slot, set while the slot is in use. The kernel stores each slot's `list` (free
+   * slots from there to the end of its free run, never past the segment end) and rewrites the
+   * free slots before a run on every allocation and free (up to 127 of them); here `list` is
+   * computed from this bitmap when asked (freeRun()): the same values, with no walks.
+   */
+  private readonly inUse: Uint32Array;
   /** The kernel's alloc_size: bytes from the slot's start (less the in-slot offset) to the allocation's end. */
   private readonly allocSize: Int32Array;
   /** pad_slots, kept at the first data slot. */
@@ -236,8 +241,7 @@ export class SwiotlbPool {
     this.areaSlots = Math.floor(nslabs / this.areas);
     this.onFull = onFull;
 
-    this.list = new Int32Array(nslabs);
-    for (let i = 0; i < nslabs; i++) this.list[i] = IO_TLB_SEGSIZE - (i & (IO_TLB_SEGSIZE - 1));
+    this.inUse = new Uint32Array(nslabs / 32);
     this.allocSize = new Int32Array(nslabs);
     this.pad = new Int32Array(nslabs);
     this.areaIndex = new Int32Array(this.areas);
@@ -389,7 +393,7 @@ export class SwiotlbPool {
     if (!Number.isInteger(slot) || slot < 0 || slot >= this.totalSlots) {
       throw new InvalidArgumentError(`swiotlb: no slot ${String(slot)}`, { argument: 'slot' });
     }
-    return this.list[slot]!;
+    return this.freeRun(slot);
   }
 
   // ---- internals
@@ -499,7 +503,6 @@ export class SwiotlbPool {
     const maxSlots = bounded ? Math.floor(boundaryMask / IO_TLB_SIZE) + 1 : 0;
     const boundaryShift = bounded ? nrSlots(tblDma) : 0;
 
-    const list = this.list;
     const slotBase = area * areaSlots;
     let index = this.areaIndex[area]!;
     let slot = 0;
@@ -514,7 +517,7 @@ export class SwiotlbPool {
       }
       // models iommu_is_span_boundary()
       if (!bounded || ((boundaryShift + slot) % maxSlots) + nslots <= maxSlots) {
-        if (list[slot]! >= nslots) {
+        if (this.freeRun(slot) >= nslots) {
           found = true;
           break;
         }
@@ -526,13 +529,9 @@ export class SwiotlbPool {
 
     const inSlot = origAddr & minAlignMask & SLOT_MASK; // swiotlb_align_offset(dev, 0, orig_addr)
     const allocSize = this.allocSize;
-    for (let i = slot, k = 0; k < nslots; i++, k++) {
-      list[i] = 0;
-      allocSize[i] = allocBytes - (inSlot + k * IO_TLB_SIZE);
-    }
-    // Free slots just before the run, inside its segment, now end at the run.
-    let count = 0;
-    for (let i = slot - 1; (i & (IO_TLB_SEGSIZE - 1)) !== IO_TLB_SEGSIZE - 1 && list[i]! !== 0; i--) list[i] = ++count;
+    for (let i = slot, k = 0; k < nslots; i++, k++) allocSize[i] = allocBytes - (inSlot + k * IO_TLB_SIZE);
+    // The kernel also rewrites `list` of the free slots just before the run; freeRun() sees it.
+    this.markSlots(slot, nslots, true);
 
     this.areaIndex[area] = index + nslots >= areaSlots ? 0 : index + nslots;
     this.areaUsed[area] = used + nslots;
@@ -568,22 +567,47 @@ export class SwiotlbPool {
     const index = data - this.pad[data]!;
     const nslots = nrSlots(this.allocSize[index]! + offset);
     const area = Math.floor(index / this.areaSlots);
-    const list = this.list;
     const allocSize = this.allocSize;
     const owner = this.owner;
-    // Merge with the free run after the mapping only inside the same segment.
-    let count = index + nslots < alignUp(index + 1, IO_TLB_SEGSIZE - 1) ? list[index + nslots]! : 0;
     for (let i = index + nslots - 1; i >= index; i--) {
-      list[i] = ++count;
       allocSize[i] = 0;
       owner[i] = -1;
     }
-    for (let i = index - 1; (i & (IO_TLB_SEGSIZE - 1)) !== IO_TLB_SEGSIZE - 1 && list[i]! !== 0; i--) list[i] = ++count;
+    // The kernel's two merges (with the free runs after and before, inside the segment) are what
+    // freeRun() computes from the bitmap.
+    this.markSlots(index, nslots, false);
     this.pad[data] = 0;
     this.recSize[data] = 0;
     this.areaUsed[area] = this.areaUsed[area]! - nslots;
     this.used -= nslots; // models dec_used()
     this.live--;
+  }
+
+  /** The kernel's slots[slot].list: free slots from `slot` to the next used slot or the segment end. */
+  private freeRun(slot: number): number {
+    const inUse = this.inUse;
+    let word = slot >>> 5;
+    let bits = inUse[word]! & (-1 << (slot & 31));
+    // A segment is 128 slots: four words.
+    const lastWord = word | 3;
+    while (bits === 0) {
+      if (word === lastWord) return ((word + 1) << 5) - slot;
+      bits = inUse[++word]!;
+    }
+    return (word << 5) + (31 - Math.clz32(bits & -bits)) - slot;
+  }
+
+  /** Sets (inUse) or clears the bits of slots [first, first + count), which lie in one segment. */
+  private markSlots(first: number, count: number, inUse: boolean): void {
+    const words = this.inUse;
+    for (let slot = first, end = first + count; slot < end;) {
+      const word = slot >>> 5;
+      const from = slot & 31;
+      const n = Math.min(32 - from, end - slot);
+      const mask = (n === 32 ? -1 : ((1 << n) - 1) << from) | 0;
+      words[word] = inUse ? words[word]! | mask : words[word]! & ~mask;
+      slot += n;
+    }
   }
 
   private infoAt(data: number): SwiotlbMappingInfo {
