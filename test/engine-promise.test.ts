@@ -131,6 +131,55 @@ describe('CopyEngine', () => {
   });
 });
 
+describe('offload and the engine\'s segment tables', () => {
+  it('offload: true hands ops below inlineBelow to a worker; the bytes are the same', async () => {
+    const before = engine.stats();
+    const len = rng.int(1, 4095);
+    const src = arena.at(len, 0, HALF), dst = arena.at(len, HALF);
+    await expect(engine.copy(dst, src, len, { offload: true })).resolves.toBe(len);
+    arena.copied(dst, src, len);
+    const segments = Array.from({ length: 3 }, (_, i) => [HALF + arena.base + i * 8192, arena.at(100, 0, HALF), rng.int(0, 100)] as [number, number, number]);
+    await engine.copySg(segments, { offload: true });
+    for (const [d, s, l] of segments) arena.copied(d, s, l);
+    arena.check();
+    const after = engine.stats();
+    expect(after.submitted - before.submitted).toBe(2);
+    expect(after.inline).toBe(before.inline);
+    await expect(engine.copy(dst, src, 1, { offload: 'yes' } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT', argument: 'offload' });
+  });
+
+  it('segment arrays reuse the engine\'s tables: many in flight leave no scratch memory behind', async () => {
+    const scratch = fabric.scratch.stats().allocations;
+    const ops: Promise<number>[] = [];
+    for (let i = 0; i < 24; i++) {
+      // Mostly short arrays (a spare table), some longer than a spare holds (a table of their own).
+      const count = rng.pick([2, 16, 256, 300]);
+      const segments: [number, number, number][] = [];
+      for (let k = 0; k < count; k++) {
+        const len = rng.int(0, 64);
+        segments.push([HALF + arena.base + (i * 512 + k) * 128, arena.at(len, 0, HALF), len]);
+      }
+      for (const [d, s, l] of segments) arena.copied(d, s, l);
+      ops.push(engine.copySg(segments, { offload: true }));
+    }
+    await Promise.all(ops);
+    arena.check();
+    expect(fabric.scratch.stats().allocations).toBe(scratch);
+  });
+
+  it('close() returns every table to the scratch area', async () => {
+    const own = new Fabric({ size: '16MiB', scratch: '1MiB' });
+    void own.kernels; // the kernels' CRC table stays for the fabric's life
+    const empty = own.scratch.stats().allocations;
+    const e = CopyEngine.create(own, { workers: 1 });
+    expect(own.scratch.stats().allocations).toBeGreaterThan(empty);
+    const at = own.dataStart;
+    await e.copySg([[at + 4096, at, 64], [at + 8192, at + 64, 64]], { offload: true });
+    await e.close();
+    expect(own.scratch.stats().allocations).toBe(empty);
+  });
+});
+
 describe('CopyEngine lifecycle', () => {
   it('close() waits for issued ops, then rejects new ones with ERR_ENGINE_CLOSED', async () => {
     const own = CopyEngine.create(fabric, { workers: 1, slots: 8 });

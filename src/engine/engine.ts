@@ -35,6 +35,12 @@ export interface EngineOptions {
 export interface OpOptions {
   /** Cancels the op if no worker has started it yet (it then rejects with ERR_ABORTED). */
   readonly signal?: AbortSignal;
+  /**
+   * Hand the op to a worker even when it is shorter than `inlineBelow` (default false): for a
+   * caller that has its own work to do while the copy runs, such as the DMA mapper taking the
+   * next bounce slots while a worker copies into the ones it already took.
+   */
+  readonly offload?: boolean;
 }
 
 export interface EngineStats {
@@ -56,6 +62,8 @@ interface PendingOp {
   readonly resolve: (value: number) => void;
   readonly reject: (error: Error) => void;
   readonly signal: AbortSignal | undefined;
+  /** Ring the doorbell at once rather than at the end of the tick (an offloaded op: the caller goes on working). */
+  readonly now: boolean;
   readonly value: (c: Completion) => number;
   table?: SgTable;
   lane?: Lane;
@@ -72,6 +80,10 @@ interface Lane {
   submitScheduled: boolean;
 }
 
+/** Tables for segment arrays kept by each engine, and their entries (16 KiB of scratch memory in all). */
+const SPARE_TABLES = 4;
+const SPARE_TABLE_ENTRIES = 256;
+
 const DEFAULTS = { workers: Math.max(1, availableParallelism() - 1), slots: 1024, spin: 200000, inlineBelow: 65536, splitAbove: 2 * 2 ** 20, pollMicros: 20 } as const;
 const SPLIT_GRANULE = 4096;
 
@@ -81,6 +93,10 @@ export class CopyEngine {
   readonly #pool: Piscina;
   readonly #ownsPool: boolean;
   readonly #inlineBelow: number;
+  // Tables for segment arrays, allocated with the engine (a fixed footprint, as the rings are) and
+  // reused: taking scratch memory and a typed-array view per op cost about a microsecond, as much
+  // as a ring hop. Longer arrays, and ops beyond SPARE_TABLES in flight, get a table of their own.
+  readonly #spareTables: SgTable[];
   readonly #splitAbove: number;
   readonly #pollMicros: number;
   readonly #stats = { inline: 0, split: 0, completed: 0, errors: 0, submitted: 0 };
@@ -103,6 +119,13 @@ export class CopyEngine {
     if (this.#splitAbove < SPLIT_GRANULE) throw new InvalidArgumentError(`splitAbove must be at least ${SPLIT_GRANULE}`, { argument: 'splitAbove' });
     this.#pollMicros = options.pollMicros ?? DEFAULTS.pollMicros;
     if (!(this.#pollMicros >= 0 && this.#pollMicros <= 10_000)) throw new InvalidArgumentError('pollMicros must be a number in 0..10000', { argument: 'pollMicros' });
+    this.#spareTables = [];
+    try {
+      while (this.#spareTables.length < SPARE_TABLES) this.#spareTables.push(new SgTable(fabric, SPARE_TABLE_ENTRIES));
+    } catch (error) {
+      for (const table of this.#spareTables) table.release();
+      throw error;
+    }
     this.#ownsPool = options.pool === undefined;
     this.#pool = options.pool ?? createWorkerPool(fabric, workers);
     const slots = options.slots ?? DEFAULTS.slots;
@@ -127,7 +150,7 @@ export class CopyEngine {
   copy(dst: number, src: number, len: number, options?: OpOptions): Promise<number> {
     const error = this.#checkCommon(options) ?? (isU32(dst) && isU32(src) && isU32(len) ? undefined : notU32({ dst, src, len }));
     if (error) return Promise.reject(error);
-    if (len < this.#inlineBelow) {
+    if (this.#inline(len, options)) {
       const fault = this.#badRange(src, len, Status.INVALID_SRC) ?? this.#badRange(dst, len, Status.INVALID_DST);
       if (fault) return Promise.reject(fault);
       this.fabric.kernels.raw.copy(dst, src, len);
@@ -151,26 +174,30 @@ export class CopyEngine {
     let owned: SgTable | undefined;
     if (segments instanceof SgTable) {
       table = segments;
-      if (table.totalLength < this.#inlineBelow) {
-        const { raw } = this.fabric.kernels;
-        // A bad entry falls through to the ring, which reports its exact status.
-        if (raw.checkSg(table.offset, table.count, this.fabric.dataStart, this.fabric.size) < 0) {
+      if (this.#inline(table.totalLength, options)) {
+        // A table with a bad entry goes to the ring, which reports its exact status; a good one
+        // (checked at push) is copied here, by the kernel that re-checks each entry as it goes.
+        if (table.inBounds) {
           this.#stats.inline++;
-          return Promise.resolve(raw.copySg(table.offset, table.count));
+          try {
+            return Promise.resolve(this.fabric.kernels.copySg(table));
+          } catch (err) {
+            return Promise.reject(err);
+          }
         }
       }
     } else if (Array.isArray(segments)) {
       if (segments.length === 0) return Promise.resolve(0);
-      const inline = this.#copySgInline(segments);
+      const inline = options?.offload ? undefined : this.#copySgInline(segments);
       if (inline) return inline;
       try {
-        owned = table = new SgTable(this.fabric, segments.length);
+        owned = table = this.#takeTable(segments.length);
         for (const segment of segments) {
           if (!Array.isArray(segment) || segment.length !== 3) throw new InvalidArgumentError('each segment is [dst, src, len]', { argument: 'segments' });
           table.push(segment[0], segment[1], segment[2]);
         }
       } catch (err) {
-        owned?.release();
+        if (owned) this.#returnTable(owned);
         return Promise.reject(err);
       }
     } else {
@@ -204,7 +231,7 @@ export class CopyEngine {
   fill(dst: number, pattern: bigint, len: number, options?: OpOptions): Promise<number> {
     const error = this.#checkCommon(options) ?? (isU32(dst) && isU32(len) ? undefined : notU32({ dst, len })) ?? (typeof pattern === 'bigint' ? undefined : new InvalidArgumentError('pattern must be a bigint', { argument: 'pattern' }));
     if (error) return Promise.reject(error);
-    if (len < this.#inlineBelow) {
+    if (this.#inline(len, options)) {
       const fault = this.#badRange(dst, len, Status.INVALID_DST);
       if (fault) return Promise.reject(fault);
       this.fabric.kernels.raw.fill(dst, BigInt.asUintN(64, pattern), len);
@@ -219,7 +246,7 @@ export class CopyEngine {
     const seed = options?.seed ?? 0;
     const error = this.#checkCommon(options) ?? (isU32(dst) && isU32(src) && isU32(len) && isU32(seed) ? undefined : notU32({ dst, src, len, seed }));
     if (error) return Promise.reject(error);
-    if (len < this.#inlineBelow) {
+    if (this.#inline(len, options)) {
       const fault = this.#badRange(src, len, Status.INVALID_SRC) ?? this.#badRange(dst, len, Status.INVALID_DST);
       if (fault) return Promise.reject(fault);
       this.#stats.inline++;
@@ -248,10 +275,24 @@ export class CopyEngine {
     this.#closed = true;
     if (this.#outstanding > 0) await new Promise<void>((resolve) => { this.#idle = resolve; });
     for (const lane of this.#lanes) await lane.channel.close();
+    for (const table of this.#spareTables.splice(0)) table.release();
     if (this.#ownsPool) await this.#pool.destroy();
   }
 
   // ---- internals
+
+  #takeTable(segments: number): SgTable {
+    return (segments <= SPARE_TABLE_ENTRIES ? this.#spareTables.pop() : undefined) ?? new SgTable(this.fabric, segments);
+  }
+
+  #returnTable(table: SgTable): void {
+    if (!this.#closed && table.capacity === SPARE_TABLE_ENTRIES && this.#spareTables.length < SPARE_TABLES) {
+      table.clear();
+      this.#spareTables.push(table);
+    } else {
+      table.release();
+    }
+  }
 
   #splitCopy(dst: number, src: number, len: number, options?: OpOptions): Promise<number> {
     const lanes = this.#lanes.length;
@@ -267,7 +308,7 @@ export class CopyEngine {
 
   #submit(enqueue: (ring: Ring) => number, value: (c: Completion) => number, options?: OpOptions, table?: SgTable, lane = this.#pickLane()): Promise<number> {
     return new Promise<number>((resolve, reject) => {
-      const op: PendingOp = { enqueue, resolve, reject, value, signal: options?.signal, lane };
+      const op: PendingOp = { enqueue, resolve, reject, value, signal: options?.signal, now: options?.offload === true, lane };
       if (table) op.table = table;
       this.#outstanding++;
       if (op.signal) {
@@ -301,6 +342,7 @@ export class CopyEngine {
     op.index = index;
     lane.pending[index & (lane.ring.slots - 1)] = op;
     this.#stats.submitted++;
+    if (op.now) lane.ring.submit();
     // One doorbell per tick for everything enqueued in it; the pump starts after it, since
     // the pump may poll (block) and must not do so before the ops are submitted.
     if (!lane.submitScheduled) {
@@ -348,7 +390,7 @@ export class CopyEngine {
   // close() woken when it was the last.
   #finish(op: PendingOp, error: Error | undefined, value = 0): void {
     if (op.onAbort) op.signal!.removeEventListener('abort', op.onAbort);
-    op.table?.release();
+    if (op.table) this.#returnTable(op.table);
     if (error) op.reject(error);
     else op.resolve(value);
     if (--this.#outstanding === 0 && this.#idle) this.#idle();
@@ -381,7 +423,13 @@ export class CopyEngine {
     const signal = options?.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) return new InvalidArgumentError('signal must be an AbortSignal', { argument: 'signal' });
     if (signal?.aborted) return new AbortError('the operation was aborted before it started', { cause: signal.reason });
+    if (options?.offload !== undefined && typeof options.offload !== 'boolean') return new InvalidArgumentError('offload must be a boolean', { argument: 'offload' });
     return undefined;
+  }
+
+  // Whether an op of `len` bytes runs in the caller's thread.
+  #inline(len: number, options: OpOptions | undefined): boolean {
+    return len < this.#inlineBelow && options?.offload !== true;
   }
 
   // The same check the ring server makes, for the inline path.
