@@ -115,24 +115,28 @@ async function bounceCopy(ctx: DmaContext, viaEngine: () => Promise<unknown>, in
 }
 
 /**
- * Runs the copies of one DMA API call as one engine op (inline when small); resolves when done.
- * A copy whose worker dies is retried (see bounceCopy), so it completes or throws a non-engine error.
+ * Runs the copies of one DMA API call as one engine op (inline when small, unless `offload`
+ * asks for a worker); resolves when done. A copy whose worker dies is retried (see bounceCopy),
+ * so it completes or throws a non-engine error.
  */
-export async function runCopies(ctx: DmaContext, copies: CopyTriple[]): Promise<void> {
+export async function runCopies(ctx: DmaContext, copies: CopyTriple[], offload = false): Promise<void> {
   if (copies.length === 0) return;
+  const options = offload ? OFFLOAD : undefined;
   if (copies.length === 1) {
     const [dst, src, len] = copies[0]!;
-    await bounceCopy(ctx, () => ctx.engine.copy(dst, src, len), () => ctx.fabric.kernels.copy(dst, src, len));
+    await bounceCopy(ctx, () => ctx.engine.copy(dst, src, len, options), () => ctx.fabric.kernels.copy(dst, src, len));
     return;
   }
-  await bounceCopy(ctx, () => ctx.engine.copySg(copies), () => {
+  await bounceCopy(ctx, () => ctx.engine.copySg(copies, options), () => {
     for (const [dst, src, len] of copies) ctx.fabric.kernels.copy(dst, src, len);
   });
 }
 
+const OFFLOAD = { offload: true } as const;
+
 /** Copies every record's whole mapping, original → slot (`toSlot`) or back, as one engine op (see runCopies). */
-export function copyRecords(ctx: DmaContext, records: readonly BounceRecord[], toSlot: boolean): Promise<void> {
-  return runCopies(ctx, records.map((r) => (toSlot ? toBounce(r) : fromBounce(r))));
+export function copyRecords(ctx: DmaContext, records: readonly BounceRecord[], toSlot: boolean, offload = false): Promise<void> {
+  return runCopies(ctx, records.map((r) => (toSlot ? toBounce(r) : fromBounce(r))), offload);
 }
 
 /** Throws ERR_INVALID_ARGUMENT naming an address that is not a live bounce mapping of the device. */

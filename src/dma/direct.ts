@@ -87,19 +87,36 @@ function classify(ctx: DmaContext, device: MappingDevice, entry: SgEntry, origOf
 }
 
 /**
+ * Bounce bytes a map gathers before handing their copy-in to a worker, so that the worker copies
+ * into the slots already taken while this thread takes the next ones (and copies the last batch
+ * itself). Measured on the project machine: 32 x 4 KiB maps in ~half the time of one copy op
+ * issued after the last slot (bench/RESULTS.md).
+ */
+export const MAP_COPY_BATCH = 32 * 1024;
+
+/**
  * Maps entries for the device: decides every segment first (throwing before anything is
- * allocated), takes bounce slots, then copies original → slot for every bounced segment in one
- * engine op (in every direction, as swiotlb does since CVE-2022-0854). On any failure every
- * slot taken is released and the error is rethrown: nothing stays mapped.
+ * allocated), then takes bounce slots and copies original → slot for every bounced segment (in
+ * every direction, as swiotlb does since CVE-2022-0854), batch by batch: each full batch but the
+ * last goes to a worker while the next slots are taken. On any failure the copies already issued
+ * are waited for, every slot taken is released and the error is rethrown: nothing stays mapped.
  */
 export async function mapSegments(ctx: DmaContext, device: MappingDevice, entries: readonly SgEntry[], direction: StreamingDirection, signal?: AbortSignal): Promise<MappedSegment[]> {
-  // One pass to decide (this one may throw), one to take slots, one copy op: the hot path
-  // allocates a segment per entry and a record per bounced one, nothing else per segment.
+  // One pass to decide (this one may throw), one to take slots and issue copies: the hot path
+  // allocates a segment per entry and a record per bounced one, little else per segment.
   const n = entries.length;
   const origOffsets: number[] = new Array(n);
   const segments: Segment[] = new Array(n);
-  for (let i = 0; i < n; i++) segments[i] = classify(ctx, device, entries[i]!, origOffsets, i);
+  let bounced = 0;
+  for (let i = 0; i < n; i++) {
+    const seg = segments[i] = classify(ctx, device, entries[i]!, origOffsets, i);
+    if (seg.kind === 'bounced') bounced++;
+  }
+  if (bounced === 0) return segments;
   const records: BounceRecord[] = [];
+  const inFlight: Promise<void>[] = [];
+  let batchStart = 0;
+  let batchBytes = 0;
   try {
     for (let i = 0; i < n; i++) {
       const seg = segments[i]!;
@@ -113,9 +130,19 @@ export async function mapSegments(ctx: DmaContext, device: MappingDevice, entrie
       if (!dmaCapable(device, record.tlbAddr, seg.length)) {
         throw new DmaMappingError(`${device.pci.bdf}: swiotlb addr 0x${record.tlbAddr.toString(16)}+${seg.length} overflow (mask limit 0x${device.dmaLimit.toString(16)})`, { errno: 'EIO', address: record.tlbAddr, length: seg.length });
       }
+      batchBytes += seg.length;
+      if (batchBytes >= MAP_COPY_BATCH && records.length < bounced) {
+        inFlight.push(copyRecords(ctx, records.slice(batchStart), true, true));
+        batchStart = records.length;
+        batchBytes = 0;
+      }
     }
-    if (records.length > 0) await copyRecords(ctx, records, true);
+    // The last batch: inline when small (this thread would only wait otherwise).
+    await copyRecords(ctx, records.slice(batchStart), true);
+    await Promise.all(inFlight);
   } catch (error) {
+    // No slot may be freed while a worker still writes it.
+    await Promise.allSettled(inFlight);
     for (const record of records) releaseBounce(ctx, record);
     throw error;
   }
