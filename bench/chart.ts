@@ -19,7 +19,7 @@ export async function renderChart(report: BenchReport): Promise<string> {
     .map((r) => { const [, , method, size] = r.name.split('/'); return { method, size, bytes: sizeBytes(size!), gibps: r.value / GiB }; });
   const sg = rows
     .filter((r) => r.name.startsWith('kernel/sg/'))
-    .map((r) => { const [, , method, size] = r.name.split('/'); return { method, segment: `${size} x 1024`, gibps: r.value / GiB }; });
+    .map((r) => { const [, , method, label] = r.name.split('/'); return { method, segment: sgLabel(label!), gibps: r.value / GiB }; });
   const latency = rows.filter((r) => r.measure === 'latencySeconds').map((r) => ({ name: r.name, us: r.value * 1e6 }));
   const throughput = rows
     .filter((r) => r.measure === 'bytesPerSecond' && (r.name.startsWith('engine/') || r.name.startsWith('map/')))
@@ -42,7 +42,7 @@ export async function renderChart(report: BenchReport): Promise<string> {
       width: 520, height: 220,
     });
   }
-  if (sg.length) panels.push(groupedBars('Scatter-gather: 1024 segments', sg, 'segment', 'method', 'gibps', 'GiB/s'));
+  if (sg.length) panels.push(groupedBars('Scatter-gather tables', sg, 'segment', 'method', 'gibps', 'GiB/s'));
   if (latency.length) panels.push(bars('One 4 KiB copy, submit to completion (median)', latency, 'us', 'µs'));
   if (throughput.length) panels.push(bars('Engine and mapper throughput', throughput, 'gibps', 'GiB/s'));
   if (rates.length) panels.push(bars('Mapper and swiotlb rates', rates, 'millions', 'million per second'));
@@ -96,4 +96,10 @@ function sizeBytes(label: string): number {
   const m = /^(\d+)(B|KiB|MiB|GiB)$/.exec(label);
   if (!m) return Number.NaN;
   return Number(m[1]) * { B: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30 }[m[2] as 'B' | 'KiB' | 'MiB' | 'GiB'];
+}
+
+// "4KiBx64" -> "64 x 4KiB"; a bare size means the contract's 1024 segments.
+function sgLabel(label: string): string {
+  const [size, count = '1024'] = label.split('x');
+  return `${count} x ${size}`;
 }

@@ -124,6 +124,8 @@ export function catalogue(r: Rig): Row[] {
     { api: 'CopyEngine.copy', cls: 'out of range', input: 'src past the fabric end (ring path)', code: 'ERR_COPY_FAILED', run: () => e.copy(base, r.system.fabric.size - 16, 1 << 20) },
     { api: 'CopyEngine.copy', cls: 'wrong type', input: 'options.signal {}', code: 'ERR_INVALID_ARGUMENT', run: () => e.copy(base, base, 1, { signal: any({}) }) },
     { api: 'CopyEngine.copy', cls: 'state', input: 'an already aborted signal', code: 'ERR_ABORTED', run: () => e.copy(base, base, 1, { signal: AbortSignal.abort() }) },
+    { api: 'CopyEngine.copy', cls: 'wrong type', input: 'options.offload "yes"', code: 'ERR_INVALID_ARGUMENT', run: () => e.copy(base, base, 1, { offload: any('yes') }) },
+    { api: 'CopyEngine.copy', cls: 'out of range', input: 'offload: true, dst in the guard page (ring path)', code: 'ERR_COPY_FAILED', run: () => e.copy(0, base, 16, { offload: true }) },
     { api: 'CopyEngine.copySg', cls: 'wrong type', input: '"x"', code: 'ERR_INVALID_ARGUMENT', run: () => e.copySg(any('x')) },
     { api: 'CopyEngine.copySg', cls: 'wrong type', input: '[[1, 2]] (a pair)', code: 'ERR_INVALID_ARGUMENT', run: () => e.copySg(any([[1, 2]])) },
     { api: 'CopyEngine.copySg', cls: 'out of range', input: 'a segment reaching the scratch area', code: 'ERR_COPY_FAILED', run: () => e.copySg([[base - 64, base, 128]]) },
