@@ -89,8 +89,8 @@ function classify(ctx: DmaContext, device: MappingDevice, entry: SgEntry, origOf
 /**
  * Bounce bytes a map gathers before handing their copy-in to a worker, so that the worker copies
  * into the slots already taken while this thread takes the next ones (and copies the last batch
- * itself). Measured on the project machine: 32 x 4 KiB maps in ~half the time of one copy op
- * issued after the last slot (bench/RESULTS.md).
+ * itself). Measured on the project machine, 32 x 4 KiB map + unmap: 0.55-0.62x the speed of an
+ * inline copy of the same bytes, against 0.37-0.46x with one copy op after the last slot.
  */
 export const MAP_COPY_BATCH = 32 * 1024;
 
