@@ -131,21 +131,40 @@ describe('CopyEngine', () => {
   });
 });
 
-describe('offload and the engine\'s segment tables', () => {
-  it('offload: true hands ops below inlineBelow to a worker; the bytes are the same', async () => {
+describe('placement and the engine\'s segment tables', () => {
+  it('placement \'worker\' hands ops below inlineBelow to a worker; the bytes are the same', async () => {
     const before = engine.stats();
     const len = rng.int(1, 4095);
     const src = arena.at(len, 0, HALF), dst = arena.at(len, HALF);
-    await expect(engine.copy(dst, src, len, { offload: true })).resolves.toBe(len);
+    await expect(engine.copy(dst, src, len, { placement: 'worker' })).resolves.toBe(len);
     arena.copied(dst, src, len);
     const segments = Array.from({ length: 3 }, (_, i) => [HALF + arena.base + i * 8192, arena.at(100, 0, HALF), rng.int(0, 100)] as [number, number, number]);
-    await engine.copySg(segments, { offload: true });
+    await engine.copySg(segments, { placement: 'worker' });
     for (const [d, s, l] of segments) arena.copied(d, s, l);
     arena.check();
     const after = engine.stats();
     expect(after.submitted - before.submitted).toBe(2);
     expect(after.inline).toBe(before.inline);
-    await expect(engine.copy(dst, src, 1, { offload: 'yes' } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT', argument: 'offload' });
+    await expect(engine.copy(dst, src, 1, { placement: 'yes' } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT', argument: 'placement' });
+  });
+
+  it('placement \'caller\' copies ops of any size in the caller\'s thread', async () => {
+    const before = engine.stats();
+    const len = rng.int(70000, 3 * 2 ** 20); // above inlineBelow and splitAbove
+    const src = arena.at(len, 0, HALF), dst = arena.at(len, HALF);
+    const done = engine.copy(dst, src, len, { placement: 'caller' });
+    arena.copied(dst, src, len);
+    arena.check(); // already copied: the bytes moved before the promise was even awaited
+    await expect(done).resolves.toBe(len);
+    const segments: [number, number, number][] = [[HALF + arena.base, arena.at(40000, 0, HALF), 40000], [HALF + arena.base + 65536, arena.at(40000, 0, HALF), 40000]];
+    const sg = engine.copySg(segments, { placement: 'caller' });
+    for (const [d, s, l] of segments) arena.copied(d, s, l);
+    arena.check();
+    await expect(sg).resolves.toBe(80000);
+    const after = engine.stats();
+    expect(after.inline - before.inline).toBe(2);
+    expect(after.submitted).toBe(before.submitted);
+    await expect(engine.copy(0, src, 16, { placement: 'caller' })).rejects.toMatchObject({ code: 'ERR_COPY_FAILED', status: 'INVALID_DST' });
   });
 
   it('segment arrays reuse the engine\'s tables: many in flight leave no scratch memory behind', async () => {
@@ -160,7 +179,7 @@ describe('offload and the engine\'s segment tables', () => {
         segments.push([HALF + arena.base + (i * 512 + k) * 128, arena.at(len, 0, HALF), len]);
       }
       for (const [d, s, l] of segments) arena.copied(d, s, l);
-      ops.push(engine.copySg(segments, { offload: true }));
+      ops.push(engine.copySg(segments, { placement: 'worker' }));
     }
     await Promise.all(ops);
     arena.check();
@@ -174,7 +193,7 @@ describe('offload and the engine\'s segment tables', () => {
     const e = CopyEngine.create(own, { workers: 1 });
     expect(own.scratch.stats().allocations).toBeGreaterThan(empty);
     const at = own.dataStart;
-    await e.copySg([[at + 4096, at, 64], [at + 8192, at + 64, 64]], { offload: true });
+    await e.copySg([[at + 4096, at, 64], [at + 8192, at + 64, 64]], { placement: 'worker' });
     await e.close();
     expect(own.scratch.stats().allocations).toBe(empty);
   });

@@ -2,6 +2,7 @@
 // original buffer and its slot through the copy engine. The pool itself (swiotlb.ts) only
 // keeps slot accounting.
 import { DmaMappingError, EngineStoppedError, InvalidArgumentError, WorkerDiedError } from '../errors.js';
+import type { Placement } from '../engine/index.js';
 import type { BounceRecord, DmaContext } from './context.js';
 import type { StreamingDirection } from './direction.js';
 import { maxMappingSize } from './swiotlb.js';
@@ -115,13 +116,13 @@ async function bounceCopy(ctx: DmaContext, viaEngine: () => Promise<unknown>, in
 }
 
 /**
- * Runs the copies of one DMA API call as one engine op (inline when small, unless `offload`
- * asks for a worker); resolves when done. A copy whose worker dies is retried (see bounceCopy),
- * so it completes or throws a non-engine error.
+ * Runs the copies of one DMA API call as one engine op, placed as `placement` says (by default
+ * the engine's choice: inline when small); resolves when done. A copy whose worker dies is
+ * retried (see bounceCopy), so it completes or throws a non-engine error.
  */
-export async function runCopies(ctx: DmaContext, copies: CopyTriple[], offload = false): Promise<void> {
+export async function runCopies(ctx: DmaContext, copies: CopyTriple[], placement: Placement = 'auto'): Promise<void> {
   if (copies.length === 0) return;
-  const options = offload ? OFFLOAD : undefined;
+  const options = PLACED[placement];
   if (copies.length === 1) {
     const [dst, src, len] = copies[0]!;
     await bounceCopy(ctx, () => ctx.engine.copy(dst, src, len, options), () => ctx.fabric.kernels.copy(dst, src, len));
@@ -132,11 +133,11 @@ export async function runCopies(ctx: DmaContext, copies: CopyTriple[], offload =
   });
 }
 
-const OFFLOAD = { offload: true } as const;
+const PLACED = { auto: undefined, worker: { placement: 'worker' }, caller: { placement: 'caller' } } as const;
 
 /** Copies every record's whole mapping, original → slot (`toSlot`) or back, as one engine op (see runCopies). */
-export function copyRecords(ctx: DmaContext, records: readonly BounceRecord[], toSlot: boolean, offload = false): Promise<void> {
-  return runCopies(ctx, records.map((r) => (toSlot ? toBounce(r) : fromBounce(r))), offload);
+export function copyRecords(ctx: DmaContext, records: readonly BounceRecord[], toSlot: boolean, placement: Placement = 'auto'): Promise<void> {
+  return runCopies(ctx, records.map((r) => (toSlot ? toBounce(r) : fromBounce(r))), placement);
 }
 
 /** Throws ERR_INVALID_ARGUMENT naming an address that is not a live bounce mapping of the device. */

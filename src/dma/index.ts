@@ -32,5 +32,5 @@ export {
 export { DeviceDma, type DmaTarget } from './device-dma.js';
 export { DmaSystem, DEFAULT_RAM, type RamDefinition, type SystemOptions } from './system.js';
 export { DEFAULT_TOPOLOGY } from './default-topology.js';
-export type { P2pPolicy } from './direct.js';
+export { MAP_COPY_BATCH, type P2pPolicy } from './direct.js';
 export type { BounceReason, MappedSegment, MappedSg, MappingKind, SgEntry } from './types.js';

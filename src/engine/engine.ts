@@ -36,12 +36,17 @@ export interface OpOptions {
   /** Cancels the op if no worker has started it yet (it then rejects with ERR_ABORTED). */
   readonly signal?: AbortSignal;
   /**
-   * Hand the op to a worker even when it is shorter than `inlineBelow` (default false): for a
-   * caller that has its own work to do while the copy runs, such as the DMA mapper taking the
-   * next bounce slots while a worker copies into the ones it already took.
+   * Where the op runs: 'auto' (default) in the caller's thread below `inlineBelow`, on a worker
+   * otherwise; 'worker' on a worker whatever its size, the doorbell rung at once, for a caller
+   * with its own work to do meanwhile (the DMA mapper taking the next bounce slots while a worker
+   * copies into the ones it took); 'caller' in the caller's thread whatever its size, for a
+   * caller that would only wait otherwise (the mapper's last batch while a worker copies the rest).
    */
-  readonly offload?: boolean;
+  readonly placement?: Placement;
 }
+
+export type Placement = 'auto' | 'worker' | 'caller';
+const PLACEMENTS: readonly unknown[] = ['auto', 'worker', 'caller'];
 
 export interface EngineStats {
   readonly submitted: number;
@@ -62,7 +67,7 @@ interface PendingOp {
   readonly resolve: (value: number) => void;
   readonly reject: (error: Error) => void;
   readonly signal: AbortSignal | undefined;
-  /** Ring the doorbell at once rather than at the end of the tick (an offloaded op: the caller goes on working). */
+  /** Ring the doorbell at once rather than at the end of the tick (placement 'worker': the caller goes on working). */
   readonly now: boolean;
   readonly value: (c: Completion) => number;
   table?: SgTable;
@@ -188,7 +193,7 @@ export class CopyEngine {
       }
     } else if (Array.isArray(segments)) {
       if (segments.length === 0) return Promise.resolve(0);
-      const inline = options?.offload ? undefined : this.#copySgInline(segments);
+      const inline = options?.placement === 'worker' ? undefined : this.#copySgInline(segments, options?.placement === 'caller');
       if (inline) return inline;
       try {
         owned = table = this.#takeTable(segments.length);
@@ -207,15 +212,15 @@ export class CopyEngine {
     return promise;
   }
 
-  // Segment arrays totalling less than inlineBelow are copied in the caller's thread, every
-  // segment checked first; undefined when the list is too long or malformed (the ring path
-  // then reports it).
-  #copySgInline(segments: readonly Segment[]): Promise<number> | undefined {
+  // Segment arrays totalling less than inlineBelow (or any, with placement 'caller') are copied in
+  // the caller's thread, every segment checked first; undefined when the list is too long or
+  // malformed (the ring path then reports it).
+  #copySgInline(segments: readonly Segment[], anySize: boolean): Promise<number> | undefined {
     let total = 0;
     for (const segment of segments) {
       if (!Array.isArray(segment) || segment.length !== 3 || !isU32(segment[0]) || !isU32(segment[1]) || !isU32(segment[2])) return undefined;
       total += segment[2];
-      if (total >= this.#inlineBelow) return undefined;
+      if (total >= this.#inlineBelow && !anySize) return undefined;
     }
     for (const [dst, src, len] of segments) {
       const fault = this.#badRange(src, len, Status.INVALID_SRC) ?? this.#badRange(dst, len, Status.INVALID_DST);
@@ -308,7 +313,7 @@ export class CopyEngine {
 
   #submit(enqueue: (ring: Ring) => number, value: (c: Completion) => number, options?: OpOptions, table?: SgTable, lane = this.#pickLane()): Promise<number> {
     return new Promise<number>((resolve, reject) => {
-      const op: PendingOp = { enqueue, resolve, reject, value, signal: options?.signal, now: options?.offload === true, lane };
+      const op: PendingOp = { enqueue, resolve, reject, value, signal: options?.signal, now: options?.placement === 'worker', lane };
       if (table) op.table = table;
       this.#outstanding++;
       if (op.signal) {
@@ -423,13 +428,14 @@ export class CopyEngine {
     const signal = options?.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) return new InvalidArgumentError('signal must be an AbortSignal', { argument: 'signal' });
     if (signal?.aborted) return new AbortError('the operation was aborted before it started', { cause: signal.reason });
-    if (options?.offload !== undefined && typeof options.offload !== 'boolean') return new InvalidArgumentError('offload must be a boolean', { argument: 'offload' });
+    if (options?.placement !== undefined && !PLACEMENTS.includes(options.placement)) return new InvalidArgumentError(`placement must be 'auto', 'worker' or 'caller'`, { argument: 'placement' });
     return undefined;
   }
 
   // Whether an op of `len` bytes runs in the caller's thread.
   #inline(len: number, options: OpOptions | undefined): boolean {
-    return len < this.#inlineBelow && options?.offload !== true;
+    const placement = options?.placement;
+    return placement === 'caller' || (placement !== 'worker' && len < this.#inlineBelow);
   }
 
   // The same check the ring server makes, for the inline path.

@@ -7,4 +7,4 @@ export type { StatusCode, StatusName } from './status.js';
 export { createWorkerPool, runBatch, WORKER_URL } from './pool.js';
 export type { BatchResult, BatchTask, ServeTask, WorkerTask } from './worker.js';
 export { CopyEngine } from './engine.js';
-export type { EngineOptions, EngineStats, OpOptions } from './engine.js';
+export type { EngineOptions, EngineStats, OpOptions, Placement } from './engine.js';
