@@ -96,3 +96,32 @@ function move64(dst: usize, src: usize): void {
   v128.store(dst, c, 32);
   v128.store(dst, d, 48);
 }
+
+/** Two equal segments this long are copied together (copyPair). */
+// @ts-ignore: decorator
+@inline
+export function pairable(len: usize): bool {
+  return len - LOOP_BELOW < SEGMENT_LOOP_BELOW - LOOP_BELOW;
+}
+
+/** True when [a, a + len) and [b, b + len) do not overlap (u32 wrap-around arithmetic, ranges checked in bounds). */
+// @ts-ignore: decorator
+@inline
+export function apart(a: usize, b: usize, len: usize): bool {
+  return (a - b >= len) & (b - a >= len);
+}
+
+/** Copies two equal, mutually disjoint segments in lockstep: two streams keep more misses in flight. */
+// @ts-ignore: decorator
+@inline
+export function copyPair(dst: usize, src: usize, dst2: usize, src2: usize, len: usize): void {
+  const last = len - 64;
+  let i: usize = 0;
+  while (i < last) {
+    move64(dst + i, src + i);
+    move64(dst2 + i, src2 + i);
+    i += 64;
+  }
+  move64(dst + last, src + last);
+  move64(dst2 + last, src2 + last);
+}

@@ -4,8 +4,8 @@
 // ring's control block (owned by the JS side); this module keeps none.
 //
 // The layout constants below must match src/engine/layout.ts; ringAbi() lets JS check that.
-import { checkList, copySgLists, inBounds, SG_ENTRY_SIZE, LIST_ENTRY_SIZE } from "./sg";
-import { copyBytes, copySegment } from "./copy";
+import { checkList, copiedPair, copySgLists, inBounds, SG_ENTRY_SIZE, LIST_ENTRY_SIZE } from "./sg";
+import { copyBytes, copySegment, pairable } from "./copy";
 import { fill } from "./fill";
 import { copyCrc32c } from "./crc32c";
 
@@ -181,14 +181,22 @@ function runOp(ctrl: usize, d: usize, c: usize, lastFailed: bool): u32 {
       if (!inBounds(load<u32>(e, 4), n, lo, hi)) return fault(c, STATUS_INVALID_SRC, load<u32>(e, 4));
       if (!inBounds(load<u32>(e), n, lo, hi)) return fault(c, STATUS_INVALID_DST, load<u32>(e));
     }
-    // Bytes completed are published per segment, so a worker that dies mid-table leaves
-    // an exact record of how far it got.
+    // Bytes completed are published per segment (per pair of equal independent ones, which
+    // copySg's pairing copies together), so a worker that dies mid-table leaves an exact record
+    // of the segments it finished.
     let done: u32 = 0;
     for (let i: u32 = 0; i < a; i++) {
       const e = table + <usize>i * SG_ENTRY_SIZE;
-      const n = load<u32>(e, 8);
-      copySegment(load<u32>(e), load<u32>(e, 4), n);
-      done += n;
+      const dst: usize = load<u32>(e);
+      const src: usize = load<u32>(e, 4);
+      const n: usize = load<u32>(e, 8);
+      if (pairable(n) && i + 1 < a && copiedPair(e, dst, src, n, lo, hi - lo - n)) {
+        done += <u32>n << 1;
+        i++;
+      } else {
+        copySegment(dst, src, n);
+        done += <u32>n;
+      }
       store<u32>(c, done, 4);
     }
     return STATUS_SUCCESS;

@@ -1,5 +1,5 @@
 // Scatter-gather copies over tables that live in the shared memory itself.
-import { copySegment } from "./copy";
+import { apart, copyPair, copySegment, pairable } from "./copy";
 
 /** Bytes per copySg table entry: u32 dst, u32 src, u32 len, u32 reserved. */
 export const SG_ENTRY_SIZE: usize = 16;
@@ -52,6 +52,16 @@ export function checkList(list: usize, count: u32, lo: usize, hi: usize): i32 {
  * entries were checked when they were written (SgTable does).
  */
 export function copySg(table: usize, count: u32, lo: usize, hi: usize): f64 {
+  // Tables of 1-64 KiB segments (pages, mostly) take the loop that copies equal neighbours in
+  // pairs; others keep a loop without that check, which measured ~0.8 ns a segment faster at 256 B.
+  if (count > 1 && pairable(load<u32>(table, 8))) return copyEntries(table, count, lo, hi, true);
+  return copyEntries(table, count, lo, hi, false);
+}
+
+// copySg's loop; `pairs` is a constant at each call, so each copy of the loop keeps only its branch.
+// @ts-ignore: decorator
+@inline
+function copyEntries(table: usize, count: u32, lo: usize, hi: usize, pairs: bool): f64 {
   const span = hi - lo;
   let total: u64 = 0;
   for (let i: u32 = 0; i < count; i++) {
@@ -61,10 +71,31 @@ export function copySg(table: usize, count: u32, lo: usize, hi: usize): f64 {
     const len: usize = load<u32>(e, 8);
     const room = span - len;
     if ((len > span) | (dst - lo > room) | (src - lo > room)) return -1 - <f64>i;
+    // Equal segments of 1-64 KiB go two at a time when they are independent (see copyPair).
+    if (pairs && pairable(len) && i + 1 < count && copiedPair(e, dst, src, len, lo, room)) {
+      total += len << 1;
+      i++;
+      continue;
+    }
     copySegment(dst, src, len);
     total += len;
   }
   return <f64>total;
+}
+
+// Copies entry e and the next one together when the next has the same length, lies in bounds,
+// and neither entry's ranges overlap the other's or their own (so the order of their bytes cannot
+// matter); false, copying nothing, otherwise. It runs only in the loop for tables of 1-64 KiB
+// segments (and in the ring server's table op). `room` is span - len: entry e was checked already.
+// @ts-ignore: decorator
+@inline
+export function copiedPair(e: usize, dst: usize, src: usize, len: usize, lo: usize, room: usize): bool {
+  const dst2: usize = load<u32>(e, SG_ENTRY_SIZE);
+  const src2: usize = load<u32>(e, SG_ENTRY_SIZE + 4);
+  if (load<u32>(e, SG_ENTRY_SIZE + 8) != <u32>len || (dst2 - lo > room) | (src2 - lo > room)) return false;
+  if (!(apart(dst, src, len) & apart(dst2, src2, len) & apart(dst2, dst, len) & apart(dst2, src, len) & apart(dst, src2, len))) return false;
+  copyPair(dst, src, dst2, src2, len);
+  return true;
 }
 
 /**
