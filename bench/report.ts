@@ -53,9 +53,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const only = options.only ?? [];
   const cases = allCases(quick).filter((c) => only.length === 0 || only.some((prefix) => c.name.startsWith(prefix)));
   const results = await runCases(cases, {
-    maxTime: quick ? 0.25 : 0.5,
+    maxTime: quick ? 0.25 : 0.3,
     minSamples: quick ? 3 : 5,
-    rounds: quick ? 1 : 3,
+    rounds: quick ? 1 : 5,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.shouldStop ? { shouldStop: options.shouldStop } : {}),
   });

@@ -12,7 +12,7 @@ const usage = `Usage: dma-bounce bench [--quick] [--json] [--out DIR] [--only PR
 
 Runs the benchmark.js suites in one process: kernel copies against Buffer.copy, copyWithin and
 TypedArray.set; the copy engine against piscina.run() and inline copies; the DMA mapper. Every
-ratio compares two figures measured in this run: a case and its baselines run together, three
+ratio compares two figures measured in this run: a case and its baselines run together, five
 rounds over (one with --quick), and the ratio shown is the median of the per-round ratios, with
 their range in brackets.
 
