@@ -178,6 +178,7 @@ export class CopyEngine {
     let table: SgTable;
     let owned: SgTable | undefined;
     if (segments instanceof SgTable) {
+      if (segments.fabric !== this.fabric) return Promise.reject(new InvalidArgumentError("the table lives in another fabric's scratch area", { argument: 'segments' }));
       table = segments;
       if (this.#inline(table.totalLength, options)) {
         // A table with a bad entry goes to the ring, which reports its exact status; a good one

@@ -121,12 +121,14 @@ export class Ring {
   /** Enqueues a copy of the src list into the dst list (segmented differently, equal totals). */
   enqueueCopySg(dst: SgList, src: SgList, flags = 0): number {
     if (!(dst instanceof SgList) || !(src instanceof SgList)) throw new InvalidArgumentError('dst and src must be SgLists', { argument: 'dst' });
+    if (dst.fabric !== this.fabric || src.fabric !== this.fabric) throw new InvalidArgumentError("a list lives in another fabric's scratch area", { argument: dst.fabric !== this.fabric ? 'dst' : 'src' });
     return this.#enqueue(OP.COPY_SG, flags, dst.offset, src.offset, 0, dst.count, src.count);
   }
 
   /** Enqueues every (dst, src, len) entry of an SgTable as one op (bytes completed are tracked per entry). */
   enqueueCopyTable(table: SgTable, flags = 0): number {
     if (!(table instanceof SgTable)) throw new InvalidArgumentError('table must be an SgTable', { argument: 'table' });
+    if (table.fabric !== this.fabric) throw new InvalidArgumentError("table lives in another fabric's scratch area", { argument: 'table' });
     return this.#enqueue(OP.COPY_TABLE, flags, 0, table.offset, 0, table.count, 0);
   }
 

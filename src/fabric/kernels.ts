@@ -17,7 +17,10 @@ export class FabricKernels {
   readonly lo: number;
   readonly hi: number;
 
+  readonly #memory: WebAssembly.Memory;
+
   constructor(memory: WebAssembly.Memory, scratch: RangeAllocator, lo: number, hi: number) {
+    this.#memory = memory;
     this.raw = instantiateKernels(memory);
     this.lo = lo;
     this.hi = hi;
@@ -42,6 +45,7 @@ export class FabricKernels {
    */
   copySg(table: SgTable): number {
     if (!(table instanceof SgTable)) throw new InvalidArgumentError('table must be an SgTable', { argument: 'table' });
+    this.#own(table, 'table');
     if (!table.inBounds) {
       const bad = this.raw.checkSg(table.offset, table.count, this.lo, this.hi);
       if (bad >= 0) throw this.#badEntry(table, bad);
@@ -58,6 +62,8 @@ export class FabricKernels {
    */
   copySgLists(dst: SgList, src: SgList): number {
     if (!(dst instanceof SgList) || !(src instanceof SgList)) throw new InvalidArgumentError('dst and src must be SgLists', { argument: 'dst' });
+    this.#own(dst, 'dst');
+    this.#own(src, 'src');
     for (const [name, list] of [['dst', dst], ['src', src]] as const) {
       const bad = this.raw.checkList(list.offset, list.count, this.lo, this.hi);
       if (bad >= 0) throw new KernelBoundsError(`${name} segment ${bad} leaves the fabric`, { index: bad, list: name });
@@ -112,6 +118,10 @@ export class FabricKernels {
     const [dst, src, len] = table.entry(index);
     const changed = copied === undefined ? '' : ` (the table was rewritten behind SgTable's back; the ${copied} bytes of the entries before it were copied)`;
     return new KernelBoundsError(`segment ${index} (dst ${dst}, src ${src}, len ${len}) leaves the fabric${changed}`, { index, offset: dst, length: len, copied: copied ?? 0 });
+  }
+
+  #own(table: SgTable | SgList, what: string): void {
+    if (table.fabric.memory !== this.#memory) throw new InvalidArgumentError(`${what} lives in another fabric's scratch area`, { argument: what });
   }
 
   #seed(seed: number): void {

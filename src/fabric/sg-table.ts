@@ -10,7 +10,8 @@ abstract class SegmentTable {
   readonly capacity: number;
   #count = 0;
   #released = false;
-  protected readonly fabric: Fabric;
+  /** The fabric whose scratch area holds the table (kernels and rings of other fabrics refuse it). */
+  readonly fabric: Fabric;
   protected readonly words: Uint32Array;
 
   constructor(fabric: Fabric, capacity: number, entrySize: number) {

@@ -104,9 +104,9 @@ export function catalogue(r: Rig): Row[] {
     { api: 'RangeAllocator.free', cls: 'state', input: 'an offset never allocated', code: 'ERR_FOREIGN_SPAN', run: () => new RangeAllocator(0, 4096).free(12) },
     { api: 'new SgTable', cls: 'huge', input: 'capacity 2^25', code: 'ERR_INVALID_ARGUMENT', run: () => new SgTable(r.fabric, 2 ** 25) },
     { api: 'new SgTable', cls: 'NaN', input: 'capacity NaN', code: 'ERR_INVALID_ARGUMENT', run: () => new SgTable(r.fabric, Number.NaN) },
-    { api: 'SgTable.push', cls: 'negative', input: 'len -1', code: 'ERR_INVALID_ARGUMENT', run: () => withTable(r, (t) => t.push(0, 0, -1)) },
-    { api: 'SgTable.push', cls: 'huge', input: 'dst 2^32', code: 'ERR_INVALID_ARGUMENT', run: () => withTable(r, (t) => t.push(2 ** 32, 0, 1)) },
-    { api: 'SgTable.push', cls: 'out of range', input: 'a 2nd entry in a 1-entry table', code: 'ERR_INVALID_ARGUMENT', run: () => withTable(r, (t) => { t.push(0, 0, 1); t.push(0, 0, 1); }) },
+    { api: 'SgTable.push', cls: 'negative', input: 'len -1', code: 'ERR_INVALID_ARGUMENT', run: () => withTable(r.fabric, (t) => t.push(0, 0, -1)) },
+    { api: 'SgTable.push', cls: 'huge', input: 'dst 2^32', code: 'ERR_INVALID_ARGUMENT', run: () => withTable(r.fabric, (t) => t.push(2 ** 32, 0, 1)) },
+    { api: 'SgTable.push', cls: 'out of range', input: 'a 2nd entry in a 1-entry table', code: 'ERR_INVALID_ARGUMENT', run: () => withTable(r.fabric, (t) => { t.push(0, 0, 1); t.push(0, 0, 1); }) },
     { api: 'SgList.push', cls: 'NaN', input: 'addr NaN', code: 'ERR_INVALID_ARGUMENT', run: () => { const l = new SgList(r.fabric, 1); try { l.push(Number.NaN, 1); } finally { l.release(); } } },
     // engine
     { api: 'new Ring', cls: 'unaligned', input: 'slots 100', code: 'ERR_INVALID_ARGUMENT', run: () => new Ring(r.fabric, { slots: 100 }) },
@@ -114,6 +114,9 @@ export function catalogue(r: Rig): Row[] {
     { api: 'Ring.enqueueCopy', cls: 'NaN', input: 'dst NaN', code: 'ERR_INVALID_ARGUMENT', run: () => r.ring.enqueueCopy(Number.NaN, 0, 1) },
     { api: 'Ring.enqueueFill', cls: 'wrong type', input: 'pattern 5 (not a bigint)', code: 'ERR_INVALID_ARGUMENT', run: () => r.ring.enqueueFill(0, any(5), 1) },
     { api: 'Ring.enqueueCopyTable', cls: 'wrong type', input: '{}', code: 'ERR_INVALID_ARGUMENT', run: () => r.ring.enqueueCopyTable(any({})) },
+    { api: 'Ring.enqueueCopyTable', cls: 'unknown', input: "an SgTable of another fabric", code: 'ERR_INVALID_ARGUMENT', run: () => withTable(r.system.fabric, (t) => { t.push(r.system.fabric.dataStart, r.system.fabric.dataStart + 64, 64); return r.ring.enqueueCopyTable(t); }) },
+    { api: 'FabricKernels.copySg', cls: 'unknown', input: "an SgTable of another fabric", code: 'ERR_INVALID_ARGUMENT', run: () => withTable(r.fabric, (t) => { t.push(r.fabric.dataStart, r.fabric.dataStart + 64, 64); return r.system.fabric.kernels.copySg(t); }) },
+    { api: 'CopyEngine.copySg', cls: 'unknown', input: "an SgTable of another fabric", code: 'ERR_INVALID_ARGUMENT', run: () => withTable(r.fabric, (t) => { t.push(r.fabric.dataStart, r.fabric.dataStart + 64, 64); return e.copySg(t); }) },
     { api: 'CopyEngine.create', cls: 'out of range', input: 'workers 0', code: 'ERR_INVALID_ARGUMENT', run: () => CopyEngine.create(r.fabric, { workers: 0 }) },
     { api: 'CopyEngine.create', cls: 'NaN', input: 'pollMicros NaN', code: 'ERR_INVALID_ARGUMENT', run: () => CopyEngine.create(r.fabric, { pollMicros: Number.NaN }) },
     { api: 'CopyEngine.create', cls: 'wrong type', input: 'inlineBelow "big"', code: 'ERR_INVALID_SIZE', run: () => CopyEngine.create(r.fabric, { inlineBelow: 'big' }) },
@@ -217,10 +220,11 @@ export function catalogue(r: Rig): Row[] {
   return rows;
 }
 
-function withTable(r: Rig, use: (t: SgTable) => void): void {
-  const t = new SgTable(r.fabric, 1);
+// Runs `use` with a new one-entry table of `fabric`, released afterwards (no scratch memory left behind).
+function withTable<T>(fabric: Fabric, use: (t: SgTable) => T): T {
+  const t = new SgTable(fabric, 1);
   try {
-    use(t);
+    return use(t);
   } finally {
     t.release();
   }
