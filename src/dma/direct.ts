@@ -99,8 +99,9 @@ export const MAP_COPY_BATCH = 64 * 1024;
  * Maps entries for the device: decides every segment first (throwing before anything is
  * allocated), then takes bounce slots and copies original → slot for every bounced segment (in
  * every direction, as swiotlb does since CVE-2022-0854), batch by batch: each full batch but the
- * last goes to a worker while the next slots are taken, and the last is copied in this thread. On any failure the copies already issued
- * are waited for, every slot taken is released and the error is rethrown: nothing stays mapped.
+ * last goes to a worker while the next slots are taken, and the last is copied in this thread.
+ * On any failure the copies already issued are waited for, every slot taken is released and the
+ * error is rethrown: nothing stays mapped.
  */
 export async function mapSegments(ctx: DmaContext, device: MappingDevice, entries: readonly SgEntry[], direction: StreamingDirection, signal?: AbortSignal): Promise<MappedSegment[]> {
   // One pass to decide (this one may throw), one to take slots and issue copies: the hot path
