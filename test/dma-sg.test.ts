@@ -302,7 +302,7 @@ describe('copy-in pipelined with slot allocation', () => {
     }
   });
 
-  it('a pool that fills midway waits for the batches in flight, then frees every slot', async () => {
+  it('a pool that fills after batches went to the worker frees every slot and leaves nothing behind', async () => {
     const small = DmaSystem.create({ swiotlb: { size: '256KiB' }, engine: { workers: 1 } });
     try {
       const ram = small.ram[1]!;

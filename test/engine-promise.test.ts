@@ -167,11 +167,25 @@ describe('placement and the engine\'s segment tables', () => {
     await expect(engine.copy(0, src, 16, { placement: 'caller' })).rejects.toMatchObject({ code: 'ERR_COPY_FAILED', status: 'INVALID_DST' });
   });
 
-  it('segment arrays reuse the engine\'s tables: many in flight leave no scratch memory behind', async () => {
+  it('short segment arrays in flight take the engine\'s spare tables, not new scratch memory', async () => {
+    const scratch = fabric.scratch.stats().allocations;
+    const ops: Promise<number>[] = [];
+    for (let i = 0; i < 4; i++) {
+      const segments: [number, number, number][] = [[HALF + arena.base + i * 8192, arena.at(64, 0, HALF), 64], [HALF + arena.base + i * 8192 + 4096, arena.at(64, 0, HALF), 64]];
+      for (const [d, s, l] of segments) arena.copied(d, s, l);
+      ops.push(engine.copySg(segments, { placement: 'worker' }));
+    }
+    // All four are on a ring now, each in a table: none of them was allocated for it.
+    expect(fabric.scratch.stats().allocations).toBe(scratch);
+    await Promise.all(ops);
+    arena.check();
+  });
+
+  it('many segment arrays in flight, some longer than a spare table, leave no scratch memory behind', async () => {
     const scratch = fabric.scratch.stats().allocations;
     const ops: Promise<number>[] = [];
     for (let i = 0; i < 24; i++) {
-      // Mostly short arrays (a spare table), some longer than a spare holds (a table of their own).
+      // Mostly short arrays (a spare table while one is free), some longer than a spare holds.
       const count = rng.pick([2, 16, 256, 300]);
       const segments: [number, number, number][] = [];
       for (let k = 0; k < count; k++) {

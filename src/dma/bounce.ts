@@ -99,7 +99,7 @@ export const BOUNCE_COPY_ATTEMPTS = 3;
 // the engine has already replaced it: try again; when the engine's channel gave up (ERR_ENGINE_STOPPED)
 // or the worker died every time, copy in the caller's thread. Without this an unmap whose copy-back
 // lost its worker freed the slot with the device's bytes still in it: data lost for good.
-async function bounceCopy(ctx: DmaContext, viaEngine: () => Promise<unknown>, inline: () => void): Promise<void> {
+async function bounceCopy(viaEngine: () => Promise<unknown>, inline: () => void): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       await viaEngine();
@@ -125,10 +125,10 @@ export async function runCopies(ctx: DmaContext, copies: CopyTriple[], placement
   const options = PLACED[placement];
   if (copies.length === 1) {
     const [dst, src, len] = copies[0]!;
-    await bounceCopy(ctx, () => ctx.engine.copy(dst, src, len, options), () => ctx.fabric.kernels.copy(dst, src, len));
+    await bounceCopy(() => ctx.engine.copy(dst, src, len, options), () => ctx.fabric.kernels.copy(dst, src, len));
     return;
   }
-  await bounceCopy(ctx, () => ctx.engine.copySg(copies, options), () => {
+  await bounceCopy(() => ctx.engine.copySg(copies, options), () => {
     for (const [dst, src, len] of copies) ctx.fabric.kernels.copy(dst, src, len);
   });
 }

@@ -89,8 +89,8 @@ function classify(ctx: DmaContext, device: MappingDevice, entry: SgEntry, origOf
 /**
  * Bounce bytes a map gathers before handing their copy-in to a worker, so that the worker copies
  * into the slots already taken while this thread takes the next ones; this thread copies the last
- * batch itself. Measured on the project machine, 32 x 4 KiB map + unmap: ~0.56x the speed of an
- * inline copy of the same bytes, against 0.37-0.46x with one copy op after the last slot and
+ * batch itself. Measured on the project machine, 32 x 4 KiB map + unmap: 0.49-0.55x the speed of
+ * an inline copy of the same bytes, against 0.37-0.46x with one copy op after the last slot and
  * 0.47-0.50x with 32 KiB batches and the last one left to the engine.
  */
 export const MAP_COPY_BATCH = 64 * 1024;

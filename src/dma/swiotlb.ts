@@ -588,8 +588,8 @@ export class SwiotlbPool {
     const inUse = this.inUse;
     let word = slot >>> 5;
     let bits = inUse[word]! & (-1 << (slot & 31));
-    // A segment is 128 slots: four words.
-    const lastWord = word | 3;
+    // The last word of the slot's segment (a segment is a whole number of words, aligned).
+    const lastWord = word | (IO_TLB_SEGSIZE / 32 - 1);
     while (bits === 0) {
       if (word === lastWord) return ((word + 1) << 5) - slot;
       bits = inUse[++word]!;
