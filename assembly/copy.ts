@@ -3,8 +3,8 @@
 // per iteration: four loads, then four stores) measured faster on the project machine
 // (docs/kernels.md has the figures):
 // - short copies, where the call into C costs more than the bytes;
-// - huge copies, where glibc's memmove switches to non-temporal stores (above 3/4 of the
-//   per-thread L3 share), which ran 10-25% slower here than ordinary stores;
+// - huge copies, from 16 MiB: glibc's memmove is a wide-vector loop on this CPU, which once the
+//   copy leaves the caches ran 10-20% slower than 16-byte moves (natively too);
 // and, for scatter-gather segments, which are scattered and usually cold, segments of 1 KiB up to
 // 64 KiB, where the loop keeps more cache misses in flight than the libc call (~1.2x at 4 KiB).
 // Segments of 128 B to 1 KiB take memory.copy: inside copySg's loop (with its per-entry bounds
