@@ -98,10 +98,21 @@ int main(int argc, char **argv) {
   char *src = aligned_alloc(4096, AREA), *dst = aligned_alloc(4096, AREA);
   uint32_t *src_slots = malloc(count * sizeof *src_slots), *dst_slots = malloc(count * sizeof *dst_slots);
   if (!src || !dst || !src_slots || !dst_slots) return 1;
-  memset(src, 0x5a, AREA);
-  memset(dst, 0xa5, AREA);
+  uint32_t x = 0x9e3779b9;  // random source bytes, so that a way that copies wrong is caught below
+  for (size_t i = 0; i < AREA; i += 4) { x ^= x << 13; x ^= x >> 17; x ^= x << 5; memcpy(src + i, &x, 4); }
   shuffled(src_slots, count, size);
   shuffled(dst_slots, count, size + 1);
+  for (size_t w = 0; w < NWAYS; w++) {
+    if (!supported(w)) continue;
+    memset(dst, 0xa5, AREA);
+    for (uint32_t i = 0; i < count; i++)
+      WAYS[w].fn(dst + (size_t)dst_slots[i] * size, src + (size_t)src_slots[i] * size, size);
+    for (uint32_t i = 0; i < count; i++)
+      if (memcmp(dst + (size_t)dst_slots[i] * size, src + (size_t)src_slots[i] * size, size) != 0) {
+        fprintf(stderr, "%s copied segment %u wrong\n", WAYS[w].name, i);
+        return 1;
+      }
+  }
 
   // ns per segment: every way scattered, then sse and memcpy over one contiguous run of the same bytes.
   static double ns[NWAYS + 2][ROUNDS];
