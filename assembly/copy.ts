@@ -7,9 +7,11 @@
 //   copy leaves the caches ran 10-20% slower than 16-byte moves (natively too);
 // and, for scatter-gather segments, which are scattered and usually cold, segments of 1 KiB up to
 // 64 KiB, where the loop keeps more cache misses in flight than the libc call (~1.2x at 4 KiB).
-// Segments of 128 B to 1 KiB take memory.copy: inside copySg's loop (with its per-entry bounds
-// check) the inline loop measured slower there (256 B: 9.9 against 8.2 ns per segment).
-// Overlapping ranges always take memory.copy: it has memmove semantics, the loop does not.
+// Where the segment loop sits next to a memory.copy call (copySegment: copySgLists, the ring, the
+// paired loop) segments of 128 B to 1 KiB take memory.copy: V8 keeps that loop's values on the
+// stack, and the inline loop measured slower there (256 B: 9.9 against 8.2 ns per segment).
+// copySg's runs (sg.ts) have no call, and there the loops win below 64 KiB (runTakes).
+// Overlapping ranges take memory.copy, except in copySg's runs, which use moveOverlapping.
 
 /** Single copies below this many bytes use the inline loop. */
 export const LOOP_BELOW: usize = 1024;
@@ -42,6 +44,17 @@ export function copySegment(dst: usize, src: usize, len: usize): void {
   else memory.copy(dst, src, len);
 }
 
+/**
+ * True when copySg's runs copy a segment this long (not overlapping itself) with the inline loop:
+ * under 64 KiB and from 16 MiB. In a function with no call in it the loop beats memory.copy at
+ * 128 B-1 KiB too, which copySegment (used next to calls) leaves to memory.copy.
+ */
+// @ts-ignore: decorator
+@inline
+export function runTakes(len: usize): bool {
+  return len - SEGMENT_LOOP_BELOW >= LOOP_FROM - SEGMENT_LOOP_BELOW;
+}
+
 // True when [dst, dst + len) and [src, src + len) do not overlap (in u64: a range may end at 4 GiB).
 // @ts-ignore: decorator
 @inline
@@ -53,7 +66,7 @@ function disjoint(dst: usize, src: usize, len: usize): bool {
 // the end (it may rewrite bytes already written: the same bytes, since the ranges are disjoint).
 // @ts-ignore: decorator
 @inline
-function copyLoop(dst: usize, src: usize, len: usize): void {
+export function copyLoop(dst: usize, src: usize, len: usize): void {
   if (len >= 64) {
     const last = len - 64;
     let i: usize = 0;
@@ -80,6 +93,55 @@ function copyLoop(dst: usize, src: usize, len: usize): void {
     store<u8>(dst, load<u8>(src));
     store<u8>(dst + (len >> 1), load<u8>(src + (len >> 1)));
     store<u8>(dst + len - 1, load<u8>(src + len - 1));
+  }
+}
+
+// memmove between ranges that may overlap, without a call (copySg's runs take it for a segment
+// that overlaps itself): nothing is stored before every byte it could change has been loaded. Up to
+// 64 bytes, every load comes before every store. Longer: the 64 bytes at the far end are loaded
+// first and stored last, and the 64-byte blocks run from the end the destination lies towards
+// (forward when dst < src, backward when dst > src), so no block reads a byte a block before it wrote.
+// @ts-ignore: decorator
+@inline
+export function moveOverlapping(dst: usize, src: usize, len: usize): void {
+  if (len <= 64) {
+    moveShort(dst, src, len);
+  } else if (dst <= src) {
+    const last = len - 64;
+    const a = v128.load(src + last), b = v128.load(src + last, 16), c = v128.load(src + last, 32), d = v128.load(src + last, 48);
+    for (let i: usize = 0; i < last; i += 64) move64(dst + i, src + i);
+    v128.store(dst + last, a); v128.store(dst + last, b, 16); v128.store(dst + last, c, 32); v128.store(dst + last, d, 48);
+  } else {
+    const a = v128.load(src), b = v128.load(src, 16), c = v128.load(src, 32), d = v128.load(src, 48);
+    let i = len - 64;
+    while (true) {
+      move64(dst + i, src + i);
+      if (i <= 64) break;
+      i -= 64;
+    }
+    v128.store(dst, a); v128.store(dst, b, 16); v128.store(dst, c, 32); v128.store(dst, d, 48);
+  }
+}
+
+// Up to 64 bytes, every load before any store (so the ranges may overlap).
+// @ts-ignore: decorator
+@inline
+function moveShort(dst: usize, src: usize, len: usize): void {
+  if (len > 32) {
+    const a = v128.load(src), b = v128.load(src, 16), c = v128.load(src + len - 32), d = v128.load(src + len - 16);
+    v128.store(dst, a); v128.store(dst, b, 16); v128.store(dst + len - 32, c); v128.store(dst + len - 16, d);
+  } else if (len >= 16) {
+    const a = v128.load(src), d = v128.load(src + len - 16);
+    v128.store(dst, a); v128.store(dst + len - 16, d);
+  } else if (len >= 8) {
+    const a = load<u64>(src), d = load<u64>(src + len - 8);
+    store<u64>(dst, a); store<u64>(dst + len - 8, d);
+  } else if (len >= 4) {
+    const a = load<u32>(src), d = load<u32>(src + len - 4);
+    store<u32>(dst, a); store<u32>(dst + len - 4, d);
+  } else if (len > 0) {
+    const a = load<u8>(src), b = load<u8>(src + (len >> 1)), d = load<u8>(src + len - 1);
+    store<u8>(dst, a); store<u8>(dst + (len >> 1), b); store<u8>(dst + len - 1, d);
   }
 }
 

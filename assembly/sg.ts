@@ -1,5 +1,5 @@
 // Scatter-gather copies over tables that live in the shared memory itself.
-import { apart, copyPair, copySegment, pairable } from "./copy";
+import { apart, copyLoop, copyPair, copySegment, moveOverlapping, pairable, runTakes } from "./copy";
 
 /** Bytes per copySg table entry: u32 dst, u32 src, u32 len, u32 reserved. */
 export const SG_ENTRY_SIZE: usize = 16;
@@ -52,16 +52,53 @@ export function checkList(list: usize, count: u32, lo: usize, hi: usize): i32 {
  * entries were checked when they were written (SgTable does).
  */
 export function copySg(table: usize, count: u32, lo: usize, hi: usize): f64 {
-  // Tables of 1-64 KiB segments (pages, mostly) take the loop that copies equal neighbours in
-  // pairs; others keep a loop without that check, which measured ~0.8 ns a segment faster at 256 B.
-  if (count > 1 && pairable(load<u32>(table, 8))) return copyEntries(table, count, lo, hi, true);
-  return copyEntries(table, count, lo, hi, false);
+  // Tables of 1-64 KiB segments (pages, mostly) take the loop that copies equal neighbours in pairs.
+  if (count > 1 && pairable(load<u32>(table, 8))) return copyPaired(table, count, lo, hi);
+  // Others go in runs: copyRun takes entries until one of 64 KiB-16 MiB, copied here by memory.copy.
+  let i: u32 = 0;
+  while (i < count) {
+    const stop = copyRun(table, i, count, lo, hi);
+    if (stop < 0) return <f64>stop; // -1 - the index of the entry out of bounds
+    if (<u32>stop == count) break;
+    const e = table + <usize>stop * SG_ENTRY_SIZE;
+    memory.copy(<usize>load<u32>(e), <usize>load<u32>(e, 4), <usize>load<u32>(e, 8));
+    i = <u32>stop + 1;
+  }
+  return <f64>tableBytes(table, count);
 }
 
-// copySg's loop; `pairs` is a constant at each call, so each copy of the loop keeps only its branch.
+// Copies entries from `first` on with inline loops (copyLoop, or moveOverlapping for an entry that
+// overlaps itself) while each lies in [lo, hi) and is not 64 KiB-16 MiB long (runTakes). Returns
+// count when done, the index of an entry left for memory.copy (in bounds), or -1 - the index of an
+// entry out of bounds. A function of its own with no call in it: next to memory.copy's call V8
+// kept this loop's values on the stack, which cost ~1-1.5 ns of the ~7 ns a 256-byte segment takes.
+function copyRun(table: usize, first: u32, count: u32, lo: usize, hi: usize): i32 {
+  for (let i = first; i < count; i++) {
+    const e = table + <usize>i * SG_ENTRY_SIZE;
+    const dst: usize = load<u32>(e);
+    const src: usize = load<u32>(e, 4);
+    const len: usize = load<u32>(e, 8);
+    const far = dst > src ? dst : src;
+    const near = dst > src ? src : dst;
+    if ((near < lo) | (<u64>far + len > <u64>hi)) return -1 - <i32>i;
+    if (!runTakes(len)) return <i32>i;
+    if (far - near < len) moveOverlapping(dst, src, len);
+    else copyLoop(dst, src, len);
+  }
+  return <i32>count;
+}
+
+// The bytes a table's entries name: copySg's result for a table it copied whole.
+function tableBytes(table: usize, count: u32): u64 {
+  let total: u64 = 0;
+  for (let i: u32 = 0; i < count; i++) total += load<u32>(table + <usize>i * SG_ENTRY_SIZE, 8);
+  return total;
+}
+
+// copySg's loop for tables of 1-64 KiB segments.
 // @ts-ignore: decorator
 @inline
-function copyEntries(table: usize, count: u32, lo: usize, hi: usize, pairs: bool): f64 {
+function copyPaired(table: usize, count: u32, lo: usize, hi: usize): f64 {
   const span = hi - lo;
   let total: u64 = 0;
   for (let i: u32 = 0; i < count; i++) {
@@ -72,7 +109,7 @@ function copyEntries(table: usize, count: u32, lo: usize, hi: usize, pairs: bool
     const room = span - len;
     if ((len > span) | (dst - lo > room) | (src - lo > room)) return -1 - <f64>i;
     // Equal segments of 1-64 KiB go two at a time when they are independent (see copyPair).
-    if (pairs && pairable(len) && i + 1 < count && copiedPair(e, dst, src, len, lo, room)) {
+    if (pairable(len) && i + 1 < count && copiedPair(e, dst, src, len, lo, room)) {
       total += len << 1;
       i++;
       continue;

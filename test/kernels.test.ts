@@ -108,6 +108,19 @@ describe('huge copies (the loop with ordinary stores, from 16 MiB)', () => {
       memmove(reference, src + shift, src, len);
       expect(firstDifference(bytes, reference)).toBe(-1);
     }
+    // copySg's runs take segments from 16 MiB with the inline loops, overlapping ones included.
+    const table = new SgTable(big, 4);
+    try {
+      const entries = [[half + rng.int(0, 4096), rng.int(0, 4096)], [2 ** 20 + 70, 2 ** 20], [2 ** 20 - 70, 2 ** 20]] as const;
+      for (const [dst, src] of entries) {
+        table.push(region.offset + dst, region.offset + src, len);
+        memmove(reference, dst, src, len);
+      }
+      expect(big.kernels.copySg(table)).toBe(3 * len);
+      expect(firstDifference(bytes, reference)).toBe(-1);
+    } finally {
+      table.release();
+    }
   });
 });
 
@@ -173,6 +186,59 @@ describe('copySg', () => {
     }
   });
 
+  // Tables that do not start with a 1-64 KiB segment are copied in runs by inline loops, a segment
+  // that overlaps itself included (moveOverlapping); only 64 KiB-16 MiB segments leave the run for
+  // memory.copy. Every length up to a few blocks, shifted both ways by every distance that changes
+  // which loads come before which stores.
+  it('a segment that overlaps itself is a memmove at every length and shift (inline, no memory.copy)', () => {
+    const table = new SgTable(fabric, 1);
+    try {
+      for (let len = 0; len <= 200; len++) {
+        for (const shift of [1, 15, 16, 17, 63, 64, 65, len - 1, rng.int(1, 200)]) {
+          for (const sign of [1, -1]) {
+            if (shift <= 0 || shift >= len) continue;
+            const src = A + 200_000 + rng.int(0, 256);
+            const dst = src + sign * shift;
+            table.clear();
+            table.push(dst, src, len);
+            expect(k.copySg(table)).toBe(len);
+            memmove(expected, dst - A, src - A, len);
+          }
+        }
+      }
+      expectArena();
+    } finally {
+      table.release();
+    }
+  });
+
+  it('copies tables of short segments in order: overlapping, chained, and 64 KiB-16 MiB ones between', () => {
+    const table = new SgTable(fabric, 256);
+    try {
+      for (let round = 0; round < 40; round++) {
+        table.clear();
+        let total = 0;
+        const count = rng.int(1, 256);
+        let prevDst = A;
+        for (let i = 0; i < count; i++) {
+          // The first entry is short, so the whole table takes the runs.
+          const len = i === 0 ? rng.int(0, 1023) : rng.pick([rng.int(0, 1023), rng.int(0, 1023), 65536 + rng.int(0, 70000), 4096]);
+          const src = rng.next() < 0.2 ? Math.min(prevDst, A + ARENA - len) : A + rng.int(0, ARENA - len); // some read what an earlier entry wrote
+          const overlap = rng.next() < 0.3;
+          const dst = overlap ? Math.min(Math.max(src + rng.int(-130, 130), A), A + ARENA - len) : A + rng.int(0, ARENA - len);
+          table.push(dst, src, len);
+          memmove(expected, dst - A, src - A, len);
+          total += len;
+          prevDst = dst;
+        }
+        expect(k.copySg(table)).toBe(total);
+        expectArena();
+      }
+    } finally {
+      table.release();
+    }
+  });
+
   it('checks every entry first: a bad one at any position copies nothing and names its index', () => {
     const table = new SgTable(fabric, 8);
     try {
@@ -213,11 +279,12 @@ describe('SgTable bounds at push', () => {
   it('a table rewritten behind its back stops before the bad entry and writes nothing outside the data area', () => {
     const table = new SgTable(fabric, 8);
     try {
-      for (const badAt of [0, 4, 7]) {
+      for (const [badAt, shortest, longest] of [[0, 1, 4096], [4, 1, 1023], [7, 1, 1023], [4, 4096, 4096], [7, 65536, 70000]] as const) {
         table.clear();
         let copied = 0;
         for (let i = 0; i < 8; i++) {
-          const len = rng.int(1, 4096);
+          // 1-1023 B: the runs; 4 KiB: the paired loop; 64 KiB+: the runs leaving each to memory.copy.
+          const len = rng.int(shortest, longest);
           const src = A + rng.int(0, ARENA / 2 - len);
           const dst = A + ARENA / 2 + rng.int(0, ARENA / 2 - len);
           table.push(dst, src, len);

@@ -8,9 +8,11 @@ const JS_METHODS = ['buffer-copy', 'copy-within', 'set-subarray'] as const;
 const HUGE_COPY = 64 * 2 ** 20;
 const COPY_SIZES = [256, 4096, 65536, 2 ** 20, HUGE_COPY];
 // Scatter-gather tables: 1024 segments of 256 B and of 4 KiB (the contract's cases; at 4 KiB each
-// side spans 4 MiB, past the 1 MiB L2), and 64 of 4 KiB (256 KiB a side, inside the L2), which
-// shows the per-segment cost when the cache hierarchy is not the limit.
+// side spans 4 MiB, past the 1 MiB L2), 1024 of 64 B (where the per-segment cost is all there
+// is), and 64 of 4 KiB (256 KiB a side, inside the L2), which shows the per-segment cost when the
+// cache hierarchy is not the limit.
 const SG_CASES = [
+  { size: 64, segments: 1024, label: '64B' },
   { size: 256, segments: 1024, label: '256B' },
   { size: 4096, segments: 1024, label: '4KiB' },
   { size: 4096, segments: 64, label: '4KiBx64' },
