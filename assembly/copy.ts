@@ -63,7 +63,8 @@ function disjoint(dst: usize, src: usize, len: usize): bool {
 }
 
 // A copy between non-overlapping ranges: 64-byte blocks, then a last block that ends exactly at
-// the end (it may rewrite bytes already written: the same bytes, since the ranges are disjoint).
+// the end (it may rewrite bytes already written: the same bytes, since the ranges are disjoint);
+// under 64 bytes, moveShort.
 // @ts-ignore: decorator
 @inline
 export function copyLoop(dst: usize, src: usize, len: usize): void {
@@ -75,24 +76,8 @@ export function copyLoop(dst: usize, src: usize, len: usize): void {
       i += 64;
     }
     move64(dst + last, src + last);
-  } else if (len >= 16) {
-    const last = len - 16;
-    let i: usize = 0;
-    while (i < last) {
-      v128.store(dst + i, v128.load(src + i));
-      i += 16;
-    }
-    v128.store(dst + last, v128.load(src + last));
-  } else if (len >= 8) {
-    store<u64>(dst, load<u64>(src));
-    store<u64>(dst + len - 8, load<u64>(src + len - 8));
-  } else if (len >= 4) {
-    store<u32>(dst, load<u32>(src));
-    store<u32>(dst + len - 4, load<u32>(src + len - 4));
-  } else if (len > 0) {
-    store<u8>(dst, load<u8>(src));
-    store<u8>(dst + (len >> 1), load<u8>(src + (len >> 1)));
-    store<u8>(dst + len - 1, load<u8>(src + len - 1));
+  } else {
+    moveShort(dst, src, len);
   }
 }
 
