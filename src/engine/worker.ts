@@ -88,7 +88,10 @@ function runBatch(handle: FabricHandle, task: BatchTask): BatchResult {
   const kernels = kernelsFor(handle);
   const bad = kernels.checkSg(table, count, handle.dataStart, handle.size);
   if (bad >= 0) return failure('ERR_KERNEL_BOUNDS', `segment ${bad} leaves the fabric's data area`, { index: bad });
-  return { ok: true, bytes: kernels.copySg(table, count, handle.dataStart, handle.size) };
+  const bytes = kernels.copySg(table, count, handle.dataStart, handle.size);
+  // Negative only when the table was rewritten between the check and the copy (another thread).
+  if (bytes < 0) return failure('ERR_KERNEL_BOUNDS', `segment ${-1 - bytes} leaves the fabric's data area (the table changed during the copy)`, { index: -1 - bytes });
+  return { ok: true, bytes };
 }
 
 function failure(code: string, message: string, fields: Record<string, unknown> = {}): BatchResult {
