@@ -21,6 +21,16 @@ beforeEach(() => {
 });
 const expectArena = () => expect(firstDifference(arena, expected)).toBe(-1);
 
+// Runs `use` with a table of `capacity` entries on `on`, released afterwards even when it throws.
+function withTable(capacity: number, use: (table: SgTable) => void, on: Fabric = fabric): void {
+  const table = new SgTable(on, capacity);
+  try {
+    use(table);
+  } finally {
+    table.release();
+  }
+}
+
 // Around every width and threshold the kernels switch at: v128 (16), the 64-byte loop, the
 // single-copy loop limit (1 KiB) and the segment loop limit (64 KiB).
 const LENGTHS = [0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 1000, 1023, 1024, 1025, 4095, 4096, 4097, 65535, 65536, 65536 + 3];
@@ -109,8 +119,7 @@ describe('huge copies (the loop with ordinary stores, from 16 MiB)', () => {
       expect(firstDifference(bytes, reference)).toBe(-1);
     }
     // copySg's runs take segments from 16 MiB with the inline loops, overlapping ones included.
-    const table = new SgTable(big, 4);
-    try {
+    withTable(4, (table) => {
       const entries = [[half + rng.int(0, 4096), rng.int(0, 4096)], [2 ** 20 + 70, 2 ** 20], [2 ** 20 - 70, 2 ** 20]] as const;
       for (const [dst, src] of entries) {
         table.push(region.offset + dst, region.offset + src, len);
@@ -118,16 +127,13 @@ describe('huge copies (the loop with ordinary stores, from 16 MiB)', () => {
       }
       expect(big.kernels.copySg(table)).toBe(3 * len);
       expect(firstDifference(bytes, reference)).toBe(-1);
-    } finally {
-      table.release();
-    }
+    }, big);
   });
 });
 
 describe('copySg', () => {
   it('copies random tables of random segments, in order, each with memmove semantics', () => {
-    const table = new SgTable(fabric, 512);
-    try {
+    withTable(512, (table) => {
       for (let round = 0; round < 20; round++) {
         table.clear();
         const count = rng.int(0, 512);
@@ -145,17 +151,14 @@ describe('copySg', () => {
         expect(k.copySg(table)).toBe(total);
         expectArena();
       }
-    } finally {
-      table.release();
-    }
+    });
   });
 
   it('equal page-sized neighbours that depend on each other still copy in order', () => {
     // Tables of equal 1-64 KiB segments copy independent neighbours two at a time; any overlap
     // between neighbours (a chain, shared destinations, a segment overlapping itself) must give
     // exactly the in-order result.
-    const table = new SgTable(fabric, 64);
-    try {
+    withTable(64, (table) => {
       for (let round = 0; round < 30; round++) {
         table.clear();
         const len = rng.pick([1024, 4096, 4096 + rng.int(1, 63), rng.int(1024, 65535)]);
@@ -181,9 +184,7 @@ describe('copySg', () => {
         expect(k.copySg(table)).toBe(total);
         expectArena();
       }
-    } finally {
-      table.release();
-    }
+    });
   });
 
   // Tables that do not start with a 1-64 KiB segment are copied in runs by inline loops, a segment
@@ -191,8 +192,7 @@ describe('copySg', () => {
   // memory.copy. Every length up to a few blocks, shifted both ways by every distance that changes
   // which loads come before which stores.
   it('a segment that overlaps itself is a memmove at every length and shift (inline, no memory.copy)', () => {
-    const table = new SgTable(fabric, 1);
-    try {
+    withTable(1, (table) => {
       for (let len = 0; len <= 200; len++) {
         for (const shift of [1, 15, 16, 17, 63, 64, 65, len - 1, rng.int(1, 200)]) {
           for (const sign of [1, -1]) {
@@ -207,14 +207,11 @@ describe('copySg', () => {
         }
       }
       expectArena();
-    } finally {
-      table.release();
-    }
+    });
   });
 
   it('copies tables of short segments in order: overlapping, chained, and 64 KiB-16 MiB ones between', () => {
-    const table = new SgTable(fabric, 256);
-    try {
+    withTable(256, (table) => {
       for (let round = 0; round < 40; round++) {
         table.clear();
         let total = 0;
@@ -234,14 +231,11 @@ describe('copySg', () => {
         expect(k.copySg(table)).toBe(total);
         expectArena();
       }
-    } finally {
-      table.release();
-    }
+    });
   });
 
   it('checks every entry first: a bad one at any position copies nothing and names its index', () => {
-    const table = new SgTable(fabric, 8);
-    try {
+    withTable(8, (table) => {
       for (const badAt of [0, 3, 7]) {
         table.clear();
         for (let i = 0; i < 8; i++) {
@@ -251,16 +245,13 @@ describe('copySg', () => {
         expect(() => k.copySg(table)).toThrow(expect.objectContaining({ code: 'ERR_KERNEL_BOUNDS', index: badAt }));
         expectArena();
       }
-    } finally {
-      table.release();
-    }
+    });
   });
 });
 
 describe('SgTable bounds at push', () => {
   it('knows whether every entry lies in the data area, and forgets on clear', () => {
-    const table = new SgTable(fabric, 4);
-    try {
+    withTable(4, (table) => {
       expect(table.inBounds).toBe(true);
       table.push(A, A + 4096, 4096);
       expect(table.inBounds).toBe(true);
@@ -271,14 +262,11 @@ describe('SgTable bounds at push', () => {
       expect(table.inBounds).toBe(true);
       table.push(fabric.dataStart - 1, A, 1);
       expect(table.inBounds).toBe(false);
-    } finally {
-      table.release();
-    }
+    });
   });
 
   it('a table rewritten behind its back stops before the bad entry and writes nothing outside the data area', () => {
-    const table = new SgTable(fabric, 8);
-    try {
+    withTable(8, (table) => {
       for (const [badAt, shortest, longest] of [[0, 1, 4096], [4, 1, 1023], [7, 1, 1023], [4, 4096, 4096], [7, 65536, 70000]] as const) {
         table.clear();
         let copied = 0;
@@ -299,9 +287,7 @@ describe('SgTable bounds at push', () => {
         expect(firstDifference(fabric.bytes.subarray(0, fabric.dataStart), scratch)).toBe(-1);
         expectArena();
       }
-    } finally {
-      table.release();
-    }
+    });
   });
 });
 
