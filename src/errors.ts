@@ -99,6 +99,13 @@ export class SwiotlbFullError extends coded('ERR_SWIOTLB_FULL', 'SwiotlbFullErro
 export class DeviceFaultError extends coded('ERR_DEVICE_FAULT', 'DeviceFaultError', 'Device DMA fault') {}
 /** dma-debug found misuse of the DMA API (thrown only in throwing mode). Fields: the report. */
 export class DmaDebugError extends coded('ERR_DMA_DEBUG', 'DmaDebugError', 'DMA API misuse') {}
+/**
+ * The call named a bounce mapping that is not live: still being mapped (its map has not resolved),
+ * being unmapped, or already free. Nothing changed. Fields: `dmaAddress`, `length`, `state`.
+ */
+export class MappingStateError extends coded('ERR_MAPPING_STATE', 'MappingStateError', 'The DMA mapping is not live') {}
+/** The DmaSystem was closed (or is closing): the call was refused, or a wait for pool space was cut short. */
+export class SystemClosedError extends coded('ERR_SYSTEM_CLOSED', 'SystemClosedError', 'The DMA system is closed') {}
 
 // --- CLI
 /** Bad command-line usage. */
@@ -130,6 +137,8 @@ const byCode = new Map<string, ErrorClass>(
     SwiotlbFullError,
     DeviceFaultError,
     DmaDebugError,
+    MappingStateError,
+    SystemClosedError,
     UsageError,
   ] as ErrorClass[]).map((Class) => [Class.code, Class]),
 );
