@@ -158,3 +158,16 @@ export function errorFromJSON(plain: { code?: unknown; message?: unknown } & Rec
 export function errorCodes(): string[] {
   return [...byCode.keys()];
 }
+
+// --- IOMMU (iommu-dma); registered for errorFromJSON() here, after the classes above
+/**
+ * The IOMMU refused a device's DMA: the IOVA is not mapped, or mapped without the permission the
+ * access needs. Fields: `device`, `address`, `access` ('read' | 'write'), `reason`, `log` (the
+ * kernel's log line).
+ */
+export class IommuFaultError extends coded('ERR_IOMMU_FAULT', 'IommuFaultError', 'IOMMU fault') {}
+/** An IOVA API call on a state that does not allow it (unallocated, destroyed, busy). Fields: `state`. */
+export class IovaStateError extends coded('ERR_IOVA_STATE', 'IovaStateError', 'The IOVA state does not allow this call') {}
+/** An IOVA API call that breaks one of the API's rules (see docs/iommu.md). Fields: `rule`. */
+export class IovaRuleError extends coded('ERR_IOVA_RULE', 'IovaRuleError', 'IOVA API rule broken') {}
+for (const Class of [IommuFaultError, IovaStateError, IovaRuleError] as ErrorClass[]) byCode.set(Class.code, Class);

@@ -27,24 +27,24 @@ export type CopyTriple = [dst: number, src: number, len: number];
  * (ERR_SWIOTLB_FULL) when the pool has no room, and DmaMappingError (ERR_DMA_MAPPING, errno EIO) for a
  * segment longer than swiotlb_max_mapping_size().
  */
-export function allocateBounce(ctx: DmaContext, owner: BounceOwner, phys: number, origOffset: number, size: number, direction: StreamingDirection): BounceRecord {
+export function allocateBounce(ctx: DmaContext, owner: BounceOwner, phys: number, origOffset: number, size: number, direction: StreamingDirection, allocAlignMask = 0): BounceRecord {
   checkMappingSize(owner, phys, size);
   // tryMap allocates no result object on the hot path; when full, map() raises the error.
-  let tlbAddr = ctx.pool.tryMap(phys, size, owner.minAlignMask, 0, owner.cpu, owner.boundaryMask);
-  if (tlbAddr < 0) tlbAddr = ctx.pool.map({ origAddr: phys, size, minAlignMask: owner.minAlignMask, cpu: owner.cpu, boundaryMask: owner.boundaryMask }).tlbAddr;
+  let tlbAddr = ctx.pool.tryMap(phys, size, owner.minAlignMask, allocAlignMask, owner.cpu, owner.boundaryMask);
+  if (tlbAddr < 0) tlbAddr = ctx.pool.map({ origAddr: phys, size, minAlignMask: owner.minAlignMask, allocAlignMask, cpu: owner.cpu, boundaryMask: owner.boundaryMask }).tlbAddr;
   return remember(ctx, owner, tlbAddr, phys, origOffset, size, direction);
 }
 
-/** allocateBounce() for an owner that waits for space (QEMU-style map-client retry) instead of failing. */
+/** allocateBounce() (with its `allocAlignMask`, the IOMMU bounce path's granule - 1) for an owner that waits for space (QEMU-style map-client retry) instead of failing. */
 // The wait also ends when the system starts closing: close() must settle every waiter.
-export async function allocateBounceWaiting(ctx: DmaContext, owner: BounceOwner, phys: number, origOffset: number, size: number, direction: StreamingDirection, signal?: AbortSignal): Promise<BounceRecord> {
+export async function allocateBounceWaiting(ctx: DmaContext, owner: BounceOwner, phys: number, origOffset: number, size: number, direction: StreamingDirection, signal?: AbortSignal, allocAlignMask = 0): Promise<BounceRecord> {
   checkMappingSize(owner, phys, size);
   const wait = owner.waitForSpace === false ? 0 : owner.waitForSpace;
   const closing = ctx.lifecycle.closingSignal;
   let slot;
   try {
     slot = await ctx.pool.mapWait(
-      { origAddr: phys, size, minAlignMask: owner.minAlignMask, cpu: owner.cpu, boundaryMask: owner.boundaryMask },
+      { origAddr: phys, size, minAlignMask: owner.minAlignMask, allocAlignMask, cpu: owner.cpu, boundaryMask: owner.boundaryMask },
       { ...(Number.isFinite(wait) ? { timeout: wait } : {}), signal: signal ? AbortSignal.any([signal, closing]) : closing },
     );
   } catch (error) {

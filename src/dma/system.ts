@@ -14,6 +14,7 @@ import { DEFAULT_TOPOLOGY } from './default-topology.js';
 import { SystemLifecycle, type SystemState } from './lifecycle.js';
 import { DmaDevice, type DmaDeviceOptions } from './mapping.js';
 import { SwiotlbPool } from './swiotlb.js';
+import { Iommu, iommuSettings, type IommuMode, type IommuOptions } from './iommu/iommu.js';
 
 export interface RamDefinition {
   readonly name: string;
@@ -34,6 +35,8 @@ export interface SystemOptions {
   readonly engine?: EngineOptions;
   /** dma-debug (CONFIG_DMA_API_DEBUG): true, or its options; default off. See docs/dma-debug.md. */
   readonly debug?: boolean | DmaDebugOptions;
+  /** The IOMMU: 'off' (default: dma-direct only), 'strict', 'lazy', 'identity', or its options. See docs/iommu.md. */
+  readonly iommu?: IommuMode | IommuOptions;
 }
 
 export const DEFAULT_RAM: readonly RamDefinition[] = [
@@ -50,6 +53,8 @@ export class DmaSystem {
   readonly swiotlb: SwiotlbPool;
   /** The dma-debug tracker; undefined when the system was created without `debug`. */
   readonly debug: DmaDebug | undefined;
+  /** The IOMMU (its domains, faults, flush queues); undefined when the system has none (`iommu` 'off'). */
+  readonly iommu: Iommu | undefined;
   readonly #ctx: DmaContext;
   readonly #ram: Region[];
   // Held weakly: a device the caller dropped must not pin memory for the system's lifetime
@@ -61,7 +66,8 @@ export class DmaSystem {
 
   /**
    * Builds the system. Throws ERR_TOPOLOGY / ERR_LSPCI_PARSE for a bad topology, ERR_INVALID_SIZE /
-   * ERR_INVALID_ARGUMENT / ERR_REGION_CONFLICT for bad memory definitions; nothing is left running then.
+   * ERR_INVALID_ARGUMENT / ERR_REGION_CONFLICT for bad memory definitions or a bad `iommu` option;
+   * nothing is left running then.
    */
   static create(options: SystemOptions = {}): DmaSystem {
     return new DmaSystem(options);
@@ -76,6 +82,7 @@ export class DmaSystem {
     if (!Array.isArray(ram) || ram.length === 0) throw new InvalidArgumentError('ram must be a non-empty array', { argument: 'ram' });
     const pool = { ...DEFAULT_SWIOTLB, ...options.swiotlb };
     const poolSize = parseSize(pool.size, 'swiotlb.size');
+    const iommu = iommuSettings(options.iommu);
     const debug = options.debug === undefined || options.debug === false ? undefined : new DmaDebug(options.debug === true ? {} : options.debug);
     const backing = parseSize(options.barBacking ?? '64MiB', 'barBacking');
     const providers = topology.providers();
@@ -104,7 +111,8 @@ export class DmaSystem {
     this.topology = topology;
     this.debug = debug;
     this.engine = CopyEngine.create(fabric, options.engine);
-    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new BounceRecords(this.swiotlb), barRegions, barOfRegion: new Map([...barRegions].map(([bar, region]) => [region, bar])), debug, lifecycle: this.#lifecycle };
+    this.iommu = iommu.mode === 'off' ? undefined : new Iommu(iommu);
+    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new BounceRecords(this.swiotlb), barRegions, barOfRegion: new Map([...barRegions].map(([bar, region]) => [region, bar])), debug, lifecycle: this.#lifecycle, iommu: this.iommu };
   }
 
   /** 'open', 'closing' (close() waits for the calls in flight) or 'closed'. */
@@ -208,6 +216,7 @@ export class DmaSystem {
         leak ??= error;
       }
     }
+    this.iommu?.close();
     await this.engine.close();
     this.#lifecycle.markClosed();
     if (leak !== undefined) throw leak;
