@@ -183,10 +183,14 @@ describe('IOVA allocation (iova.c)', () => {
     expect(iovad.stats().cachedRanges).toBe(4);
     // Popped from the top of the magazine: the last freed first.
     expect(iovad.allocIovaFast(1, limit, true)).toBe(2 ** 20 - 4);
-    // A lower limit skips pfns above it.
+    // A lower limit skips pfns above it: none of the cached ones fits, so the tree gives a new one.
+    expect(iovad.allocIovaFast(1, 2 ** 20 - 5, true)).toBe(2 ** 20 - 5);
     expect(iovad.allocIovaFast(1, 2 ** 20 - 3, true)).toBe(2 ** 20 - 3);
     // Cached ranges stay in the tree: a fresh size goes below them.
-    expect(iovad.allocIovaFast(2, limit, true)).toBe(2 ** 20 - 6);
+    expect(iovad.allocIovaFast(2, limit, true)).toBe(2 ** 20 - 8);
+    // Below 32 pages a request is rounded up to a power of two: 3 pages take a 4-page range.
+    const three = iovad.allocIovaFast(3, limit, true);
+    expect(iovad.findIova(three)).toEqual({ lo: three, hi: three + 3 });
   });
 
   it('a full magazine pair pushes a magazine to the depot; the trim work frees one beyond the online CPUs', () => {
