@@ -48,6 +48,10 @@ interface Placed {
   /** Set once a bounce slot is taken: the slot's address replaces phys in the IOMMU mapping. */
   record: BounceRecord | undefined;
   mmio: boolean;
+  /** Layout (map_sg): offset inside the first granule, IOVA length (padding included), dma length. */
+  ioOff: number;
+  ioLen: number;
+  dmaLen: number;
 }
 
 // models the per-entry decision of iommu_dma_map_sg() (pci_p2pdma_state()) and of a driver's
@@ -58,7 +62,7 @@ function place(ctx: DmaContext, device: IommuMappingDevice, entry: SgEntry, attr
   const region = ctx.fabric.regionAt(phys, length);
   if (region.kind === 'bounce') throw new AddressError(`phys 0x${phys.toString(16)} is inside the swiotlb pool, which is not memory a driver maps`, { address: phys, length });
   const origOffset = region.offset + (phys - region.phys);
-  const placed: Placed = { phys, length, origOffset, kind: 'iommu', reason: undefined, provider: undefined, busAddress: 0, record: undefined, mmio: (attrs & DMA_ATTR_MMIO) !== 0 };
+  const placed: Placed = { phys, length, origOffset, kind: 'iommu', reason: undefined, provider: undefined, busAddress: 0, record: undefined, mmio: (attrs & DMA_ATTR_MMIO) !== 0, ioOff: 0, ioLen: 0, dmaLen: 0 };
   if (region.kind === 'ram') return placed;
   const bar = ctx.barOfRegion.get(region)!;
   placed.provider = bar.device.bdf;
@@ -149,7 +153,7 @@ async function mapPhys(ctx: DmaContext, dev: MappingDevice, entry: SgEntry, dire
   const g = domainOf(device).granule;
   const p = place(ctx, device, entry, attrs, p2p);
   if (p.kind === 'bus-address') return segmentOf(p, p.busAddress, p.length);
-  const unaligned = (p.phys % g) !== 0 || (p.length % g) !== 0;
+  const unaligned = modPow2(p.phys, g) !== 0 || modPow2(p.length, g) !== 0;
   if (device.untrusted && unaligned && p.kind !== 'bounced') {
     if (p.mmio) throw mappingError(device, p.phys, p.length, 'EIO', 'an untrusted device cannot have unaligned MMIO bounced (DMA_ATTR_MMIO is never bounced)');
     p.kind = 'bounced';
@@ -169,23 +173,26 @@ async function mapPhys(ctx: DmaContext, dev: MappingDevice, entry: SgEntry, dire
   return segmentOf(p, mapped.iova, p.length);
 }
 
+// One shape for every segment, as dma-direct's (reason and provider undefined when they do not apply).
 function segmentOf(p: Placed, dmaAddress: number, length: number): MappedSegment {
-  const s: { phys: number; length: number; dmaAddress: number; kind: MappingKind; reason?: BounceReason; provider?: string } = { phys: p.phys, length, dmaAddress, kind: p.kind };
-  if (p.reason !== undefined) s.reason = p.reason;
-  if (p.provider !== undefined) s.provider = p.provider;
-  return s;
+  return { phys: p.phys, length, dmaAddress, kind: p.kind, reason: p.reason, provider: p.provider } as MappedSegment;
+}
+
+/** x mod a power of two, without fmod for values above 2^31 (exact: both are integers below 2^53). */
+function modPow2(x: number, g: number): number {
+  return x < 2 ** 31 ? x & (g - 1) : x - Math.floor(x / g) * g;
 }
 
 /** (mask - len + 1) & mask for a boundary mask 2^k - 1 (k up to 53; all ones beyond). */
 function padLength(mask: number, len: number): number {
   if (mask >= 2 ** 53 - 1) return 0;
-  const r = len % (mask + 1);
+  const r = len <= mask ? len : len % (mask + 1);
   return r === 0 ? 0 : mask + 1 - r;
 }
 
 /** dma_addr & seg_mask is non-zero. */
 function offBoundary(addr: number, mask: number): boolean {
-  return mask >= 2 ** 53 - 1 ? addr !== 0 : addr % (mask + 1) !== 0;
+  return mask >= 2 ** 53 - 1 ? addr !== 0 : addr <= mask ? addr !== 0 : addr % (mask + 1) !== 0;
 }
 
 // models iommu_dma_map_sg()
@@ -196,36 +203,35 @@ async function mapSg(ctx: DmaContext, dev: MappingDevice, entries: readonly SgEn
   const g = domain.granule;
   const n = entries.length;
   const placed: Placed[] = new Array(n);
+  // (the layout fields of each Placed are filled below)
   let bounced = 0;
   for (let i = 0; i < n; i++) if ((placed[i] = place(ctx, device, entries[i]!, attrs, true)).kind === 'bounced') bounced++;
   const records = bounced > 0 ? await bounceAll(ctx, device, placed, direction, signal, false) : [];
   // The layout pass: each entry's IOVA offset and its (possibly padded) IOVA length.
   const mask = device.segmentBoundaryMask;
-  const ioOff = new Array<number>(n);
-  const ioLen = new Array<number>(n);
-  const dmaLen = new Array<number>(n);
   let iovaLen = 0;
-  let prev = -1;
+  let prev: Placed | undefined;
   for (let i = 0; i < n; i++) {
     const p = placed[i]!;
     if (p.kind === 'bus-address') {
       // The kernel's quirk: sg_dma_len(s) = sg->length, the list head's current length.
-      dmaLen[i] = i === 0 ? p.length : ioLen[0] ?? placed[0]!.length;
+      const head = placed[0]!;
+      p.dmaLen = i === 0 || head.kind === 'bus-address' ? head.length : head.ioLen;
       continue;
     }
     const phys = p.record ? p.record.tlbAddr : p.phys;
-    const off = phys % g;
+    const off = modPow2(phys, g);
     const sLen = Math.ceil((p.length + off) / g) * g;
     const pad = padLength(mask, iovaLen);
     if (pad && pad < sLen - 1) {
-      ioLen[prev] = ioLen[prev]! + pad;
+      prev!.ioLen += pad;
       iovaLen += pad;
     }
-    ioOff[i] = off;
-    ioLen[i] = sLen;
-    dmaLen[i] = p.length;
+    p.ioOff = off;
+    p.ioLen = sLen;
+    p.dmaLen = p.length;
     iovaLen += sLen;
-    prev = i;
+    prev = p;
   }
   let iova = 0;
   if (iovaLen > 0) {
@@ -240,58 +246,57 @@ async function mapSg(ctx: DmaContext, dev: MappingDevice, entries: readonly SgEn
     for (let i = 0; i < n; i++) {
       const p = placed[i]!;
       if (p.kind === 'bus-address') continue;
-      const phys = (p.record ? p.record.tlbAddr : p.phys) - ioOff[i]!;
-      if (!domain.map(at, phys, ioLen[i]!, prot | (p.kind === 'host-bridge' || p.mmio ? IOMMU_MMIO : 0))) {
+      const phys = (p.record ? p.record.tlbAddr : p.phys) - p.ioOff;
+      if (!domain.map(at, phys, p.ioLen, prot | (p.kind === 'host-bridge' || p.mmio ? IOMMU_MMIO : 0))) {
         domain.unmap(iova, at - iova, device.owner.cpu, false);
         domain.freeIova(iova, iovaLen, false, device.owner.cpu);
         for (const r of records) releaseBounce(ctx, r);
         throw mappingError(device, p.phys, p.length, 'EINVAL', 'the IOMMU refused the mapping');
       }
-      at += ioLen[i]!;
+      at += p.ioLen;
     }
     domain.mappings.set(iova / g, { pfn: iova / g, pages: iovaLen / g, deviceId: device.owner.id, call: 'sg', state: 'live' });
   }
   for (const r of records) r.state = 'live';
-  return finaliseSg(device, placed, ioOff, ioLen, dmaLen, iova);
+  return finaliseSg(device, placed, iova);
 }
 
 // models __finalise_sg(): merges into the current segment an entry that starts at offset 0 right
 // after the previous one's end, off a segment boundary, within max_seg_size (unsigned int arithmetic).
-function finaliseSg(device: IommuMappingDevice, placed: readonly Placed[], ioOff: readonly number[], ioLen: readonly number[], dmaLen: readonly number[], dmaAddr: number): MappedSegment[] {
+function finaliseSg(device: IommuMappingDevice, placed: readonly Placed[], dmaAddr: number): MappedSegment[] {
   const out: MappedSegment[] = [];
   const mask = device.segmentBoundaryMask;
   const maxLen = device.maxSegmentSize >>> 0;
   let curLen = 0;
   let cur: Placed | undefined;
   let curAddr = 0;
-  const flush = () => { if (cur) out.push(segmentOf(cur, curAddr, curLen)); };
   for (let i = 0; i < placed.length; i++) {
     const p = placed[i]!;
-    const sLength = dmaLen[i]! >>> 0;
+    const sLength = p.dmaLen >>> 0;
     if (p.kind === 'bus-address') {
-      flush();
+      if (cur) out.push(segmentOf(cur, curAddr, curLen));
       cur = undefined;
       out.push(segmentOf(p, p.busAddress, sLength));
       curLen = 0;
       continue;
     }
-    const off = ioOff[i]!;
+    const off = p.ioOff;
     if (curLen && !off && offBoundary(dmaAddr, mask) && ((maxLen - curLen) >>> 0) >= sLength) {
       curLen = (curLen + sLength) % UINT32;
     } else {
-      flush();
+      if (cur) out.push(segmentOf(cur, curAddr, curLen));
       cur = p;
       curLen = sLength;
       curAddr = dmaAddr + off;
     }
-    dmaAddr += ioLen[i]!;
-    if (sLength + off < ioLen[i]!) {
-      flush();
+    dmaAddr += p.ioLen;
+    if (sLength + off < p.ioLen) {
+      out.push(segmentOf(cur!, curAddr, curLen));
       cur = undefined;
       curLen = 0;
     }
   }
-  flush();
+  if (cur) out.push(segmentOf(cur, curAddr, curLen));
   return out;
 }
 

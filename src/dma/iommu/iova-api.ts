@@ -136,7 +136,7 @@ export async function iovaLink(ctx: DmaContext, device: IommuMappingDevice, give
       let target = part.phys;
       if (part.bounce) {
         const region = ctx.fabric.regionAt(part.phys, part.size);
-        const record = await takeBounce(ctx, device, { phys: part.phys, length: part.size, origOffset: region.offset + (part.phys - region.phys), kind: 'bounced', reason: 'untrusted', provider: undefined, busAddress: 0, record: undefined, mmio: false }, direction, undefined);
+        const record = await takeBounce(ctx, device, { phys: part.phys, length: part.size, origOffset: region.offset + (part.phys - region.phys), kind: 'bounced', reason: 'untrusted', provider: undefined, busAddress: 0, record: undefined, mmio: false, ioOff: 0, ioLen: 0, dmaLen: 0 }, direction, undefined);
         bounces.push(record);
         await copyRecords(ctx, [record], true);
         zeroPadding(ctx, record, g);

@@ -84,7 +84,8 @@ export interface IovaDomainStats {
 
 /** fls_long(x): the 1-based index of the highest set bit, 0 for 0. */
 function fls(x: number): number {
-  return x <= 0 ? 0 : Math.floor(Math.log2(x)) + 1;
+  if (x <= 0) return 0;
+  return x < 2 ** 32 ? 32 - Math.clz32(x) : Math.floor(Math.log2(x)) + 1;
 }
 
 /** order_base_2(n): ceil(log2(n)). */

@@ -41,8 +41,26 @@ export class PageTable {
     const g = this.granule;
     const first = iova / g;
     const pages = size / g;
-    for (let i = 0; i < pages; i++) if (this.#entry(first + i) !== 0) return false;
-    for (let i = 0; i < pages; i++) this.#set(first + i, phys + i * g + prot);
+    // Leaf by leaf: one lookup per 512 pages, not one per page.
+    for (let p = first, end = first + pages; p < end;) {
+      const key = Math.floor(p / LEAF);
+      const stop = Math.min(end, (key + 1) * LEAF);
+      const leaf = this.#leaves.get(key);
+      if (leaf) for (let i = p - key * LEAF, last = stop - key * LEAF; i < last; i++) if (leaf[i] !== 0) return false;
+      p = stop;
+    }
+    let value = phys + prot;
+    for (let p = first, end = first + pages; p < end;) {
+      const key = Math.floor(p / LEAF);
+      const stop = Math.min(end, (key + 1) * LEAF);
+      let leaf = this.#leaves.get(key);
+      if (!leaf) {
+        leaf = new Float64Array(LEAF);
+        this.#leaves.set(key, leaf);
+      }
+      for (let i = p - key * LEAF, last = stop - key * LEAF; i < last; i++, value += g) leaf[i] = value;
+      p = stop;
+    }
     this.#mapped += pages;
     return true;
   }
@@ -53,11 +71,19 @@ export class PageTable {
     const first = iova / g;
     const pages = size / g;
     let cleared = 0;
-    for (let i = 0; i < pages; i++) {
-      if (this.#entry(first + i) !== 0) {
-        this.#set(first + i, 0);
-        cleared++;
+    for (let p = first, end = first + pages; p < end;) {
+      const key = Math.floor(p / LEAF);
+      const stop = Math.min(end, (key + 1) * LEAF);
+      const leaf = this.#leaves.get(key);
+      if (leaf) {
+        for (let i = p - key * LEAF, last = stop - key * LEAF; i < last; i++) {
+          if (leaf[i] !== 0) {
+            leaf[i] = 0;
+            cleared++;
+          }
+        }
       }
+      p = stop;
     }
     this.#mapped -= cleared;
     return cleared * g;
