@@ -18,6 +18,7 @@ import {
   parseCpu,
   parseSize,
   type DmaDevice,
+  type IovaState,
   type Region,
   type Span,
 } from '../../dist/src/index.js';
@@ -216,8 +217,67 @@ export function catalogue(r: Rig): Row[] {
     { api: 'P2pmemProvider.allocate', cls: 'huge', input: '"1TiB"', code: 'ERR_P2PMEM', run: () => r.provider.allocate('1TiB') },
     { api: 'P2pmemProvider.free', cls: 'state', input: 'an allocation never made', code: 'ERR_P2PMEM', run: () => r.provider.free(any({ provider: r.provider, phys: r.provider.bar.phys + 4096, size: 4096 })) },
     { api: 'P2pmemProvider.free', cls: 'wrong type', input: 'null', code: 'ERR_INVALID_ARGUMENT', run: () => r.provider.free(any(null)) },
+    ...iommuRows(r),
   ];
   return rows;
+}
+
+// iommu-dma: the system option, the untrusted device option, the IOVA API and the IOMMU's clock. Rows
+// that need a translating IOMMU build their own small system and close it.
+function iommuRows(r: Rig): Row[] {
+  const d = r.device;
+  const p = r.span.phys;
+  const G = 4096;
+  const withIommu = async (use: (device: DmaDevice, system: DmaSystem) => Promise<unknown> | unknown, clock: 'real' | 'manual' = 'manual') => {
+    const system = DmaSystem.create({ iommu: { mode: 'strict', clock }, engine: { workers: 1 }, swiotlb: { size: '1MiB' } });
+    try {
+      const device = system.device('0000:04:00.0');
+      return await use(device, system);
+    } finally {
+      await system.close();
+    }
+  };
+  const linked = (fn: (device: DmaDevice, state: IovaState, phys: number) => unknown) =>
+    withIommu(async (device, system) => {
+      const span = system.ram[1]!.allocate(4 * G, G);
+      const state = device.iovaTryAlloc(span.phys, 4 * G);
+      await device.iovaLink(state, span.phys, 0, G, TO);
+      return fn(device, state, span.phys);
+    });
+  return [
+    { api: 'DmaSystem.create', cls: 'wrong type', input: 'iommu 42', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ iommu: any(42) }) },
+    { api: 'DmaSystem.create', cls: 'unknown', input: 'iommu "on"', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ iommu: any('on') }) },
+    { api: 'DmaSystem.create', cls: 'unknown', input: 'iommu { mode: "strict", turbo: true }', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ iommu: any({ mode: 'strict', turbo: true }) }) },
+    { api: 'DmaSystem.create', cls: 'out of range', input: 'iommu granule "8KiB"', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ iommu: { mode: 'strict', granule: '8KiB' } }) },
+    { api: 'DmaSystem.create', cls: 'NaN', input: 'iommu granule NaN', code: 'ERR_INVALID_SIZE', run: () => DmaSystem.create({ iommu: { mode: 'strict', granule: Number.NaN } }) },
+    { api: 'DmaSystem.create', cls: 'unaligned', input: 'iommu aperture start 0x1001', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ iommu: { mode: 'strict', aperture: { start: 0x1001 } } }) },
+    { api: 'DmaSystem.create', cls: 'out of range', input: 'iommu aperture end 2^20 - 1', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ iommu: { mode: 'strict', aperture: { end: 2 ** 20 - 1 } } }) },
+    { api: 'DmaSystem.create', cls: 'huge', input: 'iommu aperture end 2^60', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ iommu: { mode: 'strict', aperture: { end: 2 ** 60 } } }) },
+    { api: 'DmaSystem.create', cls: 'negative', input: 'iommu cpus -1', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ iommu: { mode: 'lazy', cpus: -1 } }) },
+    { api: 'DmaSystem.create', cls: 'unknown', input: 'iommu clock "fast"', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ iommu: { mode: 'lazy', clock: any('fast') } }) },
+    { api: 'DmaSystem.create', cls: 'wrong type', input: 'iommu rcache "yes"', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ iommu: { mode: 'lazy', rcache: any('yes') } }) },
+    { api: 'DmaSystem.create', cls: 'unknown', input: 'iommu vendor "arm"', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ iommu: { mode: 'strict', vendor: any('arm') } }) },
+    { api: 'DmaSystem.device', cls: 'wrong type', input: 'untrusted "yes"', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:04:00.0', { untrusted: any('yes') }) },
+    { api: 'DmaDevice.iovaTryAlloc', cls: 'out of range', input: 'size 0', code: 'ERR_INVALID_ARGUMENT', run: () => d.iovaTryAlloc(p, 0) },
+    { api: 'DmaDevice.iovaTryAlloc', cls: 'NaN', input: 'size NaN', code: 'ERR_INVALID_ARGUMENT', run: () => d.iovaTryAlloc(p, Number.NaN) },
+    { api: 'DmaDevice.iovaTryAlloc', cls: 'negative', input: 'phys -1', code: 'ERR_INVALID_ARGUMENT', run: () => d.iovaTryAlloc(-1, G) },
+    { api: 'DmaDevice.iovaTryAlloc', cls: 'wrong type', input: 'size "4KiB"', code: 'ERR_INVALID_ARGUMENT', run: () => d.iovaTryAlloc(p, any('4KiB')) },
+    { api: 'DmaDevice.iovaLink', cls: 'wrong type', input: 'state {}', code: 'ERR_INVALID_ARGUMENT', run: () => d.iovaLink(any({}), p, 0, G, TO) },
+    { api: 'DmaDevice.iovaLink', cls: 'state', input: 'an unallocated state (no IOMMU)', code: 'ERR_IOVA_STATE', run: () => d.iovaLink(d.iovaTryAlloc(p, G), p, 0, G, TO) },
+    { api: 'DmaDevice.iovaLink', cls: 'unaligned', input: 'a second link off the merge boundary', code: 'ERR_IOVA_RULE', run: () => linked((dev, s, phys) => dev.iovaLink(s, phys + G, G + 8, G, TO)) },
+    { api: 'DmaDevice.iovaLink', cls: 'out of range', input: 'offset + size past the state', code: 'ERR_IOVA_RULE', run: () => linked((dev, s, phys) => dev.iovaLink(s, phys + G, G, 4 * G, TO)) },
+    { api: 'DmaDevice.iovaLink', cls: 'overlapping', input: 'a range already linked', code: 'ERR_IOVA_RULE', run: () => linked((dev, s, phys) => dev.iovaLink(s, phys, 0, G, TO)) },
+    { api: 'DmaDevice.iovaLink', cls: 'negative', input: 'offset -4096', code: 'ERR_INVALID_ARGUMENT', run: () => linked((dev, s, phys) => dev.iovaLink(s, phys, -G, G, TO)) },
+    { api: 'DmaDevice.iovaSync', cls: 'out of range', input: 'past the state', code: 'ERR_IOVA_RULE', run: () => linked((dev, s) => dev.iovaSync(s, 0, 8 * G)) },
+    { api: 'DmaDevice.iovaUnlink', cls: 'unaligned', input: 'part of a linked range', code: 'ERR_IOVA_RULE', run: () => linked((dev, s) => dev.iovaUnlink(s, 0, 100, TO)) },
+    { api: 'DmaDevice.iovaDestroy', cls: 'negative', input: 'mappedLen -1', code: 'ERR_INVALID_ARGUMENT', run: () => linked((dev, s) => dev.iovaDestroy(s, -1, TO)) },
+    { api: 'DmaDevice.iovaDestroy', cls: 'out of range', input: 'mappedLen short of the links', code: 'ERR_IOVA_RULE', run: () => linked((dev, s) => dev.iovaDestroy(s, 100, TO)) },
+    { api: 'DmaDevice.iovaFree', cls: 'state', input: 'ranges still linked', code: 'ERR_IOVA_RULE', run: () => linked((dev, s) => dev.iovaFree(s)) },
+    { api: 'DeviceDma.read', cls: 'out of range', input: 'an IOVA never mapped', code: 'ERR_IOMMU_FAULT', run: () => withIommu((dev) => dev.dma.read(0x1000_0000, 4)) },
+    { api: 'Iommu.advanceTime', cls: 'negative', input: '-1', code: 'ERR_INVALID_ARGUMENT', run: () => withIommu((_dev, s) => s.iommu!.advanceTime(-1)) },
+    { api: 'Iommu.advanceTime', cls: 'NaN', input: 'NaN', code: 'ERR_INVALID_ARGUMENT', run: () => withIommu((_dev, s) => s.iommu!.advanceTime(Number.NaN)) },
+    { api: 'Iommu.advanceTime', cls: 'state', input: 'a real clock', code: 'ERR_INVALID_STATE', run: () => withIommu((_dev, s) => s.iommu!.advanceTime(10), 'real') },
+  ];
 }
 
 // Runs `use` with a new one-entry table of `fabric`, released afterwards (no scratch memory left behind).
@@ -259,5 +319,7 @@ export function cliCatalogue(files: { json: string; lspci: string; missing: stri
     { cls: 'empty', argv: ['topo'], code: 'ERR_USAGE' },
     { cls: 'unknown', argv: ['bench', '--fast'], code: 'ERR_USAGE' },
     { cls: 'wrong type', argv: ['bench', '--quick=1'], code: 'ERR_USAGE' },
+    { cls: 'unknown', argv: ['map-benchmark', '--iommu', 'passthrough'], code: 'ERR_USAGE' },
+    { cls: 'unknown', argv: ['policies', '--iommu', 'fast'], code: 'ERR_USAGE' },
   ];
 }
