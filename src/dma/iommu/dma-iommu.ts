@@ -134,7 +134,9 @@ async function bounceAll(ctx: DmaContext, device: IommuMappingDevice, placed: re
 function iommuDmaMap(device: IommuMappingDevice, phys: number, size: number, prot: number): { iova: number; mapping: IovaMapping } {
   const domain = domainOf(device);
   const g = domain.granule;
-  const off = phys % g;
+  // "Unsupported alignment constraint": the IOVA allocator cannot keep more low bits than the granule's.
+  if (device.owner.minAlignMask > g - 1) throw mappingError(device, phys, size, 'EIO', `Unsupported alignment constraint (min_align_mask 0x${device.owner.minAlignMask.toString(16)} above the IOVA granule)`);
+  const off = modPow2(phys, g);
   const aligned = Math.ceil((size + off) / g) * g;
   const iova = domain.allocIova(aligned, device.dmaLimit, device.iommuState!, device.pci.bdf, device.owner.cpu);
   if (!iova) throw mappingError(device, phys, size, 'ENOMEM', 'no IOVA space left below the device limit');
