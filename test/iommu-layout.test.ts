@@ -134,6 +134,15 @@ describe('map_sg layout and merging (hand-worked)', () => {
     expect([...bouncing.dma.read(TOP - G, 4)]).toEqual([0x5a, 0x5a, 0x5a, 0x5a]);
     await bouncing.unmapSg(sg, DmaDirection.TO_DEVICE);
     expect(system.swiotlb.stats().usedSlots).toBe(0);
+    // Two bounced pages merge into one segment; their slots sit side by side in the pool and the
+    // device reads across both.
+    const two = bar.allocate(2 * G, G);
+    bar.view(two).fill(0x77);
+    const sg2 = await bouncing.mapSg([{ phys: two.phys, length: G }, { phys: two.phys + G, length: G }], DmaDirection.TO_DEVICE);
+    // The freed page at TOP - G waits in the rcache (still in the tree): two pages go below it.
+    expect(sg2.segments.map(seg)).toEqual([[TOP - 4 * G, 2 * G]]);
+    expect(bouncing.dma.read(TOP - 4 * G, 2 * G).every((b) => b === 0x77)).toBe(true);
+    await bouncing.unmapSg(sg2, DmaDirection.TO_DEVICE);
   });
 });
 

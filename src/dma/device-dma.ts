@@ -125,8 +125,9 @@ export class DeviceDma {
         const f = this.#ctx.iommu!.reportFault(this.#pci, domain, a, access, reason);
         throw new IommuFaultError(`${f.message} (${this.#pci.bdf} ${access} of 0x${dmaAddress.toString(16)}+${length}: ${reason === 'not-present' ? 'IOVA not mapped' : `mapped without IOMMU_${access === 'read' ? 'READ' : 'WRITE'}`})`, { device: f.device, address: a, access, reason, log: f.message });
       }
+      // Physically adjacent pages merge, except in the pool: two bounce allocations may sit side by side.
       const last = pieces[pieces.length - 1];
-      if (last && last.phys + last.length === t!.phys) last.length += next - a;
+      if (last && last.phys + last.length === t!.phys && !this.#ctx.poolRegion.containsPhys(t!.phys)) last.length += next - a;
       else pieces.push({ phys: t!.phys, length: next - a });
       a = next;
     }
