@@ -268,13 +268,15 @@ async function mapSg(ctx: DmaContext, dev: MappingDevice, entries: readonly SgEn
 function finaliseSg(device: IommuMappingDevice, placed: readonly Placed[], dmaAddr: number): MappedSegment[] {
   const out: MappedSegment[] = [];
   const mask = device.segmentBoundaryMask;
-  const maxLen = device.maxSegmentSize >>> 0;
+  // Lengths stay plain integers (no >>> 0 or % on the stored values): a segment's fields keep the
+  // representation dma-direct's segments have, so V8 never deprecates their shared hidden class.
+  const maxLen = device.maxSegmentSize;
   let curLen = 0;
   let cur: Placed | undefined;
   let curAddr = 0;
   for (let i = 0; i < placed.length; i++) {
     const p = placed[i]!;
-    const sLength = p.dmaLen >>> 0;
+    const sLength = p.dmaLen;
     if (p.kind === 'bus-address') {
       if (cur) out.push(segmentOf(cur, curAddr, curLen));
       cur = undefined;
@@ -283,8 +285,11 @@ function finaliseSg(device: IommuMappingDevice, placed: readonly Placed[], dmaAd
       continue;
     }
     const off = p.ioOff;
-    if (curLen && !off && offBoundary(dmaAddr, mask) && ((maxLen - curLen) >>> 0) >= sLength) {
-      curLen = (curLen + sLength) % UINT32;
+    // max_len - cur_len >= s_length, in unsigned int: a negative difference wraps to 2^32 + it.
+    const room = maxLen - curLen;
+    if (curLen && !off && offBoundary(dmaAddr, mask) && (room < 0 ? room + UINT32 : room) >= sLength) {
+      curLen += sLength;
+      if (curLen >= UINT32) curLen -= UINT32;
     } else {
       if (cur) out.push(segmentOf(cur, curAddr, curLen));
       cur = p;
