@@ -89,6 +89,22 @@ describe('map_sg layout and merging (hand-worked)', () => {
     expect(sg.segments.map(seg)).toEqual([[TOP - 4 * G, 4 * G]]);
   });
 
+  it('the same rules hold for a list with BAR memory through the host bridge (the general path)', async () => {
+    const system = DmaSystem.create({ iommu: 'strict', engine: { workers: 1 }, swiotlb: { size: '1MiB' } });
+    systems.push(system);
+    const nic = system.device('0000:05:00.0', { maxSegmentSize: G });
+    const bar = system.barMemory(GPU, 1).allocate(3 * G, G);
+    const ram = system.ram[1]!.allocate(G, G);
+    // THRU_HOST_BRIDGE: mapped through the IOMMU like memory; the unsigned wrap merges as above.
+    const sg = await nic.mapSg([{ phys: bar.phys, length: 3 * G }, { phys: ram.phys, length: G }], DmaDirection.TO_DEVICE);
+    expect(sg.segments.map((s) => [s.kind, s.dmaAddress, s.length])).toEqual([['host-bridge', TOP - 4 * G, 4 * G]]);
+    await nic.unmapSg(sg, DmaDirection.TO_DEVICE);
+    const nic2 = system.device('0000:05:00.0', { segmentBoundaryMask: 2 * G - 1 });
+    const sg2 = await nic2.mapSg([{ phys: ram.phys, length: G }, { phys: bar.phys, length: 2 * G }], DmaDirection.TO_DEVICE);
+    expect(sg2.segments.map((s) => [s.kind, s.dmaAddress, s.length])).toEqual([['iommu', TOP - 4 * G, G], ['host-bridge', TOP - 2 * G, 2 * G]]);
+    await nic2.unmapSg(sg2, DmaDirection.TO_DEVICE);
+  });
+
   it('32 or more pages are not rounded to a power of two; fewer are, and the start is aligned to it', async () => {
     const { device, system } = rig();
     const ram = system.ram[1]!;

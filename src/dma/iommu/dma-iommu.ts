@@ -201,6 +201,8 @@ function offBoundary(addr: number, mask: number): boolean {
 async function mapSg(ctx: DmaContext, dev: MappingDevice, entries: readonly SgEntry[], direction: StreamingDirection, attrs: number, signal: AbortSignal | undefined): Promise<MappedSegment[]> {
   const device = dev as IommuMappingDevice;
   if (device.untrusted) return mapSgSwiotlb(ctx, device, entries, direction, attrs, signal);
+  const fast = mapSgRam(ctx, device, entries, direction, attrs);
+  if (fast) return fast;
   const domain = domainOf(device);
   const g = domain.granule;
   const n = entries.length;
@@ -261,6 +263,94 @@ async function mapSg(ctx: DmaContext, dev: MappingDevice, entries: readonly SgEn
   }
   for (const r of records) r.state = 'live';
   return finaliseSg(device, placed, iova);
+}
+
+// Layout scratch for mapSgRam(): filled and used with no await in between, so one set serves every call.
+let scratchOff = new Float64Array(64);
+let scratchLen = new Float64Array(64);
+
+/**
+ * The same map_sg as below for the common list: host RAM only, no MMIO. It keeps the layout in
+ * scratch arrays instead of a record per entry; undefined when the list has anything else.
+ */
+function mapSgRam(ctx: DmaContext, device: IommuMappingDevice, entries: readonly SgEntry[], direction: StreamingDirection, attrs: number): MappedSegment[] | undefined {
+  if (attrs & DMA_ATTR_MMIO) return undefined;
+  const n = entries.length;
+  if (scratchOff.length < n) {
+    scratchOff = new Float64Array(n);
+    scratchLen = new Float64Array(n);
+  }
+  const offs = scratchOff;
+  const lens = scratchLen;
+  const domain = domainOf(device);
+  const g = domain.granule;
+  const mask = device.segmentBoundaryMask;
+  const fabric = ctx.fabric;
+  let iovaLen = 0;
+  for (let i = 0; i < n; i++) {
+    const e = entries[i]!;
+    if (fabric.regionAt(e.phys, e.length).kind !== 'ram') return undefined;
+    const off = modPow2(e.phys, g);
+    const sLen = Math.ceil((e.length + off) / g) * g;
+    const pad = padLength(mask, iovaLen);
+    if (pad && pad < sLen - 1) {
+      lens[i - 1] = lens[i - 1]! + pad;
+      iovaLen += pad;
+    }
+    offs[i] = off;
+    lens[i] = sLen;
+    iovaLen += sLen;
+  }
+  const iova = domain.allocIova(iovaLen, device.dmaLimit, device.iommuState!, device.pci.bdf, device.owner.cpu);
+  if (!iova) throw mappingError(device, entries[0]!.phys, iovaLen, 'ENOMEM', `no IOVA space left for ${iovaLen} bytes below the device limit`);
+  const prot = dmaInfoToProt(direction);
+  let at = iova;
+  for (let i = 0; i < n; i++) {
+    const e = entries[i]!;
+    if (!domain.map(at, e.phys - offs[i]!, lens[i]!, prot)) {
+      domain.unmap(iova, at - iova, device.owner.cpu, false);
+      domain.freeIova(iova, iovaLen, false, device.owner.cpu);
+      throw mappingError(device, e.phys, e.length, 'EINVAL', 'the IOMMU refused the mapping');
+    }
+    at += lens[i]!;
+  }
+  domain.mappings.set(iova / g, { pfn: iova / g, pages: iovaLen / g, deviceId: device.owner.id, call: 'sg', state: 'live' });
+  // __finalise_sg(), as finaliseSg() below.
+  const out: MappedSegment[] = [];
+  const maxLen = device.maxSegmentSize;
+  let dmaAddr = iova;
+  let curLen = 0;
+  let curPhys = 0;
+  let curAddr = 0;
+  let open = false;
+  for (let i = 0; i < n; i++) {
+    const e = entries[i]!;
+    const sLength = e.length;
+    const off = offs[i]!;
+    const room = maxLen - curLen;
+    if (curLen && !off && offBoundary(dmaAddr, mask) && (room < 0 ? room + UINT32 : room) >= sLength) {
+      curLen += sLength;
+      if (curLen >= UINT32) curLen -= UINT32;
+    } else {
+      if (open) out.push(ramSegment(curPhys, curAddr, curLen));
+      open = true;
+      curPhys = e.phys;
+      curLen = sLength;
+      curAddr = dmaAddr + off;
+    }
+    dmaAddr += lens[i]!;
+    if (sLength + off < lens[i]!) {
+      out.push(ramSegment(curPhys, curAddr, curLen));
+      open = false;
+      curLen = 0;
+    }
+  }
+  if (open) out.push(ramSegment(curPhys, curAddr, curLen));
+  return out;
+}
+
+function ramSegment(phys: number, dmaAddress: number, length: number): MappedSegment {
+  return { phys, length, dmaAddress, kind: 'iommu', reason: undefined, provider: undefined } as MappedSegment;
 }
 
 // models __finalise_sg(): merges into the current segment an entry that starts at offset 0 right
@@ -340,8 +430,10 @@ function liveMapping(domain: IommuDomain, device: IommuMappingDevice, dmaAddress
 }
 
 /** The live bounce records behind [dmaAddress, +length) of a domain, checked (not live: ERR_MAPPING_STATE). */
-function bounceRecordsIn(ctx: DmaContext, domain: IommuDomain, dmaAddress: number, length: number): BounceRecord[] {
-  if (ctx.bounced.size === 0) return [];
+const NO_RECORDS: readonly BounceRecord[] = [];
+
+function bounceRecordsIn(ctx: DmaContext, domain: IommuDomain, dmaAddress: number, length: number): readonly BounceRecord[] {
+  if (ctx.bounced.size === 0) return NO_RECORDS;
   const out: BounceRecord[] = [];
   const g = domain.granule;
   for (let a = Math.floor(dmaAddress / g) * g; a < dmaAddress + length; a += g) {
@@ -374,18 +466,26 @@ async function unmapPhys(ctx: DmaContext, dev: MappingDevice, ref: SegmentRef, d
   domain.unmap(mapping.pfn * g, mapping.pages * g, device.owner.cpu);
   domain.mappings.delete(mapping.pfn);
   mapping.state = 'free';
-  await releaseRecords(ctx, device, records, direction, attrs);
+  if (records.length > 0) await releaseRecords(ctx, device, records, direction, attrs);
 }
 
 /** A BUS_ADDR segment's address: inside a host bridge's bus window, where no IOVA is ever placed (the windows are reserved). */
 function isBusAddress(ctx: DmaContext, dmaAddress: number): boolean {
-  for (const bar of ctx.barRegions.keys()) {
-    const hb = bar.device.hostBridge;
-    const lo = hb.mmioBase - hb.busOffset;
-    if (dmaAddress >= lo && dmaAddress < lo + hb.mmioSize) return true;
+  let windows = busWindows.get(ctx);
+  if (!windows) {
+    windows = [];
+    for (const bar of ctx.barRegions.keys()) {
+      const hb = bar.device.hostBridge;
+      windows.push(hb.mmioBase - hb.busOffset, hb.mmioBase - hb.busOffset + hb.mmioSize);
+    }
+    busWindows.set(ctx, windows);
   }
+  for (let i = 0; i < windows.length; i += 2) if (dmaAddress >= windows[i]! && dmaAddress < windows[i + 1]!) return true;
   return false;
 }
+
+// The topology never changes: each context's bus windows are collected once.
+const busWindows = new WeakMap<DmaContext, number[]>();
 
 // models iommu_dma_unmap_sg(): one range from the first non-bus segment to the end of the last.
 async function unmapSg(ctx: DmaContext, dev: MappingDevice, refs: readonly SegmentRef[], direction: StreamingDirection, attrs: number): Promise<void> {
@@ -413,7 +513,7 @@ async function unmapSg(ctx: DmaContext, dev: MappingDevice, refs: readonly Segme
   domain.unmap(mapping.pfn * g, mapping.pages * g, device.owner.cpu);
   domain.mappings.delete(mapping.pfn);
   mapping.state = 'free';
-  await releaseRecords(ctx, device, records, direction, attrs);
+  if (records.length > 0) await releaseRecords(ctx, device, records, direction, attrs);
 }
 
 /** The pool parts of an IOVA range, as physical ranges a sync can copy. */
