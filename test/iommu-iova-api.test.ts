@@ -38,8 +38,10 @@ describe('IOVA API', () => {
     expect(state.state).toBe('allocated');
     expect(state.addr).toBe(TOP - 32 * G);
     expect(device.useIova(state)).toBe(true);
-    // Link in reverse physical order to show the IOVA order is the caller's.
-    for (let i = 0; i < 32; i++) await device.iovaLink(state, pages.phys + (31 - i) * G, i * G, G, DmaDirection.TO_DEVICE);
+    // Offset i gets physical page 31 - i (the IOVA order is the caller's), linked in a random order.
+    const order = Array.from({ length: 32 }, (_, i) => i).sort(() => rng.next() - 0.5);
+    for (const i of order) await device.iovaLink(state, pages.phys + (31 - i) * G, i * G, G, DmaDirection.TO_DEVICE);
+    expect(state.links.map((l) => l.offset)).toEqual(Array.from({ length: 32 }, (_, i) => i * G));
     expect(() => device.dma.read(state.addr, 1)).toThrow(expect.objectContaining({ code: 'ERR_IOMMU_FAULT', reason: 'not-present' }));
     device.iovaSync(state, 0, 32 * G);
     const view = ram.view(pages);

@@ -97,11 +97,16 @@ export async function iovaLink(ctx: DmaContext, device: IommuMappingDevice, give
   if (pad && off > 0) throw rule('link-start-aligned', `iovaLink: only the first link (offset 0) may start inside a granule; phys 0x${p.toString(16)} at offset ${off} would be a -EIO WARN in dma_iova_link()`);
   if (off === 0 && pad !== state.addr % g) throw rule('link-first-offset', `iovaLink: the first link's phys must have the in-granule offset iovaTryAlloc() was given (0x${(state.addr % g).toString(16)}), got 0x${pad.toString(16)}`);
   if (off > 0 && (state.addr + off) % g !== 0) throw rule('link-start-boundary', `iovaLink: a link after the first must start on the merge boundary (dma_get_merge_boundary() = 0x${(g - 1).toString(16)}): IOVA 0x${(state.addr + off).toString(16)} is not`);
-  for (const l of state.links) {
-    if (off < l.offset + l.size && l.offset < off + len) throw rule('link-no-overlap', `iovaLink: [${off}, ${off + len}) overlaps the link at [${l.offset}, ${l.offset + l.size})`);
-    if (l.offset < off && (l.phys + l.size) % g !== 0) throw rule('link-only-last-unaligned', `iovaLink: the link at offset ${l.offset} does not end on the merge boundary, so it must be the last; nothing may be linked after it`);
-    if (l.offset > off && (p + len) % g !== 0) throw rule('link-only-last-unaligned', `iovaLink: every range but the last must end on the merge boundary; this one ends at 0x${(p + len).toString(16)} with a link after it`);
+  // Links stay sorted by offset and only the last may end off the boundary, so the neighbours of
+  // the new one are all it must be checked against (O(log n) per link, not a scan).
+  const at = insertionPoint(state.links, off);
+  const before = state.links[at - 1];
+  const after = state.links[at];
+  for (const l of [before, after]) {
+    if (l && off < l.offset + l.size && l.offset < off + len) throw rule('link-no-overlap', `iovaLink: [${off}, ${off + len}) overlaps the link at [${l.offset}, ${l.offset + l.size})`);
   }
+  if (before && (before.phys + before.size) % g !== 0) throw rule('link-only-last-unaligned', `iovaLink: the link at offset ${before.offset} does not end on the merge boundary, so it must be the last; nothing may be linked after it`);
+  if (after && (p + len) % g !== 0) throw rule('link-only-last-unaligned', `iovaLink: every range but the last must end on the merge boundary; this one ends at 0x${(p + len).toString(16)} with a link after it`);
   const mmio = (attrs & DMA_ATTR_MMIO) !== 0;
   const prot = dmaInfoToProt(direction) | (mmio ? IOMMU_MMIO : 0) | IOMMU_NOSYNC;
   const addr = state.addr + off;
@@ -109,8 +114,7 @@ export async function iovaLink(ctx: DmaContext, device: IommuMappingDevice, give
   const unaligned = pad !== 0 || (p + len) % g !== 0;
   if (!(device.untrusted && unaligned)) {
     if (!domain.map(addr - pad, p - pad, Math.ceil((len + pad) / g) * g, prot)) throw new DmaMappingError(`iovaLink: the IOMMU refused to map IOVA 0x${(addr - pad).toString(16)}`, { errno: 'EINVAL', address: p });
-    state.links.push({ offset: off, size: len, phys: p, bounces: [] });
-    state.links.sort((a, b) => a.offset - b.offset);
+    state.links.splice(at, 0, { offset: off, size: len, phys: p, bounces: [] });
     return;
   }
   if (mmio) throw new DmaMappingError(`iovaLink: ${device.pci.bdf} is untrusted and MMIO cannot be bounced through swiotlb`, { errno: 'EPERM', address: p });
@@ -157,8 +161,7 @@ export async function iovaLink(ctx: DmaContext, device: IommuMappingDevice, give
   }
   for (const r of bounces) r.state = 'live';
   state.useSwiotlb ||= bounces.length > 0;
-  state.links.push({ offset: off, size: len, phys: p, bounces });
-  state.links.sort((a, b) => a.offset - b.offset);
+  state.links.splice(insertionPoint(state.links, off), 0, { offset: off, size: len, phys: p, bounces });
   state.busy = false;
 }
 
@@ -175,27 +178,36 @@ export function iovaSync(device: IommuMappingDevice, given: unknown, offset: unk
   domain.table.clearFlag(start, Math.ceil((len + addr % g) / g) * g, IOMMU_NOSYNC);
 }
 
-/** The links that make up [offset, offset + size) exactly, in order; a rule error otherwise. */
-function linksCovering(state: IovaState, offset: number, size: number, call: string): IovaLink[] {
-  const out: IovaLink[] = [];
-  let at = offset;
-  for (const l of state.links) {
-    if (l.offset + l.size <= offset) continue;
-    if (l.offset >= offset + size) break;
-    if (l.offset !== at) break;
-    out.push(l);
-    at += l.size;
+/** The index of the first link at or after `offset` (links are sorted by offset). */
+function insertionPoint(links: readonly IovaLink[], offset: number): number {
+  let lo = 0;
+  let hi = links.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (links[mid]!.offset < offset) lo = mid + 1;
+    else hi = mid;
   }
+  return lo;
+}
+
+/** Where in `state.links` the links making up [offset, offset + size) exactly start, and how many; a rule error otherwise. */
+function linksCovering(state: IovaState, offset: number, size: number, call: string): { first: number; count: number } {
+  const links = state.links;
+  const first = insertionPoint(links, offset);
+  let at = offset;
+  let i = first;
+  while (i < links.length && at < offset + size && links[i]!.offset === at) at += links[i++]!.size;
   if (at !== offset + size) throw rule(`${call}-whole-links`, `${call}: [${offset}, ${offset + size}) must be made of whole linked ranges`);
-  return out;
+  return { first, count: i - first };
 }
 
 // models __iommu_dma_iova_unlink(): the bounce slots first (iommu_dma_iova_unlink_range_slow()), then the page table.
 async function unlink(ctx: DmaContext, device: IommuMappingDevice, state: IovaState, offset: number, size: number, direction: StreamingDirection, attrs: number, freeIova: boolean): Promise<void> {
-  const links = linksCovering(state, offset, size, freeIova ? 'destroy' : 'unlink');
+  const { first, count } = linksCovering(state, offset, size, freeIova ? 'destroy' : 'unlink');
   const domain = domainOf(device);
   const g = domain.granule;
-  const bounces = links.flatMap((l) => l.bounces);
+  const bounces: BounceRecord[] = [];
+  for (let i = first; i < first + count; i++) bounces.push(...state.links[i]!.bounces);
   state.busy = true;
   try {
     if (bounces.length > 0) await unmapSegments(ctx, device, bounces.map((r) => ({ dmaAddress: r.tlbAddr, length: r.size })), direction, attrs);
@@ -206,7 +218,7 @@ async function unlink(ctx: DmaContext, device: IommuMappingDevice, state: IovaSt
   const start = addr - (addr % g);
   const aligned = Math.ceil((size + addr % g) / g) * g;
   domain.unmap(start, aligned, device.owner.cpu, false, freeIova);
-  for (const l of links) state.links.splice(state.links.indexOf(l), 1);
+  state.links.splice(first, count);
   if (freeIova) {
     freeAll(device, state);
   }
