@@ -434,7 +434,7 @@ const NO_RECORDS: readonly BounceRecord[] = [];
 
 function bounceRecordsIn(ctx: DmaContext, domain: IommuDomain, dmaAddress: number, length: number): readonly BounceRecord[] {
   if (ctx.bounced.size === 0) return NO_RECORDS;
-  const out: BounceRecord[] = [];
+  const out = new Set<BounceRecord>();
   const g = domain.granule;
   for (let a = Math.floor(dmaAddress / g) * g; a < dmaAddress + length; a += g) {
     const t = domain.table.translate(a);
@@ -442,12 +442,12 @@ function bounceRecordsIn(ctx: DmaContext, domain: IommuDomain, dmaAddress: numbe
     // Any slot of an allocation (its padding slots too) names the mapping.
     const info = ctx.pool.mappingContaining(t.phys) ?? ctx.pool.mappingContaining(t.phys + g - 1);
     const record = info ? ctx.bounced.get(info.tlbAddr) : undefined;
-    if (record && !out.includes(record)) {
+    if (record && !out.has(record)) {
       if (record.state !== 'live') throw notLive(record, a, g);
-      out.push(record);
+      out.add(record);
     }
   }
-  return out;
+  return [...out];
 }
 
 async function releaseRecords(ctx: DmaContext, device: MappingDevice, records: readonly BounceRecord[], direction: StreamingDirection, attrs: number): Promise<void> {
