@@ -263,6 +263,7 @@ function iommuRows(r: Rig): Row[] {
     { api: 'DmaDevice.iovaTryAlloc', cls: 'negative', input: 'phys -1', code: 'ERR_INVALID_ARGUMENT', run: () => d.iovaTryAlloc(-1, G) },
     { api: 'DmaDevice.iovaTryAlloc', cls: 'wrong type', input: 'size "4KiB"', code: 'ERR_INVALID_ARGUMENT', run: () => d.iovaTryAlloc(p, any('4KiB')) },
     { api: 'DmaDevice.iovaLink', cls: 'wrong type', input: 'state {}', code: 'ERR_INVALID_ARGUMENT', run: () => d.iovaLink(any({}), p, 0, G, TO) },
+    { api: 'DmaDevice.iovaLink', cls: 'wrong type', input: 'a Proxy of a state', code: 'ERR_INVALID_ARGUMENT', run: () => linked((dev, s, phys) => dev.iovaLink(new Proxy(s, {}), phys + G, G, G, TO)) },
     { api: 'DmaDevice.iovaLink', cls: 'state', input: 'an unallocated state (no IOMMU)', code: 'ERR_IOVA_STATE', run: () => d.iovaLink(d.iovaTryAlloc(p, G), p, 0, G, TO) },
     { api: 'DmaDevice.iovaLink', cls: 'unaligned', input: 'a second link off the merge boundary', code: 'ERR_IOVA_RULE', run: () => linked((dev, s, phys) => dev.iovaLink(s, phys + G, G + 8, G, TO)) },
     { api: 'DmaDevice.iovaLink', cls: 'out of range', input: 'offset + size past the state', code: 'ERR_IOVA_RULE', run: () => linked((dev, s, phys) => dev.iovaLink(s, phys + G, G, 4 * G, TO)) },

@@ -37,6 +37,7 @@ export class IovaState {
   busy = false;
 
   constructor(deviceId: number, addr: number, size: number) {
+    genuine.add(this);
     this.deviceId = deviceId;
     this.addr = addr;
     this.size = size;
@@ -53,13 +54,18 @@ export class IovaState {
   }
 }
 
+// The states iovaTryAlloc() made: anything else (a copy, a Proxy, a look-alike) is refused with a code.
+const genuine = new WeakSet<object>();
+
+
 function checkRange(name: string, value: unknown, min: number): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${String(value)}`, { argument: name });
   return value;
 }
 
-function checkState(state: unknown, device: IommuMappingDevice, call: string): IovaState {
-  if (!(state instanceof IovaState)) throw new InvalidArgumentError(`${call}: state must be the IovaState iovaTryAlloc() returned`, { argument: 'state' });
+function checkState(given: unknown, device: IommuMappingDevice, call: string): IovaState {
+  if (given === null || typeof given !== 'object' || !genuine.has(given)) throw new InvalidArgumentError(`${call}: state must be the IovaState iovaTryAlloc() returned`, { argument: 'state' });
+  const state = given as IovaState;
   if (state.deviceId !== device.owner.id) throw new InvalidArgumentError(`${call}: this IovaState belongs to another device`, { argument: 'state' });
   if (state.state !== 'allocated') throw new IovaStateError(`${call}: the IOVA state is ${state.state}${state.state === 'unallocated' ? ' (iovaTryAlloc() failed: use the streaming API)' : ''}`, { state: state.state });
   if (state.busy) throw new IovaStateError(`${call}: another link or unlink of this IOVA state is still in flight`, { state: 'busy' });
@@ -257,5 +263,5 @@ export function iovaFree(device: IommuMappingDevice, given: unknown): void {
 
 // models dma_use_iova()
 export function useIova(state: unknown): boolean {
-  return state instanceof IovaState && state.size > 0;
+  return state !== null && typeof state === 'object' && genuine.has(state) && (state as IovaState).size > 0;
 }
