@@ -62,6 +62,26 @@ describe('untrusted devices', () => {
     expect(Buffer.compare(after.subarray(1512), before.subarray(1512))).toBe(0);
   });
 
+  it('syncs copy between the original and the bounce buffer behind the IOVA, as swiotlb syncs do', async () => {
+    const { device, ram } = rig();
+    const buf = ram.allocate(G, G);
+    const m = await device.mapSingle(buf.phys + 64, 300, DmaDirection.BIDIRECTIONAL);
+    expect(m.kind).toBe('bounced');
+    const fromDevice = rng.fill(new Uint8Array(300));
+    device.dma.write(m.dmaAddress, fromDevice);
+    expect(Buffer.compare(ram.view(buf).subarray(64, 364), fromDevice)).not.toBe(0);
+    await device.syncSingleForCpu(m.dmaAddress, 300, DmaDirection.BIDIRECTIONAL);
+    expect(Buffer.compare(ram.view(buf).subarray(64, 364), fromDevice)).toBe(0);
+    const fromCpu = rng.fill(new Uint8Array(300));
+    ram.view(buf).set(fromCpu, 64);
+    await device.syncSingleForDevice(m.dmaAddress + 100, 200, DmaDirection.BIDIRECTIONAL);
+    const seen = device.dma.read(m.dmaAddress, 300);
+    expect(Buffer.compare(seen.subarray(100), fromCpu.subarray(100))).toBe(0);
+    expect(Buffer.compare(seen.subarray(0, 100), fromDevice.subarray(0, 100))).toBe(0);
+    await device.unmapSingle(m.dmaAddress, 300, DmaDirection.BIDIRECTIONAL);
+    expect(Buffer.compare(ram.view(buf).subarray(164, 364), fromCpu.subarray(100))).toBe(0);
+  });
+
   it('the bounce buffer is aligned to the granule (alloc_align_mask), with 64 KiB granules too', async () => {
     const { system, device, ram } = rig(65536);
     const buf = ram.allocate(128 * 1024, 65536);
