@@ -112,5 +112,14 @@ describe('IOVA API', () => {
     expect(device.dma.read(state.addr, 1)).toHaveLength(1);
     system.iommu!.advanceTime(10);
     expect(() => device.dma.read(state.addr, 1)).toThrow(expect.objectContaining({ code: 'ERR_IOMMU_FAULT' }));
+    // dma_iova_free() (and destroy with nothing linked) frees at once, not through the queue.
+    const fq = device.iommuDomain!.flushQueue!;
+    const s2 = device.iovaTryAlloc(pages.phys, G);
+    device.iovaFree(s2);
+    expect(fq.pending).toBe(0);
+    const s3 = device.iovaTryAlloc(pages.phys, G);
+    expect(s3.addr).toBe(s2.addr);
+    await device.iovaDestroy(s3, 0, DmaDirection.TO_DEVICE);
+    expect(fq.pending).toBe(0);
   });
 });

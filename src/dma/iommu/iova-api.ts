@@ -225,16 +225,16 @@ async function unlink(ctx: DmaContext, device: IommuMappingDevice, state: IovaSt
   const aligned = Math.ceil((size + addr % g) / g) * g;
   domain.unmap(start, aligned, device.owner.cpu, false, freeIova);
   state.links.splice(first, count);
-  if (freeIova) {
-    freeAll(device, state);
-  }
+  // dma_iova_destroy() frees through the flush queue in lazy mode (iotlb_gather.queued).
+  if (freeIova) freeAll(device, state, true);
 }
 
-function freeAll(device: IommuMappingDevice, state: IovaState): void {
+// models iommu_dma_free_iova() of the whole state: queued (destroy in lazy mode) or at once (dma_iova_free(), a NULL gather).
+function freeAll(device: IommuMappingDevice, state: IovaState, queued: boolean): void {
   const domain = domainOf(device);
   const g = domain.granule;
   const pad = state.addr % g;
-  domain.freeIova(state.addr - pad, Math.ceil((state.size + pad) / g) * g, domain.type === 'lazy', device.owner.cpu);
+  domain.freeIova(state.addr - pad, Math.ceil((state.size + pad) / g) * g, queued && domain.type === 'lazy', device.owner.cpu);
   state.markDestroyed();
 }
 
@@ -258,7 +258,7 @@ export async function iovaDestroy(ctx: DmaContext, device: IommuMappingDevice, g
 export function iovaFree(device: IommuMappingDevice, given: unknown): void {
   const state = checkState(given, device, 'iovaFree');
   if (state.links.length > 0) throw rule('free-after-unlink', `iovaFree: ${state.links.length} linked range(s) remain; unlink them first or use iovaDestroy()`);
-  freeAll(device, state);
+  freeAll(device, state, false);
 }
 
 // models dma_use_iova()
