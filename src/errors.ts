@@ -104,6 +104,10 @@ export class DmaDebugError extends coded('ERR_DMA_DEBUG', 'DmaDebugError', 'DMA 
 /** Bad command-line usage. */
 export class UsageError extends coded('ERR_USAGE', 'UsageError', 'Invalid usage') {}
 
+// --- report
+/** An input file of `dma-bounce report` is not JSON of the expected shape. Fields: `file`, `path` (a JSON path such as `$.results[2].policy`). */
+export class ReportInputError extends coded('ERR_REPORT_INPUT', 'ReportInputError', 'Report input has the wrong shape') {}
+
 const byCode = new Map<string, ErrorClass>(
   ([
     InvalidArgumentError,
@@ -131,6 +135,7 @@ const byCode = new Map<string, ErrorClass>(
     DeviceFaultError,
     DmaDebugError,
     UsageError,
+    ReportInputError,
   ] as ErrorClass[]).map((Class) => [Class.code, Class]),
 );
 

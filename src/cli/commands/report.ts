@@ -1,0 +1,70 @@
+// dma-bounce report: the machine, its P2P matrix and the measurements as one self-contained HTML page.
+import { UsageError } from '../../errors.js';
+import { checkOutputDir, readReportInput, writeReport, type ReportInputKinds } from '../../report/index.js';
+import { parseOptions } from '../args.js';
+import type { Command, Io } from '../command.js';
+import { loadTopologySource, TOPOLOGY_OPTIONS, TOPOLOGY_USAGE } from '../topology-source.js';
+
+const usage = `Usage: dma-bounce report (--topology FILE | --lspci FILE) [--acs-redirect BDF,...] [--cpu VENDOR:FAMILY]
+                         [--bench REPORT.json] [--policies REPORT.json] [--replay REPORT.json] --out DIR
+
+Writes DIR/report.html: one self-contained page (it opens from disk and makes no network request) with
+the PCI tree, the P2P matrix of every provider/client pair (click or focus a cell for its explanation),
+and, when given, the bench report's charts, the policies comparison and a replay's swiotlb occupancy.
+See docs/report.md for what each input must look like.
+
+Options:
+${TOPOLOGY_USAGE}
+  --bench FILE            the JSON of dma-bounce bench --json (or report.json of bench --out)
+  --policies FILE         the JSON of dma-bounce policies --json
+  --replay FILE           a replay's JSON with { "poolOccupancy": [ { "t", "usedSlots", "totalSlots" } ] }
+  --out DIR               where report.html goes (created if missing)
+  -h, --help              show this help
+`;
+
+async function run(argv: string[], io: Io): Promise<number> {
+  const values = parseOptions('report', argv, {
+    ...TOPOLOGY_OPTIONS,
+    bench: { type: 'string' },
+    policies: { type: 'string' },
+    replay: { type: 'string' },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    io.stdout(usage);
+    return 0;
+  }
+  if (values.out === undefined) throw new UsageError('report: --out DIR is required (see dma-bounce report --help)');
+  if (values.out === '') throw new UsageError('report: --out needs a directory name');
+  for (const kind of ['bench', 'policies', 'replay'] as const) {
+    if (values[kind] === '') throw new UsageError(`report: --${kind} needs a file name`);
+  }
+  // Everything is read and checked before anything is written.
+  const { topology, source } = loadTopologySource('report', values);
+  const read = <K extends keyof ReportInputKinds>(kind: K): ReportInputKinds[K] | undefined => {
+    const file = values[kind];
+    return file === undefined ? undefined : readReportInput(kind, file);
+  };
+  const bench = read('bench');
+  const policies = read('policies');
+  const replay = read('replay');
+  checkOutputDir(values.out);
+  const written = await writeReport(values.out, {
+    topology,
+    source,
+    ...(bench ? { bench } : {}),
+    ...(policies ? { policies } : {}),
+    ...(replay ? { replay } : {}),
+  });
+  const n = topology.endpoints().length;
+  io.stdout(`wrote ${written.file} (${Math.ceil(written.bytes / 1024)} KiB): ${n} endpoints, ${n * n} matrix cells${bench ? ', bench' : ''}${policies ? ', policies' : ''}${replay ? ', replay' : ''}\n`);
+  return 0;
+}
+
+export const command: Command = {
+  name: 'report',
+  summary: 'the machine, its P2P matrix and the measurements as one self-contained HTML page',
+  usage,
+  run,
+};
