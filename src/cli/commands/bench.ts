@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { renderChart } from '../../../bench/chart.js';
 import { formatMeasure, measureOf, runBench, type BenchReport } from '../../../bench/report.js';
+import { writeDefaultMachineReport } from '../../report/index.js';
 import { parseOptions } from '../args.js';
 import type { Command, Io } from '../command.js';
 import { formatTable } from '../output.js';
@@ -19,7 +20,8 @@ their range in brackets.
 Options:
   --quick            short runs, no 64 MiB cases
   --json             print the report { environment, cases } as one JSON document
-  --out DIR          also write DIR/report.json and DIR/chart.svg (the figures as charts)
+  --out DIR          also write DIR/report.json, DIR/chart.svg (the figures as charts) and
+                     DIR/report.html (the default machine and these charts: dma-bounce report)
   --only PREFIX,...  only cases whose name starts with one of these (e.g. kernel/,engine/roundtrip)
   -h, --help         show this help
 `;
@@ -69,6 +71,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     mkdirSync(values.out, { recursive: true });
     writeFileSync(join(values.out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
     writeFileSync(join(values.out, 'chart.svg'), await renderChart(report));
+    await writeDefaultMachineReport(values.out, report);
   }
   if (values.json) {
     io.stdout(JSON.stringify(report, null, 2) + '\n');

@@ -108,6 +108,12 @@ export class MatrixView {
     this.canvas.style.height = `${cssHeight}px`;
     this.canvas.width = Math.round(cssWidth * dpr);
     this.canvas.height = Math.round(cssHeight * dpr);
+    // The layout, for anything that reads the picture (the cells start below and right of the headers).
+    this.canvas.dataset.rowHeader = String(this.rowHeader);
+    this.canvas.dataset.colHeader = String(this.colHeader);
+    this.canvas.dataset.cell = String(this.cell);
+    this.canvas.dataset.rows = String(this.rows.length);
+    this.canvas.dataset.cols = String(this.cols.length);
     this.draw();
   }
 
