@@ -87,23 +87,25 @@ const BY_COLOUR = new Map(CELL_KINDS.map((kind) => [hexRgb(CELL_STYLES[kind].fil
  * ring: a map "row,col" -> kind (or "unknown rgb" when the colour is no palette colour).
  */
 export async function visibleCellKinds(page: Page): Promise<Map<string, CellKind | string>> {
-  const layout = await matrixLayout(page);
-  const pixels = await page.evaluate(() => {
+  // Sampled inside the page: one pixel per cell crosses over, not the whole canvas.
+  const samples = await page.evaluate(() => {
     const canvas = document.getElementById('matrix-canvas') as HTMLCanvasElement;
-    return Array.from(canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data);
-  });
-  const out = new Map<string, CellKind | string>();
-  const { rowHeader, colHeader, cell, scrollLeft, scrollTop, width, height, rows, cols } = layout;
-  for (let row = Math.ceil(scrollTop / cell); row < rows && colHeader + (row + 1) * cell - scrollTop <= height; row++) {
-    for (let col = Math.ceil(scrollLeft / cell); col < cols && rowHeader + (col + 1) * cell - scrollLeft <= width; col++) {
-      const x = rowHeader + col * cell - scrollLeft + 4;
-      const y = colHeader + row * cell - scrollTop + 4;
-      const i = (y * width + x) * 4;
-      const rgb = `${pixels[i]},${pixels[i + 1]},${pixels[i + 2]}`;
-      out.set(`${row},${col}`, BY_COLOUR.get(rgb) ?? `unknown ${rgb}`);
+    const scroller = document.getElementById('matrix-scroller')!;
+    const [rowHeader, colHeader, cell, rows, cols] = ['rowHeader', 'colHeader', 'cell', 'rows', 'cols'].map((key) => Number(canvas.dataset[key]));
+    const { width, height } = canvas;
+    const data = canvas.getContext('2d')!.getImageData(0, 0, width, height).data;
+    const out: [number, number, string][] = [];
+    const sx = scroller.scrollLeft;
+    const sy = scroller.scrollTop;
+    for (let row = Math.ceil(sy / cell!); row < rows! && colHeader! + (row + 1) * cell! - sy <= height; row++) {
+      for (let col = Math.ceil(sx / cell!); col < cols! && rowHeader! + (col + 1) * cell! - sx <= width; col++) {
+        const i = ((colHeader! + row * cell! - sy + 4) * width + rowHeader! + col * cell! - sx + 4) * 4;
+        out.push([row, col, `${data[i]},${data[i + 1]},${data[i + 2]}`]);
+      }
     }
-  }
-  return out;
+    return out;
+  });
+  return new Map(samples.map(([row, col, rgb]) => [`${row},${col}`, BY_COLOUR.get(rgb) ?? `unknown ${rgb}`]));
 }
 
 /** Saves a full-page screenshot under dist/test-artifacts/. */
