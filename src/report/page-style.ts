@@ -59,7 +59,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .legend li { display: flex; gap: 0.45rem; align-items: center; }
 .swatch { display: inline-grid; place-items: center; width: 1.6em; height: 1.6em; border-radius: 3px; font-weight: 700; }
 ${swatches}
-.matrix-layout { display: grid; grid-template-columns: minmax(0, 1fr) minmax(16rem, 24rem); gap: 1rem; align-items: start; }
+.matrix-layout { display: grid; grid-template-columns: minmax(0, max-content) minmax(16rem, 24rem); gap: 1rem; align-items: start; }
 @media (max-width: 900px) { .matrix-layout { grid-template-columns: 1fr; } }
 .matrix-scroller { width: fit-content; max-width: 100%; overflow: auto; max-height: 78vh; border: 1px solid var(--line); border-radius: 6px; background: var(--bg); }
 .matrix-spacer { position: relative; }

@@ -1,6 +1,7 @@
 // The bad-input catalogue: every public entry point with wrong types, NaN, negative, huge, unaligned,
 // out-of-range and overlapping values, and the error code each gets. test/bad-input-api.test.ts checks every
 // row and that docs/bad-input.md lists it (DMA_BOUNCE_WRITE_DOCS=1 regenerates the file from here).
+import { dirname } from 'node:path';
 import {
   CopyEngine,
   DmaDirection,
@@ -259,5 +260,16 @@ export function cliCatalogue(files: { json: string; lspci: string; missing: stri
     { cls: 'empty', argv: ['topo'], code: 'ERR_USAGE' },
     { cls: 'unknown', argv: ['bench', '--fast'], code: 'ERR_USAGE' },
     { cls: 'wrong type', argv: ['bench', '--quick=1'], code: 'ERR_USAGE' },
+    // dma-bounce report: every row fails before anything is written (the --out directory is never made)
+    { cls: 'empty', argv: ['report', '--topology', files.json], code: 'ERR_USAGE' },
+    { cls: 'wrong type', argv: ['report', '--topology', files.json, '--out'], code: 'ERR_USAGE' },
+    { cls: 'empty', argv: ['report', '--topology', files.json, '--out', ''], code: 'ERR_USAGE' },
+    { cls: 'unknown', argv: ['report', '--topology', files.json, '--out', `${files.missing}.d`, '--pdf'], code: 'ERR_USAGE' },
+    { cls: 'out of range', argv: ['report', '--topology', files.json, '--bench', files.missing, '--out', `${files.missing}.d`], code: 'ERR_INVALID_ARGUMENT' },
+    { cls: 'wrong type', argv: ['report', '--topology', files.json, '--replay', dirname(files.json), '--out', `${files.missing}.d`], code: 'ERR_INVALID_ARGUMENT' },
+    { cls: 'wrong type', argv: ['report', '--topology', files.json, '--policies', files.garbage, '--out', `${files.missing}.d`], code: 'ERR_REPORT_INPUT' },
+    { cls: 'unknown', argv: ['report', '--topology', files.json, '--bench', files.json, '--out', `${files.missing}.d`], code: 'ERR_REPORT_INPUT' },
+    { cls: 'overlapping', argv: ['report', '--topology', files.json, '--out', files.json], code: 'ERR_INVALID_ARGUMENT' },
+    { cls: 'wrong type', argv: ['report', '--lspci', files.json, '--out', `${files.missing}.d`], code: 'ERR_LSPCI_PARSE' },
   ];
 }
