@@ -63,6 +63,16 @@ describe('dma-bounce report writes one self-contained page', () => {
     expect(readdirSync(out).sort()).toEqual(['other.txt', 'report.html']);
   });
 
+  it('a write that fails leaves the directory as it was (no temporary file, no half page)', () => {
+    const out = freshOut();
+    mkdirSync(join(out, 'report.html', 'in-the-way'), { recursive: true }); // a directory where the page goes
+    const r = cli('report', '--topology', TOPOLOGY, '--out', out);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^dma-bounce: ERR_INVALID_ARGUMENT: --out: cannot write .*report\.html/);
+    expect(readdirSync(out)).toEqual(['report.html']);
+    expect(readdirSync(join(out, 'report.html'))).toEqual(['in-the-way']);
+  });
+
   it('--help prints the usage and the command is listed', () => {
     const help = cli('report', '--help');
     expect([help.code, help.stderr]).toEqual([0, '']);

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // A machine with 400 endpoints (160,000 cells) in a real browser: the page stays usable. The matrix is drawn
 // in a canvas the size of the window (no element per cell), every window of cells shows the verdicts of its
 // pairs wherever the keyboard takes it, and the far corner is reached and explained. Speed is measured in

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // Opening a generated report in headless Chromium the way a person would, and reading what they would see:
 // console errors, every request the page makes, the matrix's cells by their pixels, screenshots.
 import { spawnSync } from 'node:child_process';
