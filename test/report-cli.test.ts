@@ -73,6 +73,21 @@ describe('dma-bounce report writes one self-contained page', () => {
     expect(readdirSync(join(out, 'report.html'))).toEqual(['in-the-way']);
   });
 
+  it('dma-bounce bench --out also writes the page for the default machine, with its charts', () => {
+    const out = freshOut();
+    const r = cli('bench', '--quick', '--only', 'swiotlb/alloc-free', '--out', out);
+    expect(r.code).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(['chart.svg', 'report.html', 'report.json']);
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    const bench = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+    expect(html).toContain('<title>dma-bounce report: the default machine</title>');
+    const section = html.slice(html.indexOf('<section id="bench"'), html.indexOf('</section>', html.indexOf('<section id="bench"')));
+    expect((section.match(/<tr><td><code>/g) ?? []).length).toBe(bench.cases.length);
+    for (const row of bench.cases) expect(section).toContain(`<code>${row.name}</code>`);
+    const data = JSON.parse(/<script type="application\/json" id="report-data">([^<]*)<\/script>/.exec(html)![1]!);
+    expect(data.endpoints.map((e: { bdf: string }) => e.bdf)).toEqual(['0000:00:00.0', '0000:03:00.0', '0000:04:00.0', '0000:05:00.0', '0000:80:00.0', '0000:81:00.0']);
+  });
+
   it('--help prints the usage and the command is listed', () => {
     const help = cli('report', '--help');
     expect([help.code, help.stderr]).toEqual([0, '']);

@@ -59,7 +59,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .legend li { display: flex; gap: 0.45rem; align-items: center; }
 .swatch { display: inline-grid; place-items: center; width: 1.6em; height: 1.6em; border-radius: 3px; font-weight: 700; }
 ${swatches}
-.matrix-layout { display: grid; grid-template-columns: minmax(0, max-content) minmax(16rem, 24rem); gap: 1rem; align-items: start; }
+.matrix-layout { display: grid; grid-template-columns: minmax(min(28rem, 100%), max-content) minmax(16rem, 24rem); gap: 1rem; align-items: start; }
 @media (max-width: 900px) { .matrix-layout { grid-template-columns: 1fr; } }
 .matrix-scroller { width: fit-content; max-width: 100%; overflow: auto; max-height: 78vh; border: 1px solid var(--line); border-radius: 6px; background: var(--bg); }
 .matrix-spacer { position: relative; }
@@ -71,6 +71,8 @@ ${swatches}
 .pair-panel p { margin: 0.35rem 0; }
 #pair-headline { font-weight: 600; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 0.9em; overflow-wrap: anywhere; }
 #pair-text p { overflow-wrap: anywhere; }
+/* The notes under the matrix wrap to its width instead of widening the column. */
+#matrix-status, #matrix-help { contain: inline-size; }
 #matrix-status { min-height: 1.5em; color: var(--muted); font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 0.9em; }
 .help { color: var(--muted); font-size: 0.9em; }
 .chart { margin: 0.75rem 0; }
