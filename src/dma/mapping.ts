@@ -282,6 +282,8 @@ export class DmaDevice implements MappingDevice {
   }
 
   #check(direction: unknown, attrs: unknown, signal: unknown): asserts direction is StreamingDirection {
+    // A closed system says so first: its devices are released too, but the reason is the system.
+    if (this.#ctx.lifecycle.state !== 'open') this.#ctx.lifecycle.enter();
     if (this.#released) throw new InvalidStateError(`${this.pci.bdf} was released`);
     checkDirection(direction);
     checkAttrs(attrs);
