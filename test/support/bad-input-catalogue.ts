@@ -180,6 +180,64 @@ export function catalogue(r: Rig): Row[] {
     { api: 'DmaDevice.mapSg', cls: 'wrong type', input: '[null]', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSg(any([null]), TO) },
     { api: 'DmaDevice.mapSg', cls: 'wrong type', input: '"sg"', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSg(any('sg'), TO) },
     { api: 'DmaDevice.mapSg', cls: 'NaN', input: '[{ phys, length: NaN }]', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSg([{ phys: p, length: Number.NaN }], TO) },
+    { api: 'DmaDevice.mapSg', cls: 'wrong type', input: 'a sparse array [, , entry]', code: 'ERR_INVALID_ARGUMENT', run: () => { const holes: { phys: number; length: number }[] = []; holes[2] = { phys: p, length: 16 }; return d.mapSg(holes, TO); } },
+    { api: 'DmaDevice.mapSg', cls: 'huge', input: 'an array of 2^20 + 1 entries', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSg(any({ length: 2 ** 20 + 1, __proto__: Array.prototype }), TO) },
+    { api: 'DmaDevice.mapSg', cls: 'wrong type', input: 'signal {}', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSg([{ phys: p, length: 16 }], TO, 0, any({})) },
+    { api: 'DmaDevice.mapPhys', cls: 'wrong type', input: 'phys 4096n', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapPhys(any(4096n), 16, TO) },
+    { api: 'DmaDevice.mapPhys', cls: 'NaN', input: 'size NaN', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapPhys(p, Number.NaN, TO) },
+    { api: 'DmaDevice.mapPhys', cls: 'out of range', input: 'DMA_ATTR_MMIO on a forced-bounce device (mainline never bounces MMIO)', code: 'ERR_DMA_MAPPING', run: () => d.mapPhys(p, 16, TO, 1 << 10) },
+    { api: 'DmaDevice.mapPhys', cls: 'unknown', input: 'attrs 1 << 11', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapPhys(p, 16, TO, 1 << 11) },
+    { api: 'DmaDevice.mapPage', cls: 'unaligned', input: 'page 0x1001', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapPage(0x1001, 0, 16, TO) },
+    { api: 'DmaDevice.mapPage', cls: 'negative', input: 'offset -1', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapPage(p, -1, 16, TO) },
+    { api: 'DmaDevice.mapPage', cls: 'unknown', input: 'DMA_ATTR_MMIO (no struct page)', code: 'ERR_DMA_MAPPING', run: () => d.mapPage(p, 0, 16, TO, 1 << 10) },
+    { api: 'DmaDevice.mapSingle', cls: 'unknown', input: 'DMA_ATTR_MMIO (dma_map_single refuses it)', code: 'ERR_DMA_MAPPING', run: () => d.mapSingle(p, 16, TO, 1 << 10) },
+    { api: 'DmaDevice.unmapPhys', cls: 'wrong type', input: 'dmaAddress "0"', code: 'ERR_INVALID_ARGUMENT', run: () => d.unmapPhys(any('0'), 16, TO) },
+    {
+      api: 'DmaDevice.unmapSingle', cls: 'state', input: 'a mapping whose map has not resolved', code: 'ERR_MAPPING_STATE',
+      run: async () => {
+        const pending = d.mapSingle(p, 4096, TO);
+        // The pending mapping's slot: the pool's live mapping of this buffer.
+        const pool = r.system.swiotlb;
+        let at = -1;
+        for (let a = pool.base; a < pool.end && at < 0; a += 2048) if (pool.mappingAt(a)?.origAddr === p) at = a;
+        try {
+          await d.unmapSingle(at, 4096, TO);
+        } finally {
+          const m = await pending;
+          await d.unmapSingle(m.dmaAddress, 4096, TO);
+        }
+      },
+    },
+    {
+      api: 'DmaDevice.unmapSingle', cls: 'state', input: 'a second unmap before the first settles', code: 'ERR_MAPPING_STATE',
+      run: async () => {
+        const m = await d.mapSingle(p, 4096, DmaDirection.FROM_DEVICE);
+        const first = d.unmapSingle(m.dmaAddress, 4096, DmaDirection.FROM_DEVICE);
+        try {
+          await d.unmapSingle(m.dmaAddress, 4096, DmaDirection.FROM_DEVICE);
+        } finally {
+          await first;
+        }
+      },
+    },
+    { api: 'DmaSystem.device', cls: 'huge', input: 'cpu 2^40', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:04:00.0', { cpu: 2 ** 40 }) },
+    { api: 'DmaSystem.device', cls: 'huge', input: 'waitForSpace 3e9 (beyond the longest timer)', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:04:00.0', { waitForSpace: 3e9 }) },
+    { api: 'DmaSystem.device', cls: 'unknown', input: 'an unknown option "forcebounce"', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:04:00.0', any({ forcebounce: true })) },
+    { api: 'DmaSystem.device', cls: 'wrong type', input: 'options null', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:04:00.0', any(null)) },
+    { api: 'DmaSystem.freeRam', cls: 'wrong type', input: 'null', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.freeRam(any(null)) },
+    {
+      api: 'DmaSystem.freeRam', cls: 'state', input: 'a buffer a bounce mapping still holds', code: 'ERR_INVALID_STATE',
+      run: async () => {
+        const m = await d.mapSingle(p, 4096, TO);
+        try {
+          r.system.freeRam(r.span);
+        } finally {
+          await d.unmapSingle(m.dmaAddress, 4096, TO);
+        }
+      },
+    },
+    { api: 'Region.allocate (a BAR)', cls: 'unaligned', input: 'alignment 8192 (p2pmem hands out pages)', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.barMemory('0000:03:00.0', 1).allocate(4096, 8192) },
+    { api: 'DmaSystem.create', cls: 'wrong type', input: 'options []', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create(any([])) },
     { api: 'DmaDevice.unmapSingle', cls: 'state', input: 'an address never mapped', code: 'ERR_INVALID_ARGUMENT', run: () => d.unmapSingle(0x0400_0000, 16, TO) },
     { api: 'DmaDevice.unmapSingle', cls: 'negative', input: 'size -1', code: 'ERR_INVALID_ARGUMENT', run: () => d.unmapSingle(0x0400_0000, -1, TO) },
     { api: 'DmaDevice.unmapSg', cls: 'wrong type', input: '{}', code: 'ERR_INVALID_ARGUMENT', run: () => d.unmapSg(any({}), TO) },
