@@ -1,5 +1,6 @@
 // The life of a bounce mapping under overlapping calls (mapping -> live -> unmapping -> free),
 // the system's close(), and the inputs a hostile caller can change between reads.
+import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DMA_ATTR_SKIP_CPU_SYNC, DmaDebugCode, DmaDirection, DmaSystem, type DmaDevice, type MappedSegment } from '../dist/src/index.js';
 import { GuardedBuffer } from './support/dma.js';
@@ -186,6 +187,27 @@ describe('close() settles everything', () => {
     const settled = await Promise.allSettled(maps);
     await closed;
     expect(settled.every((s) => s.status === 'fulfilled')).toBe(true);
+  });
+
+  it('after close() nothing keeps the process alive: no timer of a cut-short wait, no worker', () => {
+    const script = `
+      import { DmaSystem, DmaDirection } from ${JSON.stringify(new URL('../dist/src/index.js', import.meta.url).href)};
+      const system = DmaSystem.create({ swiotlb: { size: '256KiB' }, engine: { workers: 1, inlineBelow: 0 } });
+      const dev = system.device('0000:04:00.0', { forceBounce: true, waitForSpace: 600000 });
+      const span = system.allocRam(512 * 1024);
+      const held = [];
+      for (let i = 0; i < 4; i++) held.push(await dev.mapSingle(span.phys + i * 65536, 65536, DmaDirection.TO_DEVICE));
+      const waiting = dev.mapSingle(span.phys + 4 * 65536, 65536, DmaDirection.TO_DEVICE).catch((e) => e.code);
+      await system.close();
+      console.log(await waiting);
+    `;
+    const started = Date.now();
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect(child.stderr).toBe('');
+    expect(child.stdout.trim()).toBe('ERR_SYSTEM_CLOSED');
+    expect(child.status).toBe(0);
+    // The wait's timer was 10 minutes: the process ended long before it.
+    expect(Date.now() - started).toBeLessThan(15_000);
   });
 
   it('await using closes the system at the end of the block', async () => {
