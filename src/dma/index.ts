@@ -52,3 +52,5 @@ export { DEFAULT_TOPOLOGY } from './default-topology.js';
 export { MAP_COPY_BATCH, type P2pPolicy } from './direct.js';
 export type { BounceReason, MappedSegment, MappedSg, MappingKind, SgEntry } from './types.js';
 export type { BounceState } from './context.js';
+export { P2pdmaMapType, P2pdmaProviders, P2pdmaState, p2pdmaBusAddrMap, type P2pdmaProvider } from './p2pdma-state.js';
+export { BlkDmaIterator, type BlkDmaSegment, type BlkQueueLimits, type BlkRequest, type BlkStatus } from './blk-dma-iter.js';

@@ -12,6 +12,7 @@ import { DmaDebug, type DmaDebugOptions } from './debug.js';
 import { BounceRecords } from './bounce-records.js';
 import { DEFAULT_TOPOLOGY } from './default-topology.js';
 import { SystemLifecycle, type SystemState } from './lifecycle.js';
+import { P2pdmaProviders } from './p2pdma-state.js';
 import { DmaDevice, type DmaDeviceOptions } from './mapping.js';
 import { SwiotlbPool } from './swiotlb.js';
 
@@ -107,7 +108,7 @@ export class DmaSystem {
     this.topology = topology;
     this.debug = debug;
     this.engine = CopyEngine.create(fabric, options.engine);
-    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new BounceRecords(this.swiotlb), barRegions, barOfRegion: new Map([...barRegions].map(([bar, region]) => [region, bar])), debug, lifecycle: this.#lifecycle };
+    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new BounceRecords(this.swiotlb), barRegions, barOfRegion: new Map([...barRegions].map(([bar, region]) => [region, bar])), p2pdma: new P2pdmaProviders(barRegions), debug, lifecycle: this.#lifecycle };
   }
 
   /** 'open', 'closing' (close() waits for the calls in flight) or 'closed'. */
