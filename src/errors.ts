@@ -47,10 +47,13 @@ export interface CodedErrorClass<C extends string> {
   new (message?: string, fields?: ErrorFields): DmaBounceError & { readonly code: C };
 }
 
+// Fields that would overwrite what every error has.
+const RESERVED = new Set(['cause', 'name', 'code', 'message']);
+
 /**
  * The base class for one error kind: instances carry `code` (a literal type), `name`, the default
  * message when none is given, and each field of `fields` as an enumerable own property (so
- * `toJSON()` carries it across threads). Subclasses declare those fields' types. Never throws.
+ * `toJSON()` carries it across threads; `name`, `code` and `message` are never overwritten). Subclasses declare those fields' types. Never throws.
  */
 export function coded<C extends string>(code: C, name: string, defaultMessage: string): CodedErrorClass<C> {
   return class Coded extends DmaBounceError {
@@ -60,7 +63,7 @@ export function coded<C extends string>(code: C, name: string, defaultMessage: s
     constructor(message?: string, fields?: ErrorFields) {
       super(message ?? defaultMessage, fields?.cause === undefined ? undefined : { cause: fields.cause });
       if (fields) {
-        for (const [key, value] of Object.entries(fields)) if (key !== 'cause') Object.defineProperty(this, key, { value, enumerable: true });
+        for (const [key, value] of Object.entries(fields)) if (!RESERVED.has(key)) Object.defineProperty(this, key, { value, enumerable: true });
       }
     }
   };
@@ -97,7 +100,7 @@ export class AddressError extends coded('ERR_BAD_ADDRESS', 'AddressError', 'Addr
 /** A region overlaps another in fabric offsets or physical addresses, or reuses a region's name. */
 export class RegionConflictError extends coded('ERR_REGION_CONFLICT', 'RegionConflictError', 'Region conflicts with another region') {
   /** The name of the region being added. */
-  declare readonly name: string;
+  declare readonly region: string;
   /** The existing region it overlaps (absent when the name itself is taken). */
   declare readonly other?: string;
 }

@@ -74,7 +74,7 @@ export function catalogue(r: Rig): Row[] {
   const e = r.engine;
   const base = r.system.fabric.dataStart;
   const rows: Row[] = [
-    // sizes (CONTRACTS.md)
+    // sizes (bytes, or a whole number with a binary unit)
     { api: 'parseSize', cls: 'wrong type', input: '{}', code: 'ERR_INVALID_SIZE', run: () => parseSize({}) },
     { api: 'parseSize', cls: 'NaN', input: 'NaN', code: 'ERR_INVALID_SIZE', run: () => parseSize(Number.NaN) },
     { api: 'parseSize', cls: 'negative', input: '-1', code: 'ERR_INVALID_SIZE', run: () => parseSize(-1) },
