@@ -9,6 +9,7 @@
 // every exported class here (see `registry` below); test/docs-reference.test.ts checks that every
 // field passed at a construction site is declared on its class.
 import * as exported from './errors.js';
+import type * as ThisModule from './errors.js';
 
 /** The extra fields a coded error is constructed with (its declared fields, and `cause`). */
 export interface ErrorFields {
@@ -305,6 +306,20 @@ export class DmaDebugError extends coded('ERR_DMA_DEBUG', 'DmaDebugError', 'DMA 
   declare readonly mappings?: readonly unknown[];
   /** LEAK: how many mappings were pending. */
   declare readonly count?: number;
+}
+
+// --- the union of every coded class, derived from the exports (so an appended class joins it)
+type Instances<M> = { [K in keyof M]: M[K] extends abstract new (...args: never[]) => infer I ? (I extends DmaBounceError ? (string extends I['code'] ? never : I) : never) : never }[keyof M];
+
+/**
+ * Every coded error class's instance type, as one union discriminated by `code`: after
+ * `isCodedError(err)`, `switch (err.code)` narrows `err` to the class and its fields.
+ */
+export type CodedError = Instances<typeof ThisModule>;
+
+/** True when `err` is an error of one of the coded classes (narrows it to CodedError). Never throws. */
+export function isCodedError(err: unknown): err is CodedError {
+  return err instanceof DmaBounceError && byCode().get(err.code) !== undefined && err instanceof byCode().get(err.code)!;
 }
 
 // --- registry: every coded class exported above (and appended below) is found here.

@@ -13,7 +13,8 @@ import { testRng } from './support/random.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const schema = JSON.parse(readFileSync(join(root, 'schema/topology.schema.json'), 'utf8'));
-const validate = new Ajv({ allErrors: true, strict: true }).compile(schema);
+// ajv is CommonJS: under NodeNext its class is the default export's `default`.
+const validate = new Ajv.default({ allErrors: true, strict: true }).compile(schema);
 const rng = testRng('docs-schema');
 
 // Keys the pci layer is adding on another branch, already in the schema. Delete an entry once the
