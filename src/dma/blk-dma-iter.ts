@@ -117,10 +117,14 @@ export class BlkDmaIterator {
     for (let seg = await this.start(); seg !== null; seg = await this.next()) out.push(seg);
     if (this.status !== 'ok') {
       const status = this.status;
+      const failed = this.#vecs[Math.max(0, this.#next - 1)]!;
       await this.unmap();
-      throw status === 'BLK_STS_INVAL'
-        ? new P2PNotSupportedError(`${this.#device.bdf}: the request's P2P memory cannot be reached (${status}), as blk-mq-dma fails it`, { errno: 'EREMOTEIO', status })
-        : new DmaMappingError(`${this.#device.bdf}: mapping the request failed (${status})`, { errno: 'EIO', status });
+      const at = { address: failed.phys, length: failed.length, status };
+      if (status !== 'BLK_STS_INVAL') throw new DmaMappingError(`${this.#device.bdf}: mapping the request failed at 0x${failed.phys.toString(16)} (${status})`, { errno: 'EIO', ...at });
+      const state = this.#device.p2pdmaState(failed.phys, failed.length);
+      throw new P2PNotSupportedError(`${this.#device.bdf}: the request's first segment is not P2P memory the device can reach (${status}), as blk-mq-dma fails it`, {
+        errno: 'EREMOTEIO', ...at, provider: state.provider?.owner.bdf ?? '', reasons: state.provider ? this.#device.route(state.provider.owner).reasons : ['not P2P memory'],
+      });
     }
     return out;
   }

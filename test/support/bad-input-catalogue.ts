@@ -74,7 +74,7 @@ export function catalogue(r: Rig): Row[] {
   const e = r.engine;
   const base = r.system.fabric.dataStart;
   const rows: Row[] = [
-    // sizes (CONTRACTS.md)
+    // sizes (bytes, or a whole number with a binary unit)
     { api: 'parseSize', cls: 'wrong type', input: '{}', code: 'ERR_INVALID_SIZE', run: () => parseSize({}) },
     { api: 'parseSize', cls: 'NaN', input: 'NaN', code: 'ERR_INVALID_SIZE', run: () => parseSize(Number.NaN) },
     { api: 'parseSize', cls: 'negative', input: '-1', code: 'ERR_INVALID_SIZE', run: () => parseSize(-1) },
@@ -296,11 +296,15 @@ function withTable<T>(fabric: Fabric, use: (t: SgTable) => T): T {
   }
 }
 
-/** CLI rows: argv and the code on stderr (exit 2 for ERR_USAGE, 1 otherwise). */
+/**
+ * CLI rows: argv and the code on stderr. The exit code is `exit` when given, else 2 for usage and bad
+ * flag values (ERR_USAGE, ERR_INVALID_ARGUMENT, ERR_INVALID_SIZE, ERR_INPUT_FILE, ERR_OUTPUT_PATH), 1 otherwise.
+ */
 export interface CliRow {
   readonly cls: InputClass;
   readonly argv: readonly string[];
   readonly code: string;
+  readonly exit?: number;
 }
 
 export function cliCatalogue(files: { json: string; lspci: string; missing: string; garbage: string }): CliRow[] {
@@ -312,7 +316,7 @@ export function cliCatalogue(files: { json: string; lspci: string; missing: stri
     { cls: 'wrong type', argv: ['p2p', '--topology'], code: 'ERR_USAGE' },
     { cls: 'wrong type', argv: ['p2p', '--json=yes', '--topology', files.json], code: 'ERR_USAGE' },
     { cls: 'unknown', argv: ['p2p', '--topology', files.json, 'extra'], code: 'ERR_USAGE' },
-    { cls: 'out of range', argv: ['p2p', '--topology', files.missing], code: 'ERR_INVALID_ARGUMENT' },
+    { cls: 'out of range', argv: ['p2p', '--topology', files.missing], code: 'ERR_INPUT_FILE' },
     { cls: 'wrong type', argv: ['p2p', '--topology', files.garbage], code: 'ERR_TOPOLOGY' },
     { cls: 'wrong type', argv: ['p2p', '--lspci', files.json], code: 'ERR_LSPCI_PARSE' },
     { cls: 'wrong type', argv: ['p2p', '--topology', files.json, '--cpu', 'Intel'], code: 'ERR_INVALID_ARGUMENT' },
@@ -325,5 +329,13 @@ export function cliCatalogue(files: { json: string; lspci: string; missing: stri
     { cls: 'empty', argv: ['topo'], code: 'ERR_USAGE' },
     { cls: 'unknown', argv: ['bench', '--fast'], code: 'ERR_USAGE' },
     { cls: 'wrong type', argv: ['bench', '--quick=1'], code: 'ERR_USAGE' },
+    { cls: 'wrong type', argv: ['p2p', '--topology', '/dev/zero'], code: 'ERR_INPUT_FILE' },
+    { cls: 'wrong type', argv: ['topo', '--lspci', '/'], code: 'ERR_INPUT_FILE' },
+    { cls: 'out of range', argv: ['map-benchmark', '--threads', '0'], code: 'ERR_USAGE' },
+    { cls: 'huge', argv: ['map-benchmark', '--seconds', '99999999999999999999'], code: 'ERR_USAGE' },
+    { cls: 'wrong type', argv: ['policies', '--size', '64MB'], code: 'ERR_INVALID_SIZE' },
+    { cls: 'empty', argv: ['bench', '--only', 'nothing/'], code: 'ERR_USAGE' },
+    { cls: 'wrong type', argv: ['bench', '--quick', '--out', files.json], code: 'ERR_OUTPUT_PATH' },
+    { cls: 'unknown', argv: ['help', 'frobnicate'], code: 'ERR_USAGE' },
   ];
 }
