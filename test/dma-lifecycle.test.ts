@@ -145,6 +145,25 @@ describe('a bounce mapping has one life', () => {
     expect(system.debug!.reports.map((r) => r.code)).toEqual([DmaDebugCode.UNMAP_NOT_MAPPED]);
     expect(system.debug!.mappings()).toEqual([]);
   });
+
+  it('dma-debug reports a sync of a mapping being unmapped as SYNC_NOT_MAPPED, and a map not yet resolved as not mapped', async () => {
+    const system = makeSystem({ engine: { workers: 1, inlineBelow: 0 }, debug: true });
+    const buf = new GuardedBuffer(system.ram[0]!, rng, 8192);
+    const dev = system.device(NVME, { forceBounce: true });
+    const m = await dev.mapSingle(buf.phys, 4096, FROM_DEVICE);
+    dev.mappingError(m.dmaAddress);
+    const unmap = dev.unmapSingle(m.dmaAddress, 4096, FROM_DEVICE);
+    await expect(dev.syncSingleForCpu(m.dmaAddress, 4096, FROM_DEVICE)).rejects.toMatchObject({ code: 'ERR_MAPPING_STATE' });
+    await unmap;
+    const pending = dev.mapSingle(buf.phys + 4096, 4096, TO_DEVICE);
+    let at = -1;
+    for (let a = system.swiotlb.base; a < system.swiotlb.end && at < 0; a += 2048) if (system.swiotlb.mappingAt(a)?.origAddr === buf.phys + 4096) at = a;
+    await expect(dev.unmapSingle(at, 4096, TO_DEVICE)).rejects.toMatchObject({ code: 'ERR_MAPPING_STATE', state: 'mapping' });
+    const p = await pending;
+    dev.mappingError(p.dmaAddress);
+    await dev.unmapSingle(p.dmaAddress, 4096, TO_DEVICE);
+    expect(system.debug!.reports.map((r) => r.code)).toEqual([DmaDebugCode.SYNC_NOT_MAPPED, DmaDebugCode.UNMAP_NOT_MAPPED]);
+  });
 });
 
 describe('close() settles everything', () => {
