@@ -1,6 +1,6 @@
 // dma-bounce report on the command line: what it writes (one self-contained page that asks for nothing),
-// and how it refuses bad input: coded errors naming the file and JSON path, exit 2 for usage and 1 for
-// run-time failures, and nothing written or left behind when it fails.
+// and how it refuses bad input: coded errors naming the file and JSON path, exit 2 for usage, bad flag
+// values and unusable paths, 1 for bad file contents, and nothing written or left behind when it fails.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,8 +67,8 @@ describe('dma-bounce report writes one self-contained page', () => {
     const out = freshOut();
     mkdirSync(join(out, 'report.html', 'in-the-way'), { recursive: true }); // a directory where the page goes
     const r = cli('report', '--topology', TOPOLOGY, '--out', out);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^dma-bounce: ERR_INVALID_ARGUMENT: --out: cannot write .*report\.html/);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^dma-bounce: ERR_OUTPUT_PATH: --out .*: cannot write .*report\.html/);
     expect(readdirSync(out)).toEqual(['report.html']);
     expect(readdirSync(join(out, 'report.html'))).toEqual(['in-the-way']);
   });
@@ -123,9 +123,9 @@ describe('dma-bounce report refuses bad input', () => {
     { name: 'an empty --out', args: () => ['--topology', TOPOLOGY, '--out', ''], code: 2, error: /^dma-bounce: ERR_USAGE: report: --out needs a directory name/ },
     { name: 'no topology', args: () => ['--out', freshOut()], code: 2, error: /^dma-bounce: ERR_USAGE: report: give exactly one of --topology FILE and --lspci FILE/ },
     { name: 'an unknown flag', args: () => ['--topology', TOPOLOGY, '--out', freshOut(), '--pdf'], code: 2, error: /^dma-bounce: ERR_USAGE: report: Unknown option '--pdf'/ },
-    { name: 'a missing topology file', args: () => ['--topology', join(scratch, 'nope.json'), '--out', freshOut()], code: 1, error: /^dma-bounce: ERR_INVALID_ARGUMENT: cannot read .*nope\.json/ },
-    { name: 'a missing bench file', args: () => ['--topology', TOPOLOGY, '--bench', join(scratch, 'nope.json'), '--out', freshOut()], code: 1, error: /^dma-bounce: ERR_INVALID_ARGUMENT: --bench: cannot read .*nope\.json/ },
-    { name: 'a directory as --replay', args: () => ['--topology', TOPOLOGY, '--replay', scratch, '--out', freshOut()], code: 1, error: /^dma-bounce: ERR_INVALID_ARGUMENT: --replay: cannot read .*: not a regular file/ },
+    { name: 'a missing topology file', args: () => ['--topology', join(scratch, 'nope.json'), '--out', freshOut()], code: 2, error: /^dma-bounce: ERR_INPUT_FILE: cannot read .*nope\.json: no such file/ },
+    { name: 'a missing bench file', args: () => ['--topology', TOPOLOGY, '--bench', join(scratch, 'nope.json'), '--out', freshOut()], code: 2, error: /^dma-bounce: ERR_INPUT_FILE: cannot read .*nope\.json: no such file/ },
+    { name: 'a directory as --replay', args: () => ['--topology', TOPOLOGY, '--replay', scratch, '--out', freshOut()], code: 2, error: /^dma-bounce: ERR_INPUT_FILE: cannot read .*: it is a directory/ },
     { name: '--policies that is not JSON', args: () => ['--topology', TOPOLOGY, '--policies', put('garbage.json', '{"workload": '), '--out', freshOut()], code: 1, error: /^dma-bounce: ERR_REPORT_INPUT: .*garbage\.json: \$: not valid JSON/ },
     { name: 'a topology given as --bench', args: () => ['--topology', TOPOLOGY, '--bench', TOPOLOGY, '--out', freshOut()], code: 1, error: /^dma-bounce: ERR_REPORT_INPUT: .*switch-gpu-nvme\.json: \$\.environment: is required \(this looks like a topology: give it to --topology\)/ },
     { name: 'a policies report given as --bench', args: () => ['--topology', TOPOLOGY, '--bench', put('p.json', policies), '--out', freshOut()], code: 1, error: /\$\.environment: is required \(this looks like a --policies report\)/ },
@@ -136,8 +136,8 @@ describe('dma-bounce report refuses bad input', () => {
     { name: 'samples out of time order', args: () => ['--topology', TOPOLOGY, '--replay', put('back.json', backwards), '--out', freshOut()], code: 1, error: new RegExp(`\\$\\.poolOccupancy\\[${k}\\]\\.t: .* samples must be in time order`) },
     { name: 'a time that is a string', args: () => ['--topology', TOPOLOGY, '--replay', put('t.json', stringT), '--out', freshOut()], code: 1, error: new RegExp(`\\$\\.poolOccupancy\\[${k}\\]\\.t: must be number`) },
     { name: 'an empty occupancy', args: () => ['--topology', TOPOLOGY, '--replay', put('empty.json', { poolOccupancy: [] }), '--out', freshOut()], code: 1, error: /\$\.poolOccupancy: must NOT have fewer than 1 items/ },
-    { name: 'an --out that is a file', args: () => ['--topology', TOPOLOGY, '--out', TOPOLOGY], code: 1, error: /^dma-bounce: ERR_INVALID_ARGUMENT: --out: .*switch-gpu-nvme\.json exists and is not a directory/ },
-    { name: 'an --out below a file', args: () => ['--topology', TOPOLOGY, '--out', join(TOPOLOGY, 'sub')], code: 1, error: /^dma-bounce: ERR_INVALID_ARGUMENT: --out: cannot write .*report\.html/ },
+    { name: 'an --out that is a file', args: () => ['--topology', TOPOLOGY, '--out', TOPOLOGY], code: 2, error: /^dma-bounce: ERR_OUTPUT_PATH: --out .*switch-gpu-nvme\.json: exists and is not a directory/ },
+    { name: 'an --out below a file', args: () => ['--topology', TOPOLOGY, '--out', join(TOPOLOGY, 'sub')], code: 2, error: /^dma-bounce: ERR_OUTPUT_PATH: --out .*sub: .*switch-gpu-nvme\.json is not a directory/ },
   ];
   it.each(cases)('$name', ({ args, code, error }) => {
     const argv = args();

@@ -211,18 +211,18 @@ describe('input shapes', () => {
     const report = await runPolicies({ ios: 4, queueDepth: 2, ioSize: 4096 });
     expect(report.results.length).toBeGreaterThan(0);
     const text = JSON.stringify(report, null, 2);
-    expect(parseReportInput('policies', text, 'policies.json')).toEqual(report);
-    expect(() => parseReportInput('bench', text, 'policies.json')).toThrow(/this looks like a --policies report/);
+    expect(await parseReportInput('policies', text, 'policies.json')).toEqual(report);
+    await expect(parseReportInput('bench', text, 'policies.json')).rejects.toThrow(/this looks like a --policies report/);
   });
 
-  it('accept random reports of every kind, and each refuses the others', () => {
+  it('accept random reports of every kind, and each refuses the others', async () => {
     const docs = { bench: randomBenchReport(rng), policies: randomPolicyReport(rng), replay: randomReplay(rng) } as const;
     for (const [kind, doc] of Object.entries(docs) as [keyof typeof docs, unknown][]) {
-      expect(parseReportInput(kind, JSON.stringify(doc), `${kind}.json`)).toEqual(doc);
+      expect(await parseReportInput(kind, JSON.stringify(doc), `${kind}.json`)).toEqual(doc);
       for (const other of Object.keys(docs) as (keyof typeof docs)[]) {
         if (other === kind) continue;
         try {
-          parseReportInput(other, JSON.stringify(doc), `${kind}.json`);
+          await parseReportInput(other, JSON.stringify(doc), `${kind}.json`);
           expect.unreachable(`${kind} accepted as ${other}`);
         } catch (err: any) {
           expect(err.code).toBe('ERR_REPORT_INPUT');
@@ -233,14 +233,14 @@ describe('input shapes', () => {
     }
   });
 
-  it('a wrong leaf anywhere is named by its JSON path', () => {
+  it('a wrong leaf anywhere is named by its JSON path', async () => {
     const doc = randomPolicyReport(rng);
     const i = rng.int(0, doc.results.length - 1);
     const key = rng.pick(['ios', 'bytesCopied', 'bytesPerSecond', 'corrupted', 'ok', 'provider']);
     doc.results[i][key] = key === 'ok' || key === 'provider' ? 42 : -1;
     if (key === 'provider') doc.results[i][key] = 42;
     try {
-      parseReportInput('policies', JSON.stringify(doc), 'x.json');
+      await parseReportInput('policies', JSON.stringify(doc), 'x.json');
       expect.unreachable();
     } catch (err: any) {
       expect([err.code, err.path]).toEqual(['ERR_REPORT_INPUT', `$.results[${i}].${key}`]);

@@ -1,8 +1,8 @@
 // The report's charts, rendered to SVG when the page is built (vega-lite compiled, vega's headless SVG
 // renderer), so the page carries pictures and no chart library. The bench charts are bench/chart.ts's own.
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
-import { renderChart } from '../../bench/chart.js';
+// vega and vega-lite are optional packages: they load (through bench/chart.ts) only when a chart is drawn.
+import type { TopLevelSpec } from 'vega-lite';
+import { loadChartLibraries, renderChart } from '../../bench/chart.js';
 import type { BenchReport } from '../../bench/report.js';
 import type { PolicyReport } from '../../bench/policies/run.js';
 import type { ReplayReport } from './inputs.js';
@@ -17,9 +17,11 @@ const CONFIG = {
   legend: { orient: 'bottom' },
 };
 
+// Rejects with MissingDependencyError (ERR_MISSING_DEPENDENCY) when vega or vega-lite is not installed.
 async function renderSpec(spec: object, description: string): Promise<string> {
+  const { vega, vegaLite } = await loadChartLibraries();
   const full = { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', description, config: CONFIG, ...spec } as unknown as TopLevelSpec;
-  const view = new vega.View(vega.parse(compile(full).spec), { renderer: 'none' });
+  const view = new vega.View(vega.parse(vegaLite.compile(full).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
   } finally {

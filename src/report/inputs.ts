@@ -1,11 +1,12 @@
 // Reading the measurement files `dma-bounce report` takes: each is read once, parsed, checked against its
 // schema (ajv) and the few rules a schema cannot say, and handed on as typed data, or refused with a coded
-// error naming the file and the JSON path.
-import { readFileSync, statSync } from 'node:fs';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+// error naming the file and the JSON path. ajv is an optional package, like the chart libraries: it loads
+// only when a measurement file is given.
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { BenchReport } from '../../bench/report.js';
 import type { PolicyReport } from '../../bench/policies/run.js';
-import { InvalidArgumentError, ReportInputError } from '../errors.js';
+import { MissingDependencyError, ReportInputError } from '../cli/errors.js';
+import { readInput } from '../cli/input.js';
 import { BENCH_MEASURES, BENCH_SCHEMA, POLICIES_SCHEMA, REPLAY_SCHEMA } from './input-schemas.js';
 
 /** One occupancy sample: at `t` seconds from the start, `usedSlots` of `totalSlots` swiotlb slots are in use. */
@@ -30,16 +31,30 @@ export interface ReportInputKinds {
 export type ReportInputKind = keyof ReportInputKinds;
 
 const SCHEMAS = { bench: BENCH_SCHEMA, policies: POLICIES_SCHEMA, replay: REPLAY_SCHEMA } as const;
-const ajv = new Ajv({ allErrors: false, strict: true });
-const compiled = new Map<ReportInputKind, ValidateFunction>();
+/** The package the input checks need, as `npm install` takes it (the version package.json asks for). */
+export const INPUT_CHECK_PACKAGES = ['ajv@^8.20.0'] as const;
 
-function validator(kind: ReportInputKind): ValidateFunction {
-  let validate = compiled.get(kind);
-  if (!validate) {
-    validate = ajv.compile(SCHEMAS[kind]);
-    compiled.set(kind, validate);
-  }
-  return validate;
+type Validators = Readonly<Record<ReportInputKind, ValidateFunction>>;
+let validators: Promise<Validators> | undefined;
+
+// Compiled once per process, on first use.
+function loadValidators(): Promise<Validators> {
+  validators ??= import('ajv').then(
+    ({ Ajv }) => {
+      const ajv = new Ajv({ allErrors: false, strict: true });
+      return { bench: ajv.compile(SCHEMAS.bench), policies: ajv.compile(SCHEMAS.policies), replay: ajv.compile(SCHEMAS.replay) };
+    },
+    (err: unknown) => {
+      validators = undefined;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw err;
+      throw new MissingDependencyError(`checking --bench, --policies and --replay files needs the optional package ajv, which is not installed: run npm install ${INPUT_CHECK_PACKAGES.join(' ')}`, {
+        packages: INPUT_CHECK_PACKAGES,
+        cause: err,
+      });
+    },
+  );
+  return validators;
 }
 
 // "/results/2/latencyUs" -> "$.results[2].latencyUs" (the topology loader's path style).
@@ -69,10 +84,10 @@ function describeError(error: ErrorObject): { path: string; message: string } {
 }
 
 // What else the document might be, for the error's hint.
-function looksLike(value: unknown, kind: ReportInputKind): string {
+function looksLike(value: unknown, kind: ReportInputKind, validate: Validators): string {
   if (typeof value === 'object' && value !== null && 'hostBridges' in value) return ' (this looks like a topology: give it to --topology)';
   for (const other of Object.keys(SCHEMAS) as ReportInputKind[]) {
-    if (other !== kind && validator(other)(value)) return ` (this looks like a --${other} report)`;
+    if (other !== kind && validate[other](value)) return ` (this looks like a --${other} report)`;
   }
   return '';
 }
@@ -98,38 +113,35 @@ function checkRules(kind: ReportInputKind, value: unknown, file: string): void {
 }
 
 /**
- * Parses `text` (the contents of `file`) as a `kind` report and checks its shape. Returns the document.
- * Throws ReportInputError (ERR_REPORT_INPUT, fields `file` and `path`: `$` when the text is not JSON, else
- * the JSON path of the first offending value). Pure: nothing but the text is read.
+ * Parses `text` (the contents of `file`) as a `kind` report and checks its shape. Resolves with the
+ * document. Rejects with ReportInputError (ERR_REPORT_INPUT, fields `file` and `path`: `$` when the text is
+ * not JSON, else the JSON path of the first offending value), or MissingDependencyError
+ * (ERR_MISSING_DEPENDENCY) when ajv is not installed. Nothing but the text is read.
  */
-export function parseReportInput<K extends ReportInputKind>(kind: K, text: string, file: string): ReportInputKinds[K] {
+export async function parseReportInput<K extends ReportInputKind>(kind: K, text: string, file: string): Promise<ReportInputKinds[K]> {
+  const validate = await loadValidators();
   let value: unknown;
   try {
     value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (err) {
     fail(file, '$', `not valid JSON: ${(err as Error).message}`);
   }
-  const validate = validator(kind);
-  if (!validate(value)) {
-    const { path, message } = describeError(validate.errors![0]!);
-    fail(file, path, message, path === '$' || /^\$\.[A-Za-z]+$/.test(path) ? looksLike(value, kind) : '');
+  const check = validate[kind];
+  if (!check(value)) {
+    const { path, message } = describeError(check.errors![0]!);
+    fail(file, path, message, path === '$' || /^\$\.[A-Za-z]+$/.test(path) ? looksLike(value, kind, validate) : '');
   }
   checkRules(kind, value, file);
   return value as ReportInputKinds[K];
 }
 
 /**
- * Reads `file` (a regular file) and parses it as a `kind` report (parseReportInput()). Returns the document.
- * Throws InvalidArgumentError (ERR_INVALID_ARGUMENT, `argument` = kind) when the file is missing, is not a
- * regular file or cannot be read, and ReportInputError (ERR_REPORT_INPUT) for its content.
+ * Reads `file` (a regular file, or `-` for standard input, as the command line reads every input) and
+ * parses it as a `kind` report (parseReportInput()). Resolves with the document. Rejects with
+ * InputFileError (ERR_INPUT_FILE) when the file is missing, is not a regular file, cannot be read or is too
+ * large, and as parseReportInput() for its content.
  */
-export function readReportInput<K extends ReportInputKind>(kind: K, file: string): ReportInputKinds[K] {
-  let text: string;
-  try {
-    if (!statSync(file).isFile()) throw new Error('not a regular file');
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new InvalidArgumentError(`--${kind}: cannot read ${file}: ${(err as Error).message}`, { argument: kind, cause: err });
-  }
+export async function readReportInput<K extends ReportInputKind>(kind: K, file: string): Promise<ReportInputKinds[K]> {
+  const text = readInput(file);
   return parseReportInput(kind, text, file);
 }

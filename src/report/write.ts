@@ -1,10 +1,11 @@
 // Writing DIR/report.html so that a failure leaves nothing behind: the page is rendered first, then written
 // to a temporary file in DIR and renamed over report.html; a directory this call created is removed again.
-import { mkdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchReport } from '../../bench/report.js';
+import { OutputPathError } from '../cli/errors.js';
+import { checkOutputPath } from '../cli/output-path.js';
 import { DEFAULT_TOPOLOGY } from '../dma/default-topology.js';
-import { InvalidArgumentError } from '../errors.js';
 import { buildTopology } from '../pci/topology.js';
 import { renderReportHtml, type ReportInputs } from './page.js';
 
@@ -12,26 +13,14 @@ import { renderReportHtml, type ReportInputs } from './page.js';
 export const REPORT_FILE = 'report.html';
 
 /**
- * Throws InvalidArgumentError (ERR_INVALID_ARGUMENT, argument 'out') when `dir` exists and is not a
- * directory. Never changes anything.
- */
-export function checkOutputDir(dir: string): void {
-  let isDirectory: boolean;
-  try {
-    isDirectory = statSync(dir).isDirectory();
-  } catch {
-    return; // missing: it will be created
-  }
-  if (!isDirectory) throw new InvalidArgumentError(`--out: ${dir} exists and is not a directory`, { argument: 'out' });
-}
-
-/**
- * Renders the report and writes `dir/report.html` (creating `dir` if needed). Returns the file's path and
- * size. Throws InvalidArgumentError (ERR_INVALID_ARGUMENT, argument 'out') when `dir` is not a directory or
- * cannot be written; on failure no report.html is changed and no file or directory of this call is left.
+ * Renders the report and writes `dir/report.html` (creating `dir` if needed). Resolves with the file's path
+ * and size. Rejects with OutputPathError (ERR_OUTPUT_PATH, `flag` '--out') when `dir` is not a directory or
+ * cannot be written, and with MissingDependencyError (ERR_MISSING_DEPENDENCY) when a chart is asked for and
+ * vega or vega-lite is missing; on failure no report.html is changed and no file or directory of this call
+ * is left.
  */
 export async function writeReport(dir: string, inputs: ReportInputs): Promise<{ readonly file: string; readonly bytes: number }> {
-  checkOutputDir(dir);
+  checkOutputPath(dir, '--out', 'directory');
   const html = await renderReportHtml(inputs);
   const file = join(dir, REPORT_FILE);
   const temporary = join(dir, `.${REPORT_FILE}.${process.pid}.tmp`);
@@ -47,7 +36,7 @@ export async function writeReport(dir: string, inputs: ReportInputs): Promise<{ 
       // never written
     }
     if (created !== undefined) rmSync(created, { recursive: true, force: true });
-    throw new InvalidArgumentError(`--out: cannot write ${file}: ${(err as Error).message}`, { argument: 'out', cause: err });
+    throw new OutputPathError(`--out ${dir}: cannot write ${file}: ${(err as Error).message}`, { path: dir, flag: '--out', cause: err });
   }
   return { file, bytes: Buffer.byteLength(html) };
 }

@@ -1,8 +1,10 @@
 // dma-bounce report: the machine, its P2P matrix and the measurements as one self-contained HTML page.
-import { UsageError } from '../../errors.js';
-import { checkOutputDir, readReportInput, writeReport, type ReportInputKinds } from '../../report/index.js';
+import { loadChartLibraries } from '../../../bench/chart.js';
+import { readReportInput, writeReport, type ReportInputKinds } from '../../report/index.js';
 import { parseOptions } from '../args.js';
 import type { Command, Io } from '../command.js';
+import { EXIT, UsageError } from '../errors.js';
+import { checkOutputPath } from '../output-path.js';
 import { loadTopologySource, TOPOLOGY_OPTIONS, TOPOLOGY_USAGE } from '../topology-source.js';
 
 const usage = `Usage: dma-bounce report (--topology FILE | --lspci FILE) [--acs-redirect BDF,...] [--cpu VENDOR:FAMILY]
@@ -19,6 +21,9 @@ ${TOPOLOGY_USAGE}
   --policies FILE         the JSON of dma-bounce policies --json
   --replay FILE           a replay's JSON with { "poolOccupancy": [ { "t", "usedSlots", "totalSlots" } ] }
   --out DIR               where report.html goes (created if missing)
+
+The charts need the optional packages vega and vega-lite, and checking the measurement files the
+optional package ajv; a page of the machine alone needs neither.
   -h, --help              show this help
 `;
 
@@ -33,23 +38,24 @@ async function run(argv: string[], io: Io): Promise<number> {
   });
   if (values.help) {
     io.stdout(usage);
-    return 0;
+    return EXIT.OK;
   }
-  if (values.out === undefined) throw new UsageError('report: --out DIR is required (see dma-bounce report --help)');
-  if (values.out === '') throw new UsageError('report: --out needs a directory name');
+  if (values.out === undefined) throw new UsageError('report: --out DIR is required (see dma-bounce report --help)', { flag: '--out' });
+  if (values.out === '') throw new UsageError('report: --out needs a directory name', { flag: '--out' });
   for (const kind of ['bench', 'policies', 'replay'] as const) {
-    if (values[kind] === '') throw new UsageError(`report: --${kind} needs a file name`);
+    if (values[kind] === '') throw new UsageError(`report: --${kind} needs a file name`, { flag: `--${kind}` });
   }
   // Everything is read and checked before anything is written.
   const { topology, source } = loadTopologySource('report', values);
-  const read = <K extends keyof ReportInputKinds>(kind: K): ReportInputKinds[K] | undefined => {
+  const read = <K extends keyof ReportInputKinds>(kind: K): Promise<ReportInputKinds[K] | undefined> => {
     const file = values[kind];
-    return file === undefined ? undefined : readReportInput(kind, file);
+    return file === undefined ? Promise.resolve(undefined) : readReportInput(kind, file);
   };
-  const bench = read('bench');
-  const policies = read('policies');
-  const replay = read('replay');
-  checkOutputDir(values.out);
+  const bench = await read('bench');
+  const policies = await read('policies');
+  const replay = await read('replay');
+  checkOutputPath(values.out, '--out', 'directory');
+  if (bench || policies || replay) await loadChartLibraries();
   const written = await writeReport(values.out, {
     topology,
     source,
@@ -59,7 +65,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   });
   const n = topology.endpoints().length;
   io.stdout(`wrote ${written.file} (${Math.ceil(written.bytes / 1024)} KiB): ${n} endpoints, ${n * n} matrix cells${bench ? ', bench' : ''}${policies ? ', policies' : ''}${replay ? ', replay' : ''}\n`);
-  return 0;
+  return EXIT.OK;
 }
 
 export const command: Command = {
