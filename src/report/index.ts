@@ -1,7 +1,7 @@
 // The HTML report: data in, one self-contained page out. Re-exports only.
 export { writeReport, writeDefaultMachineReport, REPORT_FILE } from './write.js';
 export { renderReportHtml, type ReportInputs } from './page.js';
-export { readReportInput, parseReportInput, INPUT_CHECK_PACKAGES, type ReplayReport, type OccupancySample, type ReportInputKind, type ReportInputKinds } from './inputs.js';
+export { readReportInput, parseReportInput, loadInputChecks, INPUT_CHECK_PACKAGES, type ReplayReport, type OccupancySample, type ReportInputKind, type ReportInputKinds } from './inputs.js';
 export { BENCH_SCHEMA, POLICIES_SCHEMA, REPLAY_SCHEMA } from './input-schemas.js';
 export { pageData, type PageData, type PageEndpoint } from './page-data.js';
 export { pairDetail, pairVerdict, formatPairDetail, type PairDetail, type PairVerdict } from './pair-detail.js';

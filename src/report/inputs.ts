@@ -37,8 +37,11 @@ export const INPUT_CHECK_PACKAGES = ['ajv@^8.20.0'] as const;
 type Validators = Readonly<Record<ReportInputKind, ValidateFunction>>;
 let validators: Promise<Validators> | undefined;
 
-// Compiled once per process, on first use.
-function loadValidators(): Promise<Validators> {
+/**
+ * Loads ajv and compiles the three schemas (once per process). Resolves with the validators; rejects with
+ * MissingDependencyError (ERR_MISSING_DEPENDENCY, `packages` what to install) when ajv is not installed.
+ */
+export function loadInputChecks(): Promise<Validators> {
   validators ??= import('ajv').then(
     ({ Ajv }) => {
       const ajv = new Ajv({ allErrors: false, strict: true });
@@ -119,7 +122,7 @@ function checkRules(kind: ReportInputKind, value: unknown, file: string): void {
  * (ERR_MISSING_DEPENDENCY) when ajv is not installed. Nothing but the text is read.
  */
 export async function parseReportInput<K extends ReportInputKind>(kind: K, text: string, file: string): Promise<ReportInputKinds[K]> {
-  const validate = await loadValidators();
+  const validate = await loadInputChecks();
   let value: unknown;
   try {
     value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);

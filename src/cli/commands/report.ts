@@ -1,9 +1,9 @@
 // dma-bounce report: the machine, its P2P matrix and the measurements as one self-contained HTML page.
 import { loadChartLibraries } from '../../../bench/chart.js';
-import { readReportInput, writeReport, type ReportInputKinds } from '../../report/index.js';
+import { loadInputChecks, readReportInput, writeReport, type ReportInputKinds } from '../../report/index.js';
 import { parseOptions } from '../args.js';
 import type { Command, Io } from '../command.js';
-import { EXIT, UsageError } from '../errors.js';
+import { EXIT, MissingDependencyError, UsageError } from '../errors.js';
 import { checkOutputPath } from '../output-path.js';
 import { loadTopologySource, TOPOLOGY_OPTIONS, TOPOLOGY_USAGE } from '../topology-source.js';
 
@@ -27,6 +27,25 @@ optional package ajv; a page of the machine alone needs neither.
   -h, --help              show this help
 `;
 
+// The measurement sections need ajv (to check the files) and vega with vega-lite (to draw them): all the
+// missing ones are named at once, before anything is read.
+async function loadMeasurementPackages(): Promise<void> {
+  const missing: string[] = [];
+  let cause: unknown;
+  for (const load of [loadInputChecks, loadChartLibraries]) {
+    try {
+      await load();
+    } catch (err) {
+      if (!(err instanceof MissingDependencyError)) throw err;
+      missing.push(...err.packages);
+      cause = err;
+    }
+  }
+  if (missing.length > 0) {
+    throw new MissingDependencyError(`report: --bench, --policies and --replay need optional packages that are not installed: run npm install ${missing.join(' ')} (or leave those flags out)`, { packages: missing, cause });
+  }
+}
+
 async function run(argv: string[], io: Io): Promise<number> {
   const values = parseOptions('report', argv, {
     ...TOPOLOGY_OPTIONS,
@@ -46,6 +65,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     if (values[kind] === '') throw new UsageError(`report: --${kind} needs a file name`, { flag: `--${kind}` });
   }
   // Everything is read and checked before anything is written.
+  if (values.bench !== undefined || values.policies !== undefined || values.replay !== undefined) await loadMeasurementPackages();
   const { topology, source } = loadTopologySource('report', values);
   const read = <K extends keyof ReportInputKinds>(kind: K): Promise<ReportInputKinds[K] | undefined> => {
     const file = values[kind];
@@ -55,7 +75,6 @@ async function run(argv: string[], io: Io): Promise<number> {
   const policies = await read('policies');
   const replay = await read('replay');
   checkOutputPath(values.out, '--out', 'directory');
-  if (bench || policies || replay) await loadChartLibraries();
   const written = await writeReport(values.out, {
     topology,
     source,
