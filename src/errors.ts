@@ -95,6 +95,12 @@ export class DmaMappingError extends coded('ERR_DMA_MAPPING', 'DmaMappingError',
 export class P2PNotSupportedError extends coded('ERR_DMA_P2P_NOT_SUPPORTED', 'P2PNotSupportedError', 'Peer-to-peer DMA not supported between these devices') {}
 /** The swiotlb pool had no room: "swiotlb buffer is full". Fields: `size`, `totalSlots`, `usedSlots`. */
 export class SwiotlbFullError extends coded('ERR_SWIOTLB_FULL', 'SwiotlbFullError', 'swiotlb buffer is full') {}
+/**
+ * A swiotlb pool-memory callback (allocPoolMemory / freePoolMemory) broke its contract: it threw,
+ * or returned something that is not `{ phys }` of fresh, page-aligned memory. Fields: `reason`
+ * ('threw', 'bad-result', 'unaligned', 'overlap'), `bytes`, `phys`, `cause`.
+ */
+export class SwiotlbPoolMemoryError extends coded('ERR_SWIOTLB_POOL_MEMORY', 'SwiotlbPoolMemoryError', 'swiotlb pool memory callback failed') {}
 /** A simulated device touched a DMA address it cannot reach. Fields: `device`, `dmaAddress`, `length`. */
 export class DeviceFaultError extends coded('ERR_DEVICE_FAULT', 'DeviceFaultError', 'Device DMA fault') {}
 /** dma-debug found misuse of the DMA API (thrown only in throwing mode). Fields: the report. */
@@ -128,6 +134,7 @@ const byCode = new Map<string, ErrorClass>(
     DmaMappingError,
     P2PNotSupportedError,
     SwiotlbFullError,
+    SwiotlbPoolMemoryError,
     DeviceFaultError,
     DmaDebugError,
     UsageError,
