@@ -77,11 +77,13 @@ export function nrSlots(bytes: number): number {
 
 // models swiotlb_align_offset(): bytes before the data, from the min_align_mask bits the slot choice does not keep
 export function alignOffset(minAlignMask: number, allocAlignMask: number, addr: number): number {
+  if (minAlignMask === 0) return 0; // the common case, without truncating a large address
   return (addr & minAlignMask & (allocAlignMask | SLOT_MASK)) >>> 0;
 }
 
 /** ALIGN(value, mask + 1) for a mask 2^k - 1. */
 export function alignUp(value: number, mask: number): number {
+  if (mask === 0) return value;
   return Math.ceil(value / (mask + 1)) * (mask + 1);
 }
 
@@ -128,8 +130,9 @@ export function checkMapRequest(origAddr: number, size: number, minAlignMask: nu
     }
     checkSize(size, origAddr, minAlignMask, allocAlignMask);
   }
-  checkCpu(cpu);
-  checkBoundaryMask(boundaryMask);
+  // (the two checks inline: this runs on every map)
+  if (!Number.isSafeInteger(cpu) || cpu < 0 || cpu > UINT32_MAX) checkCpu(cpu);
+  if (boundaryMask !== -1) checkBoundaryMask(boundaryMask);
 }
 
 export function checkPhysLimit(physLimit: number): void {

@@ -377,7 +377,7 @@ export class SwiotlbMem {
     if (entry === undefined) throw notInPool('unmap', tlbAddr);
     const data = entry.pool[CHECK_RELEASE](tlbAddr, size, minAlignMask, KIND_MAP);
     this.#release(entry, data, tlbAddr);
-    this.#waiters.drain();
+    if (this.#waiters.length !== 0) this.#waiters.drain();
   }
 
   /**
@@ -444,7 +444,7 @@ export class SwiotlbMem {
     if (entry === undefined) throw notInPool('free', tlbAddr);
     const data = entry.pool[CHECK_RELEASE](tlbAddr, size, 0, KIND_ALLOC);
     this.#release(entry, data, tlbAddr);
-    this.#waiters.drain();
+    if (this.#waiters.length !== 0) this.#waiters.drain();
   }
 
   /** The pool holding `addr`, or undefined (swiotlb_find_pool(); a non-number finds nothing). */

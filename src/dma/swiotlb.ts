@@ -12,6 +12,7 @@ import {
   IO_TLB_SEGSIZE,
   IO_TLB_SHIFT,
   IO_TLB_SIZE,
+  KIND_ALLOC,
   KIND_MAP,
   LAST_MAPPING,
   PAGE_SIZE,
@@ -193,13 +194,11 @@ export class SwiotlbPool {
   private hiwater = 0;
 
   // Beyond the kernel: one record per live mapping, at its first data slot, so unmap can be checked.
-  /** Mapping size; 0 = no mapping starts at this slot. */
+  /** Mapping size; 0 = no mapping starts at this slot; negated for a swiotlb_alloc() allocation (KIND_ALLOC). */
   private readonly recSize: Int32Array;
   private readonly recOrig: Float64Array;
   private readonly recMinAlign: Uint32Array;
   private readonly recAllocAlign: Uint32Array;
-  /** KIND_MAP (a streaming map) or KIND_ALLOC (swiotlb_alloc). */
-  private readonly recKind: Uint8Array;
   /** Per slot: first data slot of the live mapping that holds it, or -1. */
   private readonly owner: Int32Array;
   private live = 0;
@@ -282,7 +281,6 @@ export class SwiotlbPool {
     this.recOrig = new Float64Array(nslabs);
     this.recMinAlign = new Uint32Array(nslabs);
     this.recAllocAlign = new Uint32Array(nslabs);
-    this.recKind = new Uint8Array(nslabs);
     this.owner = new Int32Array(nslabs).fill(-1);
     this.waiters = new SpaceWaiters<CheckedRequest, SwiotlbMapping>({
       attempt: (r) => {
@@ -459,7 +457,8 @@ export class SwiotlbPool {
 
   [RECORD_KIND](tlbAddr: number): number {
     const slot = this.slotIndexOf(tlbAddr);
-    return slot < 0 || this.recSize[slot] === 0 ? 0 : this.recKind[slot]!;
+    const recorded = slot < 0 ? 0 : this.recSize[slot]!;
+    return recorded === 0 ? 0 : recorded > 0 ? KIND_MAP : KIND_ALLOC;
   }
 
   // ---- internals
@@ -472,11 +471,10 @@ export class SwiotlbPool {
     const data = index + padSlots;
     const nslots = nrSlots(allocBytes);
     this.pad[data] = padSlots;
-    this.recSize[data] = size;
+    this.recSize[data] = kind === KIND_MAP ? size : -size;
     this.recOrig[data] = origAddr;
     this.recMinAlign[data] = minAlignMask;
     this.recAllocAlign[data] = allocAlignMask;
-    this.recKind[data] = kind;
     const owner = this.owner;
     for (let i = index, last = index + nslots; i < last; i++) owner[i] = data;
     this.live++;
@@ -503,7 +501,8 @@ export class SwiotlbPool {
     if (start !== tlbAddr) {
       throw unmapError(`swiotlb unmap: 0x${hex(tlbAddr)} is not the start of a mapping (the mapping there starts at 0x${hex(start)})`, 'not-mapping-start', tlbAddr);
     }
-    if (this.recKind[head] !== kind) {
+    const recorded = this.recSize[head]!;
+    if (recorded > 0 !== (kind === KIND_MAP)) {
       throw unmapError(
         kind === KIND_MAP ? `swiotlb unmap: 0x${hex(tlbAddr)} is a swiotlb_alloc() allocation; free it with free()` : `swiotlb free: 0x${hex(tlbAddr)} is a streaming mapping; unmap it`,
         'kind-mismatch', tlbAddr,
@@ -512,8 +511,8 @@ export class SwiotlbPool {
     if (kind === KIND_MAP && mappedMask !== minAlignMask) {
       throw unmapError(`swiotlb unmap: min_align_mask 0x${hex(minAlignMask)} differs from 0x${hex(mappedMask)} used to map`, 'min-align-mask-mismatch', tlbAddr);
     }
-    if (this.recSize[head] !== size) {
-      throw unmapError(`swiotlb unmap: size ${String(size)} differs from the mapped size ${this.recSize[head]!}`, 'size-mismatch', tlbAddr);
+    if (Math.abs(recorded) !== size) {
+      throw unmapError(`swiotlb unmap: size ${String(size)} differs from the mapped size ${Math.abs(recorded)}`, 'size-mismatch', tlbAddr);
     }
     return head;
   }
@@ -523,7 +522,7 @@ export class SwiotlbPool {
     // The kernel finds the first slot from the address and the device's min_align_mask alone:
     // tlb_addr & min_align_mask & (IO_TLB_SIZE - 1), which for the checked start of a record is
     // the address's offset in its slot (the base is page aligned).
-    const offset = (tlbAddr - this.base) % IO_TLB_SIZE;
+    const offset = (tlbAddr - this.base) & SLOT_MASK; // ToInt32 keeps the low bits of any safe integer
     const index = data - this.pad[data]!;
     const nslots = nrSlots(this.allocSize[index]! + offset);
     const area = Math.floor(index / this.areaSlots);
@@ -538,7 +537,6 @@ export class SwiotlbPool {
     this.markSlots(index, nslots, false);
     this.pad[data] = 0;
     this.recSize[data] = 0;
-    this.recKind[data] = 0;
     this.areaUsed[area] = this.areaUsed[area]! - nslots;
     this.used -= nslots; // models dec_used()
     this.live--;
@@ -671,7 +669,7 @@ export class SwiotlbPool {
       padSlots,
       offset,
       origAddr,
-      size: this.recSize[data]!,
+      size: Math.abs(this.recSize[data]!),
       minAlignMask,
       allocAlignMask,
     };
