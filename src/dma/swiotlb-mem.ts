@@ -763,21 +763,41 @@ export class SwiotlbMem {
 }
 
 function entryOf(pool: SwiotlbPool, kind: SwiotlbPoolKind): PoolEntry {
-  const view: SwiotlbPoolView = {
-    kind,
-    base: pool.base,
-    end: pool.end,
-    totalSlots: pool.totalSlots,
-    areas: pool.areas,
-    areaSlots: pool.areaSlots,
-    info: () => {
-      const s = pool.stats();
-      return { kind, base: pool.base, end: pool.end, totalSlots: pool.totalSlots, usedSlots: s.usedSlots, areas: pool.areas, areaSlots: pool.areaSlots, mappings: s.mappings };
-    },
-    areaState: (area) => pool.areaState(area),
-    freeRunAt: (slot) => pool.freeRunAt(slot),
-  };
-  return { pool, kind, view: Object.freeze(view) };
+  return { pool, kind, view: new PoolView(pool, kind) };
+}
+
+/** What findPool() hands out: a window on one pool that cannot change it. */
+class PoolView implements SwiotlbPoolView {
+  readonly #pool: SwiotlbPool;
+  readonly kind: SwiotlbPoolKind;
+  readonly base: number;
+  readonly end: number;
+  readonly totalSlots: number;
+  readonly areas: number;
+  readonly areaSlots: number;
+
+  constructor(pool: SwiotlbPool, kind: SwiotlbPoolKind) {
+    this.#pool = pool;
+    this.kind = kind;
+    this.base = pool.base;
+    this.end = pool.end;
+    this.totalSlots = pool.totalSlots;
+    this.areas = pool.areas;
+    this.areaSlots = pool.areaSlots;
+  }
+
+  info(): SwiotlbPoolInfo {
+    const s = this.#pool.stats();
+    return { kind: this.kind, base: this.base, end: this.end, totalSlots: this.totalSlots, usedSlots: s.usedSlots, areas: this.areas, areaSlots: this.areaSlots, mappings: s.mappings };
+  }
+
+  areaState(area: number): SwiotlbAreaState {
+    return this.#pool.areaState(area);
+  }
+
+  freeRunAt(slot: number): number {
+    return this.#pool.freeRunAt(slot);
+  }
 }
 
 // models get_order(): the power-of-two page order that holds `size` bytes

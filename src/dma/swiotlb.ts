@@ -204,7 +204,8 @@ export class SwiotlbPool {
   private live = 0;
   private fullCount = 0;
   private readonly onFull: ((event: SwiotlbFullEvent) => void) | undefined;
-  private readonly waiters: SpaceWaiters<CheckedRequest, SwiotlbMapping>;
+  /** mapWait() callers; made at the first one (a transient pool never has any). */
+  private waiters: SpaceWaiters<CheckedRequest, SwiotlbMapping> | undefined;
 
   // Result of the last successful claim, read by map() without allocating on the hot path.
   private lastIndex = 0;
@@ -282,27 +283,6 @@ export class SwiotlbPool {
     this.recMinAlign = new Uint32Array(nslabs);
     this.recAllocAlign = new Uint32Array(nslabs);
     this.owner = new Int32Array(nslabs).fill(-1);
-    this.waiters = new SpaceWaiters<CheckedRequest, SwiotlbMapping>({
-      attempt: (r) => {
-        const tlbAddr = this.mapSlots(r.origAddr, r.size, r.minAlignMask, r.allocAlignMask, r.cpu, r.boundaryMask);
-        return tlbAddr < 0 ? undefined : this.lastMapping(tlbAddr);
-      },
-      cannotEverFit: () => this.used === 0,
-      reportFull: (r) => {
-        this.reportFull(r.size, allocBytesOf(r.origAddr, r.size, r.minAlignMask, r.allocAlignMask));
-      },
-      fullError: (r, timeout) => {
-        const allocBytes = allocBytesOf(r.origAddr, r.size, r.minAlignMask, r.allocAlignMask);
-        if (timeout !== undefined) {
-          return new SwiotlbFullError(`${this.fullMessage(allocBytes)}; gave up after ${timeout} ms`, {
-            size: allocBytes, mappingSize: r.size, totalSlots: this.totalSlots, usedSlots: this.used, timedOut: true, timeout,
-          });
-        }
-        return new SwiotlbFullError(`${this.fullMessage(allocBytes)}; it cannot fit even in the empty pool`, {
-          size: allocBytes, mappingSize: r.size, totalSlots: this.totalSlots, usedSlots: 0, neverFits: true,
-        });
-      },
-    });
   }
 
   /**
@@ -346,7 +326,8 @@ export class SwiotlbPool {
   // models swiotlb_tbl_unmap_single() and swiotlb_release_slots() after the copy-back
   unmap(tlbAddr: number, size: number, minAlignMask = 0): void {
     this.release(this.checkRelease(tlbAddr, size, minAlignMask, KIND_MAP), tlbAddr);
-    if (this.waiters.length !== 0) this.waiters.drain();
+    const waiters = this.waiters;
+    if (waiters !== undefined && waiters.length !== 0) waiters.drain();
   }
 
   /**
@@ -361,7 +342,7 @@ export class SwiotlbPool {
   mapWait(request: SwiotlbMapRequest, options: SwiotlbWaitOptions = {}): Promise<SwiotlbMapping> {
     try {
       const { checked, timeout, signal } = checkWait(request, options);
-      return this.waiters.wait(checked, timeout, signal);
+      return (this.waiters ??= this.makeWaiters()).wait(checked, timeout, signal);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -405,7 +386,7 @@ export class SwiotlbPool {
       areaSlots: this.areaSlots,
       fullEvents: this.fullCount,
       mappings: this.live,
-      waiters: this.waiters.length,
+      waiters: this.waiters?.length ?? 0,
     };
   }
 
@@ -462,6 +443,30 @@ export class SwiotlbPool {
   }
 
   // ---- internals
+
+  private makeWaiters(): SpaceWaiters<CheckedRequest, SwiotlbMapping> {
+    return new SpaceWaiters<CheckedRequest, SwiotlbMapping>({
+      attempt: (r) => {
+        const tlbAddr = this.mapSlots(r.origAddr, r.size, r.minAlignMask, r.allocAlignMask, r.cpu, r.boundaryMask);
+        return tlbAddr < 0 ? undefined : this.lastMapping(tlbAddr);
+      },
+      cannotEverFit: () => this.used === 0,
+      reportFull: (r) => {
+        this.reportFull(r.size, allocBytesOf(r.origAddr, r.size, r.minAlignMask, r.allocAlignMask));
+      },
+      fullError: (r, timeout) => {
+        const allocBytes = allocBytesOf(r.origAddr, r.size, r.minAlignMask, r.allocAlignMask);
+        if (timeout !== undefined) {
+          return new SwiotlbFullError(`${this.fullMessage(allocBytes)}; gave up after ${timeout} ms`, {
+            size: allocBytes, mappingSize: r.size, totalSlots: this.totalSlots, usedSlots: this.used, timedOut: true, timeout,
+          });
+        }
+        return new SwiotlbFullError(`${this.fullMessage(allocBytes)}; it cannot fit even in the empty pool`, {
+          size: allocBytes, mappingSize: r.size, totalSlots: this.totalSlots, usedSlots: 0, neverFits: true,
+        });
+      },
+    });
+  }
 
   private claim(area: number, origAddr: number, size: number, minAlignMask: number, allocAlignMask: number, boundaryMask: number, allocBytes: number, kind: RecordKind): number {
     const index = this.searchPoolArea(area, origAddr, allocBytes, allocAlignMask, minAlignMask, boundaryMask);
