@@ -271,6 +271,16 @@ describe('the pool-memory callbacks', () => {
     expect(mem.stats().dynamic.lastError).toBe('ERR_SWIOTLB_POOL_MEMORY');
   });
 
+  it('memory overlapping a pool from below is refused; memory just below it is fine', () => {
+    for (const [phys, code] of [[BASE - 4096, 'ERR_SWIOTLB_POOL_MEMORY'], [BASE - 8192, undefined]] as const) {
+      const mem = new SwiotlbMem({ base: BASE, size: '256KiB', dynamic: { growth: 'manual', allocPoolMemory: () => ({ phys }), freePoolMemory: () => {} } });
+      fill(mem);
+      const run = () => mem.map({ origAddr: ORIG + 0x10, size: 5000 }); // 3 slots, 6 KiB
+      if (code) expect(errorOf(run)).toMatchObject({ code, reason: 'overlap', phys });
+      else expect(run()).toMatchObject({ tlbAddr: phys, transient: true });
+    }
+  });
+
   it('a growth whose callback breaks its contract rejects flushGrowth and is counted', async () => {
     let calls = 0;
     const mem = new SwiotlbMem({ base: BASE, size: '256KiB', dynamic: { growth: 'manual', allocPoolMemory: (_b, r) => (r.transient ? undefined : ((calls++), { phys: BASE + 4096 })), freePoolMemory: () => {} } });

@@ -722,32 +722,32 @@ export class SwiotlbMem {
     return undefined;
   }
 
+  /** True when [phys, end) overlaps a pool: the pools are disjoint, so only the last one starting below `end` can. */
   #overlaps(phys: number, end: number): boolean {
-    return this.#byBase.some((e) => phys < e.pool.end && e.pool.base < end);
+    const before = this.#firstAtOrAbove(end) - 1;
+    return before >= 0 && this.#byBase[before]!.pool.end > phys;
   }
 
   #insertByBase(entry: PoolEntry): void {
-    const sorted = this.#byBase;
-    let lo = 0;
-    let hi = sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (sorted[mid]!.pool.base < entry.pool.base) lo = mid + 1;
-      else hi = mid;
-    }
-    sorted.splice(lo, 0, entry);
+    this.#byBase.splice(this.#firstAtOrAbove(entry.pool.base), 0, entry);
   }
 
   #removeByBase(entry: PoolEntry): void {
+    const at = this.#firstAtOrAbove(entry.pool.base);
+    if (this.#byBase[at] === entry) this.#byBase.splice(at, 1);
+  }
+
+  /** Index of the first pool whose base is at or above `addr` (binary search of #byBase). */
+  #firstAtOrAbove(addr: number): number {
     const sorted = this.#byBase;
     let lo = 0;
     let hi = sorted.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (sorted[mid]!.pool.base < entry.pool.base) lo = mid + 1;
+      if (sorted[mid]!.pool.base < addr) lo = mid + 1;
       else hi = mid;
     }
-    if (sorted[lo] === entry) sorted.splice(lo, 1);
+    return lo;
   }
 
   #fullMessage(allocBytes: number): string {

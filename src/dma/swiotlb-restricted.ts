@@ -42,10 +42,14 @@ export function createRestrictedDmaPool(node: RestrictedDmaPoolNode): SwiotlbMem
   if (typeof name !== 'string' || name.length === 0) {
     throw new InvalidArgumentError('restricted-dma-pool: name must be a non-empty string', { argument: 'name' });
   }
-  if (!Array.isArray(properties) || properties.some((p) => typeof p !== 'string')) {
+  if (!Array.isArray(properties)) {
     throw new InvalidArgumentError('restricted-dma-pool: properties must be an array of property names', { argument: 'properties' });
   }
-  const refused = properties.find((p) => REFUSED_PROPERTIES.includes(p));
+  const names: unknown[] = [...properties]; // read once
+  if (names.some((p) => typeof p !== 'string')) {
+    throw new InvalidArgumentError('restricted-dma-pool: properties must be an array of property names', { argument: 'properties' });
+  }
+  const refused = (names as string[]).find((p) => REFUSED_PROPERTIES.includes(p));
   if (refused !== undefined) {
     throw new InvalidArgumentError(`restricted-dma-pool ${name}: the kernel refuses a node with "${refused}"`, { argument: 'properties', property: refused });
   }
