@@ -56,6 +56,7 @@ export const DEFAULT_MAX_PAGE_ORDER = 10;
 /** x86-64's ARCH_LOW_ADDRESS_LIMIT: where the default io_tlb_mem's added pools must end. */
 export const DEFAULT_SWIOTLB_PHYS_LIMIT = 0xffff_ffff;
 
+/** Options of `new SwiotlbMem`: the default pool, as for `new SwiotlbPool`, and the dynamic mode. */
 export interface SwiotlbMemOptions {
   /** DMA (= CPU physical) address of the default pool. Page aligned. */
   readonly base: number;
@@ -73,6 +74,7 @@ export interface SwiotlbMemOptions {
   readonly dynamic?: SwiotlbDynamicOptions;
 }
 
+/** CONFIG_SWIOTLB_DYNAMIC: the memory callbacks and how the mem grows (see docs/swiotlb.md). */
 export interface SwiotlbDynamicOptions {
   /** Memory for added and transient pools (see swiotlb-pool-memory.ts). Required when canGrow. */
   readonly allocPoolMemory?: AllocPoolMemory;
@@ -92,13 +94,16 @@ export interface SwiotlbDynamicOptions {
   readonly maxPageOrder?: number;
 }
 
+/** A map request to a SwiotlbMem: a SwiotlbMapRequest and the device's DMA limit for a transient pool. */
 export interface SwiotlbMemMapRequest extends SwiotlbMapRequest {
   /** min_not_zero(dma_mask, bus_dma_limit) of the device: where a transient pool must end, inclusive. Default: no limit. */
   readonly physLimit?: number;
 }
 
+/** What a pool of a SwiotlbMem is: the default one, one the growth added, a transient one (one mapping), or a restricted DMA pool. */
 export type SwiotlbPoolKind = 'default' | 'dynamic' | 'transient' | 'restricted';
 
+/** Where a SwiotlbMem put a mapping: the SwiotlbMapping and the pool holding it. */
 export interface SwiotlbMemMapping extends SwiotlbMapping {
   /** Base of the pool that holds the mapping; `index` counts slots from here. */
   readonly poolBase: number;
@@ -106,6 +111,7 @@ export interface SwiotlbMemMapping extends SwiotlbMapping {
   readonly transient: boolean;
 }
 
+/** A live mapping or allocation of a SwiotlbMem, with its pool. */
 export interface SwiotlbMemMappingInfo extends SwiotlbMappingInfo {
   /** 'map' for a streaming mapping, 'alloc' for a swiotlb_alloc() allocation. */
   readonly kind: 'map' | 'alloc';
@@ -113,6 +119,7 @@ export interface SwiotlbMemMappingInfo extends SwiotlbMappingInfo {
   readonly poolKind: SwiotlbPoolKind;
 }
 
+/** One pool's figures, as SwiotlbMem.stats() and flushGrowth() report them. */
 export interface SwiotlbPoolInfo {
   readonly kind: SwiotlbPoolKind;
   readonly base: number;
@@ -145,6 +152,7 @@ export interface SwiotlbPoolView {
   freeRunAt(slot: number): number;
 }
 
+/** SwiotlbMem.stats(): the io_tlb_mem's debugfs counters, per-pool figures and the dynamic mode's. */
 export interface SwiotlbMemStats extends SwiotlbStats {
   /** The debugfs directory: "swiotlb" for the default io_tlb_mem, the reserved-memory node's name for a restricted pool. */
   readonly name: string;
@@ -153,6 +161,7 @@ export interface SwiotlbMemStats extends SwiotlbStats {
   readonly dynamic: SwiotlbDynamicStats;
 }
 
+/** The dynamic mode's figures in SwiotlbMem.stats(). */
 export interface SwiotlbDynamicStats {
   readonly enabled: boolean;
   readonly canGrow: boolean;
@@ -172,6 +181,7 @@ export interface SwiotlbDynamicStats {
   readonly lastError: string | undefined;
 }
 
+/** Options of SwiotlbMem.alloc(): what the device contributes to the search. */
 export interface SwiotlbAllocOptions {
   /** The CPU the caller runs on. Default 0. */
   readonly cpu?: number;

@@ -3,6 +3,7 @@
 // model has one thread, so "off the path" is the next turn of the event loop ('auto'), or only
 // when the owner flushes it ('manual', for tests that must see the moment in between).
 
+/** When a scheduled work item runs: on the next turn of the event loop ('auto'), or only when flushed ('manual'). */
 export type WorkMode = 'auto' | 'manual';
 
 interface Outcome<T> {
@@ -11,6 +12,7 @@ interface Outcome<T> {
   reject(error: unknown): void;
 }
 
+/** One work item: scheduled at most once until it runs (schedule_work), run early by flush(), dropped by cancel(). */
 export class WorkItem<T> {
   readonly #run: () => T;
   readonly #mode: WorkMode;

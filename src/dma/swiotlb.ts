@@ -420,22 +420,27 @@ export class SwiotlbPool {
 
   // ---- hooks for SwiotlbMem (swiotlb-internal.ts documents them)
 
+  /** @internal SwiotlbMem's hook: one area's search and record (swiotlb-internal.ts). */
   [CLAIM](area: number, origAddr: number, size: number, minAlignMask: number, allocAlignMask: number, boundaryMask: number, allocBytes: number, kind: RecordKind): number {
     return this.claim(area, origAddr, size, minAlignMask, allocAlignMask, boundaryMask, allocBytes, kind);
   }
 
+  /** @internal SwiotlbMem's hook: the checked first data slot of a record. */
   [CHECK_RELEASE](tlbAddr: number, size: number, minAlignMask: number, kind: RecordKind): number {
     return this.checkRelease(tlbAddr, size, minAlignMask, kind);
   }
 
+  /** @internal SwiotlbMem's hook: frees a checked record. */
   [RELEASE](data: number, tlbAddr: number): number {
     return this.release(data, tlbAddr);
   }
 
+  /** @internal SwiotlbMem's hook: the last claim's mapping. */
   [LAST_MAPPING](tlbAddr: number): SwiotlbMapping {
     return this.lastMapping(tlbAddr);
   }
 
+  /** @internal SwiotlbMem's hook: the kind of the record at an address. */
   [RECORD_KIND](tlbAddr: number): number {
     const slot = this.slotIndexOf(tlbAddr);
     const recorded = slot < 0 ? 0 : this.recSize[slot]!;

@@ -76,7 +76,7 @@ export function catalogue(r: Rig): Row[] {
   const e = r.engine;
   const base = r.system.fabric.dataStart;
   const rows: Row[] = [
-    // sizes (CONTRACTS.md)
+    // sizes (bytes, or a whole number with a binary unit)
     { api: 'parseSize', cls: 'wrong type', input: '{}', code: 'ERR_INVALID_SIZE', run: () => parseSize({}) },
     { api: 'parseSize', cls: 'NaN', input: 'NaN', code: 'ERR_INVALID_SIZE', run: () => parseSize(Number.NaN) },
     { api: 'parseSize', cls: 'negative', input: '-1', code: 'ERR_INVALID_SIZE', run: () => parseSize(-1) },
@@ -204,6 +204,72 @@ export function catalogue(r: Rig): Row[] {
     { api: 'DmaDevice.mapSg', cls: 'wrong type', input: '[null]', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSg(any([null]), TO) },
     { api: 'DmaDevice.mapSg', cls: 'wrong type', input: '"sg"', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSg(any('sg'), TO) },
     { api: 'DmaDevice.mapSg', cls: 'NaN', input: '[{ phys, length: NaN }]', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSg([{ phys: p, length: Number.NaN }], TO) },
+    { api: 'DmaDevice.mapSg', cls: 'wrong type', input: 'a sparse array [, , entry]', code: 'ERR_INVALID_ARGUMENT', run: () => { const holes: { phys: number; length: number }[] = []; holes[2] = { phys: p, length: 16 }; return d.mapSg(holes, TO); } },
+    { api: 'DmaDevice.mapSg', cls: 'huge', input: 'an array of 2^20 + 1 entries', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSg(any({ length: 2 ** 20 + 1, __proto__: Array.prototype }), TO) },
+    { api: 'DmaDevice.mapSg', cls: 'wrong type', input: 'signal {}', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSg([{ phys: p, length: 16 }], TO, 0, any({})) },
+    { api: 'DmaDevice.mapPhys', cls: 'wrong type', input: 'phys 4096n', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapPhys(any(4096n), 16, TO) },
+    { api: 'DmaDevice.mapPhys', cls: 'NaN', input: 'size NaN', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapPhys(p, Number.NaN, TO) },
+    { api: 'DmaDevice.mapPhys', cls: 'out of range', input: 'DMA_ATTR_MMIO on a forced-bounce device (mainline never bounces MMIO)', code: 'ERR_DMA_MAPPING', run: () => d.mapPhys(p, 16, TO, 1 << 10) },
+    { api: 'DmaDevice.mapPhys', cls: 'unknown', input: 'attrs 1 << 11', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapPhys(p, 16, TO, 1 << 11) },
+    { api: 'DmaDevice.mapPage', cls: 'unaligned', input: 'page 0x1001', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapPage(0x1001, 0, 16, TO) },
+    { api: 'DmaDevice.mapPage', cls: 'negative', input: 'offset -1', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapPage(p, -1, 16, TO) },
+    { api: 'DmaDevice.mapPage', cls: 'unknown', input: 'DMA_ATTR_MMIO (no struct page)', code: 'ERR_DMA_MAPPING', run: () => d.mapPage(p, 0, 16, TO, 1 << 10) },
+    { api: 'DmaDevice.mapSingle', cls: 'unknown', input: 'DMA_ATTR_MMIO (dma_map_single refuses it)', code: 'ERR_DMA_MAPPING', run: () => d.mapSingle(p, 16, TO, 1 << 10) },
+    { api: 'DmaDevice.unmapPhys', cls: 'wrong type', input: 'dmaAddress "0"', code: 'ERR_INVALID_ARGUMENT', run: () => d.unmapPhys(any('0'), 16, TO) },
+    {
+      api: 'DmaDevice.unmapSingle', cls: 'state', input: 'a mapping whose map has not resolved', code: 'ERR_MAPPING_STATE',
+      run: async () => {
+        const pending = d.mapSingle(p, 4096, TO);
+        // The pending mapping's slot: the pool's live mapping of this buffer.
+        const pool = r.system.swiotlb;
+        let at = -1;
+        for (let a = pool.base; a < pool.end && at < 0; a += 2048) if (pool.mappingAt(a)?.origAddr === p) at = a;
+        try {
+          await d.unmapSingle(at, 4096, TO);
+        } finally {
+          const m = await pending;
+          await d.unmapSingle(m.dmaAddress, 4096, TO);
+        }
+      },
+    },
+    {
+      api: 'DmaDevice.unmapSingle', cls: 'state', input: 'a second unmap before the first settles', code: 'ERR_MAPPING_STATE',
+      run: async () => {
+        const m = await d.mapSingle(p, 4096, DmaDirection.FROM_DEVICE);
+        const first = d.unmapSingle(m.dmaAddress, 4096, DmaDirection.FROM_DEVICE);
+        try {
+          await d.unmapSingle(m.dmaAddress, 4096, DmaDirection.FROM_DEVICE);
+        } finally {
+          await first;
+        }
+      },
+    },
+    { api: 'DmaSystem.device', cls: 'huge', input: 'cpu 2^40', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:04:00.0', { cpu: 2 ** 40 }) },
+    { api: 'DmaSystem.device', cls: 'huge', input: 'waitForSpace 3e9 (beyond the longest timer)', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:04:00.0', { waitForSpace: 3e9 }) },
+    { api: 'DmaSystem.device', cls: 'unknown', input: 'an unknown option "forcebounce"', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:04:00.0', any({ forcebounce: true })) },
+    { api: 'DmaSystem.device', cls: 'wrong type', input: 'options null', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:04:00.0', any(null)) },
+    { api: 'DmaSystem.freeRam', cls: 'wrong type', input: 'null', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.freeRam(any(null)) },
+    {
+      api: 'DmaSystem.freeRam', cls: 'state', input: 'a buffer a bounce mapping still holds', code: 'ERR_INVALID_STATE',
+      run: async () => {
+        const m = await d.mapSingle(p, 4096, TO);
+        try {
+          r.system.freeRam(r.span);
+        } finally {
+          await d.unmapSingle(m.dmaAddress, 4096, TO);
+        }
+      },
+    },
+    { api: 'Region.allocate (a BAR)', cls: 'unaligned', input: 'alignment 8192 (p2pmem hands out pages)', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.barMemory('0000:03:00.0', 1).allocate(4096, 8192) },
+    { api: 'DmaSystem.create', cls: 'wrong type', input: 'options []', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create(any([])) },
+    { api: 'DmaSystem.create', cls: 'unknown', input: 'an unknown option "swiotlbSize"', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create(any({ swiotlbSize: '1MiB' })) },
+    { api: 'DmaSystem.create', cls: 'wrong type', input: 'swiotlb 5', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create(any({ swiotlb: 5 })) },
+    { api: 'DmaSystem.create', cls: 'wrong type', input: 'swiotlb.phys 64n', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create(any({ swiotlb: { phys: 64n } })) },
+    { api: 'DmaSystem.create', cls: 'wrong type', input: 'ram [null]', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create(any({ ram: [null] })) },
+    { api: 'DmaSystem.create', cls: 'negative', input: 'ram phys -4096', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ ram: [{ name: 'r', phys: -4096, size: '1MiB' }] }) },
+    { api: 'DmaSystem.allocRam', cls: 'unaligned', input: 'alignment 3', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.allocRam(4096, { alignment: 3 }) },
+    { api: 'DmaSystem.allocRam', cls: 'wrong type', input: 'options null', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.allocRam(4096, any(null)) },
+    { api: 'DmaSystem.barMemory', cls: 'wrong type', input: 'index 1n', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.barMemory('0000:03:00.0', any(1n)) },
     { api: 'DmaDevice.unmapSingle', cls: 'state', input: 'an address never mapped', code: 'ERR_INVALID_ARGUMENT', run: () => d.unmapSingle(0x0400_0000, 16, TO) },
     { api: 'DmaDevice.unmapSingle', cls: 'negative', input: 'size -1', code: 'ERR_INVALID_ARGUMENT', run: () => d.unmapSingle(0x0400_0000, -1, TO) },
     { api: 'DmaDevice.unmapSg', cls: 'wrong type', input: '{}', code: 'ERR_INVALID_ARGUMENT', run: () => d.unmapSg(any({}), TO) },
@@ -274,11 +340,15 @@ function withTable<T>(fabric: Fabric, use: (t: SgTable) => T): T {
   }
 }
 
-/** CLI rows: argv and the code on stderr (exit 2 for ERR_USAGE, 1 otherwise). */
+/**
+ * CLI rows: argv and the code on stderr. The exit code is `exit` when given, else 2 for usage and bad
+ * flag values (ERR_USAGE, ERR_INVALID_ARGUMENT, ERR_INVALID_SIZE, ERR_INPUT_FILE, ERR_OUTPUT_PATH), 1 otherwise.
+ */
 export interface CliRow {
   readonly cls: InputClass;
   readonly argv: readonly string[];
   readonly code: string;
+  readonly exit?: number;
 }
 
 export function cliCatalogue(files: { json: string; lspci: string; missing: string; garbage: string }): CliRow[] {
@@ -290,7 +360,7 @@ export function cliCatalogue(files: { json: string; lspci: string; missing: stri
     { cls: 'wrong type', argv: ['p2p', '--topology'], code: 'ERR_USAGE' },
     { cls: 'wrong type', argv: ['p2p', '--json=yes', '--topology', files.json], code: 'ERR_USAGE' },
     { cls: 'unknown', argv: ['p2p', '--topology', files.json, 'extra'], code: 'ERR_USAGE' },
-    { cls: 'out of range', argv: ['p2p', '--topology', files.missing], code: 'ERR_INVALID_ARGUMENT' },
+    { cls: 'out of range', argv: ['p2p', '--topology', files.missing], code: 'ERR_INPUT_FILE' },
     { cls: 'wrong type', argv: ['p2p', '--topology', files.garbage], code: 'ERR_TOPOLOGY' },
     { cls: 'wrong type', argv: ['p2p', '--lspci', files.json], code: 'ERR_LSPCI_PARSE' },
     { cls: 'wrong type', argv: ['p2p', '--topology', files.json, '--cpu', 'Intel'], code: 'ERR_INVALID_ARGUMENT' },
@@ -303,5 +373,13 @@ export function cliCatalogue(files: { json: string; lspci: string; missing: stri
     { cls: 'empty', argv: ['topo'], code: 'ERR_USAGE' },
     { cls: 'unknown', argv: ['bench', '--fast'], code: 'ERR_USAGE' },
     { cls: 'wrong type', argv: ['bench', '--quick=1'], code: 'ERR_USAGE' },
+    { cls: 'wrong type', argv: ['p2p', '--topology', '/dev/zero'], code: 'ERR_INPUT_FILE' },
+    { cls: 'wrong type', argv: ['topo', '--lspci', '/'], code: 'ERR_INPUT_FILE' },
+    { cls: 'out of range', argv: ['map-benchmark', '--threads', '0'], code: 'ERR_USAGE' },
+    { cls: 'huge', argv: ['map-benchmark', '--seconds', '99999999999999999999'], code: 'ERR_USAGE' },
+    { cls: 'wrong type', argv: ['policies', '--size', '64MB'], code: 'ERR_INVALID_SIZE' },
+    { cls: 'empty', argv: ['bench', '--only', 'nothing/'], code: 'ERR_USAGE' },
+    { cls: 'wrong type', argv: ['bench', '--quick', '--out', files.json], code: 'ERR_OUTPUT_PATH' },
+    { cls: 'unknown', argv: ['help', 'frobnicate'], code: 'ERR_USAGE' },
   ];
 }
