@@ -83,6 +83,10 @@ export class InvalidArgumentError extends coded('ERR_INVALID_ARGUMENT', 'Invalid
   declare readonly maxMappingSize?: number;
   /** swiotlb: the bounce-slot address an unmap or sync named. */
   declare readonly tlbAddr?: number;
+  /** swiotlb: the bytes a mapping would take with its alignment offset and rounding, for one larger than a segment. */
+  declare readonly allocBytes?: number;
+  /** restricted-dma-pool: the device-tree property the kernel refuses. */
+  declare readonly property?: string;
 }
 /** A size was neither a byte count nor a string with a binary unit ("4KiB"). */
 export class InvalidSizeError extends coded('ERR_INVALID_SIZE', 'InvalidSizeError', 'Invalid size') {
@@ -190,6 +194,8 @@ export class InvalidStateError extends coded('ERR_INVALID_STATE', 'InvalidStateE
   declare readonly state?: string;
   /** The address the refusal is about, where there is one. */
   declare readonly address?: number;
+  /** swiotlb close(): the mappings and allocations still live. */
+  declare readonly mappings?: number;
 }
 /** The ring is stopped: start() it before enqueueing. */
 export class EngineStoppedError extends coded('ERR_ENGINE_STOPPED', 'EngineStoppedError', 'Copy engine ring is stopped') {}
@@ -268,6 +274,19 @@ export class SwiotlbFullError extends coded('ERR_SWIOTLB_FULL', 'SwiotlbFullErro
   declare readonly timeout?: number;
   /** mapWait: true when the mapping cannot fit even in the empty pool. */
   declare readonly neverFits?: boolean;
+}
+/**
+ * A swiotlb pool-memory callback (allocPoolMemory / freePoolMemory of a dynamic SwiotlbMem) broke
+ * its contract: it threw, or returned something that is not `{ phys }` of page-aligned memory that
+ * belongs to no pool yet.
+ */
+export class SwiotlbPoolMemoryError extends coded('ERR_SWIOTLB_POOL_MEMORY', 'SwiotlbPoolMemoryError', 'swiotlb pool memory callback failed') {
+  /** 'threw' (see `cause`), 'bad-result' (not `{ phys }` of an address), 'unaligned' (phys not page aligned), 'overlap' (memory of a pool in use). */
+  declare readonly reason: 'threw' | 'bad-result' | 'unaligned' | 'overlap';
+  /** The bytes asked for or given back. */
+  declare readonly bytes: number;
+  /** The address returned or given back, where there was one. */
+  declare readonly phys?: unknown;
 }
 /** A simulated device touched a DMA address it cannot reach. */
 export class DeviceFaultError extends coded('ERR_DEVICE_FAULT', 'DeviceFaultError', 'Device DMA fault') {

@@ -12,8 +12,10 @@ import {
   Ring,
   SgList,
   SgTable,
+  SwiotlbMem,
   SwiotlbPool,
   buildTopology,
+  createRestrictedDmaPool,
   loadLspci,
   loadTopologyJson,
   parseCpu,
@@ -145,6 +147,28 @@ export function catalogue(r: Rig): Row[] {
     { api: 'SwiotlbPool.unmap', cls: 'out of range', input: 'an address outside the pool', code: 'ERR_INVALID_ARGUMENT', run: () => r.pool.unmap(0, 1) },
     { api: 'SwiotlbPool.unmap', cls: 'state', input: 'a slot not mapped', code: 'ERR_INVALID_ARGUMENT', run: () => r.pool.unmap(0x100_0000, 1) },
     { api: 'SwiotlbPool.mapWait', cls: 'NaN', input: 'timeout NaN', code: 'ERR_INVALID_ARGUMENT', run: () => r.pool.mapWait({ origAddr: 0, size: 1 }, { timeout: Number.NaN }) },
+    // the io_tlb_mem: dynamic pools, restricted pools
+    { api: 'new SwiotlbMem', cls: 'wrong type', input: 'null', code: 'ERR_INVALID_ARGUMENT', run: () => new SwiotlbMem(any(null)) },
+    { api: 'new SwiotlbMem', cls: 'unaligned', input: 'base 0x1001', code: 'ERR_INVALID_ARGUMENT', run: () => new SwiotlbMem({ base: 0x1001 }) },
+    { api: 'new SwiotlbMem', cls: 'empty', input: 'dynamic {} (no allocPoolMemory)', code: 'ERR_INVALID_ARGUMENT', run: () => new SwiotlbMem({ base: 0, size: '1MiB', dynamic: {} }) },
+    { api: 'new SwiotlbMem', cls: 'out of range', input: 'dynamic.maxPageOrder 30', code: 'ERR_INVALID_ARGUMENT', run: () => new SwiotlbMem({ base: 0, size: '1MiB', dynamic: { ...poolMemory(), maxPageOrder: 30 } }) },
+    { api: 'new SwiotlbMem', cls: 'unknown', input: "dynamic.growth 'later'", code: 'ERR_INVALID_ARGUMENT', run: () => new SwiotlbMem({ base: 0, size: '1MiB', dynamic: { ...poolMemory(), growth: any('later') } }) },
+    { api: 'new SwiotlbMem', cls: 'negative', input: 'dynamic.physLimit -1', code: 'ERR_INVALID_ARGUMENT', run: () => new SwiotlbMem({ base: 0, size: '1MiB', dynamic: { ...poolMemory(), physLimit: -1 } }) },
+    { api: 'SwiotlbMem.map', cls: 'huge', input: 'size 256KiB + 1 (no growth, no transient pool)', code: 'ERR_INVALID_ARGUMENT', run: () => fullMem().map({ origAddr: 0, size: 262145 }) },
+    { api: 'SwiotlbMem.map', cls: 'NaN', input: 'physLimit NaN', code: 'ERR_INVALID_ARGUMENT', run: () => fullMem().map({ origAddr: 0, size: 1, physLimit: Number.NaN }) },
+    { api: 'SwiotlbMem.map', cls: 'wrong type', input: 'allocPoolMemory returns "x"', code: 'ERR_SWIOTLB_POOL_MEMORY', run: () => fullMem(() => any('x')).map({ origAddr: 0, size: 4096 }) },
+    { api: 'SwiotlbMem.map', cls: 'unaligned', input: 'allocPoolMemory returns phys 0x8000_0800', code: 'ERR_SWIOTLB_POOL_MEMORY', run: () => fullMem(() => ({ phys: 0x8000_0800 })).map({ origAddr: 0, size: 4096 }) },
+    { api: 'SwiotlbMem.map', cls: 'overlapping', input: 'allocPoolMemory returns memory of the default pool', code: 'ERR_SWIOTLB_POOL_MEMORY', run: () => fullMem(() => ({ phys: 0x100_0000 })).map({ origAddr: 0, size: 4096 }) },
+    { api: 'SwiotlbMem.map', cls: 'state', input: 'after close()', code: 'ERR_INVALID_STATE', run: async () => { const m = new SwiotlbMem({ base: 0x100_0000, size: '256KiB' }); await m.close(); return m.map({ origAddr: 0, size: 1 }); } },
+    { api: 'SwiotlbMem.unmap', cls: 'out of range', input: 'an address in no pool', code: 'ERR_INVALID_ARGUMENT', run: () => fullMem().unmap(0x7000_0000, 1) },
+    { api: 'SwiotlbMem.mapWait', cls: 'wrong type', input: 'signal {}', code: 'ERR_INVALID_ARGUMENT', run: () => fullMem().mapWait({ origAddr: 0, size: 1 }, { signal: any({}) }) },
+    { api: 'SwiotlbMem.close', cls: 'state', input: 'mappings still live', code: 'ERR_INVALID_STATE', run: () => fullMem().close() },
+    { api: 'SwiotlbMem.alloc', cls: 'state', input: 'on a swiotlb that is not a restricted pool', code: 'ERR_INVALID_STATE', run: () => new SwiotlbMem({ base: 0x100_0000, size: '256KiB' }).alloc(4096) },
+    { api: 'SwiotlbMem.alloc', cls: 'huge', input: 'size 256KiB + 1', code: 'ERR_INVALID_ARGUMENT', run: () => restrictedPool().alloc(262145) },
+    { api: 'SwiotlbMem.free', cls: 'state', input: 'a streaming mapping', code: 'ERR_INVALID_ARGUMENT', run: () => { const m = restrictedPool(); return m.free(m.map({ origAddr: 0, size: 4096 }).tlbAddr, 4096); } },
+    { api: 'createRestrictedDmaPool', cls: 'unknown', input: 'property "no-map"', code: 'ERR_INVALID_ARGUMENT', run: () => createRestrictedDmaPool({ name: 'r', base: 0x4000_0000, size: '1MiB', properties: ['no-map'] }) },
+    { api: 'createRestrictedDmaPool', cls: 'empty', input: 'name ""', code: 'ERR_INVALID_ARGUMENT', run: () => createRestrictedDmaPool({ name: '', base: 0x4000_0000, size: '1MiB' }) },
+    { api: 'createRestrictedDmaPool', cls: 'unaligned', input: 'base 0x4000_0800', code: 'ERR_INVALID_ARGUMENT', run: () => createRestrictedDmaPool({ name: 'r', base: 0x4000_0800, size: '1MiB' }) },
     // DMA system and devices
     { api: 'DmaSystem.create', cls: 'wrong type', input: 'topology 42', code: 'ERR_TOPOLOGY', run: () => DmaSystem.create({ topology: any(42) }) },
     { api: 'DmaSystem.create', cls: 'empty', input: 'ram []', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ ram: [] }) },
@@ -288,6 +312,26 @@ export function catalogue(r: Rig): Row[] {
 }
 
 // Runs `use` with a new one-entry table of `fabric`, released afterwards (no scratch memory left behind).
+/** Pool-memory callbacks that hand out fresh pages above 2 GiB. */
+function poolMemory(alloc?: () => { phys: number } | undefined) {
+  let next = 0x8000_0000;
+  return {
+    allocPoolMemory: alloc ?? ((bytes: number) => { const phys = next; next += Math.ceil(bytes / 4096) * 4096; return { phys }; }),
+    freePoolMemory: () => {},
+  };
+}
+
+/** A dynamic swiotlb whose 256 KiB default pool is full, so the next map asks allocPoolMemory. */
+function fullMem(alloc?: () => { phys: number } | undefined): SwiotlbMem {
+  const mem = new SwiotlbMem({ base: 0x100_0000, size: '256KiB', dynamic: { growth: 'manual', ...poolMemory(alloc) } });
+  for (let i = 0; i < 64; i++) mem.map({ origAddr: 0, size: 4096 });
+  return mem;
+}
+
+function restrictedPool(): SwiotlbMem {
+  return createRestrictedDmaPool({ name: 'restricted', base: 0x4000_0000, size: '1MiB' });
+}
+
 function withTable<T>(fabric: Fabric, use: (t: SgTable) => T): T {
   const t = new SgTable(fabric, 1);
   try {
