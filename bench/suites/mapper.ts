@@ -3,7 +3,7 @@
 // GPU BAR memory bounced for the NVMe drive behind the other host bridge (TO_DEVICE), against
 // copying the same bytes inline with the WebAssembly kernel; the /debug cases repeat two of them
 // with dma-debug on. map/iommu*: the same list behind a strict IOMMU (iommu-dma), against dma-direct
-// in the same rounds; iova/*: the IOVA allocator alone and the IOVA API's link/unlink of 32 pages.
+// in the same rounds; map/iova-alloc/*: the IOVA allocator alone and the IOVA API's link/unlink of 32 pages.
 import { DmaDirection, DmaSystem, IovaDomain, SgTable, type DmaDevice, type SgEntry, type Span } from '../../src/index.js';
 import type { BenchCase } from '../runner.js';
 
@@ -39,6 +39,29 @@ function mapUnmapCase(name: string, client: string, memory: 'ram' | 'bar', polic
     runAsync: async () => {
       const sg = await r!.device.mapSg(r!.entries, DmaDirection.TO_DEVICE);
       await r!.device.unmapSg(sg, DmaDirection.TO_DEVICE);
+    },
+    teardown: () => r!.system.close(),
+  };
+}
+
+// One op = 32 single-range maps and unmaps of 4 KiB host RAM, through mapPhys/unmapPhys (the
+// 6.18 primary calls) or mapSingle/unmapSingle (the kernel's wrappers): the wrapper must cost
+// nothing measurable, so map/single's baseline is map/phys.
+function singleCase(name: string, call: 'phys' | 'single', extra: Partial<BenchCase> = {}): BenchCase {
+  let r: Rig | undefined;
+  return {
+    name,
+    measure: 'segmentsPerSecond',
+    unitsPerOp: SEGMENTS,
+    ...extra,
+    setup: () => { r = rig(NVME_NEAR, 'ram', 'reject'); },
+    runAsync: async () => {
+      const { device, entries } = r!;
+      for (const e of entries) {
+        const m = call === 'phys' ? await device.mapPhys(e.phys, e.length, DmaDirection.TO_DEVICE) : await device.mapSingle(e.phys, e.length, DmaDirection.TO_DEVICE);
+        if (call === 'phys') await device.unmapPhys(m.dmaAddress, e.length, DmaDirection.TO_DEVICE);
+        else await device.unmapSingle(m.dmaAddress, e.length, DmaDirection.TO_DEVICE);
+      }
     },
     teardown: () => r!.system.close(),
   };
@@ -99,7 +122,7 @@ export function iommuCases(): BenchCase[] {
     },
     {
       // alloc_iova_fast + free_iova_fast of one page, 4 KiB granule, 32-bit limit: one op is 32 pairs.
-      name: 'iova/alloc-free/1-page',
+      name: 'map/iova-alloc/1-page',
       measure: 'opsPerSecond',
       unitsPerOp: 32,
       setup: () => { iovad = new IovaDomain({ granule: 4096, startPfn: 1 }); },
@@ -110,10 +133,10 @@ export function iommuCases(): BenchCase[] {
     },
     {
       // The same with the rcache off: every pair walks and edits the tree.
-      name: 'iova/alloc-free/1-page-no-rcache',
+      name: 'map/iova-alloc/1-page-no-rcache',
       measure: 'opsPerSecond',
       unitsPerOp: 32,
-      baseline: 'iova/alloc-free/1-page',
+      baseline: 'map/iova-alloc/1-page',
       setup: () => { iovadNoCache = new IovaDomain({ granule: 4096, startPfn: 1, rcache: false }); },
       run: () => {
         const d = iovadNoCache!;
@@ -132,6 +155,8 @@ export function mapperCases(): BenchCase[] {
     // The same with dma-debug on: the ratio to the case above is what the tracker costs.
     mapUnmapCase('map/direct/32x4KiB/debug', NVME_NEAR, 'ram', 'reject', 'segmentsPerSecond', { baseline: 'map/direct/32x4KiB' }, true),
     mapUnmapCase('map/bounce/32x4KiB/debug', NVME_FAR, 'bar', 'bounce', 'bytesPerSecond', { baseline: 'map/bounce/32x4KiB' }, true),
+    singleCase('map/phys/32x4KiB', 'phys'),
+    singleCase('map/single/32x4KiB', 'single', { baseline: 'map/phys/32x4KiB' }),
     {
       // The same 128 KiB, BAR -> swiotlb pool, copied inline by the kernel: what a bounce costs
       // at least. The destination advances through the pool as the pool's next-fit search makes

@@ -7,6 +7,7 @@ import type { DmaDebug } from './debug.js';
 import type { StreamingDirection } from './direction.js';
 import type { BounceRecords } from './bounce-records.js';
 import type { SystemLifecycle } from './lifecycle.js';
+import type { P2pdmaProviders } from './p2pdma-state.js';
 import type { SwiotlbPool } from './swiotlb.js';
 import type { Iommu } from './iommu/iommu.js';
 
@@ -52,6 +53,8 @@ export interface DmaContext {
   readonly barRegions: ReadonlyMap<PciBar, Region>;
   /** The BAR a backing region belongs to. */
   readonly barOfRegion: ReadonlyMap<Region, PciBar>;
+  /** The P2P providers (one per p2pmem BAR) and the map types their owners' clients asked for. */
+  readonly p2pdma: P2pdmaProviders;
   /** dma-debug, when the system was created with it. */
   readonly debug: DmaDebug | undefined;
   /** Open, closing or closed, and the calls in flight. */

@@ -3,11 +3,12 @@
 // dma_direct_map_page, dma_direct_unmap_sg, the sync functions) and pci_p2pdma_map_segment(),
 // plus dma-bounce's `bounce` P2P policy where mainline fails.
 import { AddressError, DmaMappingError, InvalidArgumentError, P2PNotSupportedError } from '../errors.js';
-import type { MapTypeResult, PciDevice } from '../pci/index.js';
+import type { PciDevice } from '../pci/index.js';
 import { allocateBounce, allocateBounceWaiting, bounceRecordFor, copyRecords, fromBounce, notBounceMapping, notLive, releaseBounce, runCopies, toBounce, untilIdle, whileBusy, type BounceOwner, type CopyTriple } from './bounce.js';
 import type { BounceRecord, DmaContext } from './context.js';
 import { DMA_ATTR_MMIO, DMA_ATTR_SKIP_CPU_SYNC, deviceReads, deviceWrites, type StreamingDirection } from './direction.js';
 import type { DmaMapOps, SegmentRef, SyncTarget } from './ops.js';
+import { p2pdmaBusAddrMap, P2pdmaMapType, P2pdmaState } from './p2pdma-state.js';
 import type { BounceReason, MappedSegment, MappingKind, SgEntry } from './types.js';
 
 export type P2pPolicy = 'reject' | 'bounce';
@@ -20,8 +21,6 @@ export interface MappingDevice {
   readonly forceBounce: boolean;
   readonly p2pPolicy: P2pPolicy;
   readonly owner: BounceOwner;
-  /** The P2PDMA route from a BAR owner to this device (calc_map_type_and_dist(), cached). */
-  route(provider: PciDevice): MapTypeResult;
 }
 
 // A segment being mapped: the MappedSegment handed back, its dmaAddress filled in for bounced
@@ -44,26 +43,26 @@ export function dmaCapable(device: MappingDevice, addr: number, size: number): b
   return addr + Math.max(size, 1) - 1 <= device.dmaLimit;
 }
 
-// models the per-segment choice of dma_direct_map_sg() / pci_p2pdma_map_segment() / dma_direct_map_phys().
+// models the per-segment choice of dma_direct_map_sg() / pci_p2pdma_state() / dma_direct_map_phys().
 // Writes the fabric offset of the original bytes to origOffsets[i].
-function classify(ctx: DmaContext, device: MappingDevice, entry: SgEntry, attrs: number, origOffsets: number[], i: number): Segment {
+function classify(ctx: DmaContext, device: MappingDevice, state: P2pdmaState, entry: SgEntry, attrs: number, origOffsets: number[], i: number): Segment {
   const { phys, length } = entry;
   const region = ctx.fabric.regionAt(phys, length);
   origOffsets[i] = region.offset + (phys - region.phys);
   if (region.kind === 'bounce') {
     throw new AddressError(`phys 0x${phys.toString(16)} is inside the swiotlb pool, which is not memory a driver maps`, { address: phys, length });
   }
-  if (attrs & DMA_ATTR_MMIO) return classifyMmio(ctx, device, phys, length, region);
-  if (region.kind === 'ram') {
+  const map = state.classify(region);
+  if (attrs & DMA_ATTR_MMIO) return classifyMmio(device, state, map, phys, length);
+  if (map === P2pdmaMapType.NONE) {
     if (device.forceBounce) return segment(phys, length, 'bounced', 0, 'forced');
     if (!dmaCapable(device, phys, length)) return segment(phys, length, 'bounced', 0, 'dma-mask');
     return segment(phys, length, 'direct', phys);
   }
-  const bar = ctx.barOfRegion.get(region)!;
-  const provider = bar.device.bdf;
-  const route = device.route(bar.device);
-  if (route.type === 'BUS_ADDR') {
-    const busAddress = bar.busAddress + (phys - bar.phys);
+  const mem = state.mem!;
+  const provider = mem.owner.bdf;
+  if (map === P2pdmaMapType.BUS_ADDR) {
+    const busAddress = p2pdmaBusAddrMap(mem, phys);
     // Mainline hands out the bus address with no mask check (pci_p2pdma_bus_addr_map()), so a
     // device that cannot drive it faults later; the bounce policy bounces it instead.
     if (device.p2pPolicy === 'bounce' && !dmaCapable(device, busAddress, length)) {
@@ -71,7 +70,7 @@ function classify(ctx: DmaContext, device: MappingDevice, entry: SgEntry, attrs:
     }
     return segment(phys, length, 'bus-address', busAddress, undefined, provider);
   }
-  if (route.type === 'THRU_HOST_BRIDGE') {
+  if (map === P2pdmaMapType.THRU_HOST_BRIDGE) {
     const reason: BounceReason | undefined = device.forceBounce ? 'forced' : !dmaCapable(device, phys, length) ? 'dma-mask' : undefined;
     if (reason === undefined) return segment(phys, length, 'host-bridge', phys, undefined, provider);
     if (device.p2pPolicy === 'bounce') return segment(phys, length, 'bounced', 0, reason, provider);
@@ -82,22 +81,22 @@ function classify(ctx: DmaContext, device: MappingDevice, entry: SgEntry, attrs:
     );
   }
   if (device.p2pPolicy === 'bounce') return segment(phys, length, 'bounced', 0, 'p2p-not-supported', provider);
+  const reasons = state.route?.reasons ?? [];
   throw new P2PNotSupportedError(
-    `${device.pci.bdf}: peer-to-peer DMA to ${provider} BAR memory at 0x${phys.toString(16)} is NOT_SUPPORTED (${route.reasons.join('; ') || 'no route'}); policy "reject" fails the mapping with -EREMOTEIO as mainline does`,
-    { errno: 'EREMOTEIO', address: phys, length, provider, reasons: route.reasons },
+    `${device.pci.bdf}: peer-to-peer DMA to ${provider} BAR memory at 0x${phys.toString(16)} is NOT_SUPPORTED (${reasons.join('; ') || 'no route'}); policy "reject" fails the mapping with -EREMOTEIO as mainline does`,
+    { errno: 'EREMOTEIO', address: phys, length, provider, reasons },
   );
 }
 
 // models dma_direct_map_phys() with DMA_ATTR_MMIO: the CPU physical address if dma_capable(), else
 // DMA_MAPPING_ERROR; never swiotlb, no CPU sync. Policy 'bounce' goes beyond mainline: what the
 // device cannot reach (forced bounce, beyond the mask, a P2P route that is NOT_SUPPORTED) bounces.
-function classifyMmio(ctx: DmaContext, device: MappingDevice, phys: number, length: number, region: { kind: string }): Segment {
-  const bar = region.kind === 'bar' ? ctx.barOfRegion.get(region as never) : undefined;
-  const provider = bar?.device.bdf;
-  const kind: MappingKind = bar ? 'host-bridge' : 'direct';
+function classifyMmio(device: MappingDevice, state: P2pdmaState, map: P2pdmaMapType, phys: number, length: number): Segment {
+  const provider = map === P2pdmaMapType.NONE ? undefined : state.mem!.owner.bdf;
+  const kind: MappingKind = provider === undefined ? 'direct' : 'host-bridge';
   const unreachable = device.forceBounce ? 'forced' : !dmaCapable(device, phys, length) ? 'dma-mask' : undefined;
   if (unreachable === undefined) {
-    if (bar && device.p2pPolicy === 'bounce' && device.route(bar.device).type === 'NOT_SUPPORTED') return segment(phys, length, 'bounced', 0, 'mmio-p2p-not-supported', provider);
+    if (map === P2pdmaMapType.NOT_SUPPORTED && device.p2pPolicy === 'bounce') return segment(phys, length, 'bounced', 0, 'mmio-p2p-not-supported', provider);
     return segment(phys, length, kind, phys, undefined, provider);
   }
   if (device.p2pPolicy === 'bounce') return segment(phys, length, 'bounced', 0, unreachable === 'forced' ? 'mmio-forced' : 'mmio-dma-mask', provider);
@@ -131,8 +130,9 @@ export async function mapSegments(ctx: DmaContext, device: MappingDevice, entrie
   const origOffsets: number[] = new Array(n);
   const segments: Segment[] = new Array(n);
   let bounced = 0;
+  const state = new P2pdmaState(ctx.p2pdma, device.pci);
   for (let i = 0; i < n; i++) {
-    const seg = segments[i] = classify(ctx, device, entries[i]!, attrs, origOffsets, i);
+    const seg = segments[i] = classify(ctx, device, state, entries[i]!, attrs, origOffsets, i);
     if (seg.kind === 'bounced') bounced++;
   }
   if (bounced === 0) return segments;

@@ -5,6 +5,7 @@ export {
   IO_TLB_SIZE,
   IO_TLB_SEGSIZE,
   IO_TLB_DEFAULT_SIZE,
+  IO_TLB_MIN_SLABS,
   maxMappingSize,
   nrSlots,
   type SwiotlbPoolOptions,
@@ -16,6 +17,25 @@ export {
   type SwiotlbAreaState,
   type SwiotlbWaitOptions,
 } from './swiotlb.js';
+export {
+  SwiotlbMem,
+  DEFAULT_MAX_PAGE_ORDER,
+  DEFAULT_SWIOTLB_PHYS_LIMIT,
+  type SwiotlbMemOptions,
+  type SwiotlbDynamicOptions,
+  type SwiotlbMemMapRequest,
+  type SwiotlbMemMapping,
+  type SwiotlbMemMappingInfo,
+  type SwiotlbMemStats,
+  type SwiotlbDynamicStats,
+  type SwiotlbPoolInfo,
+  type SwiotlbPoolKind,
+  type SwiotlbPoolView,
+  type SwiotlbAllocOptions,
+} from './swiotlb-mem.js';
+export type { AllocPoolMemory, FreePoolMemory, SwiotlbPoolMemoryRequest } from './swiotlb-pool-memory.js';
+export { createRestrictedDmaPool, type RestrictedDmaPoolNode } from './swiotlb-restricted.js';
+export type { WorkMode as SwiotlbGrowthMode } from './swiotlb-work.js';
 export {
   DmaDirection,
   DMA_ATTR_WEAK_ORDERING,
@@ -60,3 +80,5 @@ export { IOVA_DEFAULT_FQ_SIZE, IOVA_DEFAULT_FQ_TIMEOUT } from './iommu/flush-que
 export { IOMMU_READ, IOMMU_WRITE, IOMMU_MMIO } from './iommu/page-table.js';
 export { manualClock, realClock, type IommuClock } from './iommu/clock.js';
 export type { DmaAccess } from './device-dma.js';
+export { P2pdmaMapType, P2pdmaProviders, P2pdmaState, p2pdmaBusAddrMap, type P2pdmaProvider } from './p2pdma-state.js';
+export { BlkDmaIterator, type BlkDmaSegment, type BlkQueueLimits, type BlkRequest, type BlkStatus } from './blk-dma-iter.js';

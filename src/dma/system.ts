@@ -12,6 +12,7 @@ import { DmaDebug, type DmaDebugOptions } from './debug.js';
 import { BounceRecords } from './bounce-records.js';
 import { DEFAULT_TOPOLOGY } from './default-topology.js';
 import { SystemLifecycle, type SystemState } from './lifecycle.js';
+import { P2pdmaProviders } from './p2pdma-state.js';
 import { DmaDevice, type DmaDeviceOptions } from './mapping.js';
 import { SwiotlbPool } from './swiotlb.js';
 import { Iommu, iommuSettings, type IommuMode, type IommuOptions } from './iommu/iommu.js';
@@ -75,19 +76,22 @@ export class DmaSystem {
 
   private constructor(given: SystemOptions) {
     if (given === null || typeof given !== 'object' || Array.isArray(given)) throw new InvalidArgumentError('options must be an object', { argument: 'options' });
-    // Each option is read once, here; everything below works on the copy.
+    // Each option is read once, here; everything below works on the copies.
     const options: SystemOptions = { ...given };
+    for (const key of Object.keys(options)) if (!SYSTEM_KEYS.has(key)) throw new InvalidArgumentError(`unknown system option "${key}" (known: ${[...SYSTEM_KEYS].join(', ')})`, { argument: key });
     const topology = toTopology(options.topology);
-    const ram = options.ram ?? DEFAULT_RAM;
-    if (!Array.isArray(ram) || ram.length === 0) throw new InvalidArgumentError('ram must be a non-empty array', { argument: 'ram' });
-    const pool = { ...DEFAULT_SWIOTLB, ...options.swiotlb };
+    const ram = ramDefinitions(options.ram ?? DEFAULT_RAM);
+    const swiotlb = options.swiotlb;
+    if (swiotlb !== undefined && (swiotlb === null || typeof swiotlb !== 'object' || Array.isArray(swiotlb))) throw new InvalidArgumentError('swiotlb must be an object { size, phys, areas }', { argument: 'swiotlb' });
+    const pool = { ...DEFAULT_SWIOTLB, ...swiotlb };
     const poolSize = parseSize(pool.size, 'swiotlb.size');
+    if (typeof pool.phys !== 'number' || !Number.isSafeInteger(pool.phys) || pool.phys < 0) throw new InvalidArgumentError('swiotlb.phys must be a non-negative safe integer', { argument: 'swiotlb.phys' });
     const iommu = iommuSettings(options.iommu);
     const debug = options.debug === undefined || options.debug === false ? undefined : new DmaDebug(options.debug === true ? {} : options.debug);
     const backing = parseSize(options.barBacking ?? '64MiB', 'barBacking');
     const providers = topology.providers();
     const bars = providers.map((p) => p.bar);
-    const ramSizes = ram.map((r) => parseSize(r.size, `ram ${r.name} size`));
+    const ramSizes = ram.map((r) => r.size);
     const barSizes = bars.map((bar) => Math.min(bar.size, backing));
     const pages = (n: number) => Math.ceil(n / WASM_PAGE) * WASM_PAGE;
     const total = WASM_PAGE + SCRATCH + pages(poolSize) + ramSizes.reduce((a, n) => a + pages(n), 0) + barSizes.reduce((a, n) => a + pages(n), 0);
@@ -112,7 +116,7 @@ export class DmaSystem {
     this.debug = debug;
     this.engine = CopyEngine.create(fabric, options.engine);
     this.iommu = iommu.mode === 'off' ? undefined : new Iommu(iommu);
-    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new BounceRecords(this.swiotlb), barRegions, barOfRegion: new Map([...barRegions].map(([bar, region]) => [region, bar])), debug, lifecycle: this.#lifecycle, iommu: this.iommu };
+    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new BounceRecords(this.swiotlb), barRegions, barOfRegion: new Map([...barRegions].map(([bar, region]) => [region, bar])), p2pdma: new P2pdmaProviders(barRegions), debug, lifecycle: this.#lifecycle, iommu: this.iommu };
   }
 
   /** 'open', 'closing' (close() waits for the calls in flight) or 'closed'. */
@@ -131,20 +135,32 @@ export class DmaSystem {
    * one page). Throws ERR_UNKNOWN_DEVICE / ERR_INVALID_ARGUMENT.
    */
   barMemory(bdf: string, index: number): Region {
+    if (typeof bdf !== 'string') throw new InvalidArgumentError(`bdf must be a string such as "0000:03:00.0", got ${typeof bdf}`, { argument: 'bdf' });
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index > 5) throw new InvalidArgumentError(`BAR index ${String(index)} must be an integer in 0..5`, { argument: 'index' });
     const device = this.topology.findDevice(bdf);
     if (!device) throw new UnknownDeviceError(`no device ${bdf}`, { bdf });
     for (const [bar, region] of this.#ctx.barRegions) if (bar.device === device && bar.index === index) return region;
     throw new InvalidArgumentError(`${bdf} BAR ${index} has no backing memory (only p2pmem BARs do)`, { argument: 'index' });
   }
 
-  /** Allocates a buffer in host RAM: below 4 GiB when `low`, else in the first region that fits. */
+  /**
+   * Allocates a buffer in host RAM: below 4 GiB when `low`, else in the first region that fits,
+   * aligned to `alignment` (a power of two, default 64). Throws ERR_INVALID_SIZE /
+   * ERR_INVALID_ARGUMENT for bad arguments, ERR_ALLOC_EXHAUSTED when no region has room.
+   */
   allocRam(size: Size, options: { readonly low?: boolean; readonly alignment?: number } = {}): Span {
     const length = parseSize(size, 'size');
-    const candidates = this.#ram.filter((r) => !options.low || r.physEnd <= 2 ** 32);
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object { low, alignment }', { argument: 'options' });
+    const { low = false, alignment = 64 } = options;
+    if (typeof low !== 'boolean') throw new InvalidArgumentError('low must be a boolean', { argument: 'low' });
+    if (typeof alignment !== 'number' || !Number.isSafeInteger(alignment) || alignment < 1 || (alignment & (alignment - 1)) !== 0 || alignment > 2 ** 30) {
+      throw new InvalidArgumentError(`alignment ${String(alignment)} must be a power of two up to 1 GiB`, { argument: 'alignment' });
+    }
+    const candidates = this.#ram.filter((r) => !low || r.physEnd <= 2 ** 32);
     let last: unknown;
     for (const region of candidates) {
       try {
-        return region.allocate(length, options.alignment ?? 64);
+        return region.allocate(length, alignment);
       } catch (error) {
         last = error;
       }
@@ -221,6 +237,23 @@ export class DmaSystem {
     this.#lifecycle.markClosed();
     if (leak !== undefined) throw leak;
   }
+}
+
+const SYSTEM_KEYS: ReadonlySet<string> = new Set(['topology', 'ram', 'swiotlb', 'barBacking', 'engine', 'debug', 'iommu']);
+
+// A snapshot of the RAM definitions: each read once and checked.
+function ramDefinitions(given: unknown): { name: string; phys: number; size: number }[] {
+  if (!Array.isArray(given) || given.length === 0 || given.length > 64) throw new InvalidArgumentError('ram must be an array of 1..64 { name, phys, size }', { argument: 'ram' });
+  const out: { name: string; phys: number; size: number }[] = [];
+  for (let i = 0; i < given.length; i++) {
+    const r: unknown = given[i];
+    if (r === null || typeof r !== 'object') throw new InvalidArgumentError(`ram[${i}] must be { name, phys, size }`, { argument: 'ram' });
+    const { name, phys, size } = r as { name?: unknown; phys?: unknown; size?: unknown };
+    if (typeof name !== 'string' || name === '') throw new InvalidArgumentError(`ram[${i}].name must be a non-empty string`, { argument: 'ram' });
+    if (typeof phys !== 'number' || !Number.isSafeInteger(phys) || phys < 0) throw new InvalidArgumentError(`ram[${i}].phys must be a non-negative safe integer`, { argument: 'ram' });
+    out.push({ name, phys, size: parseSize(size as Size, `ram ${name} size`) });
+  }
+  return out;
 }
 
 function ignore(): void {}

@@ -1,12 +1,15 @@
 // Time for the IOMMU layer's deferred work (the flush queue's 10 ms timer, the rcache depot's
 // 100 ms trim): real timers that never keep the process alive, or a manual clock that tests
 // advance, so that a lazy-mode window can be shown without sleeping.
+/** What the IOMMU layer schedules its deferred work on. */
 export interface IommuClock {
   /** Runs `fn` once after `ms`; returns a handle for cancel(). */
   schedule(ms: number, fn: () => void): unknown;
+  /** Cancels what schedule() returned; a handle already run or cancelled is ignored. */
   cancel(handle: unknown): void;
   /** Manual clocks only: runs what falls due within `ms` (in due order); real clocks refuse. */
   readonly manual: boolean;
+  /** Moves a manual clock on by `ms`, running what falls due; a real clock throws. */
   advance(ms: number): void;
 }
 

@@ -67,7 +67,8 @@ function place(ctx: DmaContext, device: IommuMappingDevice, entry: SgEntry, attr
   const bar = ctx.barOfRegion.get(region)!;
   placed.provider = bar.device.bdf;
   placed.kind = 'host-bridge';
-  const route = device.route(bar.device).type;
+  const routeResult = ctx.p2pdma.route(bar.device, device.pci);
+  const route = routeResult.type;
   if (!p2p) {
     if (device.p2pPolicy === 'bounce' && route === 'NOT_SUPPORTED' && !placed.mmio) {
       placed.kind = 'bounced';
@@ -86,7 +87,7 @@ function place(ctx: DmaContext, device: IommuMappingDevice, entry: SgEntry, attr
     placed.reason = placed.mmio ? 'mmio-p2p-not-supported' : 'p2p-not-supported';
     return placed;
   }
-  const reasons = device.route(bar.device).reasons;
+  const reasons = routeResult.reasons;
   throw new P2PNotSupportedError(
     `${device.pci.bdf}: peer-to-peer DMA to ${placed.provider} BAR memory at 0x${phys.toString(16)} is NOT_SUPPORTED (${reasons.join('; ') || 'no route'}); iommu_dma_map_sg() fails with -EREMOTEIO`,
     { errno: 'EREMOTEIO', address: phys, length, provider: placed.provider, reasons },
@@ -96,7 +97,7 @@ function place(ctx: DmaContext, device: IommuMappingDevice, entry: SgEntry, attr
 /** Takes a bounce slot aligned to the granule (alloc_align_mask = granule - 1) and copies the original in. */
 async function takeBounce(ctx: DmaContext, device: IommuMappingDevice, placed: Placed, direction: StreamingDirection, signal: AbortSignal | undefined): Promise<BounceRecord> {
   const g = domainOf(device).granule;
-  if (device.owner.minAlignMask > g - 1) throw new DmaMappingError(`${device.pci.bdf}: Unsupported alignment constraint (min_align_mask 0x${device.owner.minAlignMask.toString(16)} above the IOVA granule)`, { errno: 'EIO', address: placed.phys });
+  if (device.owner.minAlignMask > g - 1) throw new DmaMappingError(`${device.pci.bdf}: Unsupported alignment constraint (min_align_mask 0x${device.owner.minAlignMask.toString(16)} above the IOVA granule)`, { errno: 'EIO', address: placed.phys, length: placed.length });
   return device.owner.waitForSpace === false
     ? allocateBounce(ctx, device.owner, placed.phys, placed.origOffset, placed.length, direction, g - 1)
     : allocateBounceWaiting(ctx, device.owner, placed.phys, placed.origOffset, placed.length, direction, signal, g - 1);
@@ -407,7 +408,8 @@ async function mapSgSwiotlb(ctx: DmaContext, device: IommuMappingDevice, entries
   } catch (error) {
     for (const s of out) await unmapPhys(ctx, device, s, direction, attrs | DMA_ATTR_SKIP_CPU_SYNC);
     if (error instanceof DmaMappingError && (error as { errno?: unknown }).errno !== 'EIO') {
-      throw new DmaMappingError(`${error.message} (iommu_dma_map_sg_swiotlb() returns -EIO)`, { errno: 'EIO', cause: error });
+      const { address, length } = error as DmaMappingError;
+      throw new DmaMappingError(`${error.message} (iommu_dma_map_sg_swiotlb() returns -EIO)`, { errno: 'EIO', address, length, cause: error });
     }
     throw error;
   }

@@ -42,6 +42,7 @@ export interface Pci32bitState {
 
 const DMA_BIT_MASK_32 = 2 ** 32 - 1;
 
+/** One IOMMU DMA domain: IOVA space, page table, lazy-mode IOTLB and flush queue, live mappings. Shared by an IOMMU group's devices. */
 export class IommuDomain {
   readonly id: number;
   readonly type: DomainType;

@@ -11,6 +11,7 @@ import { IommuDomain, type DomainType, type Pci32bitState } from './domain.js';
 /** 'off': no IOMMU (dma-direct, today's model); 'identity': passthrough (dma-direct); 'strict' / 'lazy': translated. */
 export type IommuMode = 'off' | 'strict' | 'lazy' | 'identity';
 
+/** The `iommu` system option in full (a mode string is short for `{ mode }`). */
 export interface IommuOptions {
   readonly mode: IommuMode;
   /** IOMMU page size: '4KiB' (default), '16KiB' or '64KiB'. */
@@ -50,6 +51,7 @@ const MSI_RANGE = [0xfee0_0000, 0xfeef_ffff] as const;
 /** AMD-Vi's HyperTransport hole (IOMMU_RESV_RESERVED). */
 const HT_RANGE = [0xfd_0000_0000, 0xff_ffff_ffff] as const;
 
+/** The validated `iommu` option, every field filled with its default. */
 export interface IommuSettings {
   readonly mode: IommuMode;
   readonly granule: number;
@@ -109,6 +111,10 @@ interface Group {
   readonly type: DomainType | 'identity';
 }
 
+/**
+ * The system's IOMMU (system.iommu): its settings, one DMA domain per IOMMU group, the fault log and
+ * the flush-queue controls. Made by DmaSystem.create() for any mode but 'off'.
+ */
 export class Iommu {
   readonly settings: IommuSettings;
   /** Every fault reported, oldest first. */
@@ -125,10 +131,12 @@ export class Iommu {
     this.#clock = settings.clock === 'manual' ? manualClock() : realClock();
   }
 
+  /** The configured mode. */
   get mode(): IommuMode {
     return this.settings.mode;
   }
 
+  /** Bytes per IOMMU page. */
   get granule(): number {
     return this.settings.granule;
   }
@@ -148,7 +156,7 @@ export class Iommu {
       group = { type, domain: type === 'identity' ? undefined : this.#newDomain(type, pci) };
       this.#groups.set(key, group);
     } else if (untrusted && group.type !== 'strict') {
-      throw new InvalidStateError(`${pci.bdf} is untrusted but its IOMMU group already has a${group.type === 'identity' ? 'n identity' : ' lazy (flush queue)'} domain; untrusted devices need a strict DMA domain`, { bdf: pci.bdf });
+      throw new InvalidStateError(`${pci.bdf} is untrusted but its IOMMU group already has a${group.type === 'identity' ? 'n identity' : ' lazy (flush queue)'} domain; untrusted devices need a strict DMA domain`, { state: group.type });
     }
     return group.domain;
   }

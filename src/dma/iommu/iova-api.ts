@@ -44,6 +44,7 @@ export class IovaState {
     this.#state = size > 0 ? 'allocated' : 'unallocated';
   }
 
+  /** Where the state is in its life. */
   get state(): IovaStateName {
     return this.#state;
   }
@@ -119,11 +120,11 @@ export async function iovaLink(ctx: DmaContext, device: IommuMappingDevice, give
   const cpu = device.owner.cpu;
   const unaligned = pad !== 0 || (p + len) % g !== 0;
   if (!(device.untrusted && unaligned)) {
-    if (!domain.map(addr - pad, p - pad, Math.ceil((len + pad) / g) * g, prot)) throw new DmaMappingError(`iovaLink: the IOMMU refused to map IOVA 0x${(addr - pad).toString(16)}`, { errno: 'EINVAL', address: p });
+    if (!domain.map(addr - pad, p - pad, Math.ceil((len + pad) / g) * g, prot)) throw new DmaMappingError(`iovaLink: the IOMMU refused to map IOVA 0x${(addr - pad).toString(16)}`, { errno: 'EINVAL', address: p, length: len });
     state.links.splice(at, 0, { offset: off, size: len, phys: p, bounces: [] });
     return;
   }
-  if (mmio) throw new DmaMappingError(`iovaLink: ${device.pci.bdf} is untrusted and MMIO cannot be bounced through swiotlb`, { errno: 'EPERM', address: p });
+  if (mmio) throw new DmaMappingError(`iovaLink: ${device.pci.bdf} is untrusted and MMIO cannot be bounced through swiotlb`, { errno: 'EPERM', address: p, length: len });
   // The unaligned head and tail go through swiotlb; the aligned middle is linked directly.
   state.busy = true;
   const bounces: BounceRecord[] = [];
@@ -155,7 +156,7 @@ export async function iovaLink(ctx: DmaContext, device: IommuMappingDevice, give
       const start = part.at - (part.at % g);
       const size = Math.ceil((part.size + part.at % g) / g) * g;
       if (target % g !== part.at % g || !domain.map(start, target - (part.at % g), size, prot)) {
-        throw new DmaMappingError(`iovaLink: the IOMMU cannot map IOVA 0x${start.toString(16)} onto 0x${(target - (part.at % g)).toString(16)} (not granule aligned: the device's min_align_mask must keep the in-granule offset)`, { errno: 'EINVAL', address: part.phys });
+        throw new DmaMappingError(`iovaLink: the IOMMU cannot map IOVA 0x${start.toString(16)} onto 0x${(target - (part.at % g)).toString(16)} (not granule aligned: the device's min_align_mask must keep the in-granule offset)`, { errno: 'EINVAL', address: part.phys, length: part.size });
       }
       mapped.push([start, size]);
     }

@@ -60,6 +60,7 @@ interface Rcache {
   work: unknown;
 }
 
+/** How an IovaDomain is made (init_iova_domain() and its rcaches). */
 export interface IovaDomainOptions {
   /** Bytes per IOVA page: 4 KiB, 16 KiB or 64 KiB. */
   readonly granule: number;
@@ -73,6 +74,7 @@ export interface IovaDomainOptions {
   readonly clock?: IommuClock;
 }
 
+/** Counts of an IovaDomain, for tests and reports. */
 export interface IovaDomainStats {
   /** Ranges in the tree (reserved ones included, the anchor not). */
   readonly ranges: number;
@@ -100,6 +102,10 @@ export function roundupPowOfTwo(n: number): number {
 
 const byLo = (a: Iova, b: Iova): number => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0);
 
+/**
+ * struct iova_domain: the IOVA allocator of one domain. Methods return 0 or undefined where the
+ * kernel's return 0 or NULL (no space); nothing here throws for a full space.
+ */
 export class IovaDomain {
   readonly granule: number;
   readonly shift: number;
@@ -132,6 +138,7 @@ export class IovaDomain {
     this.#rcaches = options.rcache === false ? undefined : Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE }, () => ({ depot: [], cpus: new Map(), work: undefined }));
   }
 
+  /** Whether the per-CPU range caches are in use. */
   get rcacheEnabled(): boolean {
     return this.#rcaches !== undefined;
   }
@@ -227,6 +234,7 @@ export class IovaDomain {
     return out;
   }
 
+  /** Ranges in the tree, ranges cached, depot magazines, max32_alloc_size. */
   stats(): IovaDomainStats {
     let cachedRanges = 0;
     let depotMagazines = 0;
