@@ -59,12 +59,14 @@ export class DeviceDma {
     const fault = (why: string) => new DeviceFaultError(`${this.#pci.bdf}: DMA to 0x${shownAddress.toString(16)}+${shownLength} faults: ${why}`, { device: this.#pci.bdf, dmaAddress: shownAddress, length: shownLength });
     const inLimit = this.#domain !== undefined || dmaAddress + Math.max(length, 1) - 1 <= this.#dmaLimit;
 
-    if (ctx.poolRegion.containsPhys(dmaAddress, length)) {
+    // Any access touching a pool (dynamic pools live inside host RAM) is a swiotlb access: it must
+    // stay inside one live mapping of this device.
+    if (ctx.pool.overlaps(dmaAddress, length)) {
       if (!inLimit) throw fault('beyond the device DMA mask');
       const record = this.#domain ? this.#allocationHolding(dmaAddress, length) : ctx.bounced.containing(dmaAddress, length);
       if (record === undefined || record.deviceId !== this.#deviceId) throw fault('swiotlb slot not mapped for this device');
       if (record.state !== 'live') throw fault(`swiotlb mapping is not live (${record.state === 'mapping' ? 'its map has not resolved' : 'it is being unmapped'})`);
-      return { offset: ctx.poolRegion.physToOffset(dmaAddress, length), via: 'swiotlb' };
+      return { offset: record.slotOffset + (dmaAddress - record.tlbAddr), via: 'swiotlb' };
     }
     for (const region of ctx.fabric.regions) {
       if (region.kind === 'ram' && region.containsPhys(dmaAddress, length)) {
@@ -91,8 +93,9 @@ export class DeviceDma {
   // Through the IOMMU a device sees whole granules of a bounce allocation, its (zeroed) padding too.
   #allocationHolding(phys: number, length: number) {
     const info = this.#ctx.pool.mappingContaining(phys);
-    if (!info) return undefined;
-    const start = this.#ctx.pool.base + info.index * 2048;
+    const pool = this.#ctx.pool.findPool(phys);
+    if (!info || !pool) return undefined;
+    const start = pool.base + info.index * 2048;
     if (phys + length > start + info.nslots * 2048) return undefined;
     return this.#ctx.bounced.get(info.tlbAddr);
   }
@@ -127,7 +130,7 @@ export class DeviceDma {
       }
       // Physically adjacent pages merge, except in the pool: two bounce allocations may sit side by side.
       const last = pieces[pieces.length - 1];
-      if (last && last.phys + last.length === t!.phys && !this.#ctx.poolRegion.containsPhys(t!.phys)) last.length += next - a;
+      if (last && last.phys + last.length === t!.phys && !this.#ctx.pool.isSwiotlbBuffer(t!.phys)) last.length += next - a;
       else pieces.push({ phys: t!.phys, length: next - a });
       a = next;
     }

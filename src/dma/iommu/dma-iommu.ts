@@ -105,12 +105,12 @@ async function takeBounce(ctx: DmaContext, device: IommuMappingDevice, placed: P
 
 // models the padding memset of iommu_dma_map_swiotlb(): an untrusted device sees zeros, not stale data.
 function zeroPadding(ctx: DmaContext, record: BounceRecord, g: number): void {
-  const pool = ctx.poolRegion;
+  // A pool is contiguous in the fabric, so the padding's offsets follow from the data's.
   const start = Math.floor(record.tlbAddr / g) * g;
   const end = Math.ceil((record.tlbAddr + record.size) / g) * g;
   const bytes = ctx.fabric.bytes;
-  bytes.fill(0, pool.offset + (start - pool.phys), record.slotOffset);
-  bytes.fill(0, record.slotOffset + record.size, pool.offset + (end - pool.phys));
+  bytes.fill(0, record.slotOffset - (record.tlbAddr - start), record.slotOffset);
+  bytes.fill(0, record.slotOffset + record.size, record.slotOffset + (end - record.tlbAddr));
 }
 
 function mappingError(device: MappingDevice, phys: number, length: number, errno: 'ENOMEM' | 'EINVAL' | 'EIO', why: string): DmaMappingError {
@@ -440,7 +440,7 @@ function bounceRecordsIn(ctx: DmaContext, domain: IommuDomain, dmaAddress: numbe
   const g = domain.granule;
   for (let a = Math.floor(dmaAddress / g) * g; a < dmaAddress + length; a += g) {
     const t = domain.table.translate(a);
-    if (!t || !ctx.poolRegion.containsPhys(t.phys)) continue;
+    if (!t || !ctx.pool.isSwiotlbBuffer(t.phys)) continue;
     // Any slot of an allocation (its padding slots too) names the mapping.
     const info = ctx.pool.mappingContaining(t.phys) ?? ctx.pool.mappingContaining(t.phys + g - 1);
     const record = info ? ctx.bounced.get(info.tlbAddr) : undefined;
@@ -526,7 +526,7 @@ function poolParts(ctx: DmaContext, domain: IommuDomain, dmaAddress: number, len
   for (let a = dmaAddress; a < dmaAddress + length;) {
     const next = Math.min(Math.floor(a / g) * g + g, dmaAddress + length);
     const t = domain.table.translate(a);
-    if (t && ctx.poolRegion.containsPhys(t.phys)) {
+    if (t && ctx.pool.isSwiotlbBuffer(t.phys)) {
       const last = out[out.length - 1];
       if (last && last.dmaAddress + last.length === t.phys) out[out.length - 1] = { dmaAddress: last.dmaAddress, length: last.length + (next - a) };
       else out.push({ dmaAddress: t.phys, length: next - a });
