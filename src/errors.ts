@@ -87,6 +87,12 @@ export class CopyError extends coded('ERR_COPY_FAILED', 'CopyError', 'Copy faile
 export class AbortError extends coded('ERR_ABORTED', 'AbortError', 'The operation was aborted') {}
 /** A worker thread died while it held work. Fields: `threadId`. */
 export class WorkerDiedError extends coded('ERR_WORKER_DIED', 'WorkerDiedError', 'Copy worker died') {}
+/** A pool's worker answered a dma-bounce task with something dma-bounce/worker never returns: it runs another module. Fields: `received` (what came back, described). */
+export class WorkerMismatchError extends coded('ERR_WORKER_MISMATCH', 'WorkerMismatchError', 'The pool does not run dma-bounce/worker') {}
+/** A ring already has its consumer (or is reserved for another server): a ring is served by one thread at a time. Fields: `ctrl`. */
+export class RingBusyError extends coded('ERR_RING_BUSY', 'RingBusyError', 'The ring already has a server') {}
+/** A worker pool has too few threads for the rings it serves plus the task asked for. Fields: `threads`, `rings`, `needed`. */
+export class PoolTooSmallError extends coded('ERR_POOL_TOO_SMALL', 'PoolTooSmallError', 'The worker pool has too few threads') {}
 
 // --- DMA mapping
 /** A DMA mapping failed (the model of DMA_MAPPING_ERROR). Fields: `errno` ('EIO', 'ENOMEM', ...). */
@@ -131,6 +137,9 @@ const byCode = new Map<string, ErrorClass>(
     DeviceFaultError,
     DmaDebugError,
     UsageError,
+    WorkerMismatchError,
+    RingBusyError,
+    PoolTooSmallError,
   ] as ErrorClass[]).map((Class) => [Class.code, Class]),
 );
 

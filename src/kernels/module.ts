@@ -8,7 +8,8 @@ export interface KernelExports {
   checkList(list: number, count: number, lo: number, hi: number): number;
   /** Bytes copied, or -1 - i when entry i leaves [lo, hi) (entries before it were copied). */
   copySg(table: number, count: number, lo: number, hi: number): number;
-  copySgLists(dstList: number, dstCount: number, srcList: number, srcCount: number): number;
+  /** Bytes copied (the smaller total), or -1 - 2i / -2 - 2i when destination / source entry i leaves [lo, hi) (the bytes before it copied). */
+  copySgLists(dstList: number, dstCount: number, srcList: number, srcCount: number, lo: number, hi: number): number;
   fill(dst: number, pattern: bigint, len: number): void;
   compare(a: number, b: number, len: number): number;
   crc32cInitTable(table: number): void;
