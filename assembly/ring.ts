@@ -190,9 +190,13 @@ function runOp(ctrl: usize, d: usize, c: usize, lastFailed: bool): u32 {
   if (op == OP_COPY_TABLE) {
     const table = src;
     if (<u64>a * SG_ENTRY_SIZE > <u64>(thi - tlo) || !inBounds(table, <usize>a * SG_ENTRY_SIZE, tlo, thi)) return fault(c, STATUS_INVALID_SRC, table);
-    // A table with a bad entry copies nothing: scan it first (one branch-free pass).
+    // A table with a bad entry copies nothing: scan it first (one branch-free pass). The entry is
+    // read again to report it; one rewritten meanwhile into a good one is left to the pass below.
     const bad = checkSg(table, a, lo, hi);
-    if (bad >= 0) return badEntry(c, table + <usize>bad * SG_ENTRY_SIZE, lo, hi);
+    if (bad >= 0) {
+      const status = badEntry(c, table + <usize>bad * SG_ENTRY_SIZE, lo, hi);
+      if (status != STATUS_SUCCESS) return status;
+    }
     // Then each entry is read once, checked and copied with the numbers checked: the table lives
     // in shared memory, and a copy must never use values that its check did not see. Bytes
     // completed are published per segment (per pair of equal independent ones, which copySg's
@@ -222,9 +226,9 @@ function runOp(ctrl: usize, d: usize, c: usize, lastFailed: bool): u32 {
     if (<u64>dstCount * LIST_ENTRY_SIZE > <u64>(thi - tlo) || !inBounds(dst, <usize>dstCount * LIST_ENTRY_SIZE, tlo, thi)) return fault(c, STATUS_INVALID_DST, dst);
     if (<u64>srcCount * LIST_ENTRY_SIZE > <u64>(thi - tlo) || !inBounds(src, <usize>srcCount * LIST_ENTRY_SIZE, tlo, thi)) return fault(c, STATUS_INVALID_SRC, src);
     const badDst = checkList(dst, dstCount, lo, hi);
-    if (badDst >= 0) return fault(c, STATUS_INVALID_DST, load<u32>(dst + <usize>badDst * LIST_ENTRY_SIZE));
+    if (badDst >= 0 && badListEntry(c, dst + <usize>badDst * LIST_ENTRY_SIZE, lo, hi, STATUS_INVALID_DST)) return STATUS_INVALID_DST;
     const badSrc = checkList(src, srcCount, lo, hi);
-    if (badSrc >= 0) return fault(c, STATUS_INVALID_SRC, load<u32>(src + <usize>badSrc * LIST_ENTRY_SIZE));
+    if (badSrc >= 0 && badListEntry(c, src + <usize>badSrc * LIST_ENTRY_SIZE, lo, hi, STATUS_INVALID_SRC)) return STATUS_INVALID_SRC;
     const total = listTotal(dst, dstCount);
     if (total != listTotal(src, srcCount)) return STATUS_INVALID_LENGTH;
     // The checks above promise "nothing copied" for lists that were bad when the op started;
@@ -245,12 +249,24 @@ function fault(c: usize, status: u32, address: usize): u32 {
   return status;
 }
 
-// The status and fault address for a table entry that leaves [lo, hi), from one read of each field.
+// The status and fault address for a table entry the check found outside [lo, hi), from one read
+// of each field; SUCCESS when the entry reads good now (another thread rewrote it: the copy pass,
+// which checks every entry it copies, decides).
 function badEntry(c: usize, e: usize, lo: usize, hi: usize): u32 {
   const dst: usize = load<u32>(e);
   const src: usize = load<u32>(e, 4);
   const n: usize = load<u32>(e, 8);
-  return inBounds(src, n, lo, hi) ? fault(c, STATUS_INVALID_DST, dst) : fault(c, STATUS_INVALID_SRC, src);
+  if (!inBounds(src, n, lo, hi)) return fault(c, STATUS_INVALID_SRC, src);
+  if (!inBounds(dst, n, lo, hi)) return fault(c, STATUS_INVALID_DST, dst);
+  return STATUS_SUCCESS;
+}
+
+// The same for a list entry: true (fault address written) when it still reads out of bounds.
+function badListEntry(c: usize, e: usize, lo: usize, hi: usize, status: u32): bool {
+  const addr: usize = load<u32>(e);
+  if (inBounds(addr, load<u32>(e, 4), lo, hi)) return false;
+  fault(c, status, addr);
+  return true;
 }
 
 function listTotal(list: usize, count: u32): u64 {
