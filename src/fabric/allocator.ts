@@ -2,6 +2,7 @@
 // Used for every region's spans and for the fabric's scratch area. Failures throw and
 // leave the allocator exactly as it was.
 import { AllocationError, DoubleFreeError, ForeignSpanError, InvalidArgumentError } from '../errors.js';
+import { describe } from './input.js';
 
 /** Counters of one allocator. */
 export interface AllocatorStats {
@@ -25,8 +26,8 @@ export class RangeAllocator {
   #used = 0;
 
   constructor(base: number, size: number) {
-    if (!Number.isSafeInteger(base) || base < 0) throw new InvalidArgumentError(`base ${base} is not a non-negative integer`, { argument: 'base' });
-    if (!Number.isSafeInteger(size) || size <= 0) throw new InvalidArgumentError(`size ${size} is not a positive integer`, { argument: 'size' });
+    if (!Number.isSafeInteger(base) || base < 0) throw new InvalidArgumentError(`base ${describe(base)} is not a non-negative integer`, { argument: 'base' });
+    if (!Number.isSafeInteger(size) || size <= 0) throw new InvalidArgumentError(`size ${describe(size)} is not a positive integer`, { argument: 'size' });
     this.base = base;
     this.size = size;
     this.#freeStarts = [base];
@@ -40,10 +41,10 @@ export class RangeAllocator {
    */
   allocate(length: number, alignment = 1): number {
     if (!Number.isSafeInteger(length) || length <= 0) {
-      throw new InvalidArgumentError(`length ${length} is not a positive integer`, { argument: 'length' });
+      throw new InvalidArgumentError(`length ${describe(length)} is not a positive integer`, { argument: 'length' });
     }
     if (!isPowerOfTwo(alignment)) {
-      throw new InvalidArgumentError(`alignment ${alignment} is not a power of two`, { argument: 'alignment' });
+      throw new InvalidArgumentError(`alignment ${describe(alignment)} is not a power of two`, { argument: 'alignment' });
     }
     const starts = this.#freeStarts;
     const lengths = this.#freeLengths;
@@ -87,7 +88,7 @@ export class RangeAllocator {
     const length = this.#live.get(start);
     if (length === undefined) {
       if (this.#freed.has(start)) throw new DoubleFreeError(`offset ${start} was already freed`, { offset: start });
-      throw new ForeignSpanError(`offset ${start} was not allocated here`, { offset: start });
+      throw new ForeignSpanError(`offset ${describe(start)} was not allocated here`, { offset: describe(start) });
     }
     this.#live.delete(start);
     this.#freed.add(start);

@@ -3,6 +3,7 @@
 // CPU physical addresses (what SG lists carry) and bus addresses (phys + a region's bus offset).
 import { randomUUID } from 'node:crypto';
 import { AddressError, FabricFullError, InvalidArgumentError, RegionConflictError } from '../errors.js';
+import { describe, readInput } from './input.js';
 import { parseSize, type Size } from '../size.js';
 import { RangeAllocator } from './allocator.js';
 import { FabricKernels } from './kernels.js';
@@ -69,8 +70,9 @@ export class Fabric {
    */
   constructor(options: FabricOptions = {}) {
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object', { argument: 'options' });
-    const size = parseSize(options.size ?? DEFAULTS.size, 'size');
-    const scratch = parseSize(options.scratch ?? DEFAULTS.scratch, 'scratch');
+    const read = readInput('options', () => ({ size: options.size, scratch: options.scratch }));
+    const size = parseSize(read.size ?? DEFAULTS.size, 'size');
+    const scratch = parseSize(read.scratch ?? DEFAULTS.scratch, 'scratch');
     if (size % WASM_PAGE !== 0 || size <= 0 || size > MAX_FABRIC_SIZE) {
       throw new InvalidArgumentError(`fabric size ${size} must be a positive multiple of 64KiB and at most 4GiB`, { argument: 'size' });
     }
@@ -108,7 +110,7 @@ export class Fabric {
    */
   addRegion(definition: RegionDefinition): Region {
     if (definition === null || typeof definition !== 'object') throw new InvalidArgumentError('region definition must be an object', { argument: 'definition' });
-    const { name, kind, phys, busOffset = 0 } = definition;
+    const { name, kind, phys, busOffset = 0, size: sizeOption } = readInput('definition', () => ({ name: definition.name, kind: definition.kind, phys: definition.phys, busOffset: definition.busOffset, size: definition.size }));
     if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('region name must be a non-empty string', { argument: 'name' });
     if (!REGION_KINDS.includes(kind)) throw new InvalidArgumentError(`region ${name}: kind must be one of ${REGION_KINDS.join(', ')}`, { argument: 'kind' });
     if (!Number.isSafeInteger(phys) || phys < 0 || phys % PAGE_SIZE !== 0) {
@@ -117,7 +119,7 @@ export class Fabric {
     if (!Number.isSafeInteger(busOffset) || !Number.isSafeInteger(phys + busOffset) || phys + busOffset < 0) {
       throw new InvalidArgumentError(`region ${name}: busOffset must be an integer that keeps bus addresses non-negative`, { argument: 'busOffset' });
     }
-    const size = parseSize(definition.size, `region ${name} size`);
+    const size = parseSize(sizeOption, `region ${name} size`);
     if (size <= 0 || size % PAGE_SIZE !== 0 || !Number.isSafeInteger(phys + size)) {
       throw new InvalidArgumentError(`region ${name}: size must be a positive multiple of ${PAGE_SIZE}`, { argument: 'size' });
     }
@@ -148,7 +150,7 @@ export class Fabric {
   /** The region named `name`. Throws ERR_INVALID_ARGUMENT when there is none. */
   region(name: string): Region {
     const region = this.#regions.find((r) => r.name === name);
-    if (!region) throw new InvalidArgumentError(`no region named ${String(name)}`, { argument: 'name' });
+    if (!region) throw new InvalidArgumentError(`no region named ${describe(name)}`, { argument: 'name' });
     return region;
   }
 
@@ -157,6 +159,9 @@ export class Fabric {
    * no region or the range crosses the region's end.
    */
   regionAt(phys: number, length = 1): Region {
+    // Only numbers are addresses: anything else would be coerced by the compares below (or throw).
+    if (typeof phys !== 'number') throw new AddressError(`phys ${describe(phys)} is not a number`, { address: describe(phys), length: describe(length) });
+    if (typeof length !== 'number') throw new AddressError(`length ${describe(length)} is not a number`, { address: phys, length: describe(length) });
     const regions = this.#regions;
     let lo = 0, hi = regions.length;
     while (lo < hi) {
@@ -181,6 +186,7 @@ export class Fabric {
 
   /** CPU physical address of a fabric offset. Throws ERR_BAD_ADDRESS for an offset in no region. */
   offsetToPhys(offset: number): number {
+    if (typeof offset !== 'number') throw new AddressError(`fabric offset ${describe(offset)} is not a number`, { address: describe(offset), length: 1 });
     for (const region of this.#regions) {
       if (offset >= region.offset && offset < region.offset + region.size) return region.phys + (offset - region.offset);
     }

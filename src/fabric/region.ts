@@ -2,6 +2,7 @@
 // BAR or the bounce pool, with a CPU physical base and a bus offset.
 import { AddressError, ForeignSpanError, InvalidArgumentError } from '../errors.js';
 import { parseSize, type Size } from '../size.js';
+import { describe, readInput } from './input.js';
 import { RangeAllocator, type AllocatorStats } from './allocator.js';
 
 export type RegionKind = 'ram' | 'bar' | 'bounce';
@@ -55,15 +56,15 @@ export class Region {
     return this.phys + this.size;
   }
 
-  /** True when [phys, phys + length) lies inside this region. */
+  /** True when [phys, phys + length) lies inside this region (false for anything but numbers: integers, length >= 0). */
   containsPhys(phys: number, length = 1): boolean {
-    return phys >= this.phys && phys + length <= this.phys + this.size;
+    return Number.isSafeInteger(phys) && Number.isSafeInteger(length) && length >= 0 && phys >= this.phys && phys + length <= this.phys + this.size;
   }
 
-  /** The fabric offset of a physical address in this region. Throws ERR_BAD_ADDRESS outside it. */
+  /** The fabric offset of a physical address in this region. Throws ERR_BAD_ADDRESS outside it (or for a value that is not an integer). */
   physToOffset(phys: number, length = 1): number {
     if (!this.containsPhys(phys, length)) {
-      throw new AddressError(`phys 0x${phys.toString(16)}+${length} is outside region ${this.name}`, { address: phys, length });
+      throw new AddressError(`phys ${hexOf(phys)}+${describe(length)} is outside region ${this.name}`, { address: phys, length });
     }
     return this.offset + (phys - this.phys);
   }
@@ -79,25 +80,37 @@ export class Region {
     return { region: this, phys, offset: this.offset + (phys - this.phys), length };
   }
 
-  /** Frees a span allocated from this region. ERR_FOREIGN_SPAN / ERR_DOUBLE_FREE otherwise, ERR_INVALID_ARGUMENT for a non-span; unchanged on failure. */
+  /** Frees a span allocated from this region (its `region` and `phys`, each read once). ERR_FOREIGN_SPAN / ERR_DOUBLE_FREE otherwise, ERR_INVALID_ARGUMENT for a non-span; unchanged on failure. */
   free(span: Span): void {
     if (span === null || typeof span !== 'object') throw new InvalidArgumentError('free: expected a span from allocate()', { argument: 'span' });
-    if (span.region !== this) {
-      throw new ForeignSpanError(`span at phys 0x${span.phys.toString(16)} belongs to region ${span.region.name}, not ${this.name}`, { offset: span.offset });
+    const { region, phys } = readInput('span', () => ({ region: span.region, phys: span.phys }));
+    if (region !== this) {
+      throw new ForeignSpanError(`span at phys ${hexOf(phys)} does not belong to region ${this.name}`, { offset: describe(phys) });
     }
-    this.#allocator.free(span.phys);
+    if (!Number.isSafeInteger(phys)) throw new InvalidArgumentError(`free: span.phys ${describe(phys)} is not an address`, { argument: 'span' });
+    this.#allocator.free(phys);
   }
 
-  /** A Uint8Array over the span's bytes (no copy). */
+  /**
+   * A Uint8Array over the span's bytes (no copy). `offset` and `length` are read once: the view
+   * is over exactly what was checked. ERR_INVALID_ARGUMENT for a non-span, ERR_BAD_ADDRESS for a
+   * span that is not integers inside the region.
+   */
   view(span: Pick<Span, 'offset' | 'length'>): Uint8Array {
     if (span === null || typeof span !== 'object') throw new InvalidArgumentError('view: expected a span { offset, length }', { argument: 'span' });
-    if (span.offset < this.offset || span.offset + span.length > this.offset + this.size) {
-      throw new AddressError(`span at offset ${span.offset}+${span.length} is outside region ${this.name}`, { address: span.offset, length: span.length });
+    const { offset, length } = readInput('span', () => ({ offset: span.offset, length: span.length }));
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || length < 0 || offset < this.offset || offset + length > this.offset + this.size) {
+      throw new AddressError(`span at offset ${describe(offset)}+${describe(length)} is outside region ${this.name}`, { address: describe(offset), length: describe(length) });
     }
-    return new Uint8Array(this.#buffer, span.offset, span.length);
+    return new Uint8Array(this.#buffer, offset, length);
   }
 
   stats(): AllocatorStats {
     return this.#allocator.stats();
   }
+}
+
+// An address for a message: hex for a number, described otherwise.
+function hexOf(value: unknown): string {
+  return typeof value === 'number' && Number.isFinite(value) ? `0x${value.toString(16)}` : describe(value);
 }
