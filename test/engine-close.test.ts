@@ -5,9 +5,10 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { CopyEngine, DmaChannel, Fabric } from '../dist/src/index.js';
+import { Piscina } from 'piscina';
+import { CopyEngine, DmaChannel, Fabric, UNSTARTED_LANE_GRACE_MS } from '../dist/src/index.js';
 import { Arena } from './support/arena.js';
-import { within } from './support/deadline.js';
+import { until, within } from './support/deadline.js';
 import { testRng } from './support/random.js';
 
 const rng = testRng('engine-close');
@@ -66,6 +67,22 @@ describe('close()', () => {
     await expect(engine.copy(arena.base + 16 * MiB, arena.base, MiB)).rejects.toMatchObject({ code: 'ERR_ENGINE_STOPPED' });
     await within(engine.close(), 5000, 'close()');
     arena.randomize();
+  });
+
+  it('settles on a pool that never runs the serve task: after the grace period the ops reject with ERR_ENGINE_STOPPED', async () => {
+    const silent = new Piscina({ filename: new URL('./support/workers/silent-worker.mjs', import.meta.url).href, maxThreads: 1, concurrentTasksPerWorker: 1 });
+    try {
+      const engine = CopyEngine.create(fabric, { workers: 1, pool: silent, inlineBelow: 0 });
+      const ops = Array.from({ length: 3 }, () => engine.copy(arena.at(64, 16 * MiB), arena.at(64, 0, 16 * MiB), 64).then(() => 'ok', (e: { code: string }) => e.code));
+      const started = Date.now();
+      await within(engine.close(), UNSTARTED_LANE_GRACE_MS + 5000, 'close()');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(UNSTARTED_LANE_GRACE_MS - 50);
+      expect(await Promise.all(ops)).toEqual(['ERR_ENGINE_STOPPED', 'ERR_ENGINE_STOPPED', 'ERR_ENGINE_STOPPED']);
+      arena.check();
+    } finally {
+      await silent.destroy();
+    }
+    await until(() => fabric.scratch.stats().allocations === scratchBase, 5000, 'the ring freed');
   });
 
   it('`await using` closes the engine and a channel at the end of the block', async () => {

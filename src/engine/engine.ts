@@ -133,6 +133,11 @@ const MAX_THRESHOLD = 2 ** 32;
 const MAX_POLL_MICROS = 10_000;
 /** Restarts a lane's channel allows after worker deaths with no progress. */
 const LANE_MAX_RESTARTS = 3;
+/**
+ * How long close() waits for a lane whose worker has not started serving (a pool of your own that
+ * does not run the serve task) before it stops the lane; its ops then reject with ERR_ENGINE_STOPPED.
+ */
+export const UNSTARTED_LANE_GRACE_MS = 5000;
 
 /** Filled engine options, each read once. */
 interface EngineConfig {
@@ -399,6 +404,8 @@ export class CopyEngine {
    * its result or its coded error, then stops the workers, frees the rings and tables and, for
    * a private pool, ends its threads: nothing the engine started keeps the process alive after.
    * New ops reject with ERR_ENGINE_CLOSED from the call on. Later calls return the same promise.
+   * Always settles: a lane whose worker has not started after UNSTARTED_LANE_GRACE_MS (a pool of
+   * your own that never runs the serve task) is stopped, and its ops reject with ERR_ENGINE_STOPPED.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -407,7 +414,18 @@ export class CopyEngine {
 
   async #close(): Promise<void> {
     this.#state = 'closing';
-    if (this.#outstanding > 0) await new Promise<void>((resolve) => { this.#idle = resolve; });
+    if (this.#outstanding > 0) {
+      const idle = new Promise<void>((resolve) => { this.#idle = resolve; });
+      // Ops on a ring no worker has taken up may never run: after a grace period, give up on them.
+      const timer = setTimeout(() => {
+        for (const lane of this.#lanes) if (lane.channel.state === 'running' && !lane.ring.serverActive) void lane.channel.stop();
+      }, UNSTARTED_LANE_GRACE_MS);
+      try {
+        await idle;
+      } finally {
+        clearTimeout(timer);
+      }
+    }
     for (const lane of this.#lanes) await lane.channel.close();
     for (const table of this.#spareTables.splice(0)) table.release();
     if (this.#ownsPool) await this.#pool.destroy();
