@@ -24,7 +24,7 @@ const canaryIntact = () => expect(Buffer.compare(arena.bytes.subarray(24 * MiB, 
 
 // A segment whose fields are getters: the first read of each gives `first`, every later read `later`.
 function shifty(first: readonly [number, number, number], later: readonly [number, number, number]): [number, number, number] {
-  const reads = [0, 0, 0];
+  const reads: [number, number, number] = [0, 0, 0];
   const segment = [0, 0, 0] as [number, number, number];
   for (const i of [0, 1, 2] as const) Object.defineProperty(segment, i, { get: () => (reads[i]++ === 0 ? first[i] : later[i]), enumerable: true });
   return segment;
