@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { CopyEngine, DmaChannel, Fabric, OP_FLAG_SUBMIT, Ring, SgList, SgTable, type Ring as RingType } from '../dist/src/index.js';
 import { Arena } from './support/arena.js';
+import { until } from './support/deadline.js';
 import { testRng } from './support/random.js';
 
 const rng = testRng('engine-inputs-read-once');
@@ -176,10 +177,17 @@ describe('ring ops over shared tables that another thread rewrites mid-copy', ()
     arena.expected.set(arena.bytes.subarray(16 * MiB, 32 * MiB), 16 * MiB);
   }
 
+  // The channel's worker serves its ring before the main thread busy-waits in copyStarted():
+  // piscina hands the worker its task from this thread's event loop.
+  async function served(channel: DmaChannel): Promise<DmaChannel> {
+    await until(() => channel.ring.serverActive, 60000, 'the ring served');
+    return channel;
+  }
+
   // Spins until the op's first destination bytes are the source's: its check is done.
   function copyStarted(): void {
     const d = dst() - arena.base, s = src() - arena.base;
-    const end = Date.now() + 5000;
+    const end = Date.now() + 20000;
     while (Buffer.compare(arena.bytes.subarray(d, d + 16), arena.expected.subarray(s, s + 16)) !== 0) if (Date.now() > end) throw new Error('the copy never started');
   }
 
@@ -197,7 +205,7 @@ describe('ring ops over shared tables that another thread rewrites mid-copy', ()
   }
 
   it("a table op whose last entry's dst is rewritten into the scratch area after the check: INVALID_DST there, the entries before it copied, nothing written outside (was: the scratch area overwritten)", async () => {
-    const channel = DmaChannel.open(fabric, { slots: 16 });
+    const channel = await served(DmaChannel.open(fabric, { slots: 16 }));
     const table = new SgTable(fabric, ENTRIES);
     const last = (table.offset + (ENTRIES - 1) * 16) >> 2;
     try {
@@ -231,7 +239,7 @@ describe('ring ops over shared tables that another thread rewrites mid-copy', ()
   });
 
   it("a list op whose last destination entry is rewritten after the check: INVALID_DST, nothing written outside", async () => {
-    const channel = DmaChannel.open(fabric, { slots: 16 });
+    const channel = await served(DmaChannel.open(fabric, { slots: 16 }));
     const dstList = new SgList(fabric, ENTRIES);
     const srcList = new SgList(fabric, ENTRIES / REGIONS);
     const last = (dstList.offset + (ENTRIES - 1) * 8) >> 2;
