@@ -1,7 +1,7 @@
 // The swiotlb glue: allocate and free bounce slots for a device, and move bytes between the
 // original buffer and its slot through the copy engine. The pool itself (swiotlb.ts) only
 // keeps slot accounting.
-import { DmaMappingError, EngineStoppedError, InvalidArgumentError, WorkerDiedError } from '../errors.js';
+import { AbortError, DmaMappingError, EngineStoppedError, InvalidArgumentError, MappingStateError, SystemClosedError, WorkerDiedError } from '../errors.js';
 import type { Placement } from '../engine/index.js';
 import type { BounceRecord, DmaContext } from './context.js';
 import type { StreamingDirection } from './direction.js';
@@ -36,13 +36,21 @@ export function allocateBounce(ctx: DmaContext, owner: BounceOwner, phys: number
 }
 
 /** allocateBounce() for an owner that waits for space (QEMU-style map-client retry) instead of failing. */
+// The wait also ends when the system starts closing: close() must settle every waiter.
 export async function allocateBounceWaiting(ctx: DmaContext, owner: BounceOwner, phys: number, origOffset: number, size: number, direction: StreamingDirection, signal?: AbortSignal): Promise<BounceRecord> {
   checkMappingSize(owner, phys, size);
   const wait = owner.waitForSpace === false ? 0 : owner.waitForSpace;
-  const slot = await ctx.pool.mapWait(
-    { origAddr: phys, size, minAlignMask: owner.minAlignMask, cpu: owner.cpu, boundaryMask: owner.boundaryMask },
-    { ...(Number.isFinite(wait) ? { timeout: wait } : {}), ...(signal ? { signal } : {}) },
-  );
+  const closing = ctx.lifecycle.closingSignal;
+  let slot;
+  try {
+    slot = await ctx.pool.mapWait(
+      { origAddr: phys, size, minAlignMask: owner.minAlignMask, cpu: owner.cpu, boundaryMask: owner.boundaryMask },
+      { ...(Number.isFinite(wait) ? { timeout: wait } : {}), signal: signal ? AbortSignal.any([signal, closing]) : closing },
+    );
+  } catch (error) {
+    if (error instanceof AbortError && closing.aborted && !signal?.aborted) throw closing.reason as SystemClosedError;
+    throw error;
+  }
   return remember(ctx, owner, slot.tlbAddr, phys, origOffset, size, direction);
 }
 
@@ -61,15 +69,44 @@ function checkMappingSize(owner: BounceOwner, phys: number, size: number): void 
 
 function remember(ctx: DmaContext, owner: BounceOwner, tlbAddr: number, origPhys: number, origOffset: number, size: number, direction: StreamingDirection): BounceRecord {
   const slotOffset = ctx.poolRegion.offset + (tlbAddr - ctx.poolRegion.phys);
-  const record: BounceRecord = { deviceId: owner.id, tlbAddr, origPhys, origOffset, slotOffset, size, direction, minAlignMask: owner.minAlignMask, claim: 0 };
+  const record: BounceRecord = { deviceId: owner.id, tlbAddr, origPhys, origOffset, slotOffset, size, direction, minAlignMask: owner.minAlignMask, claim: 0, state: 'mapping', busy: 0, onIdle: undefined };
   ctx.bounced.add(record);
   return record;
 }
 
-/** Frees a bounce mapping's slots (models swiotlb_release_slots()). */
+/** Frees a bounce mapping's slots (models swiotlb_release_slots()); the mapping is free from here on. */
 export function releaseBounce(ctx: DmaContext, record: BounceRecord): void {
   ctx.pool.unmap(record.tlbAddr, record.size, record.minAlignMask);
   ctx.bounced.delete(record);
+  record.state = 'free';
+}
+
+/** The error for a call that names a bounce mapping that is not live (nothing changed). */
+export function notLive(record: BounceRecord, dmaAddress: number, length: number): MappingStateError {
+  const why = { mapping: 'its map has not resolved yet', unmapping: 'it is being unmapped', free: 'it was unmapped', live: '' }[record.state];
+  return new MappingStateError(`dma address 0x${dmaAddress.toString(16)}+${length} names a swiotlb mapping that is not live: ${why}`, { dmaAddress, length, state: record.state });
+}
+
+/** Runs a copy on live mappings, counting it on each so an unmap waits for it before it frees the slots. */
+export async function whileBusy(records: readonly BounceRecord[], copy: () => Promise<void>): Promise<void> {
+  for (const record of records) record.busy++;
+  try {
+    await copy();
+  } finally {
+    for (const record of records) {
+      if (--record.busy === 0 && record.onIdle) {
+        const idle = record.onIdle;
+        record.onIdle = undefined;
+        idle();
+      }
+    }
+  }
+}
+
+/** Resolves once no sync copy touches the mapping. */
+export function untilIdle(record: BounceRecord): Promise<void> | undefined {
+  if (record.busy === 0) return undefined;
+  return new Promise<void>((resolve) => { record.onIdle = resolve; });
 }
 
 /**

@@ -15,6 +15,7 @@ import { Status } from './status.js';
 import { bookRingThreads, checkPool } from './thread-budget.js';
 import type { ServeResult, ServeTask } from './worker.js';
 
+/** Options of `DmaChannel.open()`: the ring's, plus the pool and the restart budget; each is read once. */
 export interface ChannelOptions extends RingOptions {
   /** A pool loading `dma-bounce/worker` (one thread per ring it serves, `concurrentTasksPerWorker` 1). Default: a private 1-thread pool. */
   readonly pool?: Piscina;
@@ -22,6 +23,7 @@ export interface ChannelOptions extends RingOptions {
   readonly maxRestarts?: number;
 }
 
+/** What `channel.stop()` resolves with. */
 export interface StopReport {
   /** Ops that were queued (submitted or not) when the channel stopped: they complete as USER_ABORT. */
   readonly aborted: number;

@@ -29,6 +29,7 @@ import { NO_SPACE, Ring, RING_INDEX_MASK, type Completion } from './ring.js';
 import { Status, statusName } from './status.js';
 import { bookRingThreads } from './thread-budget.js';
 
+/** Options of `CopyEngine.create()`; each is read once and checked before anything is taken. */
 export interface EngineOptions {
   /** Worker threads, one ring each (default: one less than the CPUs, at least 1, so a spinning worker never starves the caller). */
   readonly workers?: number;
@@ -49,6 +50,7 @@ export interface EngineOptions {
   readonly pollMicros?: number;
 }
 
+/** Options of one engine op; each is read once. */
 export interface OpOptions {
   /** Cancels the op if no worker has started it yet (it then rejects with ERR_ABORTED). */
   readonly signal?: AbortSignal;
@@ -62,9 +64,11 @@ export interface OpOptions {
   readonly placement?: Placement;
 }
 
+/** Where an op runs (see OpOptions.placement). */
 export type Placement = 'auto' | 'worker' | 'caller';
 const PLACEMENTS: readonly unknown[] = ['auto', 'worker', 'caller'];
 
+/** The engine's counters (`engine.stats()`). */
 export interface EngineStats {
   readonly submitted: number;
   /** Ops a worker completed successfully. */
@@ -152,6 +156,10 @@ interface EngineConfig {
 
 type EngineState = 'open' | 'closing' | 'closed';
 
+/**
+ * Promises over DMA channels: small ops run inline, large copies are split across workers, the rest go
+ * through a worker's ring. Every op settles once, after its bytes stop changing.
+ */
 export class CopyEngine {
   readonly fabric: Fabric;
   readonly #lanes: Lane[];
@@ -388,6 +396,7 @@ export class CopyEngine {
     return this.#submit((ring) => ring.enqueueCopyCrc32c(dst, src, len, seed), (c) => c.result, op);
   }
 
+  /** The counters now (ops submitted to rings, completed, failed, run inline, split; worker deaths). Never throws. */
   stats(): EngineStats {
     return {
       submitted: this.#stats.submitted,

@@ -5,6 +5,6 @@ export type { ChannelOptions, ChannelState, StopReport } from './channel.js';
 export { Status, statusName } from './status.js';
 export type { StatusCode, StatusName } from './status.js';
 export { createWorkerPool, runBatch, WORKER_URL } from './pool.js';
-export type { BatchResult, BatchTask, PlainError, ServeResult, ServeTask, WorkerTask } from './worker.js';
+export type { BatchResult, BatchTask, ServeResult, ServeTask, WorkerTask } from './worker.js';
 export { CopyEngine, UNSTARTED_LANE_GRACE_MS } from './engine.js';
 export type { EngineOptions, EngineStats, OpOptions, Placement } from './engine.js';

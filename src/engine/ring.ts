@@ -36,6 +36,7 @@ function freshToken(): number {
   return nextToken;
 }
 
+/** What `ring.completed()` returns (rte_dma_completed). */
 export interface CompletedResult {
   /** Ops that completed successfully, in order, before the first failure. */
   readonly count: number;
@@ -45,6 +46,7 @@ export interface CompletedResult {
   readonly hasError: boolean;
 }
 
+/** One completion as `ring.completedStatus()` reports it (rte_dma_completed_status). */
 export interface Completion {
   readonly index: number;
   readonly status: StatusCode;
@@ -56,6 +58,7 @@ export interface Completion {
   readonly result: number;
 }
 
+/** What `ring.completedStatus()` returns. */
 export interface CompletedStatusResult {
   readonly count: number;
   readonly lastIdx: number;
@@ -69,6 +72,7 @@ export interface RingStats {
   readonly errors: number;
 }
 
+/** Options of `new Ring()` (and of a channel's ring); each is read once. */
 export interface RingOptions {
   /** Entries, a power of two from 2 to 65536 (default 1024). */
   readonly slots?: number;
@@ -76,6 +80,10 @@ export interface RingOptions {
   readonly spin?: number;
 }
 
+/**
+ * The producer side of a submission/completion ring in the fabric's scratch area, with DPDK dmadev
+ * semantics; one thread produces, one server (claimed through the control block) consumes.
+ */
 export class Ring {
   readonly fabric: Fabric;
   /** Fabric offset of the control block. */
@@ -528,6 +536,7 @@ export class Ring {
     }
   }
 
+  /** True from markStopped() (a channel's stop) until reset(): enqueue throws ERR_ENGINE_STOPPED meanwhile. */
   get stopped(): boolean {
     return this.#stopped;
   }

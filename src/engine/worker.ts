@@ -18,6 +18,7 @@ interface RingExports {
 }
 type Kernels = KernelExports & RingExports;
 
+/** The task that makes a worker serve a ring until it is stopped (see ServeResult for its answer). */
 export interface ServeTask {
   readonly kind: 'serve';
   /** Fabric offset of the ring's control block (`ring.ctrl`). */
@@ -27,6 +28,7 @@ export interface ServeTask {
   readonly fabric?: FabricHandle;
 }
 
+/** The task that runs one copySg over a table in the fabric (see BatchResult for its answer). */
 export interface BatchTask {
   readonly kind?: 'batch';
   /** Fabric offset of an SgTable (16-byte dst, src, len, 0 entries) in the scratch area. */
@@ -35,14 +37,20 @@ export interface BatchTask {
   readonly fabric?: FabricHandle;
 }
 
+/** Either task the worker module takes. */
 export type WorkerTask = ServeTask | BatchTask;
 
+/** A coded error as a plain value (it crosses threads): rebuild the class with errorFromJSON(). */
 export interface PlainError {
   readonly code: string;
   readonly message: string;
   readonly [field: string]: unknown;
 }
 
+/**
+ * A batch task's answer: the bytes copied, or an error (ERR_INVALID_ARGUMENT, ERR_KERNEL_BOUNDS,
+ * ERR_WORKER_MISMATCH for kernels of another build).
+ */
 export type BatchResult = { readonly ok: true; readonly bytes: number } | { readonly ok: false; readonly error: PlainError };
 /**
  * A serve task's answer: `served` ops in all on this ring once it was stopped; or an error:

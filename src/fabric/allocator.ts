@@ -5,6 +5,21 @@ import { AllocationError, DoubleFreeError, ForeignSpanError, InvalidArgumentErro
 import { describe } from './input.js';
 
 /** Counters of one allocator. */
+/**
+ * What a region allocates with: physical addresses in, physical addresses out. A region may be
+ * given one that another owner keeps (a BAR's p2pmem genpool), so that every allocation of those
+ * bytes goes through one place.
+ */
+export interface PhysAllocator {
+  /** The physical address of `length` free bytes aligned to `alignment`; throws a coded error when it has none. */
+  allocate(length: number, alignment?: number): number;
+  /** Frees what allocate() returned at `phys`; throws a coded error otherwise, changing nothing. */
+  free(phys: number): void;
+  /** What is in use and free now. */
+  stats(): AllocatorStats;
+}
+
+/** An allocator's occupancy, in bytes. */
 export interface AllocatorStats {
   readonly size: number;
   readonly used: number;
@@ -14,6 +29,7 @@ export interface AllocatorStats {
   readonly largestFree: number;
 }
 
+/** First-fit allocation of aligned ranges in [base, base + size), with coalescing free; failures change nothing. */
 export class RangeAllocator {
   readonly base: number;
   readonly size: number;
@@ -88,7 +104,8 @@ export class RangeAllocator {
     const length = this.#live.get(start);
     if (length === undefined) {
       if (this.#freed.has(start)) throw new DoubleFreeError(`offset ${start} was already freed`, { offset: start });
-      throw new ForeignSpanError(`offset ${describe(start)} was not allocated here`, { offset: describe(start) });
+      if (typeof start !== 'number') throw new InvalidArgumentError(`start ${describe(start)} is not a number`, { argument: 'start' });
+      throw new ForeignSpanError(`offset ${start} was not allocated here`, { offset: start });
     }
     this.#live.delete(start);
     this.#freed.add(start);
@@ -102,6 +119,7 @@ export class RangeAllocator {
     return this.#live.get(start);
   }
 
+  /** The counters now (bytes used and free, allocations, the largest free extent). Never throws. */
   stats(): AllocatorStats {
     return { size: this.size, used: this.#used, free: this.size - this.#used, allocations: this.#live.size, largestFree: this.#largest() };
   }

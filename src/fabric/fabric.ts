@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { AddressError, FabricFullError, InvalidArgumentError, RegionConflictError } from '../errors.js';
 import { describe, readInput } from './input.js';
 import { parseSize, type Size } from '../size.js';
-import { RangeAllocator } from './allocator.js';
+import { RangeAllocator, type PhysAllocator } from './allocator.js';
 import { FabricKernels } from './kernels.js';
 import { kernelModule } from '../kernels/module.js';
 import { Region, REGION_KINDS, type RegionKind } from './region.js';
@@ -19,6 +19,7 @@ export const PAGE_SIZE = 4096;
 /** The largest fabric: wasm32 addresses 4 GiB. */
 export const MAX_FABRIC_SIZE = 2 ** 32;
 
+/** Options of `new Fabric()`; each is read once. */
 export interface FabricOptions {
   /** Total shared memory (default 256 MiB, at most 4 GiB). Pages are committed only when touched. */
   readonly size?: Size;
@@ -26,6 +27,7 @@ export interface FabricOptions {
   readonly scratch?: Size;
 }
 
+/** What `fabric.addRegion()` takes: a named stretch of host RAM, BAR or bounce-pool memory; each field is read once. */
 export interface RegionDefinition {
   readonly name: string;
   readonly kind: RegionKind;
@@ -34,6 +36,8 @@ export interface RegionDefinition {
   readonly size: Size;
   /** Bus address = phys + busOffset (default 0). */
   readonly busOffset?: number;
+  /** Who allocates the region's bytes (default: the region's own first-fit allocator). */
+  readonly allocator?: PhysAllocator;
 }
 
 const DEFAULTS = { size: '256MiB', scratch: '16MiB' } as const;
@@ -50,6 +54,10 @@ export interface FabricHandle {
   readonly size: number;
 }
 
+/**
+ * The shared memory every kernel, ring and worker works on: a guard page, the scratch area (rings, SG
+ * tables, the CRC table) and the regions' data, addressed by fabric offset.
+ */
 export class Fabric {
   readonly id = randomUUID();
   readonly memory: WebAssembly.Memory;
@@ -124,9 +132,9 @@ export class Fabric {
       throw new InvalidArgumentError(`region ${name}: size must be a positive multiple of ${PAGE_SIZE}`, { argument: 'size' });
     }
     for (const other of this.#regions) {
-      if (other.name === name) throw new RegionConflictError(`region ${name} already exists`, { name });
+      if (other.name === name) throw new RegionConflictError(`region ${name} already exists`, { region: name });
       if (phys < other.physEnd && other.phys < phys + size) {
-        throw new RegionConflictError(`region ${name} [0x${phys.toString(16)}, 0x${(phys + size).toString(16)}) overlaps region ${other.name}`, { name, other: other.name });
+        throw new RegionConflictError(`region ${name} [0x${phys.toString(16)}, 0x${(phys + size).toString(16)}) overlaps region ${other.name}`, { region: name, other: other.name });
       }
     }
     const offset = this.#nextOffset;
@@ -134,7 +142,11 @@ export class Fabric {
     if (offset + reserved > this.size) {
       throw new FabricFullError(`region ${name} needs ${size} bytes but the fabric has ${this.size - offset} left`, { requested: size, available: this.size - offset });
     }
-    const region = new Region({ name, kind, phys, offset, size, busOffset, buffer: this.buffer });
+    const allocator = definition.allocator;
+    if (allocator !== undefined && (allocator === null || typeof allocator.allocate !== 'function' || typeof allocator.free !== 'function' || typeof allocator.stats !== 'function')) {
+      throw new InvalidArgumentError(`region ${name}: allocator must have allocate(), free() and stats()`, { argument: 'allocator' });
+    }
+    const region = new Region({ name, kind, phys, offset, size, busOffset, buffer: this.buffer, ...(allocator ? { allocator } : {}) });
     this.#nextOffset = offset + reserved;
     // Sorted by phys for lookups.
     const at = this.#regions.findIndex((r) => r.phys > phys);
@@ -156,12 +168,13 @@ export class Fabric {
 
   /**
    * The region holding all of [phys, phys + length). Throws ERR_BAD_ADDRESS when phys falls in
-   * no region or the range crosses the region's end.
+   * no region or the range crosses the region's end (NaN and fractions included),
+   * ERR_INVALID_ARGUMENT for a phys or length that is not a number.
    */
   regionAt(phys: number, length = 1): Region {
     // Only numbers are addresses: anything else would be coerced by the compares below (or throw).
-    if (typeof phys !== 'number') throw new AddressError(`phys ${describe(phys)} is not a number`, { address: describe(phys), length: describe(length) });
-    if (typeof length !== 'number') throw new AddressError(`length ${describe(length)} is not a number`, { address: phys, length: describe(length) });
+    if (typeof phys !== 'number') throw new InvalidArgumentError(`phys ${describe(phys)} is not a number`, { argument: 'phys' });
+    if (typeof length !== 'number') throw new InvalidArgumentError(`length ${describe(length)} is not a number`, { argument: 'length' });
     const regions = this.#regions;
     let lo = 0, hi = regions.length;
     while (lo < hi) {
@@ -184,9 +197,9 @@ export class Fabric {
     return region.offset + (phys - region.phys);
   }
 
-  /** CPU physical address of a fabric offset. Throws ERR_BAD_ADDRESS for an offset in no region. */
+  /** CPU physical address of a fabric offset. Throws ERR_BAD_ADDRESS for an offset in no region, ERR_INVALID_ARGUMENT for one that is not a number. */
   offsetToPhys(offset: number): number {
-    if (typeof offset !== 'number') throw new AddressError(`fabric offset ${describe(offset)} is not a number`, { address: describe(offset), length: 1 });
+    if (typeof offset !== 'number') throw new InvalidArgumentError(`fabric offset ${describe(offset)} is not a number`, { argument: 'offset' });
     for (const region of this.#regions) {
       if (offset >= region.offset && offset < region.offset + region.size) return region.phys + (offset - region.offset);
     }

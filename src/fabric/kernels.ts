@@ -9,6 +9,7 @@ import { describe, isInstance, isU32 } from './input.js';
 /** Bytes of the CRC32C slicing-by-8 table the kernels read. */
 export const CRC32C_TABLE_SIZE = 8 * 256 * 4;
 
+/** The kernels bound to one fabric (`fabric.kernels`), every argument checked before a kernel runs. */
 export class FabricKernels {
   /** The unchecked exports, for callers that validated their arguments already (the engine). */
   readonly raw: KernelExports;

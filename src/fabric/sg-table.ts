@@ -88,6 +88,7 @@ abstract class SegmentTable {
     if (n > 0) throw new InvalidStateError(`cannot ${what} a table that ${n} ring op(s) still read: gather their completions first`, { inUse: n });
   }
 
+  /** Claims the next entry's index for push(): ERR_INVALID_STATE when released, ERR_INVALID_ARGUMENT when full. */
   protected next(): number {
     this.assertUsable();
     if (this.#count === this.capacity) {

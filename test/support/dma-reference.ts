@@ -1,4 +1,4 @@
-// A reference model of how dma-direct + swiotlb + P2PDMA maps one segment, written from kernel-facts.md
+// A reference model of how dma-direct + swiotlb + P2PDMA maps one segment, written from the kernel's rules
 // independently of src/dma/direct.ts: given the device's properties, the memory the segment lives in and the
 // P2P route (mapType is pure topology, tested on its own), it says which kind of mapping the segment gets,
 // or which coded error the whole map call ends in.
