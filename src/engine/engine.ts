@@ -427,7 +427,7 @@ export class CopyEngine {
       const idle = new Promise<void>((resolve) => { this.#idle = resolve; });
       // Ops on a ring no worker has taken up may never run: after a grace period, give up on them.
       const timer = setTimeout(() => {
-        for (const lane of this.#lanes) if (lane.channel.state === 'running' && !lane.ring.serverActive) void lane.channel.stop();
+        for (const lane of this.#lanes) if (lane.channel.state === 'running' && !lane.ring.serverActive) lane.channel.stop().catch(() => this.#failLane(lane));
       }, UNSTARTED_LANE_GRACE_MS);
       try {
         await idle;
@@ -556,7 +556,8 @@ export class CopyEngine {
       queueMicrotask(() => {
         lane.submitScheduled = false;
         if (!lane.ring.released) lane.ring.submit();
-        if (!lane.pumping) void this.#pump(lane);
+        // Nothing in the pump is expected to throw; if it does, its lane's ops still settle.
+        if (!lane.pumping) this.#pump(lane).catch(() => this.#failLane(lane));
       });
     }
     return true;
