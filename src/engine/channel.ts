@@ -171,12 +171,12 @@ export class DmaChannel extends EventEmitter {
       this.ring.releaseDeadServer(server.token);
       failed = this.ring.completeAbandoned(Status.FAULT, Status.NOT_ATTEMPTED, false);
       this.#deaths++;
-      this.emit('workerDied', { threadId, failed, error });
+      this.#notify('workerDied', { threadId, failed, error });
     } else if (server === this.#server) {
       // The task failed before it claimed the ring (the thread could not start, or its task
       // threw): no op was started, so the queued ones wait for the next server untouched.
       this.#deaths++;
-      this.emit('workerDied', { threadId: 0, failed: 0, error });
+      this.#notify('workerDied', { threadId: 0, failed: 0, error });
     }
     if (server !== this.#server || this.#state !== 'running') return;
     const progressed = this.ring.served !== this.#servedAtLastDeath;
@@ -200,7 +200,7 @@ export class DmaChannel extends EventEmitter {
     this.ring.completeAbandoned(Status.NOT_ATTEMPTED, Status.NOT_ATTEMPTED, true);
     this.#failure = error;
     this.#state = 'stopped';
-    this.emit('failed', error);
+    this.#notify('failed', error);
   }
 
   // Takes the server off the ring (or withdraws its reservation if it never claimed the ring),
@@ -305,6 +305,15 @@ export class DmaChannel extends EventEmitter {
     if (this.#ownsPool) await this.#pool.destroy();
     this.#state = 'closed';
     if (this.#tasks === 0) this.ring.release();
+  }
+
+  // Events are news, not control: a listener that throws must not stop the channel's recovery.
+  #notify(event: string, payload: unknown): void {
+    try {
+      this.emit(event, payload);
+    } catch {
+      // the listener's fault; the channel goes on
+    }
   }
 
   /** close(), for `await using`. */
