@@ -278,6 +278,8 @@ export class DmaMappingError extends coded('ERR_DMA_MAPPING', 'DmaMappingError',
   declare readonly provider?: string;
   /** swiotlb_max_mapping_size(), when the segment was too large to bounce. */
   declare readonly maxMappingSize?: number;
+  /** The bytes the bounce needed (with alignment padding), when they do not fit one swiotlb segment. */
+  declare readonly allocBytes?: number;
   /** The blk_status_t name, when the block layer's DMA iterator failed the request. */
   declare readonly status?: string;
 }

@@ -29,7 +29,7 @@ function random(length: number): Uint8Array {
 
 // The pool's first mapping of a fresh system lands at its base (page-aligned, area 0).
 function firstSlot(system: DmaSystem): number {
-  return system.swiotlb.base;
+  return system.swiotlb.defaultPool.base;
 }
 
 describe('a bounce mapping has one life', () => {
@@ -58,7 +58,7 @@ describe('a bounce mapping has one life', () => {
     let mb = await b.mapSingle(theirs.phys, 4096, BIDIRECTIONAL);
     while (mb.dmaAddress !== ma.dmaAddress) {
       fillers.push(mb);
-      expect(fillers.length).toBeLessThan(system.swiotlb.totalSlots);
+      expect(fillers.length).toBeLessThan(system.swiotlb.defaultPool.totalSlots);
       mb = await b.mapSingle(theirs.phys, 4096, BIDIRECTIONAL);
     }
     for (const f of fillers) await b.unmapSingle(f.dmaAddress, 4096, BIDIRECTIONAL, DMA_ATTR_SKIP_CPU_SYNC);
@@ -157,7 +157,7 @@ describe('a bounce mapping has one life', () => {
     await unmap;
     const pending = dev.mapSingle(buf.phys + 4096, 4096, TO_DEVICE);
     let at = -1;
-    for (let a = system.swiotlb.base; a < system.swiotlb.end && at < 0; a += 2048) if (system.swiotlb.mappingAt(a)?.origAddr === buf.phys + 4096) at = a;
+    for (let a = system.swiotlb.defaultPool.base; a < system.swiotlb.defaultPool.end && at < 0; a += 2048) if (system.swiotlb.mappingAt(a)?.origAddr === buf.phys + 4096) at = a;
     await expect(dev.unmapSingle(at, 4096, TO_DEVICE)).rejects.toMatchObject({ code: 'ERR_MAPPING_STATE', state: 'mapping' });
     const p = await pending;
     dev.mappingError(p.dmaAddress);

@@ -8,7 +8,7 @@ import type { StreamingDirection } from './direction.js';
 import type { BounceRecords } from './bounce-records.js';
 import type { SystemLifecycle } from './lifecycle.js';
 import type { P2pdmaProviders } from './p2pdma-state.js';
-import type { SwiotlbPool } from './swiotlb.js';
+import type { SwiotlbMem } from './swiotlb-mem.js';
 
 /**
  * Where a bounce mapping is in its life. 'mapping': slots taken, copy-in in flight, the map has not
@@ -43,8 +43,9 @@ export interface DmaContext {
   readonly fabric: Fabric;
   readonly topology: Topology;
   readonly engine: CopyEngine;
-  readonly pool: SwiotlbPool;
-  /** The fabric region holding the pool's bytes (phys = dma). */
+  /** The swiotlb io_tlb_mem: the default pool, and in dynamic mode the pools added later. */
+  readonly pool: SwiotlbMem;
+  /** The fabric region holding the default pool's bytes (phys = dma); added pools live in host RAM. */
   readonly poolRegion: Region;
   /** Live bounce mappings by tlbAddr. */
   readonly bounced: BounceRecords;

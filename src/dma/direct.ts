@@ -49,8 +49,8 @@ function classify(ctx: DmaContext, device: MappingDevice, state: P2pdmaState, en
   const { phys, length } = entry;
   const region = ctx.fabric.regionAt(phys, length);
   origOffsets[i] = region.offset + (phys - region.phys);
-  if (region.kind === 'bounce') {
-    throw new AddressError(`phys 0x${phys.toString(16)} is inside the swiotlb pool, which is not memory a driver maps`, { address: phys, length });
+  if (region.kind === 'bounce' || ctx.pool.overlaps(phys, length)) {
+    throw new AddressError(`phys 0x${phys.toString(16)}+${length} is inside a swiotlb pool, which is not memory a driver maps`, { address: phys, length });
   }
   const map = state.classify(region);
   if (attrs & DMA_ATTR_MMIO) return classifyMmio(device, state, map, phys, length);
@@ -183,7 +183,7 @@ export async function mapSegments(ctx: DmaContext, device: MappingDevice, entrie
  */
 function recordsOf(ctx: DmaContext, device: MappingDevice, segments: readonly SegmentRef[]): (BounceRecord | undefined)[] {
   return segments.map(({ dmaAddress, length }) => {
-    if (!ctx.poolRegion.containsPhys(dmaAddress)) return undefined;
+    if (!ctx.pool.isSwiotlbBuffer(dmaAddress)) return undefined;
     const record = bounceRecordFor(ctx, device.owner.id, dmaAddress, length);
     if (!record) throw notBounceMapping(dmaAddress, length);
     if (record.state !== 'live') throw notLive(record, dmaAddress, length);
@@ -202,12 +202,12 @@ function recordsOf(ctx: DmaContext, device: MappingDevice, segments: readonly Se
  */
 export async function unmapSegments(ctx: DmaContext, device: MappingDevice, segments: readonly SegmentRef[], direction: StreamingDirection, attrs: number): Promise<void> {
   const live: BounceRecord[] = [];
-  const pool = ctx.poolRegion;
+  const pool = ctx.pool;
   // Each record is stamped with this call's number, so a mapping named twice is caught
   // without building a set.
   const claim = ++unmapClaims;
   for (const { dmaAddress, length } of segments) {
-    if (!pool.containsPhys(dmaAddress)) continue;
+    if (!pool.isSwiotlbBuffer(dmaAddress)) continue;
     const record = ctx.bounced.get(dmaAddress);
     if (!record || record.deviceId !== device.owner.id || record.size !== length) throw notBounceMapping(dmaAddress, length);
     if (record.claim === claim) throw new InvalidArgumentError('the same swiotlb mapping appears twice in one unmap', { argument: 'segments' });

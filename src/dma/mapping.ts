@@ -65,7 +65,7 @@ export class DmaDevice implements MappingDevice {
     // whole slots, so a mask below one slot still allows one slot.
     const boundary = settings.segmentBoundaryMask;
     const boundaryMask = boundary >= 2 ** 52 ? -1 : Math.max(boundary, 2047);
-    this.owner = { id, minAlignMask: settings.minAlignMask, cpu: settings.cpu, boundaryMask, waitForSpace: settings.waitForSpace };
+    this.owner = { id, minAlignMask: settings.minAlignMask, cpu: settings.cpu, boundaryMask, waitForSpace: settings.waitForSpace, physLimit: settings.dmaLimit };
     this.dma = new DeviceDma(ctx, pci, id, this.dmaLimit);
   }
 

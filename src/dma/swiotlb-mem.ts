@@ -475,6 +475,12 @@ export class SwiotlbMem {
     return entry !== undefined && len >= 0 && addr + len <= entry.pool.end;
   }
 
+  /** True when [addr, addr + len) touches any pool, even in part (a device access there must stay inside one mapping). */
+  overlaps(addr: number, len: number): boolean {
+    if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(len) || addr < 0 || len < 0) return false;
+    return this.#overlaps(addr, addr + Math.max(len, 1));
+  }
+
   /** The live mapping or allocation whose data starts exactly at `tlbAddr`, or undefined. */
   mappingAt(tlbAddr: number): SwiotlbMemMappingInfo | undefined {
     const entry = this.#entryAt(tlbAddr);

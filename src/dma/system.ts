@@ -14,7 +14,8 @@ import { DEFAULT_TOPOLOGY } from './default-topology.js';
 import { SystemLifecycle, type SystemState } from './lifecycle.js';
 import { P2pdmaProviders } from './p2pdma-state.js';
 import { DmaDevice, type DmaDeviceOptions } from './mapping.js';
-import { SwiotlbPool } from './swiotlb.js';
+import { SwiotlbMem } from './swiotlb-mem.js';
+import type { AllocPoolMemory, FreePoolMemory } from './swiotlb-pool-memory.js';
 
 export interface RamDefinition {
   readonly name: string;
@@ -27,8 +28,12 @@ export interface SystemOptions {
   readonly topology?: Topology | TopologySpec | string;
   /** Host RAM regions; default 64 MiB at 256 MiB (below 4 GiB) and 128 MiB at 4 GiB. */
   readonly ram?: readonly RamDefinition[];
-  /** The swiotlb pool: size (default 64 MiB), physical base (default 64 MiB, below 4 GiB), areas (default 1). */
-  readonly swiotlb?: { readonly size?: Size; readonly phys?: number; readonly areas?: number };
+  /**
+   * The swiotlb: the default pool's size (default 64 MiB), physical base (default 64 MiB, below
+   * 4 GiB) and areas (default 1); `dynamic: true` models CONFIG_SWIOTLB_DYNAMIC (pools added from
+   * host RAM when the pools are full, and transient pools for the mapping that found them full).
+   */
+  readonly swiotlb?: { readonly size?: Size; readonly phys?: number; readonly areas?: number; readonly dynamic?: boolean };
   /** Bytes of backing memory per p2pmem BAR, from the BAR's start (default 64 MiB; the rest of a larger BAR has none). */
   readonly barBacking?: Size;
   /** Options for the copy engine the bounce copies use. */
@@ -41,14 +46,15 @@ export const DEFAULT_RAM: readonly RamDefinition[] = [
   { name: 'ram-low', phys: 0x1000_0000, size: '64MiB' },
   { name: 'ram-high', phys: 0x1_0000_0000, size: '128MiB' },
 ];
-const DEFAULT_SWIOTLB = { size: '64MiB', phys: 0x0400_0000, areas: 1 } as const;
+const DEFAULT_SWIOTLB = { size: '64MiB', phys: 0x0400_0000, areas: 1, dynamic: false } as const;
 const SCRATCH = 16 * 2 ** 20;
 
 export class DmaSystem {
   readonly fabric: Fabric;
   readonly topology: Topology;
   readonly engine: CopyEngine;
-  readonly swiotlb: SwiotlbPool;
+  /** The swiotlb io_tlb_mem (its default pool, and the pools a dynamic swiotlb adds). */
+  readonly swiotlb: SwiotlbMem;
   /** The dma-debug tracker; undefined when the system was created without `debug`. */
   readonly debug: DmaDebug | undefined;
   readonly #ctx: DmaContext;
@@ -103,7 +109,8 @@ export class DmaSystem {
       const allocator = providerAllocator(provider, barSizes[i]!);
       barRegions.set(bar, fabric.addRegion({ name: `${bar.device.bdf}/bar${bar.index}`, kind: 'bar', phys: bar.phys, size: barSizes[i]!, busOffset: -bar.busOffset, allocator }));
     });
-    this.swiotlb = new SwiotlbPool({ base: pool.phys, size: poolSize, areas: pool.areas });
+    if (typeof pool.dynamic !== 'boolean') throw new InvalidArgumentError('swiotlb.dynamic must be a boolean', { argument: 'swiotlb.dynamic' });
+    this.swiotlb = new SwiotlbMem({ base: pool.phys, size: poolSize, areas: pool.areas, ...(pool.dynamic ? { dynamic: poolMemory(this.#ram) } : {}) });
     this.fabric = fabric;
     this.topology = topology;
     this.debug = debug;
@@ -225,9 +232,44 @@ export class DmaSystem {
       }
     }
     await this.engine.close();
+    // Gives back the pools a dynamic swiotlb added; leaked mappings keep theirs (as in the kernel).
+    if (this.swiotlb.stats().mappings === 0) await this.swiotlb.close();
     this.#lifecycle.markClosed();
     if (leak !== undefined) throw leak;
   }
+}
+
+// The page allocator a dynamic swiotlb takes new pools from (the kernel's alloc_pages()): host
+// RAM below the limit, whole pages; the bytes stay in their RAM region's fabric memory.
+function poolMemory(ram: readonly Region[]): { allocPoolMemory: AllocPoolMemory; freePoolMemory: FreePoolMemory } {
+  const taken = new Map<number, Span>();
+  return {
+    allocPoolMemory(bytes, { physLimit }) {
+      for (const region of ram) {
+        if (region.phys + bytes - 1 > physLimit) continue;
+        let span: Span;
+        try {
+          span = region.allocate(bytes, 4096);
+        } catch {
+          continue;
+        }
+        if (span.phys + bytes - 1 > physLimit) {
+          region.free(span);
+          continue;
+        }
+        taken.set(span.phys, span);
+        return { phys: span.phys };
+      }
+      return undefined;
+    },
+    freePoolMemory(phys) {
+      const span = taken.get(phys);
+      if (span) {
+        taken.delete(phys);
+        span.region.free(span);
+      }
+    },
+  };
 }
 
 const SYSTEM_KEYS: ReadonlySet<string> = new Set(['topology', 'ram', 'swiotlb', 'barBacking', 'engine', 'debug']);

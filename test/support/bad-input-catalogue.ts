@@ -272,9 +272,9 @@ export function catalogue(r: Rig): Row[] {
       run: async () => {
         const pending = d.mapSingle(p, 4096, TO);
         // The pending mapping's slot: the pool's live mapping of this buffer.
-        const pool = r.system.swiotlb;
+        const pool = r.system.swiotlb.defaultPool;
         let at = -1;
-        for (let a = pool.base; a < pool.end && at < 0; a += 2048) if (pool.mappingAt(a)?.origAddr === p) at = a;
+        for (let a = pool.base; a < pool.end && at < 0; a += 2048) if (r.system.swiotlb.mappingAt(a)?.origAddr === p) at = a;
         try {
           await d.unmapSingle(at, 4096, TO);
         } finally {
