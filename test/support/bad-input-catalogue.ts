@@ -4,6 +4,7 @@
 import { dirname } from 'node:path';
 import {
   CopyEngine,
+  DmaChannel,
   DmaDirection,
   DmaSystem,
   Fabric,
@@ -16,6 +17,8 @@ import {
   SwiotlbPool,
   buildTopology,
   createRestrictedDmaPool,
+  createWorkerPool,
+  runBatch,
   loadLspci,
   loadTopologyJson,
   parseCpu,
@@ -138,6 +141,53 @@ export function catalogue(r: Rig): Row[] {
     { api: 'CopyEngine.copySg', cls: 'out of range', input: 'a segment reaching the scratch area', code: 'ERR_COPY_FAILED', run: () => e.copySg([[base - 64, base, 128]]) },
     { api: 'CopyEngine.fill', cls: 'wrong type', input: 'pattern 1 (not a bigint)', code: 'ERR_INVALID_ARGUMENT', run: () => e.fill(base, any(1), 8) },
     { api: 'CopyEngine.copyCrc32c', cls: 'negative', input: 'seed -1', code: 'ERR_INVALID_ARGUMENT', run: () => e.copyCrc32c(base, base, 8, { seed: -1 }) },
+    // engine and fabric: types, NaN/Infinity, null options, non-fabrics, pools, states
+    { api: 'CopyEngine.create', cls: 'wrong type', input: 'options null', code: 'ERR_INVALID_ARGUMENT', run: () => CopyEngine.create(r.fabric, any(null)) },
+    { api: 'CopyEngine.create', cls: 'wrong type', input: 'fabric {} (not a Fabric)', code: 'ERR_INVALID_ARGUMENT', run: () => CopyEngine.create(any({})) },
+    { api: 'CopyEngine.create', cls: 'wrong type', input: 'workers 1n (a BigInt)', code: 'ERR_INVALID_ARGUMENT', run: () => CopyEngine.create(r.fabric, { workers: any(1n) }) },
+    { api: 'CopyEngine.create', cls: 'huge', input: 'pollMicros Infinity', code: 'ERR_INVALID_ARGUMENT', run: () => CopyEngine.create(r.fabric, { pollMicros: Infinity }) },
+    { api: 'CopyEngine.create', cls: 'huge', input: 'splitAbove "8GiB"', code: 'ERR_INVALID_ARGUMENT', run: () => CopyEngine.create(r.fabric, { splitAbove: '8GiB' }) },
+    { api: 'CopyEngine.create', cls: 'unaligned', input: 'slots 100', code: 'ERR_INVALID_ARGUMENT', run: () => CopyEngine.create(r.fabric, { slots: 100 }) },
+    { api: 'CopyEngine.create', cls: 'wrong type', input: 'pool {} (not a piscina pool)', code: 'ERR_INVALID_ARGUMENT', run: () => CopyEngine.create(r.fabric, { pool: any({}) }) },
+    { api: 'CopyEngine.create', cls: 'out of range', input: 'a pool with fewer free threads than workers', code: 'ERR_POOL_TOO_SMALL', run: () => CopyEngine.create(r.fabric, { workers: 2, pool: any(fakePool(1)) }) },
+    { api: 'CopyEngine.create', cls: 'unknown', input: 'a pool with concurrentTasksPerWorker 2', code: 'ERR_INVALID_ARGUMENT', run: () => CopyEngine.create(r.fabric, { workers: 1, pool: any(fakePool(4, 2)) }) },
+    { api: 'CopyEngine.copy', cls: 'wrong type', input: 'dst 1n (a BigInt)', code: 'ERR_INVALID_ARGUMENT', run: () => e.copy(any(1n), base, 1) },
+    { api: 'CopyEngine.copy', cls: 'wrong type', input: 'options null', code: 'ERR_INVALID_ARGUMENT', run: () => e.copy(base, base, 1, any(null)) },
+    { api: 'CopyEngine.copy', cls: 'huge', input: 'len Infinity', code: 'ERR_INVALID_ARGUMENT', run: () => e.copy(base, base, Infinity) },
+    { api: 'CopyEngine.copySg', cls: 'empty', input: 'a sparse array ([, seg])', code: 'ERR_INVALID_ARGUMENT', run: () => e.copySg(any([, [base, base + 64, 8]])) },
+    { api: 'CopyEngine.copySg', cls: 'wrong type', input: 'a segment field 1n', code: 'ERR_INVALID_ARGUMENT', run: () => e.copySg(any([[base, 1n, 8]])) },
+    { api: 'CopyEngine.copySg', cls: 'state', input: 'a released SgTable', code: 'ERR_INVALID_STATE', run: () => { const t = new SgTable(r.system.fabric, 1); t.release(); return e.copySg(t); } },
+    { api: 'DmaChannel.open', cls: 'wrong type', input: 'options null', code: 'ERR_INVALID_ARGUMENT', run: () => DmaChannel.open(r.fabric, any(null)) },
+    { api: 'DmaChannel.open', cls: 'wrong type', input: 'fabric {} (not a Fabric)', code: 'ERR_INVALID_ARGUMENT', run: () => DmaChannel.open(any({})) },
+    { api: 'DmaChannel.open', cls: 'NaN', input: 'maxRestarts NaN', code: 'ERR_INVALID_ARGUMENT', run: () => DmaChannel.open(r.fabric, { maxRestarts: Number.NaN }) },
+    { api: 'DmaChannel.open', cls: 'huge', input: 'maxRestarts 1e9', code: 'ERR_INVALID_ARGUMENT', run: () => DmaChannel.open(r.fabric, { maxRestarts: 1e9 }) },
+    { api: 'DmaChannel.open', cls: 'out of range', input: 'a pool whose every thread serves a ring', code: 'ERR_POOL_TOO_SMALL', run: () => DmaChannel.open(r.fabric, { pool: any(fakePool(0)) }) },
+    { api: 'DmaChannel.start', cls: 'state', input: 'while stop() is in progress', code: 'ERR_INVALID_STATE', run: async () => { const c = DmaChannel.open(r.fabric, { slots: 2 }); const stopping = c.stop(); try { c.start(); } finally { await stopping; await c.close(); } } },
+    { api: 'DmaChannel.stop', cls: 'state', input: 'after close()', code: 'ERR_ENGINE_CLOSED', run: async () => { const c = DmaChannel.open(r.fabric, { slots: 2 }); await c.close(); return c.stop(); } },
+    { api: 'new Ring', cls: 'wrong type', input: 'options null', code: 'ERR_INVALID_ARGUMENT', run: () => new Ring(r.fabric, any(null)) },
+    { api: 'new Ring', cls: 'wrong type', input: 'fabric {} (not a Fabric)', code: 'ERR_INVALID_ARGUMENT', run: () => new Ring(any({})) },
+    { api: 'new Ring', cls: 'wrong type', input: 'spin 1n (a BigInt)', code: 'ERR_INVALID_ARGUMENT', run: () => new Ring(r.fabric, { spin: any(1n) }) },
+    { api: 'Ring.enqueueCopy', cls: 'wrong type', input: 'src 1n (a BigInt)', code: 'ERR_INVALID_ARGUMENT', run: () => r.ring.enqueueCopy(0, any(1n), 1) },
+    { api: 'Ring.enqueueCopy', cls: 'unknown', input: 'flags 8 (no such flag)', code: 'ERR_INVALID_ARGUMENT', run: () => r.ring.enqueueCopy(0, 0, 1, 8) },
+    { api: 'Ring.cancel', cls: 'NaN', input: 'NaN (was: cancelled the oldest op)', code: 'ERR_INVALID_ARGUMENT', run: () => r.ring.cancel(Number.NaN) },
+    { api: 'Ring.cancel', cls: 'huge', input: '65536', code: 'ERR_INVALID_ARGUMENT', run: () => r.ring.cancel(65536) },
+    { api: 'Ring.pollCompletion', cls: 'huge', input: 'Infinity (was: blocked forever)', code: 'ERR_INVALID_ARGUMENT', run: () => r.ring.pollCompletion(Infinity) },
+    { api: 'Ring.pollCompletion', cls: 'NaN', input: 'NaN', code: 'ERR_INVALID_ARGUMENT', run: () => r.ring.pollCompletion(Number.NaN) },
+    { api: 'Ring.completedStatus', cls: 'unaligned', input: 'max 1.5', code: 'ERR_INVALID_ARGUMENT', run: () => r.ring.completedStatus(1.5) },
+    { api: 'Ring.submit', cls: 'state', input: 'a released ring', code: 'ERR_INVALID_STATE', run: () => { const ring = new Ring(r.fabric, { slots: 2 }); ring.release(); ring.submit(); } },
+    { api: 'Ring.release', cls: 'state', input: 'a ring a server holds', code: 'ERR_INVALID_STATE', run: async () => { const c = DmaChannel.open(r.fabric, { slots: 2 }); try { while (!c.ring.serverActive) await new Promise((t) => setTimeout(t, 1)); c.ring.release(); } finally { await c.close(); } } },
+    { api: 'Ring.reserveServer', cls: 'state', input: 'a ring a server holds', code: 'ERR_RING_BUSY', run: async () => { const c = DmaChannel.open(r.fabric, { slots: 2 }); try { while (!c.ring.serverActive) await new Promise((t) => setTimeout(t, 1)); c.ring.reserveServer(); } finally { await c.close(); } } },
+    { api: 'SgTable.push', cls: 'wrong type', input: 'len 1n (a BigInt)', code: 'ERR_INVALID_ARGUMENT', run: () => withTable(r.fabric, (t) => t.push(0, 0, any(1n))) },
+    { api: 'SgTable.push', cls: 'state', input: 'a released table', code: 'ERR_INVALID_STATE', run: () => { const t = new SgTable(r.fabric, 1); t.release(); t.push(0, 0, 1); } },
+    { api: 'SgTable.release', cls: 'state', input: 'a table a ring op still reads', code: 'ERR_INVALID_STATE', run: () => { const ring = new Ring(r.fabric, { slots: 2 }); const t = new SgTable(r.fabric, 1); try { ring.enqueueCopyTable(t); t.release(); } finally { ring.release(); t.release(); } } },
+    { api: 'new SgTable', cls: 'wrong type', input: 'fabric {} (not a Fabric)', code: 'ERR_INVALID_ARGUMENT', run: () => new SgTable(any({}), 1) },
+    { api: 'SgList.totalLength', cls: 'state', input: 'a released list', code: 'ERR_INVALID_STATE', run: () => { const l = new SgList(r.fabric, 1); l.release(); return l.totalLength(); } },
+    { api: 'runBatch', cls: 'wrong type', input: 'pool {} (not a piscina pool)', code: 'ERR_INVALID_ARGUMENT', run: () => runBatch(any({}), { table: 0, count: 0 }) },
+    { api: 'runBatch', cls: 'out of range', input: 'a pool whose every thread serves a ring', code: 'ERR_POOL_TOO_SMALL', run: () => runBatch(any(fakePool(0)), { table: 0, count: 0 }) },
+    { api: 'createWorkerPool', cls: 'wrong type', input: 'fabric {} (not a Fabric)', code: 'ERR_INVALID_ARGUMENT', run: () => createWorkerPool(any({}), 1) },
+    { api: 'Fabric.regionAt', cls: 'wrong type', input: 'Symbol()', code: 'ERR_INVALID_ARGUMENT', run: () => r.fabric.regionAt(any(Symbol('phys'))) },
+    { api: 'Region.free', cls: 'wrong type', input: '{ region, phys: Symbol() }', code: 'ERR_INVALID_ARGUMENT', run: () => r.ram.free(any({ region: r.ram, phys: Symbol('phys') })) },
+    { api: 'Region.view', cls: 'unaligned', input: '{ offset: region.offset + 0.5, length: 4 }', code: 'ERR_INVALID_ARGUMENT', run: () => r.ram.view({ offset: r.ram.offset + 0.5, length: 4 }) },
     // swiotlb pool
     { api: 'new SwiotlbPool', cls: 'unaligned', input: 'base 0x1001', code: 'ERR_INVALID_ARGUMENT', run: () => new SwiotlbPool({ base: 0x1001 }) },
     { api: 'new SwiotlbPool', cls: 'unaligned', input: 'size "100KiB"', code: 'ERR_INVALID_ARGUMENT', run: () => new SwiotlbPool({ base: 0, size: '100KiB' }) },
@@ -372,7 +422,12 @@ function iommuRows(r: Rig): Row[] {
   ];
 }
 
-// Runs `use` with a new one-entry table of `fabric`, released afterwards (no scratch memory left behind).
+// Something shaped like a piscina pool of `threads` threads (never runs a task): for the rows that a
+// pool's thread budget refuses before anything runs.
+function fakePool(threads: number, concurrentTasksPerWorker = 1) {
+  return { run: () => Promise.resolve(undefined), maxThreads: threads, threads: [], options: { concurrentTasksPerWorker } };
+}
+
 /** Pool-memory callbacks that hand out fresh pages above 2 GiB. */
 function poolMemory(alloc?: () => { phys: number } | undefined) {
   let next = 0x8000_0000;
@@ -393,6 +448,7 @@ function restrictedPool(): SwiotlbMem {
   return createRestrictedDmaPool({ name: 'restricted', base: 0x4000_0000, size: '1MiB' });
 }
 
+// Runs `use` with a new one-entry table of `fabric`, released afterwards (no scratch memory left behind).
 function withTable<T>(fabric: Fabric, use: (t: SgTable) => T): T {
   const t = new SgTable(fabric, 1);
   try {
