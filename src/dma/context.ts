@@ -8,6 +8,7 @@ import type { StreamingDirection } from './direction.js';
 import type { BounceRecords } from './bounce-records.js';
 import type { SystemLifecycle } from './lifecycle.js';
 import type { SwiotlbPool } from './swiotlb.js';
+import type { DmaTracer } from '../trace/index.js';
 
 /**
  * Where a bounce mapping is in its life. 'mapping': slots taken, copy-in in flight, the map has not
@@ -55,4 +56,6 @@ export interface DmaContext {
   readonly debug: DmaDebug | undefined;
   /** Open, closing or closed, and the calls in flight. */
   readonly lifecycle: SystemLifecycle;
+  /** The tracepoints, when the system was created with `trace`. */
+  readonly tracer?: DmaTracer | undefined;
 }

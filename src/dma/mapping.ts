@@ -14,6 +14,7 @@ import { deviceSettings, type DmaDeviceOptions } from './device-options.js';
 import { directOps, type MappingDevice, type P2pPolicy } from './direct.js';
 import { checkAttrs, checkDirection, DMA_ATTR_MMIO, DMA_ATTR_SKIP_CPU_SYNC, type StreamingDirection } from './direction.js';
 import type { DmaMapOps, SegmentRef, SyncTarget } from './ops.js';
+import { tracedOps } from './traced-ops.js';
 import type { MappedSegment, MappedSg, SgEntry } from './types.js';
 
 export type { DmaDeviceOptions } from './device-options.js';
@@ -50,7 +51,7 @@ export class DmaDevice implements MappingDevice {
     const settings = deviceSettings(options);
     this.#ctx = ctx;
     this.#debug = ctx.debug;
-    this.#ops = directOps;
+    this.#ops = ctx.tracer ? tracedOps(directOps, ctx.tracer) : directOps;
     this.pci = pci;
     this.dmaBits = settings.dmaBits;
     this.dmaLimit = settings.dmaLimit;

@@ -14,6 +14,7 @@ import { DEFAULT_TOPOLOGY } from './default-topology.js';
 import { SystemLifecycle, type SystemState } from './lifecycle.js';
 import { DmaDevice, type DmaDeviceOptions } from './mapping.js';
 import { SwiotlbPool } from './swiotlb.js';
+import { DmaTracer, type TraceSpec } from '../trace/index.js';
 
 export interface RamDefinition {
   readonly name: string;
@@ -34,6 +35,11 @@ export interface SystemOptions {
   readonly engine?: EngineOptions;
   /** dma-debug (CONFIG_DMA_API_DEBUG): true, or its options; default off. See docs/dma-debug.md. */
   readonly debug?: boolean | DmaDebugOptions;
+  /**
+   * The kernel's DMA and swiotlb tracepoints: a callback (line, event), a writable stream, 'iterator'
+   * (read system.tracer.lines()), or { sink, format, style, ... }. Default off. See docs/tracing.md.
+   */
+  readonly trace?: TraceSpec;
 }
 
 export const DEFAULT_RAM: readonly RamDefinition[] = [
@@ -50,6 +56,8 @@ export class DmaSystem {
   readonly swiotlb: SwiotlbPool;
   /** The dma-debug tracker; undefined when the system was created without `debug`. */
   readonly debug: DmaDebug | undefined;
+  /** The tracer; undefined when the system was created without `trace`. */
+  readonly tracer: DmaTracer | undefined;
   readonly #ctx: DmaContext;
   readonly #ram: Region[];
   // Held weakly: a device the caller dropped must not pin memory for the system's lifetime
@@ -61,7 +69,8 @@ export class DmaSystem {
 
   /**
    * Builds the system. Throws ERR_TOPOLOGY / ERR_LSPCI_PARSE for a bad topology, ERR_INVALID_SIZE /
-   * ERR_INVALID_ARGUMENT / ERR_REGION_CONFLICT for bad memory definitions; nothing is left running then.
+   * ERR_INVALID_ARGUMENT / ERR_REGION_CONFLICT for bad memory definitions, ERR_INVALID_ARGUMENT for a
+   * bad `trace` (see DmaTracer); nothing is left running then.
    */
   static create(options: SystemOptions = {}): DmaSystem {
     return new DmaSystem(options);
@@ -85,6 +94,7 @@ export class DmaSystem {
     const pages = (n: number) => Math.ceil(n / WASM_PAGE) * WASM_PAGE;
     const total = WASM_PAGE + SCRATCH + pages(poolSize) + ramSizes.reduce((a, n) => a + pages(n), 0) + barSizes.reduce((a, n) => a + pages(n), 0);
     if (total > 2 ** 32) throw new InvalidArgumentError(`the regions need ${total} bytes but a fabric holds at most 4 GiB`, { argument: 'ram' });
+    const tracer = options.trace === undefined ? undefined : new DmaTracer(options.trace);
 
     const fabric = new Fabric({ size: total, scratch: SCRATCH });
     this.#ram = ram.map((r, i) => fabric.addRegion({ name: r.name, kind: 'ram', phys: r.phys, size: ramSizes[i]! }));
@@ -103,8 +113,9 @@ export class DmaSystem {
     this.fabric = fabric;
     this.topology = topology;
     this.debug = debug;
+    this.tracer = tracer;
     this.engine = CopyEngine.create(fabric, options.engine);
-    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new BounceRecords(this.swiotlb), barRegions, barOfRegion: new Map([...barRegions].map(([bar, region]) => [region, bar])), debug, lifecycle: this.#lifecycle };
+    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new BounceRecords(this.swiotlb), barRegions, barOfRegion: new Map([...barRegions].map(([bar, region]) => [region, bar])), debug, lifecycle: this.#lifecycle, tracer };
   }
 
   /** 'open', 'closing' (close() waits for the calls in flight) or 'closed'. */
@@ -199,6 +210,8 @@ export class DmaSystem {
   }
 
   async #close(): Promise<void> {
+    // Calls waiting for a slow trace reader go on (and are then refused or finish), so close() never waits on the reader.
+    this.tracer?.release();
     await this.#lifecycle.close();
     let leak: unknown;
     for (const ref of this.#devices) {
@@ -210,6 +223,7 @@ export class DmaSystem {
     }
     await this.engine.close();
     this.#lifecycle.markClosed();
+    this.tracer?.end();
     if (leak !== undefined) throw leak;
   }
 }
