@@ -107,6 +107,12 @@ export class MappingStateError extends coded('ERR_MAPPING_STATE', 'MappingStateE
 /** The DmaSystem was closed (or is closing): the call was refused, or a wait for pool space was cut short. */
 export class SystemClosedError extends coded('ERR_SYSTEM_CLOSED', 'SystemClosedError', 'The DMA system is closed') {}
 
+// --- tracing and replay
+/** A dma: or swiotlb: line of a capture does not match its event's format. Fields: `line` (1-based), `event`, `column` (0-based). */
+export class TraceParseError extends coded('ERR_TRACE_PARSE', 'TraceParseError', 'Cannot parse trace line') {}
+/** A capture cannot be replayed as given (its memory does not fit the model, or its configuration is not available). Fields: `reason`. */
+export class TraceReplayError extends coded('ERR_TRACE_REPLAY', 'TraceReplayError', 'Cannot replay trace') {}
+
 // --- CLI
 /** Bad command-line usage. */
 export class UsageError extends coded('ERR_USAGE', 'UsageError', 'Invalid usage') {}
@@ -139,6 +145,8 @@ const byCode = new Map<string, ErrorClass>(
     DmaDebugError,
     MappingStateError,
     SystemClosedError,
+    TraceParseError,
+    TraceReplayError,
     UsageError,
   ] as ErrorClass[]).map((Class) => [Class.code, Class]),
 );

@@ -5,3 +5,5 @@ export * from './formats.js';
 export * from './line.js';
 export * from './sinks.js';
 export * from './tracer.js';
+export * from './parser.js';
+export * from './capture.js';
