@@ -52,3 +52,4 @@ export { DEFAULT_TOPOLOGY } from './default-topology.js';
 export { MAP_COPY_BATCH, type P2pPolicy } from './direct.js';
 export type { BounceReason, MappedSegment, MappedSg, MappingKind, SgEntry } from './types.js';
 export type { BounceState } from './context.js';
+export { mapErrno } from './traced-ops.js';
