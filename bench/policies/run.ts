@@ -5,7 +5,7 @@
 // copy engine, then does normal DMA, and the reverse for reads.
 import { randomFillSync } from 'node:crypto';
 import {
-  DmaDirection, DmaSystem, mapType, type DmaDevice, type P2pMapType, type Region, type Span, type Topology, type TopologySpec,
+  DmaDirection, DmaSystem, mapType, type DmaDevice, type P2pMapType, type Region, type Span, type Topology, type TopologySpec, type TraceSpec,
 } from '../../src/index.js';
 
 export type Policy = 'reject' | 'bounce' | 'staged';
@@ -48,6 +48,8 @@ export interface PolicyRunOptions extends Partial<PolicyWorkload> {
   readonly topology?: Topology | TopologySpec | string;
   readonly onProgress?: (done: number, total: number, label: string) => void;
   readonly shouldStop?: () => boolean;
+  /** The tracepoints of every measured run's system (not of the probe that finds the routes). */
+  readonly trace?: TraceSpec;
 }
 
 const SLOT = 2048;
@@ -68,7 +70,7 @@ export async function runPolicies(options: PolicyRunOptions = {}): Promise<Polic
     for (const policy of POLICIES) {
       if (options.shouldStop?.()) return { workload, results };
       options.onProgress?.(done++, total, `${pair.route} ${policy}`);
-      results.push(await runOne(options.topology, pair, policy, workload));
+      results.push(await runOne(options.topology, pair, policy, workload, options.trace));
     }
   }
   options.onProgress?.(total, total, '');
@@ -94,8 +96,8 @@ function routes(topology: Topology): Pair[] {
   return pairs;
 }
 
-async function runOne(topology: PolicyRunOptions['topology'], pair: Pair, policy: Policy, w: PolicyWorkload): Promise<PolicyResult> {
-  const system = DmaSystem.create({ ...(topology ? { topology } : {}), engine: { workers: 1 } });
+async function runOne(topology: PolicyRunOptions['topology'], pair: Pair, policy: Policy, w: PolicyWorkload, trace: TraceSpec | undefined): Promise<PolicyResult> {
+  const system = DmaSystem.create({ ...(topology ? { topology } : {}), engine: { workers: 1 }, ...(trace !== undefined ? { trace } : {}) });
   try {
     const bar = system.barMemory(pair.provider, system.topology.device(pair.provider).bars.find((b) => b.provider)!.index);
     const device = system.device(pair.client, { p2pPolicy: policy === 'bounce' ? 'bounce' : 'reject' });

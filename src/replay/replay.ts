@@ -6,7 +6,7 @@ import { DmaSystem, mapErrno, type DmaDevice, type MappedSg, type SgEntry, type 
 import { buildTopology, type Topology } from '../pci/index.js';
 import { DEFAULT_TOPOLOGY } from '../dma/index.js';
 import { parseSize, type Size } from '../size.js';
-import { readCapture, TRACE_MAPPING_ERROR, type CaptureSource, type CaptureSummary, type TraceEvent, type TraceSpec } from '../trace/index.js';
+import { readCapture, TRACE_MAPPING_ERROR, type CaptureSource, type CaptureSummary, type TraceEvent, type TraceOptions, type TraceSink, type TraceSpec } from '../trace/index.js';
 import { PageCollector, REPLAY_PAGE, type AddressPlan } from './address-map.js';
 import { addFigures, emptyFigures, type PoolOccupancySample, type ReplayDeviceReport, type ReplayFigures, type ReplayFullEvent, type ReplayRun, type UnmatchedCall } from './report.js';
 
@@ -64,6 +64,7 @@ const MODEL_ATTRS = 0x7f6;
 const LOW_BASE_MIN = 0x1000_0000;
 const HIGH_BASE = 2 ** 32;
 const OCCUPANCY_BUCKETS = 500;
+const BAR_BACKING = 64 * 2 ** 20; // DmaSystem's default barBacking
 const LISTED_FULL = 1000;
 const LISTED_UNMATCHED = 100;
 const FABRIC_OVERHEAD = 64 * 1024 + 16 * 2 ** 20 + 2 * 2 ** 20; // guard page, scratch, rounding
@@ -91,7 +92,8 @@ export async function replayCapture(open: CaptureOpener, configs: readonly Repla
   const warnings: string[] = [];
 
   // Pass 0: pages, devices, masks, the time span.
-  const pages = new PageCollector();
+  // BAR memory of the topology's p2pmem BARs (where a DmaSystem places it) is replayed as itself.
+  const pages = new PageCollector(topology.providers().map((p) => ({ phys: p.bar.phys, size: Math.min(p.bar.size, BAR_BACKING) })));
   const devices = new Map<string, DeviceInfo>();
   let capturedFailures = 0;
   let capturedBounces = 0;
@@ -148,7 +150,7 @@ export async function replayCapture(open: CaptureOpener, configs: readonly Repla
   let plan: AddressPlan | undefined;
   for (const [index, config] of runs.entries()) {
     const lowBase = Math.max(LOW_BASE_MIN, alignUp(0x0400_0000 + config.swiotlbBytes, 2 ** 20));
-    const barBytes = topology.providers().length * 64 * 2 ** 20;
+    const barBytes = topology.providers().length * BAR_BACKING;
     const budget = 2 ** 32 - FABRIC_OVERHEAD - config.swiotlbBytes - barBytes;
     plan = pages.plan(lowBase, HIGH_BASE, budget);
     results.push(await runOne(open, topology, plan, devices, standIn, config, lenient, summary, options.onProgress ? (bytes) => options.onProgress!(index + 1, bytes) : undefined));
@@ -184,7 +186,7 @@ function checkConfig(given: unknown, i: number): CheckedConfig {
   const c = { ...(given as ReplayConfig) };
   for (const key of Object.keys(c)) if (!CONFIG_KEYS.has(key)) throw new InvalidArgumentError(`configs[${i}] has no option ${key}`, { argument: `configs[${i}].${key}` });
   const swiotlbBytes = parseSize(c.swiotlb ?? '64MiB', `configs[${i}].swiotlb`);
-  if (swiotlbBytes < 2048 || swiotlbBytes > 2 ** 31) throw new InvalidArgumentError(`configs[${i}].swiotlb must be 2KiB..2GiB`, { argument: `configs[${i}].swiotlb` });
+  if (swiotlbBytes < 256 * 1024 || swiotlbBytes > 2 ** 31 || swiotlbBytes % (256 * 1024) !== 0) throw new InvalidArgumentError(`configs[${i}].swiotlb must be a whole number of 256KiB segments up to 2GiB`, { argument: `configs[${i}].swiotlb` });
   if (c.forceBounce !== undefined && typeof c.forceBounce !== 'boolean') throw new InvalidArgumentError(`configs[${i}].forceBounce must be a boolean`, { argument: `configs[${i}].forceBounce` });
   const p2pPolicy = c.p2pPolicy ?? 'reject';
   if (p2pPolicy !== 'reject' && p2pPolicy !== 'bounce') throw new InvalidArgumentError(`configs[${i}].p2pPolicy must be reject or bounce`, { argument: `configs[${i}].p2pPolicy` });
@@ -228,12 +230,15 @@ async function runOne(open: CaptureOpener, topology: Topology, plan: AddressPlan
   const ram = [];
   if (plan.lowBytes > 0 || plan.highBytes === 0) ram.push({ name: 'ram-low', phys: plan.lowBase, size: Math.max(plan.lowBytes, 65536) });
   if (plan.highBytes > 0) ram.push({ name: 'ram-high', phys: plan.highBase, size: plan.highBytes });
+  // The replayed model's own trace keeps the capture's clock, so the two read side by side.
+  let now = summary.firstTs;
+  const trace = config.trace === undefined ? undefined : withClock(config.trace, () => now);
   const system = DmaSystem.create({
     topology,
     ram,
     swiotlb: { size: config.swiotlbBytes, phys: 0x0400_0000 },
     engine: { workers: 1, inlineBelow: '1GiB', spin: 0 },
-    ...(config.trace !== undefined ? { trace: config.trace } : {}),
+    ...(trace !== undefined ? { trace } : {}),
   });
   const totalSlots = system.swiotlb.stats().totalSlots;
   const states = new Map<string, DeviceState>();
@@ -291,6 +296,7 @@ async function runOne(open: CaptureOpener, topology: Topology, plan: AddressPlan
 
   const hints = new BounceHints();
   const onEvent = async (event: TraceEvent, line: number): Promise<void> => {
+    now = event.ts;
     if (event.type === 'bounced') return hints.note(event.device, event.devAddr, event.size);
     const sgErrLengths = event.type === 'map_sg_err' ? hints.lengths(event.device, event.physAddrs) : undefined;
     hints.clear(event.device);
@@ -486,6 +492,12 @@ class BounceHints {
     const recent = this.#recent.get(device) ?? [];
     return physAddrs.map((p) => recent.find((b) => b.devAddr === p)?.size ?? REPLAY_PAGE - (p >= 0 ? p % REPLAY_PAGE : 0));
   }
+}
+
+// A sink alone, or options without a clock, get the replay's clock.
+function withClock(spec: TraceSpec, clock: () => number): TraceSpec {
+  if (typeof spec === 'function' || spec === 'iterator' || typeof (spec as { write?: unknown }).write === 'function') return { sink: spec as TraceSink, clock };
+  return (spec as TraceOptions).clock === undefined ? { ...(spec as TraceOptions), clock } : spec;
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

@@ -1,11 +1,13 @@
 // dma-bounce map-benchmark: the kernel's dma_map_benchmark on the model.
 import { runMapBenchmark, type MapBenchmarkReport } from '../../../bench/map-benchmark/run.js';
-import { UsageError } from '../../errors.js';
+import { writeFileSync } from 'node:fs';
+import { InvalidArgumentError, UsageError } from '../../errors.js';
+import { traceHeader } from '../../trace/index.js';
 import { parseOptions } from '../args.js';
 import type { Command, Io } from '../command.js';
 
 const usage = `Usage: dma-bounce map-benchmark [--threads N] [--seconds S] [--granule PAGES] [--dir 0|1|2]
-                                [--dma-bits B] [--trans-ns NS] [--force-bounce] [--buffer low|high] [--json]
+                                [--dma-bits B] [--trans-ns NS] [--force-bounce] [--buffer low|high] [--trace FILE] [--json]
 
 The kernel's dma_map_benchmark (kernel/dma/map_benchmark.c) on the model: N threads each map and
 unmap their own buffer through the streaming DMA API for S seconds, and the report is the kernel
@@ -21,6 +23,7 @@ Options:
   --trans-ns NS      delay between map and unmap, at most 10000000 (default 0)
   --force-bounce     bounce every mapping (the kernel tool needs swiotlb=force at boot for this)
   --buffer low|high  buffers below 4 GiB (default) or above, so that --dma-bits 32 bounces them
+  --trace FILE       write every thread's dma:/swiotlb: events to FILE (ftrace format; slows the loop)
   --json             print the report as one JSON document
   -h, --help         show this help
 `;
@@ -41,6 +44,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     'trans-ns': { type: 'string' },
     'force-bounce': { type: 'boolean' },
     buffer: { type: 'string' },
+    trace: { type: 'string' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -61,6 +65,13 @@ async function run(argv: string[], io: Io): Promise<number> {
     ...(values['force-bounce'] ? { forceBounce: true } : {}),
     ...(values.buffer !== undefined ? { buffer: values.buffer as 'low' | 'high' } : {}),
   };
+  if (values.trace !== undefined) {
+    try {
+      writeFileSync(values.trace, traceHeader('ftrace', 1));
+    } catch (err) {
+      throw new InvalidArgumentError(`cannot write ${values.trace}: ${(err as Error).message}`, { argument: 'trace' });
+    }
+  }
   const abort = new AbortController();
   const onSignal = () => {
     io.stderr('\nstopping: reporting what was measured so far\n');
@@ -71,6 +82,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   try {
     report = await runMapBenchmark(input, {
       stopSignal: abort.signal,
+      ...(values.trace !== undefined ? { traceFile: values.trace } : {}),
       onProgress: (elapsed, total) => { if (process.stderr.isTTY) io.stderr(`\rmap-benchmark: ${elapsed.toFixed(0)}/${total} s`); },
     });
   } finally {

@@ -1,13 +1,14 @@
 // dma-bounce policies: reject vs bounce vs staged, measured on the model.
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { runPolicies, type PolicyReport } from '../../../bench/policies/run.js';
 import { InvalidArgumentError, UsageError } from '../../errors.js';
 import { parseSize } from '../../size.js';
+import { traceHeader } from '../../trace/index.js';
 import { parseOptions } from '../args.js';
 import type { Command, Io } from '../command.js';
 import { formatTable } from '../output.js';
 
-const usage = `Usage: dma-bounce policies [--topology FILE] [--size SIZE] [--qd N] [--ios N] [--json]
+const usage = `Usage: dma-bounce policies [--topology FILE] [--size SIZE] [--qd N] [--ios N] [--trace FILE] [--json]
 
 The P2PDMA debate measured: a client device reads and writes data that lives in a provider's
 BAR, for each route the topology offers (BUS_ADDR, THRU_HOST_BRIDGE, NOT_SUPPORTED), under
@@ -23,6 +24,7 @@ Options:
   --size SIZE      bytes per I/O (default 128KiB, at most 256KiB: swiotlb's largest mapping)
   --qd N           I/Os in flight (default 8)
   --ios N          I/Os per route and policy (default 2000)
+  --trace FILE     write every run's dma:/swiotlb: events to FILE (ftrace format)
   --json           print { workload, results } as one JSON document
   -h, --help       show this help
 `;
@@ -33,6 +35,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     size: { type: 'string' },
     qd: { type: 'string' },
     ios: { type: 'string' },
+    trace: { type: 'string' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -57,6 +60,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       throw new InvalidArgumentError(`cannot read ${values.topology}: ${(err as Error).message}`, { argument: 'topology' });
     }
   }
+  const traceOut = values.trace === undefined ? undefined : await openTrace(values.trace);
   let stop = false;
   const onSignal = () => { stop = true; io.stderr('\nstopping after the current run\n'); };
   process.once('SIGINT', onSignal);
@@ -68,10 +72,12 @@ async function run(argv: string[], io: Io): Promise<number> {
       ...(queueDepth !== undefined ? { queueDepth } : {}),
       ...(ios !== undefined ? { ios } : {}),
       shouldStop: () => stop,
+      ...(traceOut ? { trace: { sink: traceOut, header: false, comm: 'dma-bounce' } } : {}),
       onProgress: (done, total, label) => { if (label) io.stderr(`[${done + 1}/${total}] ${label}\n`); },
     });
   } finally {
     process.removeListener('SIGINT', onSignal);
+    if (traceOut) await new Promise<void>((resolve) => traceOut.end(resolve));
   }
   if (values.json) {
     io.stdout(JSON.stringify(report, null, 2) + '\n');
@@ -92,6 +98,17 @@ async function run(argv: string[], io: Io): Promise<number> {
     ),
   );
   return 0;
+}
+
+// The trace file, truncated, with the ftrace header once (each run's system writes lines only).
+async function openTrace(file: string): Promise<WriteStream> {
+  const out = createWriteStream(file);
+  await new Promise<void>((resolve, reject) => {
+    out.once('open', () => resolve());
+    out.once('error', (err) => reject(new InvalidArgumentError(`cannot write ${file}: ${err.message}`, { argument: 'trace' })));
+  });
+  out.write(traceHeader('ftrace', 1));
+  return out;
 }
 
 export const command: Command = {
