@@ -89,48 +89,68 @@ function tokens(format: string): Token[] {
 
 /**
  * Matches `text` against a printf format: literals exactly, %d/%zu/%lu decimal, %llx lower-case hex
- * without 0x or leading zeros, %s up to the next literal (or the end). Widths: right-aligned with
- * spaces, '-' left-aligned, '0' zero-padded. Returns the converted fields as printed (padding
- * removed), or a string saying what failed.
+ * without 0x or leading zeros, %s up to an occurrence of the next literal (each tried in turn, so a
+ * task name may hold "-"), or the end. Widths: right-aligned with spaces, '-' left-aligned, '0'
+ * zero-padded. Returns the converted fields as printed (padding removed), or what failed.
  */
 export function matchPrintf(format: string, text: string): string[] | string {
   const toks = tokens(format);
-  const fields: string[] = [];
-  let at = 0;
-  for (let t = 0; t < toks.length; t++) {
+  let why = 'no match';
+  const match = (t: number, at: number, fields: string[]): string[] | undefined => {
+    if (t === toks.length) {
+      if (at === text.length) return fields;
+      why = `trailing text ${JSON.stringify(text.slice(at))}`;
+      return undefined;
+    }
     const tok = toks[t]!;
     if (typeof tok === 'string') {
-      if (!text.startsWith(tok, at)) return `expected "${tok}" at ${at}: ${JSON.stringify(text.slice(at, at + 30))}`;
-      at += tok.length;
-      continue;
+      if (!text.startsWith(tok, at)) {
+        why = `expected "${tok}" at ${at}: ${JSON.stringify(text.slice(at, at + 30))}`;
+        return undefined;
+      }
+      return match(t + 1, at + tok.length, fields);
     }
     const next = toks[t + 1];
-    let end: number;
+    const ends: number[] = [];
     if (tok.type === 's') {
       if (typeof next === 'string') {
-        end = text.indexOf(next, at);
-        if (end < 0) return `no "${next}" after %s at ${at}`;
-      } else end = text.length;
+        for (let e = text.indexOf(next, at); e >= 0 && ends.length < 64; e = text.indexOf(next, e + 1)) ends.push(e);
+        if (ends.length === 0) why = `no "${next}" after %s at ${at}`;
+      } else ends.push(text.length);
     } else {
-      end = at;
+      let end = at;
       while (end < text.length && text[end] === ' ') end++;
       if (tok.type === 'd' && text[end] === '-') end++;
       const digits = tok.type === 'llx' ? /[0-9a-f]/ : /[0-9]/;
       while (end < text.length && digits.test(text[end]!)) end++;
       if (tok.flags.includes('-')) while (end < text.length && text[end] === ' ' && end - at < tok.width) end++;
+      ends.push(end);
     }
-    const raw = text.slice(at, end);
-    if (raw.length < tok.width) return `field ${raw} narrower than ${tok.width}`;
-    const value = tok.width === 0 ? raw : tok.flags.includes('-') ? raw.trimEnd() : tok.flags.includes('0') ? raw : raw.trimStart();
-    if (tok.width > 0 && raw.length > tok.width && value.length !== raw.length) return `field ${JSON.stringify(raw)} padded beyond its width`;
-    if (tok.flags.includes('0') && tok.width > 0 && !/^[0-9]+$/.test(value)) return `zero-padded field ${raw} is not digits`;
-    if (tok.type === 'llx' && !/^(0|[1-9a-f][0-9a-f]*)$/.test(value)) return `%llx field ${raw} is not lower-case hex without leading zeros`;
-    if ((tok.type === 'zu' || tok.type === 'lu') && !tok.flags.includes('0') && !/^(0|[1-9][0-9]*)$/.test(value)) return `%${tok.type} field ${raw} is not an unsigned decimal`;
-    if (tok.type === 'd' && !tok.flags.includes('0') && !/^-?(0|[1-9][0-9]*)$/.test(value)) return `%d field ${raw} is not a decimal`;
-    fields.push(value);
-    at = end;
-  }
-  return at === text.length ? fields : `trailing text ${JSON.stringify(text.slice(at))}`;
+    for (const end of ends) {
+      const raw = text.slice(at, end);
+      const problem = checkField(tok, raw);
+      if (problem !== undefined) {
+        why = problem;
+        continue;
+      }
+      const value = tok.width === 0 ? raw : tok.flags.includes('-') ? raw.trimEnd() : tok.flags.includes('0') ? raw : raw.trimStart();
+      const found = match(t + 1, end, [...fields, value]);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  return match(0, 0, []) ?? why;
+}
+
+function checkField(tok: Conversion, raw: string): string | undefined {
+  if (raw.length < tok.width) return `field ${raw} narrower than ${tok.width}`;
+  const value = tok.width === 0 ? raw : tok.flags.includes('-') ? raw.trimEnd() : tok.flags.includes('0') ? raw : raw.trimStart();
+  if (tok.width > 0 && raw.length > tok.width && value.length !== raw.length) return `field ${JSON.stringify(raw)} padded beyond its width`;
+  if (tok.flags.includes('0') && tok.width > 0 && !/^[0-9]+$/.test(value)) return `zero-padded field ${raw} is not digits`;
+  if (tok.type === 'llx' && !/^(0|[1-9a-f][0-9a-f]*)$/.test(value)) return `%llx field ${raw} is not lower-case hex without leading zeros`;
+  if ((tok.type === 'zu' || tok.type === 'lu') && !tok.flags.includes('0') && !/^(0|[1-9][0-9]*)$/.test(value)) return `%${tok.type} field ${raw} is not an unsigned decimal`;
+  if (tok.type === 'd' && !tok.flags.includes('0') && !/^-?(0|[1-9][0-9]*)$/.test(value)) return `%d field ${raw} is not a decimal`;
+  return undefined;
 }
 
 /** __print_array() output: {} or {0x..,0x..}, lower-case hex without leading zeros. */
