@@ -173,7 +173,7 @@ describe('the address plan', () => {
     const pages = new PageCollector();
     pages.add(0, 64 * 4096);
     expect(() => pages.plan(0x1000_0000, 2 ** 32, 16 * 4096)).toThrow(expect.objectContaining({ code: 'ERR_TRACE_REPLAY' }));
-    expect(new AddressPlan([], 0x1000_0000, 2 ** 32, 0).translate(0x1234)).toBe(-1);
+    expect(new AddressPlan(new Float64Array(0), new Float64Array(0), 0x1000_0000, 2 ** 32, 0).translate(0x1234)).toBe(-1);
   });
 
   it('entry lengths: one to one when the counts match, else to each page end; masks to bits', () => {

@@ -1,8 +1,9 @@
 // Where a capture's physical addresses land in the model. A real machine's RAM can sit anywhere
 // in 64 bits; the model's fabric holds at most 4 GiB. Every 4 KiB page the capture touches gets a
 // page of model RAM: pages below 4 GiB in a region below 4 GiB, pages above it in a region above,
-// each in address order. So offsets within pages, 32-bit reachability and overlaps (the same
-// page, the same model page) survive, and a range over neighbouring pages stays contiguous.
+// each in address order with the untouched gaps left out. So offsets within pages, 32-bit
+// reachability and overlaps (the same page, the same model page) survive, and a range over
+// neighbouring pages stays contiguous.
 import { TraceReplayError } from '../errors.js';
 
 export const REPLAY_PAGE = 4096;
@@ -21,7 +22,8 @@ function inside(ranges: readonly IdentityRange[], phys: number): boolean {
 
 /** Collects the pages of every range a capture names (the first pass over the capture). */
 export class PageCollector {
-  readonly #pages = new Set<number>();
+  // First page -> the furthest last page of a range starting there: one entry per distinct start.
+  readonly #ranges = new Map<number, number>();
 
   /** `identity`: ranges kept at their own address (BAR memory), not given RAM. */
   constructor(private readonly identity: readonly IdentityRange[] = []) {}
@@ -32,41 +34,93 @@ export class PageCollector {
     if (this.identity.length > 0 && inside(this.identity, phys)) return;
     const first = Math.floor(phys / REPLAY_PAGE);
     const last = Math.floor((phys + Math.max(size, 1) - 1) / REPLAY_PAGE);
-    for (let p = first; p <= last; p++) this.#pages.add(p);
+    const known = this.#ranges.get(first);
+    if (known === undefined || last > known) this.#ranges.set(first, last);
   }
 
+  /** The touched pages as sorted, disjoint, non-adjacent runs [first, last]. */
+  runs(): { starts: Float64Array; ends: Float64Array } {
+    const starts = Float64Array.from(this.#ranges.keys()).sort();
+    const outStarts: number[] = [];
+    const outEnds: number[] = [];
+    for (const start of starts) {
+      const end = this.#ranges.get(start)!;
+      const n = outEnds.length;
+      if (n > 0 && start <= outEnds[n - 1]! + 1) {
+        if (end > outEnds[n - 1]!) outEnds[n - 1] = end;
+      } else {
+        outStarts.push(start);
+        outEnds.push(end);
+      }
+    }
+    return { starts: Float64Array.from(outStarts), ends: Float64Array.from(outEnds) };
+  }
+
+  /** Distinct pages touched. */
   get pages(): number {
-    return this.#pages.size;
+    const { starts, ends } = this.runs();
+    let n = 0;
+    for (let i = 0; i < starts.length; i++) n += ends[i]! - starts[i]! + 1;
+    return n;
   }
 
-  /** The plan: low pages at `lowBase` (below 4 GiB), high pages at `highBase`. */
+  /** The plan: low pages at `lowBase` (below 4 GiB), high pages at `highBase`. Throws as AddressPlan does. */
   plan(lowBase: number, highBase: number, budget: number): AddressPlan {
-    return new AddressPlan([...this.#pages].sort((a, b) => a - b), lowBase, highBase, budget, this.identity);
+    const { starts, ends } = this.runs();
+    return new AddressPlan(starts, ends, lowBase, highBase, budget, this.identity);
   }
 }
 
-/** Capture page → model address. */
+/** Capture page → model address, by binary search over the runs of touched pages. */
 export class AddressPlan {
   readonly lowBytes: number;
   readonly highBytes: number;
   readonly lowBase: number;
   readonly highBase: number;
-  readonly #model = new Map<number, number>();
+  readonly #starts: Float64Array;
+  readonly #ends: Float64Array;
+  readonly #model: Float64Array;
 
-  /** Throws TraceReplayError (ERR_TRACE_REPLAY) when the pages need more than `budget` bytes or the low ones do not fit below 4 GiB. */
-  constructor(sortedPages: readonly number[], lowBase: number, highBase: number, budget: number, private readonly identity: readonly IdentityRange[] = []) {
+  /**
+   * `starts`/`ends`: sorted disjoint runs of pages. Throws TraceReplayError (ERR_TRACE_REPLAY) when
+   * the pages need more than `budget` bytes or the low ones do not fit below 4 GiB.
+   */
+  constructor(starts: Float64Array, ends: Float64Array, lowBase: number, highBase: number, budget: number, private readonly identity: readonly IdentityRange[] = []) {
+    // A run across the 4 GiB line is split there, so each side keeps its reachability.
+    const s: number[] = [];
+    const e: number[] = [];
+    for (let i = 0; i < starts.length; i++) {
+      const a = starts[i]!;
+      const b = ends[i]!;
+      if (a < LOW_LIMIT_PAGE && b >= LOW_LIMIT_PAGE) {
+        s.push(a, LOW_LIMIT_PAGE);
+        e.push(LOW_LIMIT_PAGE - 1, b);
+      } else {
+        s.push(a);
+        e.push(b);
+      }
+    }
+    this.#starts = Float64Array.from(s);
+    this.#ends = Float64Array.from(e);
+    this.#model = new Float64Array(s.length);
     let low = 0;
     let high = 0;
-    for (const page of sortedPages) {
-      if (page < LOW_LIMIT_PAGE) this.#model.set(page, lowBase + REPLAY_PAGE * low++);
-      else this.#model.set(page, highBase + REPLAY_PAGE * high++);
+    for (let i = 0; i < s.length; i++) {
+      const pages = e[i]! - s[i]! + 1;
+      if (s[i]! < LOW_LIMIT_PAGE) {
+        this.#model[i] = lowBase + low * REPLAY_PAGE;
+        low += pages;
+      } else {
+        this.#model[i] = highBase + high * REPLAY_PAGE;
+        high += pages;
+      }
     }
     this.lowBytes = low * REPLAY_PAGE;
     this.highBytes = high * REPLAY_PAGE;
     this.lowBase = lowBase;
     this.highBase = highBase;
     if (this.lowBytes + this.highBytes > budget) {
-      throw new TraceReplayError(`the capture touches ${sortedPages.length} distinct 4 KiB pages (${this.lowBytes + this.highBytes} bytes), more than the ${budget} bytes of RAM the model's 4 GiB fabric has room for next to the pool and the BARs`, { reason: 'memory' });
+      throw new TraceReplayError(`the capture touches ${low + high} distinct 4 KiB pages (${this.lowBytes + this.highBytes} bytes), more than the ${budget} bytes of RAM the model's 4 GiB fabric has room for next to the pool and the BARs`, { reason: 'memory' });
     }
     if (lowBase + this.lowBytes > 2 ** 32) {
       throw new TraceReplayError(`the capture's ${this.lowBytes} bytes below 4 GiB do not fit between 0x${lowBase.toString(16)} and 4 GiB in the model`, { reason: 'memory' });
@@ -78,7 +132,15 @@ export class AddressPlan {
     if (!(phys >= 0)) return -1;
     if (this.identity.length > 0 && inside(this.identity, phys)) return phys;
     const page = Math.floor(phys / REPLAY_PAGE);
-    const base = this.#model.get(page);
-    return base === undefined ? -1 : base + (phys - page * REPLAY_PAGE);
+    const starts = this.#starts;
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (starts[mid]! <= page) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    if (hi < 0 || page > this.#ends[hi]!) return -1;
+    return this.#model[hi]! + (phys - starts[hi]! * REPLAY_PAGE);
   }
 }

@@ -63,6 +63,11 @@ const ERRNO_NAMES: Readonly<Record<number, string>> = { [-5]: 'EIO', [-12]: 'ENO
 const MODEL_ATTRS = 0x7f6;
 const LOW_BASE_MIN = 0x1000_0000;
 const HIGH_BASE = 2 ** 32;
+// What the first pass reads: the events that name memory or a device's mask (unmaps and syncs
+// name only what a map named; the runs parse and check every line).
+const SCANNED: ReadonlySet<string> = new Set(['dma_map_phys', 'dma_map_page', 'dma_map_resource', 'dma_map_sg', 'dma_map_sg_err', 'swiotlb_bounced']);
+// Every one of those names holds one of these: other lines are passed over unread in the scan.
+const PREFILTER = ['dma_map_', 'swiotlb_bounced'];
 const OCCUPANCY_BUCKETS = 500;
 const BAR_BACKING = 64 * 2 ** 20; // DmaSystem's default barBacking
 const LISTED_FULL = 1000;
@@ -101,11 +106,11 @@ export async function replayCapture(open: CaptureOpener, configs: readonly Repla
   const info = (name: string): DeviceInfo => {
     let d = devices.get(name);
     if (!d) devices.set(name, (d = { device: name, dmaBits: undefined, forced: false, events: 0 }));
-    d.events++;
     return d;
   };
   const hints = new BounceHints();
-  const summary = await readCapture(open(), (event) => {
+  // Pass 0 reads only the events that name memory or a mask; every run reads the whole capture.
+  const scan = await readCapture(open(), (event) => {
     const d = info(event.device);
     if (event.type !== 'bounced') hints.clear(event.device);
     switch (event.type) {
@@ -133,32 +138,35 @@ export async function replayCapture(open: CaptureOpener, configs: readonly Repla
         break;
       default:
     }
-  }, { lenient, ...(options.onProgress ? { onProgress: (bytes: number) => options.onProgress!(0, bytes) } : {}) });
-  if (summary.lostEvents > 0) warnings.push(`the capture lost ${summary.lostEvents} events (ring buffer overruns): the replay misses their calls`);
-  if (summary.failedToParse > 0) warnings.push(`${summary.failedToParse} dma/swiotlb lines were printed as [FAILED TO PARSE] by the trace tool and were skipped`);
-  if (summary.malformed > 0) warnings.push(`${summary.malformed} malformed dma/swiotlb lines were skipped (first at line ${summary.malformedLines[0]})`);
-  if (summary.unknownAttrs > 0) warnings.push(`${summary.unknownAttrs} attribute names no supported kernel format has were ignored`);
-  if (truncatedSg > 0) warnings.push(`${truncatedSg} dma_map_sg events had more than 128 entries: only the printed entries are replayed`);
+  }, { lenient, only: SCANNED, prefilter: PREFILTER, ...(options.onProgress ? { onProgress: (bytes: number) => options.onProgress!(0, bytes) } : {}) });
 
   const standIn = standInEndpoint(topology);
-  for (const name of devices.keys()) {
-    const pci = topology.findDevice(name);
-    if (!pci || pci.isBridge) warnings.push(`device ${name} is not an endpoint of the topology: replayed as a default device at ${standIn}'s place in the tree`);
-  }
-
   const results: ReplayRun[] = [];
   let plan: AddressPlan | undefined;
+  let summary: CaptureSummary | undefined;
+  const replayedAs = new Map<string, string>();
+  const deviceEvents = new Map<string, number>();
   for (const [index, config] of runs.entries()) {
     const lowBase = Math.max(LOW_BASE_MIN, alignUp(0x0400_0000 + config.swiotlbBytes, 2 ** 20));
     const barBytes = topology.providers().length * BAR_BACKING;
     const budget = 2 ** 32 - FABRIC_OVERHEAD - config.swiotlbBytes - barBytes;
     plan = pages.plan(lowBase, HIGH_BASE, budget);
-    results.push(await runOne(open, topology, plan, devices, standIn, config, lenient, summary, options.onProgress ? (bytes) => options.onProgress!(index + 1, bytes) : undefined));
+    const span = { t0: scan.firstTs, t1: scan.lastTs };
+    const { run, summary: read } = await runOne(open, topology, plan, devices, standIn, config, lenient, span, index === 0 ? { replayedAs, deviceEvents } : undefined, options.onProgress ? (bytes) => options.onProgress!(index + 1, bytes) : undefined);
+    summary ??= read;
+    results.push(run);
   }
+  const s = summary!;
+  if (s.lostEvents > 0) warnings.push(`the capture lost ${s.lostEvents} events (ring buffer overruns): the replay misses their calls`);
+  if (s.failedToParse > 0) warnings.push(`${s.failedToParse} dma/swiotlb lines were printed as [FAILED TO PARSE] by the trace tool and were skipped`);
+  if (s.malformed > 0) warnings.push(`${s.malformed} malformed dma/swiotlb lines were skipped (first at line ${s.malformedLines[0]})`);
+  if (s.unknownAttrs > 0) warnings.push(`${s.unknownAttrs} attribute names no supported kernel format has were ignored`);
+  if (truncatedSg > 0) warnings.push(`${truncatedSg} dma_map_sg events had more than 128 entries: only the printed entries are replayed`);
+  for (const [name, as] of replayedAs) if (as !== name) warnings.push(`device ${name} is not an endpoint of the topology: replayed as a default device at ${as}'s place in the tree`);
   return {
     capture: {
-      summary,
-      devices: [...devices.values()],
+      summary: s,
+      devices: [...deviceEvents].map(([device, events]) => ({ device, dmaBits: devices.get(device)?.dmaBits, forced: devices.get(device)?.forced ?? false, events })),
       capturedFailures,
       capturedBounces,
       pages: pages.pages,
@@ -205,6 +213,8 @@ interface Live {
   readonly modelDma: number;
   readonly size: number;
   readonly bounced: number;
+  /** An older live mapping the capture gave the same DMA address (a stack, newest first). */
+  below: Live | undefined;
 }
 
 interface LiveSg {
@@ -218,7 +228,7 @@ interface DeviceState {
   readonly report: ReplayDeviceReport;
   readonly device: DmaDevice;
   /** Single mappings by the capture's DMA address (several may share one: a stack). */
-  readonly live: Map<number, Live[]>;
+  readonly live: Map<number, Live>;
   /** SG mappings by the capture's first physical address and entry count. */
   readonly liveSg: Map<string, LiveSg[]>;
   /** SG mappings by the capture's first DMA address (for the syncs). */
@@ -226,12 +236,22 @@ interface DeviceState {
   heldBounced: number;
 }
 
-async function runOne(open: CaptureOpener, topology: Topology, plan: AddressPlan, devices: Map<string, DeviceInfo>, standIn: string, config: CheckedConfig, lenient: boolean, summary: CaptureSummary, onProgress: ((bytes: number) => void) | undefined): Promise<ReplayRun> {
+interface FirstRunNotes {
+  /** Capture device -> the topology function it was replayed as. */
+  readonly replayedAs: Map<string, string>;
+  /** Capture device -> its dma/swiotlb events, in order of first appearance. */
+  readonly deviceEvents: Map<string, number>;
+}
+
+async function runOne(
+  open: CaptureOpener, topology: Topology, plan: AddressPlan, devices: Map<string, DeviceInfo>, standIn: string, config: CheckedConfig, lenient: boolean,
+  span: { t0: number; t1: number }, notes: FirstRunNotes | undefined, onProgress: ((bytes: number) => void) | undefined,
+): Promise<{ run: ReplayRun; summary: CaptureSummary }> {
   const ram = [];
   if (plan.lowBytes > 0 || plan.highBytes === 0) ram.push({ name: 'ram-low', phys: plan.lowBase, size: Math.max(plan.lowBytes, 65536) });
   if (plan.highBytes > 0) ram.push({ name: 'ram-high', phys: plan.highBase, size: plan.highBytes });
   // The replayed model's own trace keeps the capture's clock, so the two read side by side.
-  let now = summary.firstTs;
+  let now = span.t0;
   const trace = config.trace === undefined ? undefined : withClock(config.trace, () => now);
   const system = DmaSystem.create({
     topology,
@@ -245,14 +265,8 @@ async function runOne(open: CaptureOpener, topology: Topology, plan: AddressPlan
   const fullEvents: ReplayFullEvent[] = [];
   const unmatched: UnmatchedCall[] = [];
   let fullCount = 0;
-  const t0 = summary.firstTs;
-  const span = Math.max(summary.lastTs - t0, 1e-6);
-  const buckets: number[] = new Array(OCCUPANCY_BUCKETS).fill(-1);
-  const sample = (ts: number) => {
-    const b = Math.min(OCCUPANCY_BUCKETS - 1, Math.max(0, Math.floor(((ts - t0) / span) * OCCUPANCY_BUCKETS)));
-    const used = system.swiotlb.stats().usedSlots;
-    if (used > buckets[b]!) buckets[b] = used;
-  };
+  const occupancy = new Occupancy(span.t0, span.t1);
+  const sample = (ts: number) => occupancy.add(ts, system.swiotlb.stats().usedSlots);
 
   const stateOf = (name: string): DeviceState => {
     let s = states.get(name);
@@ -260,6 +274,7 @@ async function runOne(open: CaptureOpener, topology: Topology, plan: AddressPlan
     const known = devices.get(name);
     const pci = topology.findDevice(name);
     const replayedAs = pci && !pci.isBridge ? name : standIn;
+    notes?.replayedAs.set(name, replayedAs);
     const dmaBits = Math.min(64, Math.max(20, known?.dmaBits ?? 64));
     const forceBounce = config.forceBounce ?? known?.forced ?? false;
     const device = system.device(replayedAs, { dmaBits, forceBounce, p2pPolicy: config.p2pPolicy, waitForSpace: false });
@@ -297,6 +312,7 @@ async function runOne(open: CaptureOpener, topology: Topology, plan: AddressPlan
   const hints = new BounceHints();
   const onEvent = async (event: TraceEvent, line: number): Promise<void> => {
     now = event.ts;
+    if (notes) notes.deviceEvents.set(event.device, (notes.deviceEvents.get(event.device) ?? 0) + 1);
     if (event.type === 'bounced') return hints.note(event.device, event.devAddr, event.size);
     const sgErrLengths = event.type === 'map_sg_err' ? hints.lengths(event.device, event.physAddrs) : undefined;
     hints.clear(event.device);
@@ -314,7 +330,7 @@ async function runOne(open: CaptureOpener, topology: Topology, plan: AddressPlan
           mapped = await s.device.mapPhys(phys < 0 ? event.physAddr : phys, event.size, event.dir as StreamingDirection, event.attrs & MODEL_ATTRS);
         } catch (error) {
           failed(s, error, event.ts, event.size, line);
-          if (event.dmaAddr !== TRACE_MAPPING_ERROR) push(s.live, event.dmaAddr, { modelDma: -1, size: event.size, bounced: 0 });
+          if (event.dmaAddr !== TRACE_MAPPING_ERROR) pushLive(s.live, event.dmaAddr, { modelDma: -1, size: event.size, bounced: 0, below: undefined });
           return;
         }
         const bounced = mapped.kind === 'bounced' ? event.size : 0;
@@ -329,13 +345,13 @@ async function runOne(open: CaptureOpener, topology: Topology, plan: AddressPlan
           if (bounced > 0) hold(s, -bounced, event.ts);
           return;
         }
-        push(s.live, event.dmaAddr, { modelDma: mapped.dmaAddress, size: event.size, bounced });
+        pushLive(s.live, event.dmaAddr, { modelDma: mapped.dmaAddress, size: event.size, bounced, below: undefined });
         return;
       }
       case 'unmap': {
         r.calls++;
         r.unmaps++;
-        const m = pop(s.live, event.dmaAddr);
+        const m = popLive(s.live, event.dmaAddr);
         if (!m) return unmatchedCall(s, unmatched, line, 'unmap', event.dmaAddr);
         if (m.modelDma < 0) return; // its map failed in the model
         try {
@@ -442,8 +458,9 @@ async function runOne(open: CaptureOpener, topology: Topology, plan: AddressPlan
     }
   };
 
+  let summary: CaptureSummary;
   try {
-    await readCapture(open(), onEvent, { lenient, ...(onProgress ? { onProgress } : {}) });
+    summary = await readCapture(open(), onEvent, { lenient, ...(onProgress ? { onProgress } : {}) });
   } catch (error) {
     await system.close().catch(() => {});
     throw error;
@@ -453,15 +470,14 @@ async function runOne(open: CaptureOpener, topology: Topology, plan: AddressPlan
   const total = emptyFigures();
   const reports: ReplayDeviceReport[] = [];
   for (const s of states.values()) {
-    for (const list of s.live.values()) for (const m of list) if (m.modelDma >= 0) { s.report.liveAtEnd++; s.report.liveBytesAtEnd += m.size; }
+    for (const top of s.live.values()) for (let m: Live | undefined = top; m; m = m.below) if (m.modelDma >= 0) { s.report.liveAtEnd++; s.report.liveBytesAtEnd += m.size; }
     for (const list of s.liveSg.values()) for (const m of list) if (m.sg) { s.report.liveAtEnd++; s.report.liveBytesAtEnd += m.bytes; }
     addFigures(total, s.report);
     reports.push(s.report);
   }
   total.bounceHighWaterBytes = stats.highWaterSlots * 2048;
-  const poolOccupancy: PoolOccupancySample[] = [];
-  buckets.forEach((used, i) => { if (used >= 0) poolOccupancy.push({ t: round6(t0 + (span * i) / OCCUPANCY_BUCKETS), usedSlots: used, totalSlots }); });
-  return {
+  const poolOccupancy: PoolOccupancySample[] = occupancy.samples().map(({ t, used }) => ({ t: round6(t), usedSlots: used, totalSlots }));
+  const run: ReplayRun = {
     config: { swiotlbBytes: config.swiotlbBytes, forceBounce: config.forceBounce ?? 'capture', p2pPolicy: config.p2pPolicy, ...(config.iommu ? { iommu: config.iommu } : {}) },
     total,
     devices: reports,
@@ -470,6 +486,39 @@ async function runOne(open: CaptureOpener, topology: Topology, plan: AddressPlan
     unmatched,
     poolOccupancy,
   };
+  return { run, summary };
+}
+
+/**
+ * The pool's occupancy over time: the most slots used in each of at most OCCUPANCY_BUCKETS time
+ * buckets. The buckets start over the span the scan saw and double in width when an event falls
+ * beyond them (the scan does not read every line), merging pairs.
+ */
+class Occupancy {
+  readonly #max: number[] = new Array(OCCUPANCY_BUCKETS).fill(-1);
+  #width: number;
+
+  constructor(private readonly t0: number, t1: number) {
+    this.#width = Math.max((t1 - t0) / OCCUPANCY_BUCKETS, 1e-6);
+  }
+
+  add(ts: number, used: number): void {
+    let b = Math.floor((ts - this.t0) / this.#width);
+    while (b >= OCCUPANCY_BUCKETS) {
+      for (let i = 0; i < OCCUPANCY_BUCKETS / 2; i++) this.#max[i] = Math.max(this.#max[2 * i]!, this.#max[2 * i + 1]!);
+      this.#max.fill(-1, OCCUPANCY_BUCKETS / 2);
+      this.#width *= 2;
+      b = Math.floor((ts - this.t0) / this.#width);
+    }
+    if (b < 0) b = 0;
+    if (used > this.#max[b]!) this.#max[b] = used;
+  }
+
+  samples(): { t: number; used: number }[] {
+    const out: { t: number; used: number }[] = [];
+    this.#max.forEach((used, i) => { if (used >= 0) out.push({ t: this.t0 + this.#width * i, used }); });
+    return out;
+  }
 }
 
 /**
@@ -485,7 +534,7 @@ class BounceHints {
   }
 
   clear(device: string): void {
-    this.#recent.delete(device);
+    if (this.#recent.size > 0) this.#recent.delete(device);
   }
 
   lengths(device: string, physAddrs: readonly number[]): number[] {
@@ -514,14 +563,24 @@ function pop<K, V>(map: Map<K, V[]>, key: K): V | undefined {
   return value;
 }
 
+function pushLive(live: Map<number, Live>, dma: number, m: Live): void {
+  m.below = live.get(dma);
+  live.set(dma, m);
+}
+
+function popLive(live: Map<number, Live>, dma: number): Live | undefined {
+  const top = live.get(dma);
+  if (top === undefined) return undefined;
+  if (top.below !== undefined) live.set(dma, top.below);
+  else live.delete(dma);
+  return top;
+}
+
 // A sync may name part of a mapping: the exact start first, else the live mapping that holds the range.
-function containing(live: Map<number, Live[]>, dma: number, size: number): { live: Live; start: number } | undefined {
+function containing(live: Map<number, Live>, dma: number, size: number): { live: Live; start: number } | undefined {
   const exact = live.get(dma);
-  if (exact && exact.length > 0) return { live: exact[exact.length - 1]!, start: dma };
-  for (const [start, list] of live) {
-    const m = list[list.length - 1]!;
-    if (start <= dma && dma + size <= start + m.size) return { live: m, start };
-  }
+  if (exact) return { live: exact, start: dma };
+  for (const [start, m] of live) if (start <= dma && dma + size <= start + m.size) return { live: m, start };
   return undefined;
 }
 

@@ -15,6 +15,10 @@ export interface CaptureOptions {
   readonly lenient?: boolean;
   /** Called every 64 KiB or so with the bytes read so far. */
   readonly onProgress?: (bytes: number) => void;
+  /** Parse only these dma:/swiotlb: events (by kernel name); the others are counted, not read nor checked. */
+  readonly only?: ReadonlySet<string>;
+  /** Lines holding none of these strings are counted as `filtered` and not parsed at all (a fast first look). */
+  readonly prefilter?: readonly string[];
 }
 
 /** What a capture held. */
@@ -35,6 +39,8 @@ export interface CaptureSummary {
   readonly failedToParse: number;
   /** Lines that are no event line at all. */
   readonly unrecognised: number;
+  /** Lines the `prefilter` passed over unread. */
+  readonly filtered: number;
   /** Malformed dma:/swiotlb: lines skipped under `lenient`, and the first line numbers. */
   readonly malformed: number;
   readonly malformedLines: readonly number[];
@@ -61,12 +67,13 @@ export async function readCapture(source: CaptureSource, onEvent: (event: TraceE
   if (typeof onEvent !== 'function') throw new InvalidArgumentError('onEvent must be a function', { argument: 'onEvent' });
   const lenient = options.lenient ?? false;
   const onProgress = options.onProgress;
-  const parser = new TraceLineParser();
+  const parser = new TraceLineParser(options.only);
   const decoder = new TextDecoder('utf-8');
-  const eventsByName = new Map<string, number>();
+  const eventsByName = new Map<string, { n: number }>();
   const otherByName = new Map<string, number>();
   const malformedLines: number[] = [];
-  const counts = { lines: 0, bytes: 0, events: 0, otherEvents: 0, comments: 0, blank: 0, lostEvents: 0, failedToParse: 0, unrecognised: 0, malformed: 0, firstTs: 0, lastTs: 0 };
+  const counts = { lines: 0, bytes: 0, events: 0, otherEvents: 0, comments: 0, blank: 0, lostEvents: 0, failedToParse: 0, unrecognised: 0, filtered: 0, malformed: 0, firstTs: 0, lastTs: 0 };
+  const prefilter = options.prefilter;
   let nextProgress = 65536;
   // A line that spans chunks is kept as pieces and joined once its end arrives.
   let pieces: string[] = [];
@@ -74,6 +81,14 @@ export async function readCapture(source: CaptureSource, onEvent: (event: TraceE
 
   const handle = (text: string): void | Promise<void> => {
     const line = ++counts.lines;
+    if (prefilter !== undefined) {
+      let wanted = false;
+      for (let i = 0; i < prefilter.length && !wanted; i++) wanted = text.includes(prefilter[i]!);
+      if (!wanted) {
+        counts.filtered++;
+        return;
+      }
+    }
     let event: TraceEvent | undefined;
     try {
       event = parser.parse(text, line);
@@ -85,13 +100,23 @@ export async function readCapture(source: CaptureSource, onEvent: (event: TraceE
     }
     if (event !== undefined) {
       counts.events++;
-      const name = event.type === 'map' || event.type === 'unmap' || event.type === 'coherent' ? event.name : parser.name;
-      eventsByName.set(name, (eventsByName.get(name) ?? 0) + 1);
+      const name = parser.name;
+      const count = eventsByName.get(name);
+      if (count) count.n++;
+      else eventsByName.set(name, { n: 1 });
       if (counts.events === 1) counts.firstTs = event.ts;
       counts.lastTs = event.ts;
       return onEvent(event, line);
     }
     switch (parser.kind) {
+      case LineKind.Skipped: {
+        if (++counts.events === 1) counts.firstTs = parser.ts;
+        counts.lastTs = parser.ts;
+        const count = eventsByName.get(parser.name);
+        if (count) count.n++;
+        else eventsByName.set(parser.name, { n: 1 });
+        break;
+      }
       case LineKind.Other:
         counts.otherEvents++;
         if (otherByName.size < 1000 || otherByName.has(parser.name)) otherByName.set(parser.name, (otherByName.get(parser.name) ?? 0) + 1);
@@ -143,7 +168,7 @@ export async function readCapture(source: CaptureSource, onEvent: (event: TraceE
   onProgress?.(counts.bytes);
   return {
     ...counts,
-    eventsByName: Object.fromEntries(eventsByName),
+    eventsByName: Object.fromEntries([...eventsByName].map(([name, c]) => [name, c.n])),
     otherByName: Object.fromEntries([...otherByName].sort((a, b) => b[1] - a[1]).slice(0, 50)),
     malformedLines,
     unknownAttrs: parser.unknownAttrs,

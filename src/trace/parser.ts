@@ -20,6 +20,8 @@ export const LineKind = {
   FailedToParse: 5,
   /** No event line at all (text pasted around a capture). */
   Unrecognised: 6,
+  /** A dma:/swiotlb: event left unparsed because the parser was told to parse only others. */
+  Skipped: 7,
 } as const;
 export type LineKind = (typeof LineKind)[keyof typeof LineKind];
 
@@ -60,8 +62,16 @@ export class TraceLineParser {
   name = '';
   /** For LineKind.Lost: the events lost. */
   lost = 0;
+  /** The timestamp of the last event line (any system). */
+  ts = 0;
   /** Attribute names the supported formats do not know (ignored, counted). */
   unknownAttrs = 0;
+  readonly #only: ReadonlySet<string> | undefined;
+
+  /** `only`: the dma:/swiotlb: events to parse; others of those systems are recognised by name (LineKind.Skipped) without reading their payload. */
+  constructor(only?: ReadonlySet<string>) {
+    this.#only = only;
+  }
   // The cursor over the payload being parsed.
   #s = '';
   #i = 0;
@@ -90,7 +100,8 @@ export class TraceLineParser {
       b = text.indexOf('[', b + 1);
     }
     if (close < 0) return this.#is(LineKind.Unrecognised);
-    const cpu = Number(text.slice(b + 1, close));
+    let cpu = 0;
+    for (let d = b + 1; d < close; d++) cpu = cpu * 10 + (text.charCodeAt(d) - 48);
     // Flags (ftrace, newer trace-cmd) are optional; the timestamp ends with ':'.
     let j = skipBlanks(text, close + 1);
     let end = tokenEnd(text, j);
@@ -99,7 +110,8 @@ export class TraceLineParser {
       end = tokenEnd(text, j);
       if (!isTimestamp(text, j, end)) return this.#is(LineKind.Unrecognised);
     }
-    const ts = Number(text.slice(j, end - 1));
+    const ts = timestampValue(text, j, end - 1);
+    this.ts = ts;
     // The event name: "name:" (ftrace, trace-cmd) or "system:name:" (perf script).
     let k = skipBlanks(text, end);
     let colon = text.indexOf(':', k);
@@ -109,9 +121,11 @@ export class TraceLineParser {
       colon = text.indexOf(':', k);
       if (colon < 0) return this.#is(LineKind.Unrecognised);
     }
-    const name = text.slice(k, colon);
+    // A known name is matched in place (no substring per line); only other events' names are cut out.
+    const name = knownName(text, k, colon) ?? text.slice(k, colon);
     this.name = name;
     if (!DMA_EVENTS.has(name)) return this.#is(LineKind.Other);
+    if (this.#only !== undefined && !this.#only.has(name)) return this.#is(LineKind.Skipped);
     let p = skipBlanks(text, colon + 1);
     let last = n;
     if (last > p && text.charCodeAt(last - 1) === 13) last--;
@@ -282,12 +296,34 @@ export class TraceLineParser {
     return s.slice(start, i);
   }
 
+  // Captures name few devices: the last few names are reused when the text matches, so a line costs no new string.
+  #devices: string[] = [];
+
   #device(): string {
-    return this.#token('device name');
+    const s = this.#s;
+    const i = this.#i;
+    for (const d of this.#devices) {
+      if (s.startsWith(d, i) && (i + d.length === s.length || s.charCodeAt(i + d.length) === SPACE)) {
+        this.#i = i + d.length;
+        return d;
+      }
+    }
+    const name = this.#token('device name');
+    if (this.#devices.length >= 8) this.#devices.shift();
+    this.#devices.push(name);
+    return name;
   }
 
   #dir(): number {
     this.#literal(' dir=');
+    const s = this.#s;
+    for (let d = 0; d < DIRECTION_NAMES.length; d++) {
+      const name = DIRECTION_NAMES[d]!;
+      if (s.startsWith(name, this.#i) && s.charCodeAt(this.#i + name.length) === SPACE) {
+        this.#i += name.length;
+        return d;
+      }
+    }
     const start = this.#i;
     const text = this.#token('direction');
     const dir = directionValue(text);
@@ -404,6 +440,33 @@ export class TraceLineParser {
       return attrs >>> 0;
     }
   }
+}
+
+// "12345.678901" to seconds without a substring.
+function timestampValue(text: string, start: number, end: number): number {
+  let whole = 0;
+  let i = start;
+  for (; i < end && text.charCodeAt(i) !== 46; i++) whole = whole * 10 + (text.charCodeAt(i) - 48);
+  if (i >= end) return whole;
+  let frac = 0;
+  let scale = 1;
+  for (i++; i < end; i++) {
+    frac = frac * 10 + (text.charCodeAt(i) - 48);
+    scale *= 10;
+  }
+  // Both exact integers, so the one division rounds as Number() of the text would.
+  return (whole * scale + frac) / scale;
+}
+
+const DIRECTION_NAMES = ['BIDIRECTIONAL', 'TO_DEVICE', 'FROM_DEVICE', 'NONE'] as const;
+const EVENT_NAMES: readonly string[] = [...DMA_EVENTS];
+
+// The event name between k and colon if it is one of ours, as the one shared string.
+function knownName(text: string, k: number, colon: number): string | undefined {
+  const length = colon - k;
+  if (length < 7 || text.charCodeAt(k) !== 100 && text.charCodeAt(k) !== 115) return undefined; // 'd'ma_, 's'wiotlb_
+  for (const name of EVENT_NAMES) if (name.length === length && text.startsWith(name, k)) return name;
+  return undefined;
 }
 
 function skipBlanks(text: string, i: number): number {
