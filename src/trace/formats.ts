@@ -75,23 +75,45 @@ export function attrsText(attrs: number, format: TraceFormat): string {
   return out;
 }
 
-/** %llx of an address: lower-case hex, no 0x; TRACE_MAPPING_ERROR prints as 64 one bits. */
+const DIGITS = '0123456789abcdef';
+const BYTES: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+// A 32-bit word in hex, without leading zeros when `lead` (a byte table: Number#toString(16) is slow for doubles).
+function word(w: number, lead: boolean): string {
+  const a = w >>> 24;
+  const b = (w >>> 16) & 255;
+  const c = (w >>> 8) & 255;
+  const d = w & 255;
+  if (!lead) return BYTES[a]! + BYTES[b]! + BYTES[c]! + BYTES[d]!;
+  if (a !== 0) return (a < 16 ? DIGITS[a]! : BYTES[a]!) + BYTES[b]! + BYTES[c]! + BYTES[d]!;
+  if (b !== 0) return (b < 16 ? DIGITS[b]! : BYTES[b]!) + BYTES[c]! + BYTES[d]!;
+  if (c !== 0) return (c < 16 ? DIGITS[c]! : BYTES[c]!) + BYTES[d]!;
+  return d < 16 ? DIGITS[d]! : BYTES[d]!;
+}
+
+/** %llx of an address (a non-negative safe integer): lower-case hex, no 0x; TRACE_MAPPING_ERROR prints as 64 one bits. */
 export function hex(value: number): string {
-  return value === TRACE_MAPPING_ERROR ? 'ffffffffffffffff' : value.toString(16);
+  if (value === TRACE_MAPPING_ERROR) return 'ffffffffffffffff';
+  if (value < 4294967296) return word(value >>> 0, true);
+  const high = Math.floor(value / 4294967296);
+  return word(high, true) + word((value - high * 4294967296) >>> 0, false);
 }
 
 /** __print_array(): {0x1,0x2} (lower-case hex, no spaces), at most `max` entries. */
 export function arrayText(values: readonly number[], max = Infinity): string {
   const n = Math.min(values.length, max);
-  let out = '{';
-  for (let i = 0; i < n; i++) out += i === 0 ? `0x${hex(values[i]!)}` : `,0x${hex(values[i]!)}`;
-  return out + '}';
+  if (n === 0) return '{}';
+  // One join makes one flat string (a += chain would leave a rope of n pieces for the GC).
+  const parts: string[] = new Array(n);
+  for (let i = 0; i < n; i++) parts[i] = hex(values[i]!);
+  return `{0x${parts.join(',0x')}}`;
 }
+
+const MASKS: string[] = Array.from({ length: 65 }, (_, bits) => (bits >= 64 ? 'ffffffffffffffff' : ((1n << BigInt(bits)) - 1n).toString(16)));
 
 /** The dma_mask the swiotlb_bounced event prints for a device with `bits` address bits (%llx of DMA_BIT_MASK(bits)). */
 export function dmaMaskText(bits: number): string {
-  if (bits >= 64) return 'ffffffffffffffff';
-  return ((1n << BigInt(bits)) - 1n).toString(16);
+  return MASKS[Math.min(64, Math.max(0, Math.floor(bits)))]!;
 }
 
 /** What one event prints: its kernel name and payload, or undefined where `format`'s kernel emits nothing for it. */
