@@ -13,7 +13,7 @@ import { formatTable, hexAddress } from '../output.js';
 import { loadTopologySource, TOPOLOGY_OPTIONS, TOPOLOGY_USAGE } from '../topology-source.js';
 
 const usage = `Usage: dma-bounce replay TRACE [--topology FILE | --lspci FILE] [--swiotlb SIZE[,SIZE...]]
-                        [--force-bounce] [--iommu MODE] [--p2p-policy reject|bounce]
+                        [--force-bounce | --no-force-bounce] [--iommu MODE] [--p2p-policy reject|bounce]
                         [--compare "FLAGS"] [--lenient] [--trace FILE] [--trace-format VERSION] [--json]
 
 Replays a captured DMA trace (the dma: and swiotlb: events of /sys/kernel/tracing/trace,
@@ -29,6 +29,7 @@ ${TOPOLOGY_USAGE}
                           the smallest size with no full event
   --force-bounce          every device bounces (a confidential-computing guest); default: devices
                           bounce as the capture's swiotlb_bounced events say (FORCE)
+  --no-force-bounce       no device bounces everything, whatever the capture says
   --p2p-policy POLICY     reject (mainline: -EREMOTEIO) or bounce (default reject)
   --iommu MODE            iommu-dma (strict, lazy, passthrough): refused until the model has it
   --compare "FLAGS"       a second configuration side by side: --swiotlb SIZE, --force-bounce,
@@ -96,6 +97,7 @@ function parse(given: string[]) {
         ...TOPOLOGY_OPTIONS,
         swiotlb: { type: 'string' },
         'force-bounce': { type: 'boolean' },
+        'no-force-bounce': { type: 'boolean' },
         'p2p-policy': { type: 'string' },
         iommu: { type: 'string' },
         compare: { type: 'string' },
@@ -157,7 +159,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     traceFormat = values['trace-format'] as TraceFormat;
     if (values.trace === undefined) throw new UsageError('replay: --trace-format needs --trace FILE');
   }
-  const base = configFrom({ ...values, 'no-force-bounce': undefined, swiotlb: undefined }, {}, 'flags');
+  const base = configFrom({ ...values, swiotlb: undefined }, {}, 'flags');
   const configs: ReplayConfig[] = sizes.map((bytes) => (bytes === undefined ? base : { ...base, swiotlb: bytes }));
   if (values.compare !== undefined) configs.push(configFrom(parseCompare(values.compare), { ...base, ...(sizes[0] !== undefined ? { swiotlb: sizes[0] } : {}) }, '--compare'));
 
