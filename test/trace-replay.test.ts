@@ -133,6 +133,25 @@ describe('what a replay reports', () => {
     expect(stamps(lines)).toEqual(stamps(text.trimEnd().split('\n')));
   });
 
+  it('two live mappings the capture gave one DMA address (one buffer mapped twice) pair with their unmaps, newest first', async () => {
+    const lines: string[] = [];
+    const system = DmaSystem.create({ trace: (l: string) => lines.push(l) });
+    try {
+      const near = system.device('0000:04:00.0');
+      const span = system.allocRam(8192, { alignment: 4096 });
+      const a = await near.mapSingle(span.phys, 8192, DmaDirection.TO_DEVICE);
+      const b = await near.mapSingle(span.phys, 4096, DmaDirection.TO_DEVICE);
+      expect(b.dmaAddress).toBe(a.dmaAddress);
+      await near.unmapSingle(b.dmaAddress, 4096, DmaDirection.TO_DEVICE);
+      await near.syncSingleForCpu(a.dmaAddress + 4096, 100, DmaDirection.TO_DEVICE);
+      await near.unmapSingle(a.dmaAddress, 8192, DmaDirection.TO_DEVICE);
+    } finally {
+      await system.close();
+    }
+    const run = (await replayCapture(fromText(lines.join('\n') + '\n'), [{}])).runs[0]!;
+    expect(run.total).toMatchObject({ maps: 2, unmaps: 2, syncs: 1, unmatchedUnmaps: 0, unmatchedSyncs: 0, refused: 0, liveAtEnd: 0, bytes: 12288 });
+  });
+
   it('configurations are checked before anything runs', async () => {
     const open = () => { throw new Error('must not be opened'); };
     await expect(replayCapture(open, [])).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
