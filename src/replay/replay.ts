@@ -145,7 +145,7 @@ export async function replayCapture(open: CaptureOpener, configs: readonly Repla
   let plan: AddressPlan | undefined;
   let summary: CaptureSummary | undefined;
   const replayedAs = new Map<string, string>();
-  const deviceEvents = new Map<string, number>();
+  const deviceEvents = new Map<string, { n: number }>();
   for (const [index, config] of runs.entries()) {
     const lowBase = Math.max(LOW_BASE_MIN, alignUp(0x0400_0000 + config.swiotlbBytes, 2 ** 20));
     const barBytes = topology.providers().length * BAR_BACKING;
@@ -166,7 +166,7 @@ export async function replayCapture(open: CaptureOpener, configs: readonly Repla
   return {
     capture: {
       summary: s,
-      devices: [...deviceEvents].map(([device, events]) => ({ device, dmaBits: devices.get(device)?.dmaBits, forced: devices.get(device)?.forced ?? false, events })),
+      devices: [...deviceEvents].map(([device, events]) => ({ device, dmaBits: devices.get(device)?.dmaBits, forced: devices.get(device)?.forced ?? false, events: events.n })),
       capturedFailures,
       capturedBounces,
       pages: pages.pages,
@@ -240,7 +240,7 @@ interface FirstRunNotes {
   /** Capture device -> the topology function it was replayed as. */
   readonly replayedAs: Map<string, string>;
   /** Capture device -> its dma/swiotlb events, in order of first appearance. */
-  readonly deviceEvents: Map<string, number>;
+  readonly deviceEvents: Map<string, { n: number }>;
 }
 
 async function runOne(
@@ -312,7 +312,11 @@ async function runOne(
   const hints = new BounceHints();
   const onEvent = async (event: TraceEvent, line: number): Promise<void> => {
     now = event.ts;
-    if (notes) notes.deviceEvents.set(event.device, (notes.deviceEvents.get(event.device) ?? 0) + 1);
+    if (notes) {
+      const count = notes.deviceEvents.get(event.device);
+      if (count) count.n++;
+      else notes.deviceEvents.set(event.device, { n: 1 });
+    }
     if (event.type === 'bounced') return hints.note(event.device, event.devAddr, event.size);
     const sgErrLengths = event.type === 'map_sg_err' ? hints.lengths(event.device, event.physAddrs) : undefined;
     hints.clear(event.device);
