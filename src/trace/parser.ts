@@ -84,8 +84,8 @@ export class TraceLineParser {
     if (i >= n || (i === n - 1 && text.charCodeAt(i) === 13)) return this.#is(LineKind.Blank);
     const c0 = text.charCodeAt(i);
     if (c0 === 35 /* # */) return this.#is(LineKind.Comment);
-    if (text.startsWith('CPU', i)) return this.#cpuLine(text, i);
-    if (text.startsWith('cpus=', i) || text.startsWith('version', i)) return this.#is(LineKind.Comment);
+    if (c0 === 67 /* C */ && text.startsWith('CPU', i)) return this.#cpuLine(text, i);
+    if ((c0 === 99 /* c */ && text.startsWith('cpus=', i)) || (c0 === 118 /* v */ && text.startsWith('version', i))) return this.#is(LineKind.Comment);
     // The CPU column: the first "[digits]" after a blank.
     let b = text.indexOf('[', i);
     let close = -1;
@@ -459,13 +459,20 @@ function timestampValue(text: string, start: number, end: number): number {
 }
 
 const DIRECTION_NAMES = ['BIDIRECTIONAL', 'TO_DEVICE', 'FROM_DEVICE', 'NONE'] as const;
-const EVENT_NAMES: readonly string[] = [...DMA_EVENTS];
+// Our event names by length, so a name is found with a couple of comparisons.
+const NAMES_BY_LENGTH: readonly (readonly string[])[] = (() => {
+  const table: string[][] = Array.from({ length: 32 }, () => []);
+  for (const name of DMA_EVENTS) table[name.length]!.push(name);
+  return table;
+})();
 
 // The event name between k and colon if it is one of ours, as the one shared string.
 function knownName(text: string, k: number, colon: number): string | undefined {
   const length = colon - k;
-  if (length < 7 || text.charCodeAt(k) !== 100 && text.charCodeAt(k) !== 115) return undefined; // 'd'ma_, 's'wiotlb_
-  for (const name of EVENT_NAMES) if (name.length === length && text.startsWith(name, k)) return name;
+  if (length >= NAMES_BY_LENGTH.length) return undefined;
+  const c = text.charCodeAt(k);
+  if (c !== 100 /* d */ && c !== 115 /* s */) return undefined;
+  for (const name of NAMES_BY_LENGTH[length]!) if (text.startsWith(name, k)) return name;
   return undefined;
 }
 
