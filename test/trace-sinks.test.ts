@@ -32,13 +32,15 @@ describe('tracing off', () => {
 describe('callback sink', () => {
   it('a throwing callback never fails the DMA call: errors are counted and the first kept', async () => {
     let calls = 0;
-    const system = DmaSystem.create({ trace: () => { calls++; throw new Error('reader bug'); } });
+    const names: string[] = [];
+    const system = DmaSystem.create({ trace: (_line: string, event: { name?: string }) => { calls++; names.push(event.name!); throw new Error('reader bug'); } });
     try {
       const span = system.allocRam(4096);
       const device = system.device('0000:04:00.0');
       for (let i = 0; i < 3; i++) await mapUnmap(device, span.phys, rng.int(1, 4096));
       const stats = system.tracer!.stats();
       expect(calls).toBe(6);
+      expect(names).toEqual(['dma_map_phys', 'dma_unmap_phys', 'dma_map_phys', 'dma_unmap_phys', 'dma_map_phys', 'dma_unmap_phys']);
       expect(stats).toMatchObject({ lines: 6, errors: 6, lost: 0, format: 'latest', style: 'ftrace' });
       expect((stats.firstError as Error).message).toBe('reader bug');
       expect(() => system.tracer!.lines()).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
@@ -89,6 +91,13 @@ describe('stream sink', () => {
       release?.();
       await closing;
     }
+  });
+
+  it('a create that fails after the trace option was read writes nothing to the stream', () => {
+    const chunks: string[] = [];
+    const stream = new Writable({ write(chunk, _e, done) { chunks.push(String(chunk)); done(); } });
+    expect(() => DmaSystem.create({ trace: stream, engine: { workers: -1 } })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    expect(chunks).toEqual([]);
   });
 
   it('a stream that errors stops taking lines (counted as lost) and never blocks a call', async () => {

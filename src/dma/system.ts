@@ -116,6 +116,7 @@ export class DmaSystem {
     this.tracer = tracer;
     this.engine = CopyEngine.create(fabric, options.engine);
     this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new BounceRecords(this.swiotlb), barRegions, barOfRegion: new Map([...barRegions].map(([bar, region]) => [region, bar])), debug, lifecycle: this.#lifecycle, tracer };
+    tracer?.start();
   }
 
   /** 'open', 'closing' (close() waits for the calls in flight) or 'closed'. */

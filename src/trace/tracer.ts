@@ -53,6 +53,7 @@ export class DmaTracer {
   readonly #iterator: IteratorSink | undefined;
   readonly #task: TraceTask;
   readonly #clock: () => number;
+  readonly #header: (() => void) | undefined;
   #unprinted = 0;
 
   /**
@@ -90,12 +91,17 @@ export class DmaTracer {
         const stream = new StreamSink(sink);
         const header = options.header ?? true;
         if (typeof header !== 'boolean') throw new InvalidArgumentError('trace.header must be a boolean', { argument: 'trace.header' });
-        if (header) stream.writeRaw(traceHeader(style, 1));
+        if (header) this.#header = () => stream.writeRaw(traceHeader(style, 1));
         this.#sink = stream;
       } else {
         throw new InvalidArgumentError("trace.sink must be a function, a writable stream or 'iterator'", { argument: 'trace.sink' });
       }
     }
+  }
+
+  /** Writes the stream's header: DmaSystem calls it once the system is built, so a failed create writes nothing. */
+  start(): void {
+    this.#header?.();
   }
 
   /** Set while the sink is behind (a stream that wants 'drain', a full iterator buffer in 'wait' mode): calls wait for it. */
@@ -115,6 +121,8 @@ export class DmaTracer {
       this.#unprinted++;
       return;
     }
+    // The model's map and unmap events get the name this version prints (dma_map_phys, dma_map_page, ...).
+    if ((event.type === 'map' || event.type === 'unmap') && event.name === '') (event as { name: string }).name = formatted.name;
     this.#sink.write(formatLine(this.style, this.#task, event.cpu, event.ts, formatted), event);
   }
 
