@@ -152,6 +152,24 @@ describe('what a replay reports', () => {
     expect(run.total).toMatchObject({ maps: 2, unmaps: 2, syncs: 1, unmatchedUnmaps: 0, unmatchedSyncs: 0, refused: 0, liveAtEnd: 0, bytes: 12288 });
   });
 
+  it('MMIO mappings of a real machine land in the topology\'s p2pmem BAR: mainline fails the far drive with -EREMOTEIO, the bounce policy bounces them', async () => {
+    const open = () => createReadStream(new URL('handwritten-p2p-6.18.trace', FIXTURES));
+    const result = await replayCapture(open, [{ p2pPolicy: 'reject' }, { p2pPolicy: 'bounce' }]);
+    expect(result.warnings).toContain('3 MMIO mappings (DMA_ATTR_MMIO, dma_map_resource) were replayed as memory of 0000:03:00.0 BAR 1: a capture does not say whose BAR they were');
+    const [reject, bounce] = result.runs as [typeof result.runs[0], typeof result.runs[0]];
+    const far = (r: typeof reject) => r.devices.find((d) => d.device === '0000:81:00.0')!;
+    const near = (r: typeof reject) => r.devices.find((d) => d.device === '0000:04:00.0')!;
+    // The near drive shares a switch with the GPU: its MMIO mapping is a bus address either way.
+    expect(near(reject)).toMatchObject({ failures: 0, bytesBounced: 0, unmatchedUnmaps: 0, liveAtEnd: 0 });
+    // The far drive is behind another host bridge: NOT_SUPPORTED.
+    expect(far(reject).failuresByErrno).toEqual({ EREMOTEIO: 2 });
+    expect(far(reject).unmatchedUnmaps).toBe(0);
+    expect(far(bounce)).toMatchObject({ failures: 0, bytesBounced: 65536 + 8192 + 0, liveAtEnd: 0 });
+    await expect(replayCapture(open, [{}], { provider: { bdf: '0000:04:00.0' } })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT', argument: 'provider' });
+    const named = await replayCapture(open, [{}], { provider: { bdf: '0000:03:00.0', bar: 1 } });
+    expect(named.runs[0]!.total.failuresByErrno).toEqual({ EREMOTEIO: 2 });
+  });
+
   it('configurations are checked before anything runs', async () => {
     const open = () => { throw new Error('must not be opened'); };
     await expect(replayCapture(open, [])).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });

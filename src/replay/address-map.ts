@@ -28,14 +28,20 @@ export class PageCollector {
   /** `identity`: ranges kept at their own address (BAR memory), not given RAM. */
   constructor(private readonly identity: readonly IdentityRange[] = []) {}
 
-  /** Notes [phys, phys + size); a size of 0 counts as one byte. Ignores negative (unknown) addresses. */
-  add(phys: number, size: number): void {
-    if (!(phys >= 0) || !Number.isFinite(phys)) return;
-    if (this.identity.length > 0 && inside(this.identity, phys)) return;
+  /** Notes [phys, phys + size); a size of 0 counts as one byte. Returns false for what it passes over: negative (unknown) addresses and identity ranges. */
+  add(phys: number, size: number): boolean {
+    if (!(phys >= 0) || !Number.isFinite(phys)) return false;
+    if (this.identity.length > 0 && inside(this.identity, phys)) return false;
     const first = Math.floor(phys / REPLAY_PAGE);
     const last = Math.floor((phys + Math.max(size, 1) - 1) / REPLAY_PAGE);
     const known = this.#ranges.get(first);
     if (known === undefined || last > known) this.#ranges.set(first, last);
+    return true;
+  }
+
+  /** Whether `phys` is in an identity range (replayed as itself). */
+  isIdentity(phys: number): boolean {
+    return this.identity.length > 0 && inside(this.identity, phys);
   }
 
   /** The touched pages as sorted, disjoint, non-adjacent runs [first, last]. */
@@ -69,6 +75,12 @@ export class PageCollector {
     const { starts, ends } = this.runs();
     return new AddressPlan(starts, ends, lowBase, highBase, budget, this.identity);
   }
+
+  /** The plan for device memory: every page, low or high, packed from `base` (a BAR's backing memory) within `budget` bytes. */
+  planAt(base: number, budget: number): AddressPlan {
+    const { starts, ends } = this.runs();
+    return new AddressPlan(starts, ends, base, base, budget, this.identity, true);
+  }
 }
 
 /** Capture page → model address, by binary search over the runs of touched pages. */
@@ -85,14 +97,14 @@ export class AddressPlan {
    * `starts`/`ends`: sorted disjoint runs of pages. Throws TraceReplayError (ERR_TRACE_REPLAY) when
    * the pages need more than `budget` bytes or the low ones do not fit below 4 GiB.
    */
-  constructor(starts: Float64Array, ends: Float64Array, lowBase: number, highBase: number, budget: number, private readonly identity: readonly IdentityRange[] = []) {
-    // A run across the 4 GiB line is split there, so each side keeps its reachability.
+  constructor(starts: Float64Array, ends: Float64Array, lowBase: number, highBase: number, budget: number, private readonly identity: readonly IdentityRange[] = [], packed = false) {
+    // A run across the 4 GiB line is split there, so each side keeps its reachability (unless `packed`: one region for all).
     const s: number[] = [];
     const e: number[] = [];
     for (let i = 0; i < starts.length; i++) {
       const a = starts[i]!;
       const b = ends[i]!;
-      if (a < LOW_LIMIT_PAGE && b >= LOW_LIMIT_PAGE) {
+      if (!packed && a < LOW_LIMIT_PAGE && b >= LOW_LIMIT_PAGE) {
         s.push(a, LOW_LIMIT_PAGE);
         e.push(LOW_LIMIT_PAGE - 1, b);
       } else {
@@ -107,7 +119,7 @@ export class AddressPlan {
     let high = 0;
     for (let i = 0; i < s.length; i++) {
       const pages = e[i]! - s[i]! + 1;
-      if (s[i]! < LOW_LIMIT_PAGE) {
+      if (packed || s[i]! < LOW_LIMIT_PAGE) {
         this.#model[i] = lowBase + low * REPLAY_PAGE;
         low += pages;
       } else {
@@ -120,11 +132,16 @@ export class AddressPlan {
     this.lowBase = lowBase;
     this.highBase = highBase;
     if (this.lowBytes + this.highBytes > budget) {
-      throw new TraceReplayError(`the capture touches ${low + high} distinct 4 KiB pages (${this.lowBytes + this.highBytes} bytes), more than the ${budget} bytes of RAM the model's 4 GiB fabric has room for next to the pool and the BARs`, { reason: 'memory' });
+      throw new TraceReplayError(`the capture touches ${low + high} distinct 4 KiB pages (${this.lowBytes + this.highBytes} bytes), more than the ${budget} bytes the model has room for there (its fabric holds 4 GiB: RAM, the pool and the BARs' backing)`, { reason: 'memory' });
     }
-    if (lowBase + this.lowBytes > 2 ** 32) {
+    if (!packed && lowBase + this.lowBytes > 2 ** 32) {
       throw new TraceReplayError(`the capture's ${this.lowBytes} bytes below 4 GiB do not fit between 0x${lowBase.toString(16)} and 4 GiB in the model`, { reason: 'memory' });
     }
+  }
+
+  /** Whether `phys` is in an identity range (replayed as itself). */
+  isIdentity(phys: number): boolean {
+    return this.identity.length > 0 && inside(this.identity, phys);
   }
 
   /** The model address of capture address `phys`, or -1 for an address the first pass never saw. */

@@ -6,7 +6,7 @@ import { DmaSystem, mapErrno, type DmaDevice, type MappedSg, type SgEntry, type 
 import { buildTopology, type Topology } from '../pci/index.js';
 import { DEFAULT_TOPOLOGY } from '../dma/index.js';
 import { parseSize, type Size } from '../size.js';
-import { readCapture, TRACE_MAPPING_ERROR, type CaptureSource, type CaptureSummary, type TraceEvent, type TraceOptions, type TraceSink, type TraceSpec } from '../trace/index.js';
+import { readCapture, TRACE_MAPPING_ERROR, type CaptureSource, type CaptureSummary, type TraceEvent, type TraceOptions, type TraceSink, type TraceSpec, TRACE_ATTR_MMIO } from '../trace/index.js';
 import { PageCollector, REPLAY_PAGE, type AddressPlan } from './address-map.js';
 import { addFigures, emptyFigures, type PoolOccupancySample, type ReplayDeviceReport, type ReplayFigures, type ReplayFullEvent, type ReplayRun, type UnmatchedCall } from './report.js';
 
@@ -31,6 +31,11 @@ export interface ReplayOptions {
   readonly lenient?: boolean;
   /** Called with (pass, bytes read): pass 0 is the scan, pass i the i-th run. */
   readonly onProgress?: (pass: number, bytes: number) => void;
+  /**
+   * The p2pmem BAR the capture's MMIO mappings (DMA_ATTR_MMIO, dma_map_resource) are placed in:
+   * its owner's BDF and BAR index (default: the topology's first p2pmem BAR).
+   */
+  readonly provider?: { readonly bdf: string; readonly bar?: number };
 }
 
 /** What the capture holds and what replaying it needed. */
@@ -93,12 +98,14 @@ export async function replayCapture(open: CaptureOpener, configs: readonly Repla
   if (!Array.isArray(configs) || configs.length === 0 || configs.length > 64) throw new InvalidArgumentError('configs must hold 1..64 configurations', { argument: 'configs' });
   const runs = configs.map((c, i) => checkConfig(c, i));
   const topology = options.topology ?? buildTopology(DEFAULT_TOPOLOGY);
+  const provider = providerOf(topology, options.provider);
   const lenient = options.lenient ?? false;
   const warnings: string[] = [];
 
   // Pass 0: pages, devices, masks, the time span.
   // BAR memory of the topology's p2pmem BARs (where a DmaSystem places it) is replayed as itself.
-  const pages = new PageCollector(topology.providers().map((p) => ({ phys: p.bar.phys, size: Math.min(p.bar.size, BAR_BACKING) })));
+  const identity = topology.providers().map((p) => ({ phys: p.bar.phys, size: Math.min(p.bar.size, BAR_BACKING) }));
+  const pages = new PageCollector(identity);
   const devices = new Map<string, DeviceInfo>();
   let capturedFailures = 0;
   let capturedBounces = 0;
@@ -108,6 +115,8 @@ export async function replayCapture(open: CaptureOpener, configs: readonly Repla
     if (!d) devices.set(name, (d = { device: name, dmaBits: undefined, forced: false, events: 0 }));
     return d;
   };
+  const mmioPages = new PageCollector(identity);
+  let mmioMaps = 0;
   const hints = new BounceHints();
   // Pass 0 reads only the events that name memory or a mask; every run reads the whole capture.
   const scan = await readCapture(open(), (event) => {
@@ -115,7 +124,9 @@ export async function replayCapture(open: CaptureOpener, configs: readonly Repla
     if (event.type !== 'bounced') hints.clear(event.device);
     switch (event.type) {
       case 'map':
-        pages.add(event.physAddr, event.size);
+        if (provider && isMmio(event)) {
+          if (mmioPages.add(event.physAddr, event.size)) mmioMaps++;
+        } else pages.add(event.physAddr, event.size);
         if (event.dmaAddr === TRACE_MAPPING_ERROR) capturedFailures++;
         break;
       case 'map_sg': {
@@ -151,8 +162,9 @@ export async function replayCapture(open: CaptureOpener, configs: readonly Repla
     const barBytes = topology.providers().length * BAR_BACKING;
     const budget = 2 ** 32 - FABRIC_OVERHEAD - config.swiotlbBytes - barBytes;
     plan = pages.plan(lowBase, HIGH_BASE, budget);
+    const mmioPlan = provider && mmioMaps > 0 ? mmioPages.planAt(provider.phys, provider.size) : undefined;
     const span = { t0: scan.firstTs, t1: scan.lastTs };
-    const { run, summary: read } = await runOne(open, topology, plan, devices, standIn, config, lenient, span, index === 0 ? { replayedAs, deviceEvents } : undefined, options.onProgress ? (bytes) => options.onProgress!(index + 1, bytes) : undefined);
+    const { run, summary: read } = await runOne(open, topology, plan, mmioPlan, devices, standIn, config, lenient, span, index === 0 ? { replayedAs, deviceEvents } : undefined, options.onProgress ? (bytes) => options.onProgress!(index + 1, bytes) : undefined);
     summary ??= read;
     results.push(run);
   }
@@ -161,6 +173,7 @@ export async function replayCapture(open: CaptureOpener, configs: readonly Repla
   if (s.failedToParse > 0) warnings.push(`${s.failedToParse} dma/swiotlb lines were printed as [FAILED TO PARSE] by the trace tool and were skipped`);
   if (s.malformed > 0) warnings.push(`${s.malformed} malformed dma/swiotlb lines were skipped (first at line ${s.malformedLines[0]})`);
   if (s.unknownAttrs > 0) warnings.push(`${s.unknownAttrs} attribute names no supported kernel format has were ignored`);
+  if (mmioMaps > 0 && provider) warnings.push(`${mmioMaps} MMIO mappings (DMA_ATTR_MMIO, dma_map_resource) were replayed as memory of ${provider.bdf} BAR ${provider.index}: a capture does not say whose BAR they were`);
   if (truncatedSg > 0) warnings.push(`${truncatedSg} dma_map_sg events had more than 128 entries: only the printed entries are replayed`);
   for (const [name, as] of replayedAs) if (as !== name) warnings.push(`device ${name} is not an endpoint of the topology: replayed as a default device at ${as}'s place in the tree`);
   return {
@@ -213,6 +226,8 @@ interface Live {
   readonly modelDma: number;
   readonly size: number;
   readonly bounced: number;
+  /** The attributes it was mapped with (its unmap's MMIO bit follows them). */
+  readonly attrs: number;
   /** An older live mapping the capture gave the same DMA address (a stack, newest first). */
   below: Live | undefined;
 }
@@ -244,7 +259,7 @@ interface FirstRunNotes {
 }
 
 async function runOne(
-  open: CaptureOpener, topology: Topology, plan: AddressPlan, devices: Map<string, DeviceInfo>, standIn: string, config: CheckedConfig, lenient: boolean,
+  open: CaptureOpener, topology: Topology, plan: AddressPlan, mmioPlan: AddressPlan | undefined, devices: Map<string, DeviceInfo>, standIn: string, config: CheckedConfig, lenient: boolean,
   span: { t0: number; t1: number }, notes: FirstRunNotes | undefined, onProgress: ((bytes: number) => void) | undefined,
 ): Promise<{ run: ReplayRun; summary: CaptureSummary }> {
   const ram = [];
@@ -328,13 +343,20 @@ async function runOne(
         r.calls++;
         r.maps++;
         r.bytes += event.size;
-        const phys = plan.translate(event.physAddr);
+        // A captured machine's MMIO range placed in the provider's BAR is mapped as that BAR's memory
+        // without DMA_ATTR_MMIO, so the topology's P2P route decides it (pci_p2pdma_state() before
+        // dma_map_phys() in a driver); MMIO at the model's own BAR addresses (a trace the model wrote)
+        // keeps it, and dma_map_resource (before 6.18) is MMIO without the attribute.
+        const mmio = isMmio(event);
+        const placed = mmio && mmioPlan !== undefined && !mmioPlan.isIdentity(event.physAddr);
+        const phys = (placed ? mmioPlan! : plan).translate(event.physAddr);
+        const attrs = placed ? event.attrs & MODEL_ATTRS & ~TRACE_ATTR_MMIO : (event.attrs & MODEL_ATTRS) | (mmio ? TRACE_ATTR_MMIO : 0);
         let mapped;
         try {
-          mapped = await s.device.mapPhys(phys < 0 ? event.physAddr : phys, event.size, event.dir as StreamingDirection, event.attrs & MODEL_ATTRS);
+          mapped = await s.device.mapPhys(phys < 0 ? event.physAddr : phys, event.size, event.dir as StreamingDirection, attrs);
         } catch (error) {
           failed(s, error, event.ts, event.size, line);
-          if (event.dmaAddr !== TRACE_MAPPING_ERROR) pushLive(s.live, event.dmaAddr, { modelDma: -1, size: event.size, bounced: 0, below: undefined });
+          if (event.dmaAddr !== TRACE_MAPPING_ERROR) pushLive(s.live, event.dmaAddr, { modelDma: -1, size: event.size, bounced: 0, attrs, below: undefined });
           return;
         }
         const bounced = mapped.kind === 'bounced' ? event.size : 0;
@@ -345,11 +367,11 @@ async function runOne(
         if (event.dmaAddr === TRACE_MAPPING_ERROR) {
           // The driver saw a failure and never unmaps: undo at once.
           r.mappedWhereCaptureFailed++;
-          await s.device.unmapPhys(mapped.dmaAddress, event.size, event.dir as StreamingDirection, event.attrs & MODEL_ATTRS);
+          await s.device.unmapPhys(mapped.dmaAddress, event.size, event.dir as StreamingDirection, attrs);
           if (bounced > 0) hold(s, -bounced, event.ts);
           return;
         }
-        pushLive(s.live, event.dmaAddr, { modelDma: mapped.dmaAddress, size: event.size, bounced, below: undefined });
+        pushLive(s.live, event.dmaAddr, { modelDma: mapped.dmaAddress, size: event.size, bounced, attrs, below: undefined });
         return;
       }
       case 'unmap': {
@@ -359,7 +381,7 @@ async function runOne(
         if (!m) return unmatchedCall(s, unmatched, line, 'unmap', event.dmaAddr);
         if (m.modelDma < 0) return; // its map failed in the model
         try {
-          await s.device.unmapPhys(m.modelDma, m.size, event.dir as StreamingDirection, event.attrs & MODEL_ATTRS);
+          await s.device.unmapPhys(m.modelDma, m.size, event.dir as StreamingDirection, (event.attrs & MODEL_ATTRS & ~TRACE_ATTR_MMIO) | (m.attrs & TRACE_ATTR_MMIO));
         } catch (error) {
           failed(s, error, event.ts, m.size, line);
         }
@@ -545,6 +567,24 @@ class BounceHints {
     const recent = this.#recent.get(device) ?? [];
     return physAddrs.map((p) => recent.find((b) => b.devAddr === p)?.size ?? REPLAY_PAGE - (p >= 0 ? p % REPLAY_PAGE : 0));
   }
+}
+
+function isMmio(event: { readonly name: string; readonly attrs: number }): boolean {
+  return event.name === 'dma_map_resource' || (event.attrs & TRACE_ATTR_MMIO) !== 0;
+}
+
+// The p2pmem BAR MMIO mappings go to: the one named, or the topology's first; undefined when it has none.
+function providerOf(topology: Topology, given: ReplayOptions['provider']): { bdf: string; index: number; phys: number; size: number } | undefined {
+  const providers = topology.providers();
+  if (given === undefined) {
+    const first = providers[0];
+    return first && { bdf: first.bar.device.bdf, index: first.bar.index, phys: first.bar.phys, size: Math.min(first.bar.size, BAR_BACKING) };
+  }
+  if (given === null || typeof given !== 'object' || typeof given.bdf !== 'string') throw new InvalidArgumentError('provider must be { bdf, bar? }', { argument: 'provider' });
+  const { bdf, bar } = given;
+  const match = providers.find((p) => p.bar.device.bdf === bdf.toLowerCase() && (bar === undefined || p.bar.index === bar));
+  if (!match) throw new InvalidArgumentError(`provider ${bdf}${bar === undefined ? '' : `:${bar}`} is no p2pmem BAR of the topology`, { argument: 'provider' });
+  return { bdf: match.bar.device.bdf, index: match.bar.index, phys: match.bar.phys, size: Math.min(match.bar.size, BAR_BACKING) };
 }
 
 // A sink alone, or options without a clock, get the replay's clock.

@@ -251,6 +251,8 @@ export function catalogue(r: Rig): Row[] {
     { api: 'replayCapture', cls: 'unknown', input: 'an unknown option', code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(() => Readable.from(['']), [any({ swiotbl: '4MiB' })]) },
     { api: 'replayCapture', cls: 'state', input: "iommu { mode: 'strict' } (not in this build)", code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(() => Readable.from(['']), [{ iommu: { mode: 'strict' } }]) },
     { api: 'replayCapture', cls: 'out of range', input: "p2pPolicy 'maybe'", code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(() => Readable.from(['']), [{ p2pPolicy: any('maybe') }]) },
+    { api: 'replayCapture', cls: 'unknown', input: "provider { bdf: '0000:04:00.0' } (no p2pmem BAR)", code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(() => Readable.from(['']), [{}], { provider: { bdf: '0000:04:00.0' } }) },
+    { api: 'replayCapture', cls: 'wrong type', input: 'provider "0000:03:00.0"', code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(() => Readable.from(['']), [{}], { provider: any('0000:03:00.0') }) },
     { api: 'PageCollector.plan', cls: 'huge', input: 'more pages than the budget', code: 'ERR_TRACE_REPLAY', run: () => { const c = new PageCollector(); c.add(0, 1 << 20); return c.plan(0x1000_0000, 2 ** 32, 4096); } },
   ];
   return rows;
@@ -319,6 +321,8 @@ export function cliCatalogue(files: { json: string; lspci: string; missing: stri
     { cls: 'empty', argv: ['replay', TRACE, '--trace-format', 'latest'], code: 'ERR_USAGE' },
     { cls: 'wrong type', argv: ['replay', TRACE, '--force-bounce=1'], code: 'ERR_USAGE' },
     { cls: 'out of range', argv: ['replay', TRACE, '--trace', '/nonexistent-dir/replayed.trace'], code: 'ERR_INVALID_ARGUMENT' },
+    { cls: 'out of range', argv: ['replay', TRACE, '--provider', '0000:03:00.0:9'], code: 'ERR_USAGE' },
+    { cls: 'unknown', argv: ['replay', TRACE, '--provider', '0000:04:00.0'], code: 'ERR_INVALID_ARGUMENT' },
     { cls: 'empty', argv: ['policies', '--trace'], code: 'ERR_USAGE' },
     { cls: 'out of range', argv: ['policies', '--trace', '/nonexistent-dir/policies.trace'], code: 'ERR_INVALID_ARGUMENT' },
     { cls: 'out of range', argv: ['map-benchmark', '--trace', '/nonexistent-dir/bench.trace'], code: 'ERR_INVALID_ARGUMENT' },

@@ -14,7 +14,8 @@ import { loadTopologySource, TOPOLOGY_OPTIONS, TOPOLOGY_USAGE } from '../topolog
 
 const usage = `Usage: dma-bounce replay TRACE [--topology FILE | --lspci FILE] [--swiotlb SIZE[,SIZE...]]
                         [--force-bounce | --no-force-bounce] [--iommu MODE] [--p2p-policy reject|bounce]
-                        [--compare "FLAGS"] [--lenient] [--trace FILE] [--trace-format VERSION] [--json]
+                        [--provider BDF[:BAR]] [--compare "FLAGS"] [--lenient] [--trace FILE]
+                        [--trace-format VERSION] [--json]
 
 Replays a captured DMA trace (the dma: and swiotlb: events of /sys/kernel/tracing/trace,
 trace_pipe, or trace-cmd report) through the model: each device's maps, syncs and unmaps, in
@@ -32,6 +33,8 @@ ${TOPOLOGY_USAGE}
   --no-force-bounce       no device bounces everything, whatever the capture says
   --p2p-policy POLICY     reject (mainline: -EREMOTEIO) or bounce (default reject)
   --iommu MODE            iommu-dma (strict, lazy, passthrough): refused until the model has it
+  --provider BDF[:BAR]    the p2pmem BAR the capture's MMIO mappings (DMA_ATTR_MMIO, dma_map_resource)
+                          are placed in (default: the topology's first)
   --compare "FLAGS"       a second configuration side by side: --swiotlb SIZE, --force-bounce,
                           --no-force-bounce, --p2p-policy, --iommu (the rest as the first)
   --lenient               count and skip malformed dma:/swiotlb: lines (default: an error)
@@ -101,6 +104,7 @@ function parse(given: string[]) {
         'p2p-policy': { type: 'string' },
         iommu: { type: 'string' },
         compare: { type: 'string' },
+        provider: { type: 'string' },
         lenient: { type: 'boolean' },
         trace: { type: 'string' },
         'trace-format': { type: 'string' },
@@ -168,6 +172,17 @@ async function run(argv: string[], io: Io): Promise<number> {
     await new Promise<void>((resolve, reject) => { out.once('open', () => resolve()); out.once('error', (err) => reject(new InvalidArgumentError(`cannot write ${values.trace}: ${err.message}`, { argument: 'trace' }))); });
     configs[0] = { ...configs[0], trace: { sink: out, format: traceFormat, comm: 'dma-bounce' } };
   }
+  let provider: { bdf: string; bar?: number } | undefined;
+  if (values.provider !== undefined) {
+    // SSSS:BB:DD.F has two colons; a third one starts the BAR index.
+    const text = values.provider;
+    const colons = text.split(':').length - 1;
+    const cut = colons === 3 ? text.lastIndexOf(':') : -1;
+    const bdf = cut < 0 ? text : text.slice(0, cut);
+    const bar = cut < 0 ? undefined : text.slice(cut + 1);
+    if (colons > 3 || (bar !== undefined && !/^[0-5]$/.test(bar))) throw new UsageError(`replay: --provider must be BDF or BDF:BAR (BAR 0..5), got "${text}"`);
+    provider = { bdf, ...(bar !== undefined ? { bar: Number(bar) } : {}) };
+  }
   const passes = configs.length + 1;
   const bar = process.stderr.isTTY && !values.json
     ? new cliProgress.SingleBar({ format: 'replay [{bar}] {percentage}% {pass}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
@@ -177,6 +192,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   try {
     result = await replayCapture(() => createReadStream(file, { highWaterMark: 1 << 20 }), configs, {
       topology,
+      ...(provider ? { provider } : {}),
       lenient: values.lenient ?? false,
       onProgress: (pass, bytes) => bar?.update(pass * size + bytes, { pass: pass === 0 ? 'scan' : `run ${pass}/${configs.length}` }),
     });
