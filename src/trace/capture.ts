@@ -133,7 +133,21 @@ export async function readCapture(source: CaptureSource, onEvent: (event: TraceE
     throw new TraceParseError(`line ${counts.lines + 1}: longer than ${MAX_TRACE_LINE} characters`, { line: counts.lines + 1, event: '', column: MAX_TRACE_LINE });
   };
 
-  for await (const chunk of source) {
+  // The source's own failures (a file that cannot be read) come back coded; onEvent's pass through as they are.
+  const chunks = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  const nextChunk = async (): Promise<IteratorResult<unknown>> => {
+    try {
+      return await chunks.next();
+    } catch (error) {
+      throw new InvalidArgumentError(`reading the capture failed: ${(error as Error)?.message ?? String(error)}`, { argument: 'source', cause: error });
+    }
+  };
+  for (let step = await nextChunk(); !step.done; step = await nextChunk()) {
+    const chunk = step.value;
+    if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
+      await chunks.return?.();
+      throw new InvalidArgumentError('the capture source must yield strings or bytes', { argument: 'source' });
+    }
     const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
     counts.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
     let start = 0;
@@ -148,14 +162,23 @@ export async function readCapture(source: CaptureSource, onEvent: (event: TraceE
         pending = 0;
       }
       if (lineText.length > MAX_TRACE_LINE) tooLong();
-      const result = handle(lineText);
-      if (result !== undefined && typeof (result as Promise<void>).then === 'function') await result;
+      let result: void | Promise<void>;
+      try {
+        result = handle(lineText);
+        if (result !== undefined && typeof (result as Promise<void>).then === 'function') await result;
+      } catch (error) {
+        await chunks.return?.();
+        throw error;
+      }
       start = nl + 1;
     }
     if (start < text.length) {
       pieces.push(start === 0 ? text : text.slice(start));
       pending += text.length - start;
-      if (pending > MAX_TRACE_LINE) tooLong();
+      if (pending > MAX_TRACE_LINE) {
+        await chunks.return?.();
+        tooLong();
+      }
     }
     if (onProgress && counts.bytes >= nextProgress) {
       onProgress(counts.bytes);

@@ -125,7 +125,7 @@ export interface FormattedEvent {
 /**
  * Formats an event as `format`'s kernel prints it (the TP_printk text after "name: "). Returns
  * undefined for an event that kernel does not emit (dma_map_sg_err before 6.13, coherent events).
- * Never throws.
+ * Takes events as the model and the parser make them (no checks: this is the tracer's hot path).
  */
 export function formatEvent(event: TraceEvent, format: TraceFormat): FormattedEvent | undefined {
   const old = format === '6.12' || format === '6.13';

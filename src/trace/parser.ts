@@ -1,7 +1,7 @@
 // Parses one line of a capture: the raw ftrace form (/sys/kernel/tracing/trace, trace_pipe), the
 // `trace-cmd report` form and `perf script` lines, into the events of events.ts. A scanner with
 // a cursor, no regular expressions: each line is read once, left to right, whatever its length.
-import { TraceParseError } from '../errors.js';
+import { InvalidArgumentError, TraceParseError } from '../errors.js';
 import { TRACE_MAPPING_ERROR, type TraceEvent } from './events.js';
 import { directionValue, TRACE_ATTR_BITS } from './formats.js';
 
@@ -78,6 +78,7 @@ export class TraceLineParser {
   #line = 0;
 
   parse(text: string, line: number): TraceEvent | undefined {
+    if (typeof text !== 'string') throw new InvalidArgumentError('a trace line must be a string', { argument: 'text' });
     const n = text.length;
     let i = 0;
     while (i < n && (text.charCodeAt(i) === SPACE || text.charCodeAt(i) === TAB)) i++;

@@ -27,6 +27,7 @@ import {
   readCapture,
   replayCapture,
 } from '../../dist/src/index.js';
+import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
@@ -242,6 +243,9 @@ export function catalogue(r: Rig): Row[] {
     { api: 'readCapture', cls: 'wrong type', input: 'source 42', code: 'ERR_INVALID_ARGUMENT', run: () => readCapture(any(42), () => {}) },
     { api: 'readCapture', cls: 'wrong type', input: 'onEvent "x"', code: 'ERR_INVALID_ARGUMENT', run: () => readCapture(Readable.from(['']), any('x')) },
     { api: 'readCapture', cls: 'huge', input: 'a hex address of 17 digits', code: 'ERR_TRACE_PARSE', run: () => readCapture(Readable.from(['  a-1 [000] .....   1.000000: dma_unmap_phys: 0000:04:00.0 dir=TO_DEVICE dma_addr=11112222333344445 size=1 attrs=\n']), () => {}) },
+    { api: 'readCapture', cls: 'wrong type', input: 'a source yielding numbers', code: 'ERR_INVALID_ARGUMENT', run: () => readCapture(Readable.from([1, 2], { objectMode: true }) as never, () => {}) },
+    { api: 'readCapture', cls: 'out of range', input: 'a file that cannot be read', code: 'ERR_INVALID_ARGUMENT', run: () => readCapture(createReadStream('/nonexistent-dir/capture.trace'), () => {}) },
+    { api: 'TraceLineParser.parse', cls: 'wrong type', input: 'a line 42', code: 'ERR_INVALID_ARGUMENT', run: () => new TraceLineParser().parse(any(42), 1) },
     { api: 'replayCapture', cls: 'wrong type', input: 'open "file"', code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(any('file'), [{}]) },
     { api: 'replayCapture', cls: 'empty', input: 'configs []', code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(() => Readable.from(['']), []) },
     { api: 'replayCapture', cls: 'unaligned', input: "swiotlb '100KiB'", code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(() => Readable.from(['']), [{ swiotlb: '100KiB' }]) },
