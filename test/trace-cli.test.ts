@@ -65,12 +65,28 @@ describe('dma-bounce replay', () => {
     const r = cli('replay', FIXTURE, '--json', '--swiotlb', '256KiB');
     expect(r.status).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(Object.keys(doc)).toEqual(['capture', 'warnings', 'runs']);
+    expect(Object.keys(doc)).toEqual(['title', 'poolOccupancy', 'capture', 'warnings', 'runs']);
+    expect(doc.title).toBe('handwritten-ftrace.trace: swiotlb 256KiB, p2p reject');
+    expect(doc.poolOccupancy).toEqual(doc.runs[0].poolOccupancy);
     const run = doc.runs[0];
     expect(run.config).toEqual({ swiotlbBytes: 262144, forceBounce: 'capture', p2pPolicy: 'reject' });
     expect(run.poolOccupancy.length).toBeGreaterThan(0);
     for (const p of run.poolOccupancy) expect(Object.keys(p)).toEqual(['t', 'usedSlots', 'totalSlots']);
     expect(run.devices.map((d: { device: string }) => d.device)).toEqual(['0000:81:00.0', '0000:04:00.0', '0000:c1:00.0']);
+  });
+
+  it('the JSON is what dma-bounce report --replay takes', async () => {
+    const file = join(dir, 'replay.json');
+    const r = cli('replay', await sweepCapture(), '--swiotlb', '1MiB', '--json');
+    writeFileSync(file, r.stdout);
+    const { parseReportInput } = await import('../dist/src/report/index.js');
+    const doc = await parseReportInput('replay', r.stdout, file);
+    expect(Math.max(...doc.poolOccupancy.map((p: { usedSlots: number }) => p.usedSlots))).toBe(512);
+    const out = join(dir, 'report');
+    const page = cli('report', '--topology', join(root, 'examples/switch-gpu-nvme.json'), '--replay', file, '--out', out);
+    expect(page.stderr).toBe('');
+    expect(page.status).toBe(0);
+    expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain('Replay: swiotlb pool occupancy');
   });
 
   it('a sweep prints the smallest size with no full event', async () => {
@@ -123,7 +139,7 @@ describe('dma-bounce replay', () => {
 
   it('--iommu is parsed and refused with a coded error until the model has iommu-dma', () => {
     const r = cli('replay', FIXTURE, '--iommu', 'strict');
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^dma-bounce: ERR_INVALID_ARGUMENT: configs\[0\]\.iommu: /);
     expect(cli('replay', FIXTURE, '--iommu', 'sometimes').status).toBe(2);
   });

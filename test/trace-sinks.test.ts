@@ -176,7 +176,7 @@ describe('iterator sink', () => {
     await system.close();
     await expect(waiting).resolves.toMatchObject({ kind: 'direct' });
     // The late call's line is kept beyond the capacity, never dropped; a call after close() is refused.
-    await expect(device.mapSingle(span.phys, 64, TO)).rejects.toMatchObject({ code: 'ERR_INVALID_STATE' });
+    await expect(device.mapSingle(span.phys, 64, TO)).rejects.toMatchObject({ code: 'ERR_SYSTEM_CLOSED' });
     const lines: string[] = [];
     for await (const line of system.tracer!.lines()) lines.push(line);
     expect(lines).toHaveLength(3);

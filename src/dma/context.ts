@@ -7,7 +7,8 @@ import type { DmaDebug } from './debug.js';
 import type { StreamingDirection } from './direction.js';
 import type { BounceRecords } from './bounce-records.js';
 import type { SystemLifecycle } from './lifecycle.js';
-import type { SwiotlbPool } from './swiotlb.js';
+import type { P2pdmaProviders } from './p2pdma-state.js';
+import type { SwiotlbMem } from './swiotlb-mem.js';
 import type { DmaTracer } from '../trace/index.js';
 
 /**
@@ -43,8 +44,9 @@ export interface DmaContext {
   readonly fabric: Fabric;
   readonly topology: Topology;
   readonly engine: CopyEngine;
-  readonly pool: SwiotlbPool;
-  /** The fabric region holding the pool's bytes (phys = dma). */
+  /** The swiotlb io_tlb_mem: the default pool, and in dynamic mode the pools added later. */
+  readonly pool: SwiotlbMem;
+  /** The fabric region holding the default pool's bytes (phys = dma); added pools live in host RAM. */
   readonly poolRegion: Region;
   /** Live bounce mappings by tlbAddr. */
   readonly bounced: BounceRecords;
@@ -52,6 +54,8 @@ export interface DmaContext {
   readonly barRegions: ReadonlyMap<PciBar, Region>;
   /** The BAR a backing region belongs to. */
   readonly barOfRegion: ReadonlyMap<Region, PciBar>;
+  /** The P2P providers (one per p2pmem BAR) and the map types their owners' clients asked for. */
+  readonly p2pdma: P2pdmaProviders;
   /** dma-debug, when the system was created with it. */
   readonly debug: DmaDebug | undefined;
   /** Open, closing or closed, and the calls in flight. */

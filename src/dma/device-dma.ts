@@ -41,12 +41,14 @@ export class DeviceDma {
     const fault = (why: string) => new DeviceFaultError(`${this.#pci.bdf}: DMA to 0x${dmaAddress.toString(16)}+${length} faults: ${why}`, { device: this.#pci.bdf, dmaAddress, length });
     const inLimit = dmaAddress + Math.max(length, 1) - 1 <= this.#dmaLimit;
 
-    if (ctx.poolRegion.containsPhys(dmaAddress, length)) {
+    // Any access touching a pool (dynamic pools live inside host RAM) is a swiotlb access: it must
+    // stay inside one live mapping of this device.
+    if (ctx.pool.overlaps(dmaAddress, length)) {
       if (!inLimit) throw fault('beyond the device DMA mask');
       const record = ctx.bounced.containing(dmaAddress, length);
       if (record === undefined || record.deviceId !== this.#deviceId) throw fault('swiotlb slot not mapped for this device');
       if (record.state !== 'live') throw fault(`swiotlb mapping is not live (${record.state === 'mapping' ? 'its map has not resolved' : 'it is being unmapped'})`);
-      return { offset: ctx.poolRegion.physToOffset(dmaAddress, length), via: 'swiotlb' };
+      return { offset: record.slotOffset + (dmaAddress - record.tlbAddr), via: 'swiotlb' };
     }
     for (const region of ctx.fabric.regions) {
       if (region.kind === 'ram' && region.containsPhys(dmaAddress, length)) {

@@ -3,11 +3,12 @@
 // dma_direct_map_page, dma_direct_unmap_sg, the sync functions) and pci_p2pdma_map_segment(),
 // plus dma-bounce's `bounce` P2P policy where mainline fails.
 import { AddressError, DmaMappingError, InvalidArgumentError, P2PNotSupportedError } from '../errors.js';
-import type { MapTypeResult, PciDevice } from '../pci/index.js';
+import type { PciDevice } from '../pci/index.js';
 import { allocateBounce, allocateBounceWaiting, bounceRecordFor, copyRecords, fromBounce, notBounceMapping, notLive, releaseBounce, runCopies, toBounce, untilIdle, whileBusy, type BounceOwner, type CopyTriple } from './bounce.js';
 import type { BounceRecord, DmaContext } from './context.js';
 import { DMA_ATTR_MMIO, DMA_ATTR_SKIP_CPU_SYNC, deviceReads, deviceWrites, type StreamingDirection } from './direction.js';
 import type { DmaMapOps, SegmentRef, SyncTarget } from './ops.js';
+import { p2pdmaBusAddrMap, P2pdmaMapType, P2pdmaState } from './p2pdma-state.js';
 import type { BounceReason, MappedSegment, MappingKind, SgEntry } from './types.js';
 import { dmaMaskText } from '../trace/index.js';
 
@@ -23,8 +24,6 @@ export interface MappingDevice {
   readonly owner: BounceOwner;
   /** The DMA mask's width in bits (swiotlb_bounced prints the mask). */
   readonly dmaBits: number;
-  /** The P2PDMA route from a BAR owner to this device (calc_map_type_and_dist(), cached). */
-  route(provider: PciDevice): MapTypeResult;
 }
 
 // A segment being mapped: the MappedSegment handed back, its dmaAddress filled in for bounced
@@ -47,26 +46,26 @@ export function dmaCapable(device: MappingDevice, addr: number, size: number): b
   return addr + Math.max(size, 1) - 1 <= device.dmaLimit;
 }
 
-// models the per-segment choice of dma_direct_map_sg() / pci_p2pdma_map_segment() / dma_direct_map_phys().
+// models the per-segment choice of dma_direct_map_sg() / pci_p2pdma_state() / dma_direct_map_phys().
 // Writes the fabric offset of the original bytes to origOffsets[i].
-function classify(ctx: DmaContext, device: MappingDevice, entry: SgEntry, attrs: number, origOffsets: number[], i: number): Segment {
+function classify(ctx: DmaContext, device: MappingDevice, state: P2pdmaState, entry: SgEntry, attrs: number, origOffsets: number[], i: number): Segment {
   const { phys, length } = entry;
   const region = ctx.fabric.regionAt(phys, length);
   origOffsets[i] = region.offset + (phys - region.phys);
-  if (region.kind === 'bounce') {
-    throw new AddressError(`phys 0x${phys.toString(16)} is inside the swiotlb pool, which is not memory a driver maps`, { address: phys, length });
+  if (region.kind === 'bounce' || ctx.pool.overlaps(phys, length)) {
+    throw new AddressError(`phys 0x${phys.toString(16)}+${length} is inside a swiotlb pool, which is not memory a driver maps`, { address: phys, length });
   }
-  if (attrs & DMA_ATTR_MMIO) return classifyMmio(ctx, device, phys, length, region);
-  if (region.kind === 'ram') {
+  const map = state.classify(region);
+  if (attrs & DMA_ATTR_MMIO) return classifyMmio(device, state, map, phys, length);
+  if (map === P2pdmaMapType.NONE) {
     if (device.forceBounce) return segment(phys, length, 'bounced', 0, 'forced');
     if (!dmaCapable(device, phys, length)) return segment(phys, length, 'bounced', 0, 'dma-mask');
     return segment(phys, length, 'direct', phys);
   }
-  const bar = ctx.barOfRegion.get(region)!;
-  const provider = bar.device.bdf;
-  const route = device.route(bar.device);
-  if (route.type === 'BUS_ADDR') {
-    const busAddress = bar.busAddress + (phys - bar.phys);
+  const mem = state.mem!;
+  const provider = mem.owner.bdf;
+  if (map === P2pdmaMapType.BUS_ADDR) {
+    const busAddress = p2pdmaBusAddrMap(mem, phys);
     // Mainline hands out the bus address with no mask check (pci_p2pdma_bus_addr_map()), so a
     // device that cannot drive it faults later; the bounce policy bounces it instead.
     if (device.p2pPolicy === 'bounce' && !dmaCapable(device, busAddress, length)) {
@@ -74,7 +73,7 @@ function classify(ctx: DmaContext, device: MappingDevice, entry: SgEntry, attrs:
     }
     return segment(phys, length, 'bus-address', busAddress, undefined, provider);
   }
-  if (route.type === 'THRU_HOST_BRIDGE') {
+  if (map === P2pdmaMapType.THRU_HOST_BRIDGE) {
     const reason: BounceReason | undefined = device.forceBounce ? 'forced' : !dmaCapable(device, phys, length) ? 'dma-mask' : undefined;
     if (reason === undefined) return segment(phys, length, 'host-bridge', phys, undefined, provider);
     if (device.p2pPolicy === 'bounce') return segment(phys, length, 'bounced', 0, reason, provider);
@@ -85,22 +84,22 @@ function classify(ctx: DmaContext, device: MappingDevice, entry: SgEntry, attrs:
     );
   }
   if (device.p2pPolicy === 'bounce') return segment(phys, length, 'bounced', 0, 'p2p-not-supported', provider);
+  const reasons = state.route?.reasons ?? [];
   throw new P2PNotSupportedError(
-    `${device.pci.bdf}: peer-to-peer DMA to ${provider} BAR memory at 0x${phys.toString(16)} is NOT_SUPPORTED (${route.reasons.join('; ') || 'no route'}); policy "reject" fails the mapping with -EREMOTEIO as mainline does`,
-    { errno: 'EREMOTEIO', address: phys, length, provider, reasons: route.reasons },
+    `${device.pci.bdf}: peer-to-peer DMA to ${provider} BAR memory at 0x${phys.toString(16)} is NOT_SUPPORTED (${reasons.join('; ') || 'no route'}); policy "reject" fails the mapping with -EREMOTEIO as mainline does`,
+    { errno: 'EREMOTEIO', address: phys, length, provider, reasons },
   );
 }
 
 // models dma_direct_map_phys() with DMA_ATTR_MMIO: the CPU physical address if dma_capable(), else
 // DMA_MAPPING_ERROR; never swiotlb, no CPU sync. Policy 'bounce' goes beyond mainline: what the
 // device cannot reach (forced bounce, beyond the mask, a P2P route that is NOT_SUPPORTED) bounces.
-function classifyMmio(ctx: DmaContext, device: MappingDevice, phys: number, length: number, region: { kind: string }): Segment {
-  const bar = region.kind === 'bar' ? ctx.barOfRegion.get(region as never) : undefined;
-  const provider = bar?.device.bdf;
-  const kind: MappingKind = bar ? 'host-bridge' : 'direct';
+function classifyMmio(device: MappingDevice, state: P2pdmaState, map: P2pdmaMapType, phys: number, length: number): Segment {
+  const provider = map === P2pdmaMapType.NONE ? undefined : state.mem!.owner.bdf;
+  const kind: MappingKind = provider === undefined ? 'direct' : 'host-bridge';
   const unreachable = device.forceBounce ? 'forced' : !dmaCapable(device, phys, length) ? 'dma-mask' : undefined;
   if (unreachable === undefined) {
-    if (bar && device.p2pPolicy === 'bounce' && device.route(bar.device).type === 'NOT_SUPPORTED') return segment(phys, length, 'bounced', 0, 'mmio-p2p-not-supported', provider);
+    if (map === P2pdmaMapType.NOT_SUPPORTED && device.p2pPolicy === 'bounce') return segment(phys, length, 'bounced', 0, 'mmio-p2p-not-supported', provider);
     return segment(phys, length, kind, phys, undefined, provider);
   }
   if (device.p2pPolicy === 'bounce') return segment(phys, length, 'bounced', 0, unreachable === 'forced' ? 'mmio-forced' : 'mmio-dma-mask', provider);
@@ -134,8 +133,9 @@ export async function mapSegments(ctx: DmaContext, device: MappingDevice, entrie
   const origOffsets: number[] = new Array(n);
   const segments: Segment[] = new Array(n);
   let bounced = 0;
+  const state = new P2pdmaState(ctx.p2pdma, device.pci);
   for (let i = 0; i < n; i++) {
-    const seg = segments[i] = classify(ctx, device, entries[i]!, attrs, origOffsets, i);
+    const seg = segments[i] = classify(ctx, device, state, entries[i]!, attrs, origOffsets, i);
     if (seg.kind === 'bounced') bounced++;
   }
   if (bounced === 0) return segments;
@@ -189,7 +189,7 @@ export async function mapSegments(ctx: DmaContext, device: MappingDevice, entrie
  */
 function recordsOf(ctx: DmaContext, device: MappingDevice, segments: readonly SegmentRef[]): (BounceRecord | undefined)[] {
   return segments.map(({ dmaAddress, length }) => {
-    if (!ctx.poolRegion.containsPhys(dmaAddress)) return undefined;
+    if (!ctx.pool.isSwiotlbBuffer(dmaAddress)) return undefined;
     const record = bounceRecordFor(ctx, device.owner.id, dmaAddress, length);
     if (!record) throw notBounceMapping(dmaAddress, length);
     if (record.state !== 'live') throw notLive(record, dmaAddress, length);
@@ -208,12 +208,12 @@ function recordsOf(ctx: DmaContext, device: MappingDevice, segments: readonly Se
  */
 export async function unmapSegments(ctx: DmaContext, device: MappingDevice, segments: readonly SegmentRef[], direction: StreamingDirection, attrs: number): Promise<void> {
   const live: BounceRecord[] = [];
-  const pool = ctx.poolRegion;
+  const pool = ctx.pool;
   // Each record is stamped with this call's number, so a mapping named twice is caught
   // without building a set.
   const claim = ++unmapClaims;
   for (const { dmaAddress, length } of segments) {
-    if (!pool.containsPhys(dmaAddress)) continue;
+    if (!pool.isSwiotlbBuffer(dmaAddress)) continue;
     const record = ctx.bounced.get(dmaAddress);
     if (!record || record.deviceId !== device.owner.id || record.size !== length) throw notBounceMapping(dmaAddress, length);
     if (record.claim === claim) throw new InvalidArgumentError('the same swiotlb mapping appears twice in one unmap', { argument: 'segments' });

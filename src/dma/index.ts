@@ -5,6 +5,7 @@ export {
   IO_TLB_SIZE,
   IO_TLB_SEGSIZE,
   IO_TLB_DEFAULT_SIZE,
+  IO_TLB_MIN_SLABS,
   maxMappingSize,
   nrSlots,
   type SwiotlbPoolOptions,
@@ -16,6 +17,25 @@ export {
   type SwiotlbAreaState,
   type SwiotlbWaitOptions,
 } from './swiotlb.js';
+export {
+  SwiotlbMem,
+  DEFAULT_MAX_PAGE_ORDER,
+  DEFAULT_SWIOTLB_PHYS_LIMIT,
+  type SwiotlbMemOptions,
+  type SwiotlbDynamicOptions,
+  type SwiotlbMemMapRequest,
+  type SwiotlbMemMapping,
+  type SwiotlbMemMappingInfo,
+  type SwiotlbMemStats,
+  type SwiotlbDynamicStats,
+  type SwiotlbPoolInfo,
+  type SwiotlbPoolKind,
+  type SwiotlbPoolView,
+  type SwiotlbAllocOptions,
+} from './swiotlb-mem.js';
+export type { AllocPoolMemory, FreePoolMemory, SwiotlbPoolMemoryRequest } from './swiotlb-pool-memory.js';
+export { createRestrictedDmaPool, type RestrictedDmaPoolNode } from './swiotlb-restricted.js';
+export type { WorkMode as SwiotlbGrowthMode } from './swiotlb-work.js';
 export {
   DmaDirection,
   DMA_ATTR_WEAK_ORDERING,
@@ -52,4 +72,6 @@ export { DEFAULT_TOPOLOGY } from './default-topology.js';
 export { MAP_COPY_BATCH, type P2pPolicy } from './direct.js';
 export type { BounceReason, MappedSegment, MappedSg, MappingKind, SgEntry } from './types.js';
 export type { BounceState } from './context.js';
+export { P2pdmaMapType, P2pdmaProviders, P2pdmaState, p2pdmaBusAddrMap, type P2pdmaProvider } from './p2pdma-state.js';
+export { BlkDmaIterator, type BlkDmaSegment, type BlkQueueLimits, type BlkRequest, type BlkStatus } from './blk-dma-iter.js';
 export { mapErrno } from './traced-ops.js';

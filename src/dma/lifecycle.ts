@@ -3,6 +3,7 @@
 // short the waits for pool space, and wait for what is in flight before the engine stops.
 import { SystemClosedError } from '../errors.js';
 
+/** A DmaSystem's life: 'open', 'closing' (close() waits for the calls in flight), 'closed'. */
 export type SystemState = 'open' | 'closing' | 'closed';
 
 export class SystemLifecycle {

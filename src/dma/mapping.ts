@@ -5,7 +5,7 @@
 // mapPage() and mapSingle() are the kernel's thin wrappers around them. Every call that may copy
 // is asynchronous; calls overlap, and each one refuses what its state does not allow.
 import { DmaMappingError, InvalidArgumentError, InvalidStateError } from '../errors.js';
-import { mapType, type MapTypeResult, type PciDevice } from '../pci/index.js';
+import type { MapTypeResult, PciDevice } from '../pci/index.js';
 import type { BounceOwner } from './bounce.js';
 import type { DmaContext } from './context.js';
 import { DMA_MAPPING_ERROR, type DmaDebug, type MappingFunction } from './debug.js';
@@ -14,6 +14,7 @@ import { deviceSettings, type DmaDeviceOptions } from './device-options.js';
 import { directOps, type MappingDevice, type P2pPolicy } from './direct.js';
 import { checkAttrs, checkDirection, DMA_ATTR_MMIO, DMA_ATTR_SKIP_CPU_SYNC, type StreamingDirection } from './direction.js';
 import type { DmaMapOps, SegmentRef, SyncTarget } from './ops.js';
+import { P2pdmaState, type P2pdmaMapType, type P2pdmaProvider } from './p2pdma-state.js';
 import { tracedOps } from './traced-ops.js';
 import type { MappedSegment, MappedSg, SgEntry } from './types.js';
 
@@ -41,7 +42,6 @@ export class DmaDevice implements MappingDevice {
   readonly dma: DeviceDma;
   readonly #ctx: DmaContext;
   readonly #ops: DmaMapOps;
-  readonly #routes = new Map<PciDevice, MapTypeResult>();
   /** The system's dma-debug tracker, or undefined when debugging is off: each call pays one check for it. */
   readonly #debug: DmaDebug | undefined;
   #released = false;
@@ -66,22 +66,29 @@ export class DmaDevice implements MappingDevice {
     // whole slots, so a mask below one slot still allows one slot.
     const boundary = settings.segmentBoundaryMask;
     const boundaryMask = boundary >= 2 ** 52 ? -1 : Math.max(boundary, 2047);
-    this.owner = { id, minAlignMask: settings.minAlignMask, cpu: settings.cpu, boundaryMask, waitForSpace: settings.waitForSpace };
+    this.owner = { id, minAlignMask: settings.minAlignMask, cpu: settings.cpu, boundaryMask, waitForSpace: settings.waitForSpace, physLimit: settings.dmaLimit };
     this.dma = new DeviceDma(ctx, pci, id, this.dmaLimit);
   }
 
-  /** The P2PDMA route from `provider`'s memory to this device; the topology is immutable, so it is computed once. */
+  /** The P2PDMA route from `provider`'s memory to this device (computed once per pair and cached, as pci_p2pdma_map_type() caches it). */
   route(provider: PciDevice): MapTypeResult {
-    let route = this.#routes.get(provider);
-    if (!route) {
-      route = mapType(provider, this.pci);
-      this.#routes.set(provider, route);
-    }
-    return route;
+    return this.#ctx.p2pdma.route(provider, this.pci);
   }
 
   get bdf(): string {
     return this.pci.bdf;
+  }
+
+  /**
+   * models pci_p2pdma_state() for one range: NONE for host RAM, else the map type from the BAR's
+   * owner to this device, with the BAR's provider (its bus offset gives bus addresses,
+   * pci_p2pdma_bus_addr_map()). Throws ERR_INVALID_ARGUMENT / ERR_BAD_ADDRESS (not in one region).
+   */
+  p2pdmaState(phys: number, length: number): { readonly map: P2pdmaMapType; readonly provider: P2pdmaProvider | undefined } {
+    const range = entry(phys, length);
+    const state = new P2pdmaState(this.#ctx.p2pdma, this.pci);
+    const map = state.classify(this.#ctx.fabric.regionAt(range.phys, range.length));
+    return { map, provider: state.mem };
   }
 
   /** Which DMA implementation serves this device ('direct': dma-direct with swiotlb). */
@@ -283,6 +290,8 @@ export class DmaDevice implements MappingDevice {
   }
 
   #check(direction: unknown, attrs: unknown, signal: unknown): asserts direction is StreamingDirection {
+    // A closed system says so first: its devices are released too, but the reason is the system.
+    if (this.#ctx.lifecycle.state !== 'open') this.#ctx.lifecycle.enter();
     if (this.#released) throw new InvalidStateError(`${this.pci.bdf} was released`);
     checkDirection(direction);
     checkAttrs(attrs);

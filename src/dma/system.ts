@@ -12,8 +12,10 @@ import { DmaDebug, type DmaDebugOptions } from './debug.js';
 import { BounceRecords } from './bounce-records.js';
 import { DEFAULT_TOPOLOGY } from './default-topology.js';
 import { SystemLifecycle, type SystemState } from './lifecycle.js';
+import { P2pdmaProviders } from './p2pdma-state.js';
 import { DmaDevice, type DmaDeviceOptions } from './mapping.js';
-import { SwiotlbPool } from './swiotlb.js';
+import { SwiotlbMem } from './swiotlb-mem.js';
+import type { AllocPoolMemory, FreePoolMemory } from './swiotlb-pool-memory.js';
 import { DmaTracer, type TraceSpec } from '../trace/index.js';
 
 export interface RamDefinition {
@@ -27,8 +29,12 @@ export interface SystemOptions {
   readonly topology?: Topology | TopologySpec | string;
   /** Host RAM regions; default 64 MiB at 256 MiB (below 4 GiB) and 128 MiB at 4 GiB. */
   readonly ram?: readonly RamDefinition[];
-  /** The swiotlb pool: size (default 64 MiB), physical base (default 64 MiB, below 4 GiB), areas (default 1). */
-  readonly swiotlb?: { readonly size?: Size; readonly phys?: number; readonly areas?: number };
+  /**
+   * The swiotlb: the default pool's size (default 64 MiB), physical base (default 64 MiB, below
+   * 4 GiB) and areas (default 1); `dynamic: true` models CONFIG_SWIOTLB_DYNAMIC (pools added from
+   * host RAM when the pools are full, and transient pools for the mapping that found them full).
+   */
+  readonly swiotlb?: { readonly size?: Size; readonly phys?: number; readonly areas?: number; readonly dynamic?: boolean };
   /** Bytes of backing memory per p2pmem BAR, from the BAR's start (default 64 MiB; the rest of a larger BAR has none). */
   readonly barBacking?: Size;
   /** Options for the copy engine the bounce copies use. */
@@ -46,14 +52,15 @@ export const DEFAULT_RAM: readonly RamDefinition[] = [
   { name: 'ram-low', phys: 0x1000_0000, size: '64MiB' },
   { name: 'ram-high', phys: 0x1_0000_0000, size: '128MiB' },
 ];
-const DEFAULT_SWIOTLB = { size: '64MiB', phys: 0x0400_0000, areas: 1 } as const;
+const DEFAULT_SWIOTLB = { size: '64MiB', phys: 0x0400_0000, areas: 1, dynamic: false } as const;
 const SCRATCH = 16 * 2 ** 20;
 
 export class DmaSystem {
   readonly fabric: Fabric;
   readonly topology: Topology;
   readonly engine: CopyEngine;
-  readonly swiotlb: SwiotlbPool;
+  /** The swiotlb io_tlb_mem (its default pool, and the pools a dynamic swiotlb adds). */
+  readonly swiotlb: SwiotlbMem;
   /** The dma-debug tracker; undefined when the system was created without `debug`. */
   readonly debug: DmaDebug | undefined;
   /** The tracer; undefined when the system was created without `trace`. */
@@ -78,18 +85,21 @@ export class DmaSystem {
 
   private constructor(given: SystemOptions) {
     if (given === null || typeof given !== 'object' || Array.isArray(given)) throw new InvalidArgumentError('options must be an object', { argument: 'options' });
-    // Each option is read once, here; everything below works on the copy.
+    // Each option is read once, here; everything below works on the copies.
     const options: SystemOptions = { ...given };
+    for (const key of Object.keys(options)) if (!SYSTEM_KEYS.has(key)) throw new InvalidArgumentError(`unknown system option "${key}" (known: ${[...SYSTEM_KEYS].join(', ')})`, { argument: key });
     const topology = toTopology(options.topology);
-    const ram = options.ram ?? DEFAULT_RAM;
-    if (!Array.isArray(ram) || ram.length === 0) throw new InvalidArgumentError('ram must be a non-empty array', { argument: 'ram' });
-    const pool = { ...DEFAULT_SWIOTLB, ...options.swiotlb };
+    const ram = ramDefinitions(options.ram ?? DEFAULT_RAM);
+    const swiotlb = options.swiotlb;
+    if (swiotlb !== undefined && (swiotlb === null || typeof swiotlb !== 'object' || Array.isArray(swiotlb))) throw new InvalidArgumentError('swiotlb must be an object { size, phys, areas }', { argument: 'swiotlb' });
+    const pool = { ...DEFAULT_SWIOTLB, ...swiotlb };
     const poolSize = parseSize(pool.size, 'swiotlb.size');
+    if (typeof pool.phys !== 'number' || !Number.isSafeInteger(pool.phys) || pool.phys < 0) throw new InvalidArgumentError('swiotlb.phys must be a non-negative safe integer', { argument: 'swiotlb.phys' });
     const debug = options.debug === undefined || options.debug === false ? undefined : new DmaDebug(options.debug === true ? {} : options.debug);
     const backing = parseSize(options.barBacking ?? '64MiB', 'barBacking');
     const providers = topology.providers();
     const bars = providers.map((p) => p.bar);
-    const ramSizes = ram.map((r) => parseSize(r.size, `ram ${r.name} size`));
+    const ramSizes = ram.map((r) => r.size);
     const barSizes = bars.map((bar) => Math.min(bar.size, backing));
     const pages = (n: number) => Math.ceil(n / WASM_PAGE) * WASM_PAGE;
     const total = WASM_PAGE + SCRATCH + pages(poolSize) + ramSizes.reduce((a, n) => a + pages(n), 0) + barSizes.reduce((a, n) => a + pages(n), 0);
@@ -109,13 +119,14 @@ export class DmaSystem {
       const allocator = providerAllocator(provider, barSizes[i]!);
       barRegions.set(bar, fabric.addRegion({ name: `${bar.device.bdf}/bar${bar.index}`, kind: 'bar', phys: bar.phys, size: barSizes[i]!, busOffset: -bar.busOffset, allocator }));
     });
-    this.swiotlb = new SwiotlbPool({ base: pool.phys, size: poolSize, areas: pool.areas });
+    if (typeof pool.dynamic !== 'boolean') throw new InvalidArgumentError('swiotlb.dynamic must be a boolean', { argument: 'swiotlb.dynamic' });
+    this.swiotlb = new SwiotlbMem({ base: pool.phys, size: poolSize, areas: pool.areas, ...(pool.dynamic ? { dynamic: poolMemory(this.#ram) } : {}) });
     this.fabric = fabric;
     this.topology = topology;
     this.debug = debug;
     this.tracer = tracer;
     this.engine = CopyEngine.create(fabric, options.engine);
-    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new BounceRecords(this.swiotlb), barRegions, barOfRegion: new Map([...barRegions].map(([bar, region]) => [region, bar])), debug, lifecycle: this.#lifecycle, tracer };
+    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new BounceRecords(this.swiotlb), barRegions, barOfRegion: new Map([...barRegions].map(([bar, region]) => [region, bar])), p2pdma: new P2pdmaProviders(barRegions), debug, lifecycle: this.#lifecycle, tracer };
     tracer?.start();
   }
 
@@ -135,20 +146,32 @@ export class DmaSystem {
    * one page). Throws ERR_UNKNOWN_DEVICE / ERR_INVALID_ARGUMENT.
    */
   barMemory(bdf: string, index: number): Region {
+    if (typeof bdf !== 'string') throw new InvalidArgumentError(`bdf must be a string such as "0000:03:00.0", got ${typeof bdf}`, { argument: 'bdf' });
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index > 5) throw new InvalidArgumentError(`BAR index ${String(index)} must be an integer in 0..5`, { argument: 'index' });
     const device = this.topology.findDevice(bdf);
     if (!device) throw new UnknownDeviceError(`no device ${bdf}`, { bdf });
     for (const [bar, region] of this.#ctx.barRegions) if (bar.device === device && bar.index === index) return region;
     throw new InvalidArgumentError(`${bdf} BAR ${index} has no backing memory (only p2pmem BARs do)`, { argument: 'index' });
   }
 
-  /** Allocates a buffer in host RAM: below 4 GiB when `low`, else in the first region that fits. */
+  /**
+   * Allocates a buffer in host RAM: below 4 GiB when `low`, else in the first region that fits,
+   * aligned to `alignment` (a power of two, default 64). Throws ERR_INVALID_SIZE /
+   * ERR_INVALID_ARGUMENT for bad arguments, ERR_ALLOC_EXHAUSTED when no region has room.
+   */
   allocRam(size: Size, options: { readonly low?: boolean; readonly alignment?: number } = {}): Span {
     const length = parseSize(size, 'size');
-    const candidates = this.#ram.filter((r) => !options.low || r.physEnd <= 2 ** 32);
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object { low, alignment }', { argument: 'options' });
+    const { low = false, alignment = 64 } = options;
+    if (typeof low !== 'boolean') throw new InvalidArgumentError('low must be a boolean', { argument: 'low' });
+    if (typeof alignment !== 'number' || !Number.isSafeInteger(alignment) || alignment < 1 || (alignment & (alignment - 1)) !== 0 || alignment > 2 ** 30) {
+      throw new InvalidArgumentError(`alignment ${String(alignment)} must be a power of two up to 1 GiB`, { argument: 'alignment' });
+    }
+    const candidates = this.#ram.filter((r) => !low || r.physEnd <= 2 ** 32);
     let last: unknown;
     for (const region of candidates) {
       try {
-        return region.allocate(length, options.alignment ?? 64);
+        return region.allocate(length, alignment);
       } catch (error) {
         last = error;
       }
@@ -223,10 +246,62 @@ export class DmaSystem {
       }
     }
     await this.engine.close();
+    // Gives back the pools a dynamic swiotlb added; leaked mappings keep theirs (as in the kernel).
+    if (this.swiotlb.stats().mappings === 0) await this.swiotlb.close();
     this.#lifecycle.markClosed();
     this.tracer?.end();
     if (leak !== undefined) throw leak;
   }
+}
+
+// The page allocator a dynamic swiotlb takes new pools from (the kernel's alloc_pages()): host
+// RAM below the limit, whole pages; the bytes stay in their RAM region's fabric memory.
+function poolMemory(ram: readonly Region[]): { allocPoolMemory: AllocPoolMemory; freePoolMemory: FreePoolMemory } {
+  const taken = new Map<number, Span>();
+  return {
+    allocPoolMemory(bytes, { physLimit }) {
+      for (const region of ram) {
+        if (region.phys + bytes - 1 > physLimit) continue;
+        let span: Span;
+        try {
+          span = region.allocate(bytes, 4096);
+        } catch {
+          continue;
+        }
+        if (span.phys + bytes - 1 > physLimit) {
+          region.free(span);
+          continue;
+        }
+        taken.set(span.phys, span);
+        return { phys: span.phys };
+      }
+      return undefined;
+    },
+    freePoolMemory(phys) {
+      const span = taken.get(phys);
+      if (span) {
+        taken.delete(phys);
+        span.region.free(span);
+      }
+    },
+  };
+}
+
+const SYSTEM_KEYS: ReadonlySet<string> = new Set(['topology', 'ram', 'swiotlb', 'barBacking', 'engine', 'debug', 'trace']);
+
+// A snapshot of the RAM definitions: each read once and checked.
+function ramDefinitions(given: unknown): { name: string; phys: number; size: number }[] {
+  if (!Array.isArray(given) || given.length === 0 || given.length > 64) throw new InvalidArgumentError('ram must be an array of 1..64 { name, phys, size }', { argument: 'ram' });
+  const out: { name: string; phys: number; size: number }[] = [];
+  for (let i = 0; i < given.length; i++) {
+    const r: unknown = given[i];
+    if (r === null || typeof r !== 'object') throw new InvalidArgumentError(`ram[${i}] must be { name, phys, size }`, { argument: 'ram' });
+    const { name, phys, size } = r as { name?: unknown; phys?: unknown; size?: unknown };
+    if (typeof name !== 'string' || name === '') throw new InvalidArgumentError(`ram[${i}].name must be a non-empty string`, { argument: 'ram' });
+    if (typeof phys !== 'number' || !Number.isSafeInteger(phys) || phys < 0) throw new InvalidArgumentError(`ram[${i}].phys must be a non-negative safe integer`, { argument: 'ram' });
+    out.push({ name, phys, size: parseSize(size as Size, `ram ${name} size`) });
+  }
+  return out;
 }
 
 function ignore(): void {}

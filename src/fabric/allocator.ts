@@ -14,9 +14,11 @@ export interface PhysAllocator {
   allocate(length: number, alignment?: number): number;
   /** Frees what allocate() returned at `phys`; throws a coded error otherwise, changing nothing. */
   free(phys: number): void;
+  /** What is in use and free now. */
   stats(): AllocatorStats;
 }
 
+/** An allocator's occupancy, in bytes. */
 export interface AllocatorStats {
   readonly size: number;
   readonly used: number;

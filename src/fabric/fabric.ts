@@ -124,9 +124,9 @@ export class Fabric {
       throw new InvalidArgumentError(`region ${name}: size must be a positive multiple of ${PAGE_SIZE}`, { argument: 'size' });
     }
     for (const other of this.#regions) {
-      if (other.name === name) throw new RegionConflictError(`region ${name} already exists`, { name });
+      if (other.name === name) throw new RegionConflictError(`region ${name} already exists`, { region: name });
       if (phys < other.physEnd && other.phys < phys + size) {
-        throw new RegionConflictError(`region ${name} [0x${phys.toString(16)}, 0x${(phys + size).toString(16)}) overlaps region ${other.name}`, { name, other: other.name });
+        throw new RegionConflictError(`region ${name} [0x${phys.toString(16)}, 0x${(phys + size).toString(16)}) overlaps region ${other.name}`, { region: name, other: other.name });
       }
     }
     const offset = this.#nextOffset;

@@ -28,4 +28,3 @@ export { parseLspciTree, loadLspci, type LspciOptions } from './lspci.js';
 export { mapType, distanceMany, findProvider, cpuSupportsP2pdma, hostBridgeRouteAllowed, type P2pMapType, type MapTypeResult, type FoundProvider } from './p2pdma.js';
 export { P2PDMA_WHITELIST, hostBridgeDevice, hostBridgeWhitelisted, whitelistEntry, type WhitelistEntry, type WhitelistVerdict } from './whitelist.js';
 export { P2pmemProvider, P2PMEM_PAGE_SIZE, type P2pmemAllocation } from './p2pmem.js';
-export { fuzzTopologyLoaders, randomTopologySpec, printLspci, FuzzRng, type FuzzOptions, type FuzzReport, type FuzzFinding, type LoaderCounts } from './fuzz.js';

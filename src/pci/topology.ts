@@ -558,7 +558,9 @@ function assignAddresses(hb: HostBridgePlan): void {
 export function planTopology(spec: unknown): TopologyPlan {
   const root = '$';
   if (!isObject(spec)) fail(root, 'a topology must be an object');
-  checkKeys(spec, ['cpu', 'hostBridges'], root);
+  // `$schema` lets editors validate a file against schema/topology.schema.json; the model ignores it.
+  checkKeys(spec, ['$schema', 'cpu', 'hostBridges'], root);
+  if (spec.$schema !== undefined && typeof spec.$schema !== 'string') fail('$.$schema', '$schema must be a string (the schema\'s URL or path)');
   let cpu: Cpu | null = null;
   if (spec.cpu !== undefined && spec.cpu !== null) {
     if (!isObject(spec.cpu)) fail('$.cpu', 'cpu must be an object { vendor, family }');

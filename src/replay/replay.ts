@@ -524,8 +524,10 @@ class Occupancy {
   readonly #max: number[] = new Array(OCCUPANCY_BUCKETS).fill(-1);
   #width: number;
 
+  // The pool is empty when the capture starts: the first sample says so, so there always is one.
   constructor(private readonly t0: number, t1: number) {
     this.#width = Math.max((t1 - t0) / OCCUPANCY_BUCKETS, 1e-6);
+    this.#max[0] = 0;
   }
 
   add(ts: number, used: number): void {

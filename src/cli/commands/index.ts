@@ -8,5 +8,6 @@ export const registry: Readonly<Record<string, () => Promise<Command>>> = {
   p2p: async () => (await import('./p2p.js')).command,
   policies: async () => (await import('./policies.js')).command,
   replay: async () => (await import('./replay.js')).command,
+  report: async () => (await import('./report.js')).command,
   topo: async () => (await import('./topo.js')).command,
 };

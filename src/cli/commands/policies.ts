@@ -1,12 +1,14 @@
 // dma-bounce policies: reject vs bounce vs staged, measured on the model.
-import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { runPolicies, type PolicyReport } from '../../../bench/policies/run.js';
-import { InvalidArgumentError, UsageError } from '../../errors.js';
 import { parseSize } from '../../size.js';
 import { traceHeader } from '../../trace/index.js';
 import { parseOptions } from '../args.js';
 import type { Command, Io } from '../command.js';
+import { EXIT, NothingToReportError, OutputPathError, UsageError } from '../errors.js';
+import { readInput } from '../input.js';
 import { formatTable } from '../output.js';
+import { checkOutputPath } from '../output-path.js';
 
 const usage = `Usage: dma-bounce policies [--topology FILE] [--size SIZE] [--qd N] [--ios N] [--trace FILE] [--json]
 
@@ -20,7 +22,7 @@ Half the I/Os are writes (the device reads the BAR), half reads (the device writ
 I/O's data is checked. Default topology: the embedded one (GPU 0000:03:00.0 as provider).
 
 Options:
-  --topology FILE  topology JSON with a p2pmem BAR (default: the embedded topology)
+  --topology FILE  topology JSON with a p2pmem BAR (default: the embedded topology); - reads stdin
   --size SIZE      bytes per I/O (default 128KiB, at most 256KiB: swiotlb's largest mapping)
   --qd N           I/Os in flight (default 8)
   --ios N          I/Os per route and policy (default 2000)
@@ -52,14 +54,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (ioSize !== undefined && (ioSize < 1 || ioSize > 256 * 1024)) throw new UsageError(`policies: --size must be 1B..256KiB, got ${values.size}`);
   const queueDepth = whole('qd', values.qd, 1, 256);
   const ios = whole('ios', values.ios, 1, 1_000_000);
-  let topology: string | undefined;
-  if (values.topology !== undefined) {
-    try {
-      topology = readFileSync(values.topology, 'utf8');
-    } catch (err) {
-      throw new InvalidArgumentError(`cannot read ${values.topology}: ${(err as Error).message}`, { argument: 'topology' });
-    }
-  }
+  const topology = values.topology !== undefined ? readInput(values.topology) : undefined;
   const traceOut = values.trace === undefined ? undefined : await openTrace(values.trace);
   let stop = false;
   const onSignal = () => { stop = true; io.stderr('\nstopping after the current run\n'); };
@@ -79,9 +74,12 @@ async function run(argv: string[], io: Io): Promise<number> {
     process.removeListener('SIGINT', onSignal);
     if (traceOut) await new Promise<void>((resolve) => traceOut.end(resolve));
   }
+  if (report.results.length === 0 && !stop) {
+    throw new NothingToReportError('policies: the topology publishes no p2pmem BAR (a BAR with "p2pmem": true), so there is no route to measure');
+  }
   if (values.json) {
     io.stdout(JSON.stringify(report, null, 2) + '\n');
-    return 0;
+    return stop ? EXIT.INTERRUPTED : EXIT.OK;
   }
   const w = report.workload;
   io.stdout(`workload: ${w.ios} I/Os of ${w.ioSize} bytes, queue depth ${w.queueDepth}, half device reads, half device writes\n\n`);
@@ -97,15 +95,16 @@ async function run(argv: string[], io: Io): Promise<number> {
       ['left', 'left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right'],
     ),
   );
-  return 0;
+  return stop ? EXIT.INTERRUPTED : EXIT.OK;
 }
 
 // The trace file, truncated, with the ftrace header once (each run's system writes lines only).
-async function openTrace(file: string): Promise<WriteStream> {
+async function openTrace(path: string): Promise<WriteStream> {
+  const file = checkOutputPath(path, '--trace', 'file');
   const out = createWriteStream(file);
   await new Promise<void>((resolve, reject) => {
     out.once('open', () => resolve());
-    out.once('error', (err) => reject(new InvalidArgumentError(`cannot write ${file}: ${err.message}`, { argument: 'trace' })));
+    out.once('error', (err) => reject(new OutputPathError(`--trace ${path}: ${err.message}`, { path, flag: '--trace', cause: err })));
   });
   out.write(traceHeader('ftrace', 1));
   return out;

@@ -1,8 +1,10 @@
 // dma-bounce replay: a captured DMA trace replayed through the model under chosen configurations.
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { InvalidArgumentError, UsageError } from '../../errors.js';
+import { InputFileError, OutputPathError, UsageError } from '../errors.js';
+import { checkOutputPath } from '../output-path.js';
 import { buildTopology, type Topology } from '../../pci/index.js';
 import { DEFAULT_TOPOLOGY } from '../../dma/index.js';
 import { replayCapture, type ReplayConfig, type ReplayResult, type ReplayRun } from '../../replay/index.js';
@@ -40,7 +42,8 @@ ${TOPOLOGY_USAGE}
   --lenient               count and skip malformed dma:/swiotlb: lines (default: an error)
   --trace FILE            write the replayed model's own trace (ftrace format) to FILE
   --trace-format VERSION  6.12, 6.13, 6.18 or latest (default) for --trace
-  --json                  print { capture, warnings, runs, sweep? } as one JSON document
+  --json                  print { title, poolOccupancy, capture, warnings, runs, sweep? } as one
+                          JSON document (dma-bounce report --replay reads it)
   -h, --help              show this help
 `;
 
@@ -140,14 +143,17 @@ async function run(argv: string[], io: Io): Promise<number> {
   }
   if (positionals.length !== 1) throw new UsageError(`replay: give exactly one TRACE file (got ${positionals.length}; see dma-bounce replay --help)`);
   const file = positionals[0]!;
+  // The capture is streamed, not read whole (src/cli/input.ts caps whole reads): only its kind is checked here.
   let size: number;
+  let stat;
   try {
-    const stat = statSync(file);
-    if (!stat.isFile()) throw new Error('not a regular file');
-    size = stat.size;
+    stat = statSync(file);
   } catch (err) {
-    throw new InvalidArgumentError(`cannot read ${file}: ${(err as Error).message}`, { argument: 'TRACE' });
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputFileError(`cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { path: file, reason: code === 'ENOENT' ? 'not-found' : 'unreadable', cause: err });
   }
+  if (!stat.isFile()) throw new InputFileError(`cannot read ${file}: not a regular file`, { path: file, reason: 'not-a-file' });
+  size = stat.size;
   const topology: Topology = values.topology !== undefined || values.lspci !== undefined ? loadTopologySource('replay', values).topology : buildTopology(DEFAULT_TOPOLOGY);
   const sizes = values.swiotlb === undefined ? [undefined] : values.swiotlb.split(',').map((s) => checkedSize(s.trim(), '--swiotlb'));
   if (new Set(sizes).size !== sizes.length) throw new UsageError('replay: --swiotlb lists a size twice');
@@ -167,9 +173,12 @@ async function run(argv: string[], io: Io): Promise<number> {
   const configs: ReplayConfig[] = sizes.map((bytes) => (bytes === undefined ? base : { ...base, swiotlb: bytes }));
   if (values.compare !== undefined) configs.push(configFrom(parseCompare(values.compare), { ...base, ...(sizes[0] !== undefined ? { swiotlb: sizes[0] } : {}) }, '--compare'));
 
-  const out = values.trace !== undefined ? createWriteStream(values.trace) : undefined;
+  const out = values.trace !== undefined ? createWriteStream(checkOutputPath(values.trace, '--trace', 'file')) : undefined;
   if (out) {
-    await new Promise<void>((resolve, reject) => { out.once('open', () => resolve()); out.once('error', (err) => reject(new InvalidArgumentError(`cannot write ${values.trace}: ${err.message}`, { argument: 'trace' }))); });
+    await new Promise<void>((resolve, reject) => {
+      out.once('open', () => resolve());
+      out.once('error', (err) => reject(new OutputPathError(`--trace ${values.trace}: ${err.message}`, { path: values.trace!, flag: '--trace', cause: err })));
+    });
     configs[0] = { ...configs[0], trace: { sink: out, format: traceFormat, comm: 'dma-bounce' } };
   }
   let provider: { bdf: string; bar?: number } | undefined;
@@ -202,7 +211,10 @@ async function run(argv: string[], io: Io): Promise<number> {
   }
   const sweep = sizes.length > 1 ? sweepOf(result.runs) : undefined;
   if (values.json) {
-    io.stdout(JSON.stringify({ ...result, ...(sweep ? { sweep } : {}) }, null, 2) + '\n');
+    // `title` and `poolOccupancy` (the first run's) at the top are what dma-bounce report --replay reads.
+    const first = result.runs[0]!;
+    const title = `${basename(file)}: swiotlb ${formatSize(first.config.swiotlbBytes)}${first.config.forceBounce === true ? ', force bounce' : ''}, p2p ${first.config.p2pPolicy}`;
+    io.stdout(JSON.stringify({ title, poolOccupancy: first.poolOccupancy, ...result, ...(sweep ? { sweep } : {}) }, null, 2) + '\n');
     return 0;
   }
   for (const warning of result.warnings) io.stderr(`warning: ${warning}\n`);
