@@ -6,6 +6,7 @@
 // neighbouring pages stays contiguous.
 import { TraceReplayError } from '../errors.js';
 
+/** The granule capture addresses are given model memory in (a 4 KiB page). */
 export const REPLAY_PAGE = 4096;
 const LOW_LIMIT_PAGE = 2 ** 32 / REPLAY_PAGE;
 

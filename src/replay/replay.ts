@@ -24,6 +24,7 @@ export interface ReplayConfig {
   readonly trace?: TraceSpec;
 }
 
+/** What every run of replayCapture() shares. */
 export interface ReplayOptions {
   /** The topology devices are looked up in (default: the embedded one). */
   readonly topology?: Topology;
@@ -54,6 +55,7 @@ export interface ReplayCapture {
   readonly truncatedSg: number;
 }
 
+/** What replayCapture() resolves with: the capture, the warnings, one run per configuration. */
 export interface ReplayResult {
   readonly capture: ReplayCapture;
   readonly warnings: string[];

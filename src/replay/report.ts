@@ -71,6 +71,7 @@ export interface ReplayRunConfig {
   readonly iommu?: string;
 }
 
+/** One configuration's replay: its figures per device and in total, the pool, its full events and occupancy. */
 export interface ReplayRun {
   readonly config: ReplayRunConfig;
   readonly total: ReplayFigures;

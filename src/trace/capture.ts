@@ -10,6 +10,7 @@ export const MAX_TRACE_LINE = 16 * 2 ** 20;
 /** How many malformed line numbers a summary lists. */
 const LISTED = 20;
 
+/** How readCapture() reads. */
 export interface CaptureOptions {
   /** Count and skip malformed dma:/swiotlb: lines instead of throwing (default false). */
   readonly lenient?: boolean;

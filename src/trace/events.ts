@@ -101,4 +101,5 @@ export interface CoherentEvent extends TraceContext {
   readonly name: string;
 }
 
+/** Any event of the dma and swiotlb trace systems, by `type`. */
 export type TraceEvent = MapEvent | UnmapEvent | MapSgEvent | MapSgErrEvent | UnmapSgEvent | SyncSingleEvent | SyncSgEvent | BouncedEvent | CoherentEvent;

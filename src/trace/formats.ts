@@ -11,7 +11,9 @@ import { TRACE_MAPPING_ERROR, type TraceEvent } from './events.js';
  * at 128 entries.
  */
 export const TRACE_FORMATS = ['6.12', '6.13', '6.18', 'latest'] as const;
+/** One of TRACE_FORMATS. */
 export type TraceFormat = (typeof TRACE_FORMATS)[number];
+/** The format the tracer prints unless told otherwise: mainline's. */
 export const DEFAULT_TRACE_FORMAT: TraceFormat = 'latest';
 
 /** DMA_TRACE_MAX_ENTRIES: the most array entries dma_map_sg prints ('latest'). */

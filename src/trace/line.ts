@@ -4,6 +4,7 @@ import type { FormattedEvent } from './formats.js';
 
 /** 'ftrace': what /sys/kernel/tracing/trace prints; 'trace-cmd': what `trace-cmd report` prints. */
 export type TraceLineStyle = 'ftrace' | 'trace-cmd';
+/** Every line style. */
 export const TRACE_LINE_STYLES: readonly TraceLineStyle[] = ['ftrace', 'trace-cmd'];
 
 /** Who emitted the events: the task's comm (at most 15 characters, TASK_COMM_LEN) and pid. */

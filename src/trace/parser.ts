@@ -77,6 +77,11 @@ export class TraceLineParser {
   #i = 0;
   #line = 0;
 
+  /**
+   * Parses one line (without its newline; `line` is its number, for errors). Returns the event of a
+   * dma:/swiotlb: line, or undefined with `kind` saying what the line was. Throws TraceParseError
+   * (ERR_TRACE_PARSE) for a malformed dma:/swiotlb: line and ERR_INVALID_ARGUMENT for a non-string.
+   */
   parse(text: string, line: number): TraceEvent | undefined {
     if (typeof text !== 'string') throw new InvalidArgumentError('a trace line must be a string', { argument: 'text' });
     const n = text.length;

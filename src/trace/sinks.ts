@@ -8,7 +8,9 @@ export type TraceCallback = (line: string, event: TraceEvent) => void;
 
 /** The part of a Node.js Writable the tracer uses. */
 export interface TraceWritable {
+  /** Writes the text; false asks the writer to wait for 'drain'. */
   write(chunk: string): boolean;
+  /** Listens once: the tracer waits for 'drain' and counts an 'error'. */
   once(event: 'drain' | 'error' | 'close', listener: (...args: unknown[]) => void): unknown;
 }
 

@@ -10,7 +10,9 @@ import { CallbackSink, IteratorSink, StreamSink, type LineSink, type TraceCallba
 /** Where lines go: a callback, a writable stream, or 'iterator' (read them with DmaTracer.lines()). */
 export type TraceSink = TraceCallback | TraceWritable | 'iterator';
 
+/** The tracer's options; see docs/tracing.md. Each is read once. */
 export interface TraceOptions {
+  /** Where lines go. */
   readonly sink: TraceSink;
   /** The kernel version whose formats to print (default 'latest'). */
   readonly format?: TraceFormat;
@@ -46,6 +48,10 @@ function isWritable(value: unknown): value is TraceWritable {
   return value !== null && typeof value === 'object' && typeof (value as TraceWritable).write === 'function' && typeof (value as TraceWritable).once === 'function';
 }
 
+/**
+ * The model's tracepoints (one per system created with `trace`): formats each event the DMA layer
+ * hands it in the chosen version's text and passes the line to its sink. `system.tracer`.
+ */
 export class DmaTracer {
   readonly format: TraceFormat;
   readonly style: TraceLineStyle;
