@@ -10,6 +10,7 @@ import type { SystemLifecycle } from './lifecycle.js';
 import type { P2pdmaProviders } from './p2pdma-state.js';
 import type { SwiotlbMem } from './swiotlb-mem.js';
 import type { Iommu } from './iommu/iommu.js';
+import type { DmaTracer } from '../trace/index.js';
 
 /**
  * Where a bounce mapping is in its life. 'mapping': slots taken, copy-in in flight, the map has not
@@ -62,4 +63,6 @@ export interface DmaContext {
   readonly lifecycle: SystemLifecycle;
   /** The IOMMU, when the system has one (any mode but 'off'). */
   readonly iommu: Iommu | undefined;
+  /** The tracepoints, when the system was created with `trace`. */
+  readonly tracer?: DmaTracer | undefined;
 }

@@ -15,6 +15,7 @@ import { directOps, type MappingDevice, type P2pPolicy } from './direct.js';
 import { checkAttrs, checkDirection, DmaDirection, DMA_ATTR_MMIO, DMA_ATTR_SKIP_CPU_SYNC, type StreamingDirection } from './direction.js';
 import type { DmaMapOps, SegmentRef, SyncTarget } from './ops.js';
 import { P2pdmaState, type P2pdmaMapType, type P2pdmaProvider } from './p2pdma-state.js';
+import { tracedOps } from './traced-ops.js';
 import type { MappedSegment, MappedSg, SgEntry } from './types.js';
 import type { IommuDomain, Pci32bitState } from './iommu/domain.js';
 import { iommuOps } from './iommu/dma-iommu.js';
@@ -64,7 +65,8 @@ export class DmaDevice implements MappingDevice {
     // models iommu_setup_dma_ops(): iommu-dma for a DMA domain, dma-direct for identity or no IOMMU.
     this.iommuDomain = ctx.iommu?.domainFor(pci, this.untrusted);
     this.iommuState = ctx.iommu?.deviceState(pci);
-    this.#ops = this.iommuDomain ? iommuOps : directOps;
+    const ops = this.iommuDomain ? iommuOps : directOps;
+    this.#ops = ctx.tracer ? tracedOps(ops, ctx.tracer) : ops;
     this.dmaBits = settings.dmaBits;
     this.dmaLimit = settings.dmaLimit;
     this.maxSegmentSize = settings.maxSegmentSize;

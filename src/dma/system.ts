@@ -17,6 +17,7 @@ import { DmaDevice, type DmaDeviceOptions } from './mapping.js';
 import { SwiotlbMem } from './swiotlb-mem.js';
 import { Iommu, iommuSettings, type IommuMode, type IommuOptions } from './iommu/iommu.js';
 import type { AllocPoolMemory, FreePoolMemory } from './swiotlb-pool-memory.js';
+import { DmaTracer, type TraceSpec } from '../trace/index.js';
 
 export interface RamDefinition {
   readonly name: string;
@@ -43,6 +44,11 @@ export interface SystemOptions {
   readonly debug?: boolean | DmaDebugOptions;
   /** The IOMMU: 'off' (default: dma-direct only), 'strict', 'lazy', 'identity', or its options. See docs/iommu.md. */
   readonly iommu?: IommuMode | IommuOptions;
+  /**
+   * The kernel's DMA and swiotlb tracepoints: a callback (line, event), a writable stream, 'iterator'
+   * (read system.tracer.lines()), or { sink, format, style, ... }. Default off. See docs/tracing.md.
+   */
+  readonly trace?: TraceSpec;
 }
 
 export const DEFAULT_RAM: readonly RamDefinition[] = [
@@ -62,6 +68,8 @@ export class DmaSystem {
   readonly debug: DmaDebug | undefined;
   /** The IOMMU (its domains, faults, flush queues); undefined when the system has none (`iommu` 'off'). */
   readonly iommu: Iommu | undefined;
+  /** The tracer; undefined when the system was created without `trace`. */
+  readonly tracer: DmaTracer | undefined;
   readonly #ctx: DmaContext;
   readonly #ram: Region[];
   // Held weakly: a device the caller dropped must not pin memory for the system's lifetime
@@ -73,8 +81,8 @@ export class DmaSystem {
 
   /**
    * Builds the system. Throws ERR_TOPOLOGY / ERR_LSPCI_PARSE for a bad topology, ERR_INVALID_SIZE /
-   * ERR_INVALID_ARGUMENT / ERR_REGION_CONFLICT for bad memory definitions or a bad `iommu` option;
-   * nothing is left running then.
+   * ERR_INVALID_ARGUMENT / ERR_REGION_CONFLICT for bad memory definitions, a bad `iommu` option or a
+   * bad `trace` (see DmaTracer); nothing is left running then.
    */
   static create(options: SystemOptions = {}): DmaSystem {
     return new DmaSystem(options);
@@ -102,6 +110,7 @@ export class DmaSystem {
     const pages = (n: number) => Math.ceil(n / WASM_PAGE) * WASM_PAGE;
     const total = WASM_PAGE + SCRATCH + pages(poolSize) + ramSizes.reduce((a, n) => a + pages(n), 0) + barSizes.reduce((a, n) => a + pages(n), 0);
     if (total > 2 ** 32) throw new InvalidArgumentError(`the regions need ${total} bytes but a fabric holds at most 4 GiB`, { argument: 'ram' });
+    const tracer = options.trace === undefined ? undefined : new DmaTracer(options.trace);
 
     const fabric = new Fabric({ size: total, scratch: SCRATCH });
     this.#ram = ram.map((r, i) => fabric.addRegion({ name: r.name, kind: 'ram', phys: r.phys, size: ramSizes[i]! }));
@@ -121,9 +130,11 @@ export class DmaSystem {
     this.fabric = fabric;
     this.topology = topology;
     this.debug = debug;
+    this.tracer = tracer;
     this.engine = CopyEngine.create(fabric, options.engine);
     this.iommu = iommu.mode === 'off' ? undefined : new Iommu(iommu);
-    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new BounceRecords(this.swiotlb), barRegions, barOfRegion: new Map([...barRegions].map(([bar, region]) => [region, bar])), p2pdma: new P2pdmaProviders(barRegions), debug, lifecycle: this.#lifecycle, iommu: this.iommu };
+    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new BounceRecords(this.swiotlb), barRegions, barOfRegion: new Map([...barRegions].map(([bar, region]) => [region, bar])), p2pdma: new P2pdmaProviders(barRegions), debug, lifecycle: this.#lifecycle, iommu: this.iommu, tracer };
+    tracer?.start();
   }
 
   /** 'open', 'closing' (close() waits for the calls in flight) or 'closed'. */
@@ -230,6 +241,8 @@ export class DmaSystem {
   }
 
   async #close(): Promise<void> {
+    // Calls waiting for a slow trace reader go on (and are then refused or finish), so close() never waits on the reader.
+    this.tracer?.release();
     await this.#lifecycle.close();
     let leak: unknown;
     for (const ref of this.#devices) {
@@ -244,6 +257,7 @@ export class DmaSystem {
     // Gives back the pools a dynamic swiotlb added; leaked mappings keep theirs (as in the kernel).
     if (this.swiotlb.stats().mappings === 0) await this.swiotlb.close();
     this.#lifecycle.markClosed();
+    this.tracer?.end();
     if (leak !== undefined) throw leak;
   }
 }
@@ -281,7 +295,7 @@ function poolMemory(ram: readonly Region[]): { allocPoolMemory: AllocPoolMemory;
   };
 }
 
-const SYSTEM_KEYS: ReadonlySet<string> = new Set(['topology', 'ram', 'swiotlb', 'barBacking', 'engine', 'debug', 'iommu']);
+const SYSTEM_KEYS: ReadonlySet<string> = new Set(['topology', 'ram', 'swiotlb', 'barBacking', 'engine', 'debug', 'iommu', 'trace']);
 
 // A snapshot of the RAM definitions: each read once and checked.
 function ramDefinitions(given: unknown): { name: string; phys: number; size: number }[] {
