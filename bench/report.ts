@@ -6,6 +6,7 @@ import { kernelCases } from './suites/kernels.js';
 import { mapperCases } from './suites/mapper.js';
 import { swiotlbCases } from './suites/swiotlb.js';
 import { traceCases } from './suites/trace.js';
+import type { NativeCopier } from './native/addon.js';
 import { runCases, type BenchCase, type CaseResult, type Measure } from './runner.js';
 
 export interface BenchOptions {
@@ -13,6 +14,10 @@ export interface BenchOptions {
   readonly quick?: boolean;
   /** Only cases whose name starts with one of these prefixes. */
   readonly only?: readonly string[];
+  /** The native addon (bench --native, see bench/native/addon.ts): adds the native baselines. */
+  readonly native?: NativeCopier;
+  /** What the report says of native code: how it was built, or why there is none (default 'off'). */
+  readonly nativeNote?: string;
   readonly onProgress?: (done: number, total: number, name: string) => void;
   readonly shouldStop?: () => boolean;
 }
@@ -27,6 +32,8 @@ export interface ReportCase {
   readonly spread: number;
   /** `ratio`: the median of the per-round ratios `ratios`. */
   readonly baseline?: { readonly name: string; readonly ratio: number; readonly ratios: readonly number[] };
+  /** The same against the best native way of the same run (bench --native). */
+  readonly ceiling?: { readonly name: string; readonly ratio: number; readonly ratios: readonly number[] };
 }
 
 export interface BenchReport {
@@ -44,6 +51,8 @@ export interface BenchReport {
     readonly complete: boolean;
     /** The 1-minute load average when the run started and when it ended (0 where the OS has none). */
     readonly loadAverage: { readonly start: number; readonly end: number };
+    /** Native baselines: 'off' (not asked for), 'built with CC', or why there are none. */
+    readonly native: string;
   };
   readonly cases: ReportCase[];
   /** What makes figures of this run doubtful (see benchWarnings()); empty when nothing does. */
@@ -84,20 +93,21 @@ export function ratioContradicted(ratios: readonly number[]): boolean {
   return ratios.length > 1 && Math.min(...ratios) < 1 && Math.max(...ratios) > 1;
 }
 
-/** Every case of every suite, in run order. */
-export function allCases(quick: boolean): BenchCase[] {
-  return [...kernelCases({ skipHuge: quick }), ...engineCases({ skipHuge: quick }), ...mapperCases(), ...swiotlbCases(), ...traceCases()];
+/** Every case of every suite, in run order (with `native`, the native baselines beside their cases). */
+export function allCases(quick: boolean, native?: NativeCopier): BenchCase[] {
+  const common = { skipHuge: quick, ...(native ? { native } : {}) };
+  return [...kernelCases(common), ...engineCases(common), ...mapperCases(), ...swiotlbCases(), ...traceCases()];
 }
 
 /** The cases a run with these options measures, in run order. */
-export function selectCases(quick: boolean, only: readonly string[]): BenchCase[] {
-  return allCases(quick).filter((c) => only.length === 0 || only.some((prefix) => c.name.startsWith(prefix)));
+export function selectCases(quick: boolean, only: readonly string[], native?: NativeCopier): BenchCase[] {
+  return allCases(quick, native).filter((c) => only.length === 0 || only.some((prefix) => c.name.startsWith(prefix)));
 }
 
 /** Runs the selected cases and returns the report, with its warnings. Rejects with a case's error. */
 export async function runBench(options: BenchOptions = {}): Promise<BenchReport> {
   const quick = options.quick ?? false;
-  const cases = selectCases(quick, options.only ?? []);
+  const cases = selectCases(quick, options.only ?? [], options.native);
   const loadStart = os.loadavg()[0] ?? 0;
   const results = await runCases(cases, {
     maxTime: quick ? 0.25 : 0.3,
@@ -119,6 +129,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     quick,
     complete: results.length === cases.length,
     loadAverage: { start: round(loadStart, 2), end: round(os.loadavg()[0] ?? 0, 2) },
+    native: options.nativeNote ?? 'off',
   };
   const reportCases = results.map(toReportCase);
   return { environment, cases: reportCases, warnings: benchWarnings(environment, reportCases) };
@@ -133,6 +144,7 @@ function toReportCase(r: CaseResult): ReportCase {
     rounds: r.rounds,
     spread: round(r.spread, 3),
     ...(r.baseline ? { baseline: { name: r.baseline.name, ratio: round(r.baseline.ratio, 3), ratios: r.baseline.ratios.map((x) => round(x, 3)) } } : {}),
+    ...(r.ceiling ? { ceiling: { name: r.ceiling.name, ratio: round(r.ceiling.ratio, 3), ratios: r.ceiling.ratios.map((x) => round(x, 3)) } } : {}),
   };
 }
 

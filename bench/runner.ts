@@ -14,6 +14,12 @@ export interface BenchCase {
   readonly unitsPerOp: number;
   /** Name of the case this one is compared against (same run), or a list: the best of them. */
   readonly baseline?: string | readonly string[];
+  /**
+   * Native code moving the same bytes (bench --native): the best of these cases, measured in the
+   * same rounds as this one, gives a second ratio beside `baseline` (`ceiling` in the result).
+   * A name no case of the run has is ignored, so the cases read the same without native code.
+   */
+  readonly ceiling?: string | readonly string[];
   /** Synchronous body, or an asynchronous one (run as a deferred benchmark). */
   readonly run?: () => void;
   readonly runAsync?: () => Promise<void>;
@@ -34,7 +40,17 @@ export interface CaseResult {
   /** The largest round's figure over the smallest (1 with one round): how far the rounds disagree. */
   readonly spread: number;
   /** `ratio` is the median of the per-round ratios (`ratios`), each against the best baseline of that round. */
-  baseline?: { readonly name: string; readonly value: number; readonly ratio: number; readonly ratios: readonly number[] };
+  baseline?: Comparison;
+  /** The same against the best of the case's `ceiling` cases (native code), when any ran. */
+  ceiling?: Comparison;
+}
+
+/** A case against the best of other cases of the same run: `ratio` is the median of the per-round `ratios`. */
+export interface Comparison {
+  readonly name: string;
+  readonly value: number;
+  readonly ratio: number;
+  readonly ratios: readonly number[];
 }
 
 export interface RunOptions {
@@ -95,11 +111,12 @@ export async function runCases(cases: readonly BenchCase[], options: RunOptions)
       spread: Math.max(...ran.map((f) => f.value)) / Math.min(...ran.map((f) => f.value)),
     });
   }
-  attachBaselines(cases, results, figures);
+  attach(cases, results, figures, 'baseline');
+  attach(cases, results, figures, 'ceiling');
   return results;
 }
 
-// Cases joined by baseline references, each group in first-appearance order.
+// Cases joined by baseline and ceiling references, each group in first-appearance order.
 function comparisonGroups(cases: readonly BenchCase[]): BenchCase[][] {
   const parent = new Map<string, string>(cases.map((c) => [c.name, c.name]));
   const find = (n: string): string => {
@@ -107,7 +124,7 @@ function comparisonGroups(cases: readonly BenchCase[]): BenchCase[][] {
     return n;
   };
   for (const c of cases) {
-    for (const b of baselineNames(c)) if (parent.has(b)) parent.set(find(b), find(c.name));
+    for (const b of [...namesOf(c.baseline), ...namesOf(c.ceiling)]) if (parent.has(b)) parent.set(find(b), find(c.name));
   }
   const groups = new Map<string, BenchCase[]>();
   for (const c of cases) {
@@ -118,8 +135,8 @@ function comparisonGroups(cases: readonly BenchCase[]): BenchCase[][] {
   return [...groups.values()];
 }
 
-function baselineNames(c: BenchCase): readonly string[] {
-  return c.baseline === undefined ? [] : typeof c.baseline === 'string' ? [c.baseline] : c.baseline;
+function namesOf(names: string | readonly string[] | undefined): readonly string[] {
+  return names === undefined ? [] : typeof names === 'string' ? [names] : names;
 }
 
 function runOne(c: BenchCase, options: RunOptions): Promise<RoundFigure> {
@@ -150,12 +167,12 @@ function runOne(c: BenchCase, options: RunOptions): Promise<RoundFigure> {
   });
 }
 
-function attachBaselines(cases: readonly BenchCase[], results: CaseResult[], figures: Map<string, (RoundFigure | undefined)[]>): void {
+function attach(cases: readonly BenchCase[], results: CaseResult[], figures: Map<string, (RoundFigure | undefined)[]>, field: 'baseline' | 'ceiling'): void {
   const byName = new Map(results.map((r) => [r.name, r]));
   for (const c of cases) {
     const result = byName.get(c.name);
     if (!result) continue;
-    const names = baselineNames(c).filter((n) => byName.has(n));
+    const names = namesOf(c[field]).filter((n) => byName.has(n));
     if (names.length === 0) continue;
     const lower = result.measure === 'latencySeconds';
     const better = (a: number, b: number) => (lower ? a < b : a > b);
@@ -170,7 +187,7 @@ function attachBaselines(cases: readonly BenchCase[], results: CaseResult[], fig
     });
     if (ratios.length === 0) continue;
     const best = names.map((n) => byName.get(n)!).reduce((a, b) => (better(b.value, a.value) ? b : a));
-    result.baseline = { name: best.name, value: best.value, ratio: median(ratios), ratios };
+    result[field] = { name: best.name, value: best.value, ratio: median(ratios), ratios };
   }
 }
 

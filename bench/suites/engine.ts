@@ -2,6 +2,7 @@
 import { Piscina } from 'piscina';
 import { CopyEngine, DmaChannel, SgTable, WORKER_URL, runBatch, type Ring } from '../../src/index.js';
 import { copyBuffers } from './buffers.js';
+import { NativeWay, type NativeCopier } from '../native/addon.js';
 import type { BenchCase } from '../runner.js';
 
 const KiB = 1024;
@@ -12,6 +13,12 @@ const QUEUE_DEPTH = 64;
 export interface EngineSuiteOptions {
   /** Leave out the 64 MiB parallel cases (for --quick). */
   readonly skipHuge?: boolean;
+  /**
+   * The native addon (bench --native): the same 64 MiB copy by one native thread and by two
+   * (engine/parallel/64MiB/native-1t, native-2t), with the kernel's 16-byte loop, in the workers'
+   * rounds, so that two workers over one can be read against two threads over one.
+   */
+  readonly native?: NativeCopier;
 }
 
 export function engineCases(options: EngineSuiteOptions = {}): BenchCase[] {
@@ -79,10 +86,24 @@ export function engineCases(options: EngineSuiteOptions = {}): BenchCase[] {
         measure: 'bytesPerSecond',
         unitsPerOp: 64 * MiB,
         ...(workers === 2 ? { baseline: 'engine/parallel/64MiB/1w' } : {}),
+        ceiling: `engine/parallel/64MiB/native-${workers}t`,
         setup: () => { parallel = CopyEngine.create(fabric, { workers, splitAbove: '1MiB' }); },
         runAsync: async () => { await parallel!.copy(dst, src, 64 * MiB); },
         teardown: () => parallel!.close(),
       });
+    }
+    const native = options.native;
+    if (native) {
+      const bytes = fabric.bytes;
+      for (const threads of [1, 2]) {
+        cases.push({
+          name: `engine/parallel/64MiB/native-${threads}t`,
+          measure: 'bytesPerSecond',
+          unitsPerOp: 64 * MiB,
+          ...(threads === 2 ? { baseline: 'engine/parallel/64MiB/native-1t' } : {}),
+          run: () => native.copyParallel(bytes, dst, src, 64 * MiB, threads, NativeWay.sse16),
+        });
+      }
     }
   }
   return cases;

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { loadChartLibraries, renderChart } from '../../../bench/chart.js';
+import { buildNative, type NativeCopier } from '../../../bench/native/addon.js';
 import { formatMeasure, measureOf, ratioContradicted, runBench, selectCases, type BenchReport } from '../../../bench/report.js';
 import { parseOptions } from '../args.js';
 import type { Command, Io } from '../command.js';
@@ -11,7 +12,7 @@ import { formatTable } from '../output.js';
 import { checkOutputPath } from '../output-path.js';
 import { writeDefaultMachineReport } from '../../report/index.js';
 
-const usage = `Usage: dma-bounce bench [--quick] [--json] [--out DIR] [--only PREFIX,...]
+const usage = `Usage: dma-bounce bench [--quick] [--native] [--json] [--out DIR] [--only PREFIX,...]
 
 Runs the benchmark.js suites in one process: kernel copies against Buffer.copy, copyWithin and
 TypedArray.set; the copy engine against piscina.run() and inline copies; the DMA mapper. Every
@@ -23,6 +24,12 @@ stderr (and under "warnings" in the JSON).
 
 Options:
   --quick            short runs, no 64 MiB cases
+  --native           build a small native helper with the C compiler ($CC, else cc) and run
+                     native code in the same rounds as the cases it bounds: each scatter-gather
+                     table by glibc memcpy and by a 16-byte vector loop (kernel/sg/native-*), the
+                     64 MiB copy by one and two threads (engine/parallel/64MiB/native-*); the
+                     ratios show in the AGAINST NATIVE column. Without a compiler, or when the
+                     build fails, the bench says so once and runs without them
   --json             print the report { environment, cases } as one JSON document
   --out DIR          also write DIR/report.json, DIR/chart.svg (the figures as charts) and
                      DIR/report.html (the default machine and these charts, as dma-bounce report
@@ -37,6 +44,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     json: { type: 'boolean' },
     out: { type: 'string' },
     only: { type: 'string' },
+    native: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -45,8 +53,21 @@ async function run(argv: string[], io: Io): Promise<number> {
   }
   const quick = values.quick ?? false;
   const only = values.only !== undefined ? values.only.split(',').filter(Boolean) : [];
-  if (values.only !== undefined && selectCases(quick, only).length === 0) {
-    const families = [...new Set(selectCases(quick, []).map((c) => c.name.split('/')[0] + '/'))].join(', ');
+  // Native baselines: built before anything runs; a machine without a compiler runs without them.
+  let native: NativeCopier | undefined;
+  let nativeNote = 'off';
+  if (values.native) {
+    const built = buildNative();
+    if (built.ok) {
+      native = built.native;
+      nativeNote = `built with ${built.compiler}`;
+    } else {
+      nativeNote = built.reason;
+      io.stderr(`bench: --native: ${built.reason}: running without native baselines\n`);
+    }
+  }
+  if (values.only !== undefined && selectCases(quick, only, native).length === 0) {
+    const families = [...new Set(selectCases(quick, [], native).map((c) => c.name.split('/')[0] + '/'))].join(', ');
     throw new UsageError(`bench: --only ${values.only} matches no case${quick ? ' of --quick' : ''} (names start with ${families}): nothing to run`, { flag: '--only' });
   }
   // Before the long run: where the report goes, and what the chart needs.
@@ -67,6 +88,8 @@ async function run(argv: string[], io: Io): Promise<number> {
     report = await runBench({
       quick,
       only,
+      ...(native ? { native } : {}),
+      nativeNote,
       shouldStop: () => stop,
       onProgress: (done, total, name) => {
         if (bar) {
@@ -97,16 +120,19 @@ async function run(argv: string[], io: Io): Promise<number> {
     io.stdout(JSON.stringify(report, null, 2) + '\n');
     return done;
   }
+  const withNative = report.cases.some((row) => row.ceiling);
+  const against = (c: { ratio: number; ratios: readonly number[]; name: string } | undefined) =>
+    c ? `${c.ratio.toFixed(2)}x${ratioContradicted(c.ratios) ? '?' : ''}${spread(c.ratios)} vs ${c.name}` : '';
   const rows = report.cases.map((row) => {
     const [measure, value] = measureOf(row);
-    const against = row.baseline
-      ? `${row.baseline.ratio.toFixed(2)}x${ratioContradicted(row.baseline.ratios) ? '?' : ''}${spread(row.baseline.ratios)} vs ${row.baseline.name}`
-      : '';
-    return [row.name, formatMeasure(measure, value), `±${row.rme.toFixed(1)}%`, String(row.samples), against];
+    const cells = [row.name, formatMeasure(measure, value), `±${row.rme.toFixed(1)}%`, String(row.samples), against(row.baseline)];
+    return withNative ? [...cells, against(row.ceiling)] : cells;
   });
   const env = report.environment;
-  io.stdout(`node ${env.node} on ${env.cpus} x ${env.cpuModel}${env.quick ? ' (quick)' : ''}${env.complete ? '' : ' (stopped early)'}\n\n`);
-  io.stdout(formatTable(['CASE', 'RESULT', 'RME', 'SAMPLES', 'AGAINST THE SAME RUN'], rows, ['left', 'right', 'right', 'right', 'left']));
+  io.stdout(`node ${env.node} on ${env.cpus} x ${env.cpuModel}${env.quick ? ' (quick)' : ''}${env.complete ? '' : ' (stopped early)'}${env.native === 'off' ? '' : `; native: ${env.native}`}\n\n`);
+  const head = ['CASE', 'RESULT', 'RME', 'SAMPLES', 'AGAINST THE SAME RUN'];
+  const align = ['left', 'right', 'right', 'right', 'left'] as const;
+  io.stdout(withNative ? formatTable([...head, 'AGAINST NATIVE'], rows, [...align, 'left']) : formatTable(head, rows, [...align]));
   if (report.warnings.length > 0) io.stdout(`\n${report.warnings.length} warning(s) on stderr: treat the figures they name with care\n`);
   return done;
 }
