@@ -7,7 +7,7 @@ import type { PciDevice } from '../pci/index.js';
 import { allocateBounce, allocateBounceWaiting, bounceRecordFor, copyRecords, fromBounce, notBounceMapping, notLive, releaseBounce, runCopies, toBounce, untilIdle, whileBusy, type BounceOwner, type CopyTriple } from './bounce.js';
 import type { BounceRecord, DmaContext } from './context.js';
 import { DMA_ATTR_MMIO, DMA_ATTR_SKIP_CPU_SYNC, deviceReads, deviceWrites, type StreamingDirection } from './direction.js';
-import type { DmaMapOps, SegmentRef, SyncTarget } from './ops.js';
+import { isPromise, type DmaMapOps, type MaybePromise, type SegmentRef, type SyncTarget } from './ops.js';
 import { p2pdmaBusAddrMap, P2pdmaMapType, P2pdmaState } from './p2pdma-state.js';
 import type { BounceReason, MappedSegment, MappingKind, SgEntry } from './types.js';
 import { dmaMaskText } from '../trace/index.js';
@@ -126,7 +126,7 @@ export const MAP_COPY_BATCH = 64 * 1024;
  * On any failure the copies already issued are waited for, every slot taken is released and the
  * error is rethrown: nothing stays mapped.
  */
-export async function mapSegments(ctx: DmaContext, device: MappingDevice, entries: readonly SgEntry[], direction: StreamingDirection, attrs: number, signal: AbortSignal | undefined): Promise<MappedSegment[]> {
+export function mapSegments(ctx: DmaContext, device: MappingDevice, entries: readonly SgEntry[], direction: StreamingDirection, attrs: number, signal: AbortSignal | undefined): MaybePromise<MappedSegment[]> {
   // One pass to decide (this one may throw), one to take slots and issue copies: the hot path
   // allocates a segment per entry and a record per bounced one, little else per segment.
   const n = entries.length;
@@ -138,7 +138,14 @@ export async function mapSegments(ctx: DmaContext, device: MappingDevice, entrie
     const seg = segments[i] = classify(ctx, device, state, entries[i]!, attrs, origOffsets, i);
     if (seg.kind === 'bounced') bounced++;
   }
+  // Nothing to bounce: the answer is ready, with no promise (mapping.ts settles the call).
   if (bounced === 0) return segments;
+  return bounceSegments(ctx, device, segments, origOffsets, bounced, direction, signal);
+}
+
+// mapSegments' second pass, for lists with bounced segments: slots, copy-in, then 'live'.
+async function bounceSegments(ctx: DmaContext, device: MappingDevice, segments: Segment[], origOffsets: number[], bounced: number, direction: StreamingDirection, signal: AbortSignal | undefined): Promise<MappedSegment[]> {
+  const n = segments.length;
   const records: BounceRecord[] = [];
   const inFlight: Promise<void>[] = [];
   let batchStart = 0;
@@ -206,7 +213,7 @@ function recordsOf(ctx: DmaContext, device: MappingDevice, segments: readonly Se
  * change on the mappings are 'unmapping': a second unmap or a sync of them is refused, and the
  * slots are freed only after the syncs already running and the copy-back have finished.
  */
-export async function unmapSegments(ctx: DmaContext, device: MappingDevice, segments: readonly SegmentRef[], direction: StreamingDirection, attrs: number): Promise<void> {
+export function unmapSegments(ctx: DmaContext, device: MappingDevice, segments: readonly SegmentRef[], direction: StreamingDirection, attrs: number): MaybePromise<void> {
   const live: BounceRecord[] = [];
   const pool = ctx.pool;
   // Each record is stamped with this call's number, so a mapping named twice is caught
@@ -223,6 +230,11 @@ export async function unmapSegments(ctx: DmaContext, device: MappingDevice, segm
   }
   if (live.length === 0) return;
   for (const record of live) record.state = 'unmapping';
+  return releaseSegments(ctx, live, direction, attrs);
+}
+
+// unmapSegments' second half, for the bounce records it claimed: wait for syncs, copy back, free.
+async function releaseSegments(ctx: DmaContext, live: readonly BounceRecord[], direction: StreamingDirection, attrs: number): Promise<void> {
   try {
     for (const record of live) await untilIdle(record);
     if (deviceWrites(direction) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) await copyRecords(ctx, live, false);
@@ -240,7 +252,7 @@ let unmapClaims = 0;
  * of a mapping. Throws ERR_INVALID_ARGUMENT for a pool range that no mapping of this device
  * holds and ERR_MAPPING_STATE for one that is not live, before anything is copied.
  */
-export async function syncSegments(ctx: DmaContext, device: MappingDevice, segments: readonly SegmentRef[], direction: StreamingDirection, target: SyncTarget): Promise<void> {
+export function syncSegments(ctx: DmaContext, device: MappingDevice, segments: readonly SegmentRef[], direction: StreamingDirection, target: SyncTarget): MaybePromise<void> {
   const records = recordsOf(ctx, device, segments);
   const copies: CopyTriple[] = [];
   const copyIn = target === 'device' ? deviceReads(direction) : deviceWrites(direction);
@@ -254,15 +266,16 @@ export async function syncSegments(ctx: DmaContext, device: MappingDevice, segme
     touched.push(record);
   }
   if (copies.length === 0) return;
-  await whileBusy(touched, () => runCopies(ctx, copies));
+  return whileBusy(touched, () => runCopies(ctx, copies));
 }
 
 /** dma-direct (kernel/dma/direct.c, kernel/dma/direct.h): one to one, never merging, swiotlb where the device cannot reach. */
 export const directOps: DmaMapOps = {
   name: 'direct',
   // models dma_direct_map_phys()
-  async mapPhys(ctx, device, entry, direction, attrs, signal) {
-    return (await mapSegments(ctx, device, [entry], direction, attrs, signal))[0]!;
+  mapPhys(ctx, device, entry, direction, attrs, signal) {
+    const mapped = mapSegments(ctx, device, [entry], direction, attrs, signal);
+    return isPromise(mapped) ? mapped.then((segments) => segments[0]!) : mapped[0]!;
   },
   // models dma_direct_unmap_phys(): with DMA_ATTR_MMIO nothing to do, unless policy 'bounce' bounced it
   unmapPhys(ctx, device, ref, direction, attrs) {

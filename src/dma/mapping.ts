@@ -13,7 +13,7 @@ import { DeviceDma } from './device-dma.js';
 import { deviceSettings, type DmaDeviceOptions } from './device-options.js';
 import { directOps, type MappingDevice, type P2pPolicy } from './direct.js';
 import { checkAttrs, checkDirection, DmaDirection, DMA_ATTR_MMIO, DMA_ATTR_SKIP_CPU_SYNC, type StreamingDirection } from './direction.js';
-import type { DmaMapOps, SegmentRef, SyncTarget } from './ops.js';
+import { isPromise, type DmaMapOps, type MaybePromise, type SegmentRef, type SyncTarget } from './ops.js';
 import { P2pdmaState, type P2pdmaMapType, type P2pdmaProvider } from './p2pdma-state.js';
 import { tracedOps } from './traced-ops.js';
 import type { MappedSegment, MappedSg, SgEntry } from './types.js';
@@ -124,7 +124,8 @@ export class DmaDevice implements MappingDevice {
    */
   async mapPhys(phys: number, size: number, direction: StreamingDirection, attrs = 0, signal?: AbortSignal): Promise<MappedSegment> {
     this.#check(direction, attrs, signal);
-    return this.#mapRange(entry(phys, size), direction, attrs, signal);
+    const mapped = this.#mapRange(entry(phys, size), direction, attrs, signal);
+    return isPromise(mapped) ? await mapped : mapped;
   }
 
   /**
@@ -138,7 +139,8 @@ export class DmaDevice implements MappingDevice {
     if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(page + offset)) throw new InvalidArgumentError(`offset ${String(offset)} must be a non-negative integer`, { argument: 'offset' });
     const range = entry(page + offset, size);
     refuseMmio(attrs, range.phys, 'dma_map_page()');
-    return this.#mapRange(range, direction, attrs, signal);
+    const mapped = this.#mapRange(range, direction, attrs, signal);
+    return isPromise(mapped) ? await mapped : mapped;
   }
 
   /**
@@ -149,7 +151,8 @@ export class DmaDevice implements MappingDevice {
     this.#check(direction, attrs, signal);
     const range = entry(phys, size);
     refuseMmio(attrs, range.phys, 'dma_map_single()');
-    return this.#mapRange(range, direction, attrs, signal);
+    const mapped = this.#mapRange(range, direction, attrs, signal);
+    return isPromise(mapped) ? await mapped : mapped;
   }
 
   /**
@@ -161,11 +164,11 @@ export class DmaDevice implements MappingDevice {
   async unmapPhys(dmaAddress: number, size: number, direction: StreamingDirection, attrs = 0): Promise<void> {
     this.#check(direction, attrs, undefined);
     const ref = segmentRef(dmaAddress, size);
-    await this.#enter(async () => {
-      const debug = this.#debug;
-      if (debug) await debug.unmap(this, [ref], 'single', 0, direction, () => this.#ops.unmapPhys(this.#ctx, this, ref, direction, attrs));
-      else await this.#ops.unmapPhys(this.#ctx, this, ref, direction, attrs);
-    });
+    const debug = this.#debug;
+    const done = this.#enter(debug
+      ? () => debug.unmap(this, [ref], 'single', 0, direction, async () => this.#ops.unmapPhys(this.#ctx, this, ref, direction, attrs))
+      : () => this.#ops.unmapPhys(this.#ctx, this, ref, direction, attrs));
+    if (isPromise(done)) await done;
   }
 
   /** dma_unmap_page(): unmapPhys(). */
@@ -197,11 +200,11 @@ export class DmaDevice implements MappingDevice {
   async mapSg(entries: readonly SgEntry[], direction: StreamingDirection, attrs = 0, signal?: AbortSignal): Promise<MappedSg> {
     this.#check(direction, attrs, signal);
     const checked = sgEntries(entries);
-    const segments = await this.#enter(() => {
-      const debug = this.#debug;
-      const map = () => this.#ops.mapSg(this.#ctx, this, checked, direction, attrs, signal);
-      return debug ? debug.map(this, 'sg', direction, attrs, map, (s) => this.#undo(s, direction)) : map();
-    });
+    const debug = this.#debug;
+    const mapped = this.#enter(debug
+      ? () => debug.map(this, 'sg', direction, attrs, async () => this.#ops.mapSg(this.#ctx, this, checked, direction, attrs, signal), (s) => this.#undo(s, direction))
+      : () => this.#ops.mapSg(this.#ctx, this, checked, direction, attrs, signal));
+    const segments = isPromise(mapped) ? await mapped : mapped;
     return { direction, nents: checked.length, segments };
   }
 
@@ -209,11 +212,11 @@ export class DmaDevice implements MappingDevice {
   async unmapSg(sg: MappedSg, direction: StreamingDirection, attrs = 0): Promise<void> {
     this.#check(direction, attrs, undefined);
     const { nents, refs } = mappedSg(sg);
-    await this.#enter(async () => {
-      const debug = this.#debug;
-      if (debug) await debug.unmap(this, refs, 'sg', nents, direction, () => this.#ops.unmapSg(this.#ctx, this, refs, direction, attrs));
-      else await this.#ops.unmapSg(this.#ctx, this, refs, direction, attrs);
-    });
+    const debug = this.#debug;
+    const done = this.#enter(debug
+      ? () => debug.unmap(this, refs, 'sg', nents, direction, async () => this.#ops.unmapSg(this.#ctx, this, refs, direction, attrs))
+      : () => this.#ops.unmapSg(this.#ctx, this, refs, direction, attrs));
+    if (isPromise(done)) await done;
   }
 
   /** dma_sync_sg_for_cpu(). */
@@ -320,10 +323,10 @@ export class DmaDevice implements MappingDevice {
     this.#debug?.release(this);
   }
 
-  async #mapRange(range: SgEntry, direction: StreamingDirection, attrs: number, signal: AbortSignal | undefined): Promise<MappedSegment> {
+  #mapRange(range: SgEntry, direction: StreamingDirection, attrs: number, signal: AbortSignal | undefined): MaybePromise<MappedSegment> {
+    const debug = this.#debug;
+    if (!debug) return this.#enter(() => this.#ops.mapPhys(this.#ctx, this, range, direction, attrs, signal));
     return this.#enter(async () => {
-      const debug = this.#debug;
-      if (!debug) return this.#ops.mapPhys(this.#ctx, this, range, direction, attrs, signal);
       const kind: MappingFunction = 'single';
       const [segment] = await debug.map(this, kind, direction, attrs, async () => [await this.#ops.mapPhys(this.#ctx, this, range, direction, attrs, signal)], (s) => this.#undo(s, direction));
       return segment!;
@@ -333,38 +336,44 @@ export class DmaDevice implements MappingDevice {
   async #syncSingle(dmaAddress: number, size: number, direction: StreamingDirection, target: SyncTarget): Promise<void> {
     this.#check(direction, 0, undefined);
     const ref = segmentRef(dmaAddress, size);
-    await this.#enter(async () => {
-      const debug = this.#debug;
-      const sync = () => this.#ops.syncSingle(this.#ctx, this, ref, direction, target);
-      if (debug) await debug.sync(this, [ref], 'single', 0, direction, target === 'cpu', sync);
-      else await sync();
-    });
+    const debug = this.#debug;
+    const done = this.#enter(debug
+      ? () => debug.sync(this, [ref], 'single', 0, direction, target === 'cpu', async () => this.#ops.syncSingle(this.#ctx, this, ref, direction, target))
+      : () => this.#ops.syncSingle(this.#ctx, this, ref, direction, target));
+    if (isPromise(done)) await done;
   }
 
   async #syncSg(sg: MappedSg, direction: StreamingDirection, target: SyncTarget): Promise<void> {
     this.#check(direction, 0, undefined);
     const { nents, refs } = mappedSg(sg);
-    await this.#enter(async () => {
-      const debug = this.#debug;
-      const sync = () => this.#ops.syncSg(this.#ctx, this, refs, direction, target);
-      if (debug) await debug.sync(this, refs, 'sg', nents, direction, target === 'cpu', sync);
-      else await sync();
-    });
+    const debug = this.#debug;
+    const done = this.#enter(debug
+      ? () => debug.sync(this, refs, 'sg', nents, direction, target === 'cpu', async () => this.#ops.syncSg(this.#ctx, this, refs, direction, target))
+      : () => this.#ops.syncSg(this.#ctx, this, refs, direction, target));
+    if (isPromise(done)) await done;
   }
 
   // Every call runs inside the system's lifecycle: refused once close() began, waited for by close().
-  async #enter<T>(call: () => Promise<T>): Promise<T> {
+  // A call that answers at once (nothing to copy or wait for) leaves at once, with no promise of its own.
+  #enter<T>(call: () => MaybePromise<T>): MaybePromise<T> {
     const lifecycle = this.#ctx.lifecycle;
     lifecycle.enter();
+    let result: MaybePromise<T>;
     try {
-      return await call();
-    } finally {
+      result = call();
+    } catch (error) {
       lifecycle.leave();
+      throw error;
     }
+    if (!isPromise(result)) {
+      lifecycle.leave();
+      return result;
+    }
+    return result.then((value) => { lifecycle.leave(); return value; }, (error: unknown) => { lifecycle.leave(); throw error; });
   }
 
   // A mapping dma-debug refuses in 'throw' mode: free what it took, copying nothing back.
-  #undo(segments: readonly MappedSegment[], direction: StreamingDirection): Promise<void> {
+  async #undo(segments: readonly MappedSegment[], direction: StreamingDirection): Promise<void> {
     return this.#ops.unmapSg(this.#ctx, this, segments.map((s) => ({ dmaAddress: s.dmaAddress, length: s.length })), direction, DMA_ATTR_SKIP_CPU_SYNC);
   }
 

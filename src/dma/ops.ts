@@ -15,23 +15,32 @@ export interface SegmentRef {
 /** Which way a sync copies: for the CPU (device → memory) or for the device (memory → device). */
 export type SyncTarget = 'cpu' | 'device';
 
+/** A result, or its promise: a call with nothing to copy or wait for (dma-direct's direct mappings) answers at once. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** Whether `value` is a promise (or any thenable) rather than a result. */
+export function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
 /**
  * One DMA implementation. Every entry gets validated snapshots (plain objects the caller cannot
- * change) and may throw coded errors; a failed map leaves nothing mapped, a refused unmap or sync
- * changes nothing.
+ * change) and may throw coded errors (synchronously, or as a rejection); a failed map leaves
+ * nothing mapped, a refused unmap or sync changes nothing. An entry may answer without a promise
+ * when it has nothing to wait for: the device API then settles the call with one promise only.
  */
 export interface DmaMapOps {
   readonly name: 'direct' | 'iommu';
   /** dma_map_phys(): one physically contiguous range. */
-  mapPhys(ctx: DmaContext, device: MappingDevice, entry: SgEntry, direction: StreamingDirection, attrs: number, signal: AbortSignal | undefined): Promise<MappedSegment>;
+  mapPhys(ctx: DmaContext, device: MappingDevice, entry: SgEntry, direction: StreamingDirection, attrs: number, signal: AbortSignal | undefined): MaybePromise<MappedSegment>;
   /** dma_unmap_phys(). */
-  unmapPhys(ctx: DmaContext, device: MappingDevice, ref: SegmentRef, direction: StreamingDirection, attrs: number): Promise<void>;
+  unmapPhys(ctx: DmaContext, device: MappingDevice, ref: SegmentRef, direction: StreamingDirection, attrs: number): MaybePromise<void>;
   /** dma_map_sg(): the DMA segments, in order (an implementation may merge entries: fewer segments than entries). */
-  mapSg(ctx: DmaContext, device: MappingDevice, entries: readonly SgEntry[], direction: StreamingDirection, attrs: number, signal: AbortSignal | undefined): Promise<MappedSegment[]>;
+  mapSg(ctx: DmaContext, device: MappingDevice, entries: readonly SgEntry[], direction: StreamingDirection, attrs: number, signal: AbortSignal | undefined): MaybePromise<MappedSegment[]>;
   /** dma_unmap_sg(): takes the segments mapSg returned. */
-  unmapSg(ctx: DmaContext, device: MappingDevice, refs: readonly SegmentRef[], direction: StreamingDirection, attrs: number): Promise<void>;
+  unmapSg(ctx: DmaContext, device: MappingDevice, refs: readonly SegmentRef[], direction: StreamingDirection, attrs: number): MaybePromise<void>;
   /** dma_sync_single_for_cpu() / _for_device(): a range inside one mapping. */
-  syncSingle(ctx: DmaContext, device: MappingDevice, ref: SegmentRef, direction: StreamingDirection, target: SyncTarget): Promise<void>;
+  syncSingle(ctx: DmaContext, device: MappingDevice, ref: SegmentRef, direction: StreamingDirection, target: SyncTarget): MaybePromise<void>;
   /** dma_sync_sg_for_cpu() / _for_device(). */
-  syncSg(ctx: DmaContext, device: MappingDevice, refs: readonly SegmentRef[], direction: StreamingDirection, target: SyncTarget): Promise<void>;
+  syncSg(ctx: DmaContext, device: MappingDevice, refs: readonly SegmentRef[], direction: StreamingDirection, target: SyncTarget): MaybePromise<void>;
 }

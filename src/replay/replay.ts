@@ -6,6 +6,7 @@ import { DmaSystem, mapErrno, type DmaDevice, type IommuMode, type MappedSg, typ
 import { buildTopology, type Topology } from '../pci/index.js';
 import { DEFAULT_TOPOLOGY } from '../dma/index.js';
 import { parseSize, type Size } from '../size.js';
+import { readCaptureInWorker } from '../trace/capture-in-worker.js';
 import { readCapture, TRACE_MAPPING_ERROR, type CaptureSource, type CaptureSummary, type TraceEvent, type TraceOptions, type TraceSink, type TraceSpec, TRACE_ATTR_MMIO } from '../trace/index.js';
 import { PageCollector, REPLAY_PAGE, type AddressPlan } from './address-map.js';
 import { addFigures, emptyFigures, type PoolOccupancySample, type ReplayDeviceReport, type ReplayFigures, type ReplayFullEvent, type ReplayRun, type UnmatchedCall } from './report.js';
@@ -37,7 +38,16 @@ export interface ReplayOptions {
    * its owner's BDF and BAR index (default: the topology's first p2pmem BAR).
    */
   readonly provider?: { readonly bdf: string; readonly bar?: number };
+  /**
+   * Parse each run's pass on a worker thread while this thread replays (default: for captures of
+   * 8 MiB or more, as the first pass measured them). The result is the same either way; a value
+   * that is not a boolean is ERR_INVALID_ARGUMENT.
+   */
+  readonly parseInWorker?: boolean;
 }
+
+/** Captures this long (bytes) or longer are parsed on a worker thread during the runs (see ReplayOptions.parseInWorker). */
+export const PARSE_IN_WORKER_FROM = 8 * 2 ** 20;
 
 /** What the capture holds and what replaying it needed. */
 export interface ReplayCapture {
@@ -102,6 +112,8 @@ export async function replayCapture(open: CaptureOpener, configs: readonly Repla
   const topology = options.topology ?? buildTopology(DEFAULT_TOPOLOGY);
   const provider = providerOf(topology, options.provider);
   const lenient = options.lenient ?? false;
+  const parseInWorker = options.parseInWorker;
+  if (parseInWorker !== undefined && typeof parseInWorker !== 'boolean') throw new InvalidArgumentError('parseInWorker must be a boolean', { argument: 'parseInWorker' });
   const warnings: string[] = [];
 
   // Pass 0: pages, devices, masks, the time span.
@@ -166,7 +178,8 @@ export async function replayCapture(open: CaptureOpener, configs: readonly Repla
     plan = pages.plan(lowBase, HIGH_BASE, budget);
     const mmioPlan = provider && mmioMaps > 0 ? mmioPages.planAt(provider.phys, provider.size) : undefined;
     const span = { t0: scan.firstTs, t1: scan.lastTs };
-    const { run, summary: read } = await runOne(open, topology, plan, mmioPlan, devices, standIn, config, lenient, span, index === 0 ? { replayedAs, deviceEvents } : undefined, options.onProgress ? (bytes) => options.onProgress!(index + 1, bytes) : undefined);
+    const inWorker = parseInWorker ?? scan.bytes >= PARSE_IN_WORKER_FROM;
+    const { run, summary: read } = await runOne(open, topology, plan, mmioPlan, devices, standIn, config, lenient, inWorker, span, index === 0 ? { replayedAs, deviceEvents } : undefined, options.onProgress ? (bytes) => options.onProgress!(index + 1, bytes) : undefined);
     summary ??= read;
     results.push(run);
   }
@@ -262,7 +275,7 @@ interface FirstRunNotes {
 }
 
 async function runOne(
-  open: CaptureOpener, topology: Topology, plan: AddressPlan, mmioPlan: AddressPlan | undefined, devices: Map<string, DeviceInfo>, standIn: string, config: CheckedConfig, lenient: boolean,
+  open: CaptureOpener, topology: Topology, plan: AddressPlan, mmioPlan: AddressPlan | undefined, devices: Map<string, DeviceInfo>, standIn: string, config: CheckedConfig, lenient: boolean, inWorker: boolean,
   span: { t0: number; t1: number }, notes: FirstRunNotes | undefined, onProgress: ((bytes: number) => void) | undefined,
 ): Promise<{ run: ReplayRun; summary: CaptureSummary }> {
   const ram = [];
@@ -490,7 +503,7 @@ async function runOne(
 
   let summary: CaptureSummary;
   try {
-    summary = await readCapture(open(), onEvent, { lenient, ...(onProgress ? { onProgress } : {}) });
+    summary = await (inWorker ? readCaptureInWorker : readCapture)(open(), onEvent, { lenient, ...(onProgress ? { onProgress } : {}) });
   } catch (error) {
     await system.close().catch(() => {});
     throw error;

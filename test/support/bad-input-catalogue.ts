@@ -400,6 +400,7 @@ export function catalogue(r: Rig): Row[] {
     { api: 'replayCapture', cls: 'out of range', input: "p2pPolicy 'maybe'", code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(() => Readable.from(['']), [{ p2pPolicy: any('maybe') }]) },
     { api: 'replayCapture', cls: 'unknown', input: "provider { bdf: '0000:04:00.0' } (no p2pmem BAR)", code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(() => Readable.from(['']), [{}], { provider: { bdf: '0000:04:00.0' } }) },
     { api: 'replayCapture', cls: 'wrong type', input: 'provider "0000:03:00.0"', code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(() => Readable.from(['']), [{}], { provider: any('0000:03:00.0') }) },
+    { api: 'replayCapture', cls: 'wrong type', input: 'parseInWorker "yes"', code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(() => Readable.from(['']), [{}], { parseInWorker: any('yes') }) },
     { api: 'PageCollector.plan', cls: 'huge', input: 'more pages than the budget', code: 'ERR_TRACE_REPLAY', run: () => { const c = new PageCollector(); c.add(0, 1 << 20); return c.plan(0x1000_0000, 2 ** 32, 4096); } },
   ];
   return rows;
