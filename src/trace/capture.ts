@@ -80,11 +80,24 @@ export async function readCapture(source: CaptureSource, onEvent: (event: TraceE
   let pieces: string[] = [];
   let pending = 0;
 
-  const handle = (text: string): void | Promise<void> => {
+  // Where each prefilter string next occurs in the current text (at or after the line being read):
+  // found once per occurrence, so a rare string is not searched for again on every line.
+  // Reset whenever handle() moves to another text (a new chunk, a joined line).
+  const nextAt: number[] = prefilter ? prefilter.map(() => -1) : [];
+
+  // The line text[start, end) (the character at `end`, if any, is its newline).
+  const handle = (text: string, start: number, end: number): void | Promise<void> => {
     const line = ++counts.lines;
     if (prefilter !== undefined) {
       let wanted = false;
-      for (let i = 0; i < prefilter.length && !wanted; i++) wanted = text.includes(prefilter[i]!);
+      for (let i = 0; i < prefilter.length && !wanted; i++) {
+        const word = prefilter[i]!;
+        if (nextAt[i]! < start && nextAt[i] !== Infinity) {
+          const at = text.indexOf(word, start);
+          nextAt[i] = at < 0 ? Infinity : at;
+        }
+        wanted = nextAt[i]! + word.length <= end;
+      }
       if (!wanted) {
         counts.filtered++;
         return;
@@ -92,7 +105,7 @@ export async function readCapture(source: CaptureSource, onEvent: (event: TraceE
     }
     let event: TraceEvent | undefined;
     try {
-      event = parser.parse(text, line);
+      event = parser.parseRange(text, start, end, line);
     } catch (error) {
       if (!lenient || !(error instanceof TraceParseError)) throw error;
       counts.malformed++;
@@ -152,25 +165,34 @@ export async function readCapture(source: CaptureSource, onEvent: (event: TraceE
     const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
     counts.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
     let start = 0;
+    nextAt.fill(-1);
     for (;;) {
       const nl = text.indexOf('\n', start);
       if (nl < 0) break;
-      let lineText = text.slice(start, nl);
-      if (pending > 0) {
-        pieces.push(lineText);
+      // A line inside this chunk is read in place; one that began in an earlier chunk is joined.
+      let lineText = text;
+      let from = start;
+      let to = nl;
+      const joined = pending > 0;
+      if (joined) {
+        pieces.push(text.slice(start, nl));
         lineText = pieces.join('');
         pieces = [];
         pending = 0;
+        from = 0;
+        to = lineText.length;
+        nextAt.fill(-1);
       }
-      if (lineText.length > MAX_TRACE_LINE) tooLong();
+      if (to - from > MAX_TRACE_LINE) tooLong();
       let result: void | Promise<void>;
       try {
-        result = handle(lineText);
+        result = handle(lineText, from, to);
         if (result !== undefined && typeof (result as Promise<void>).then === 'function') await result;
       } catch (error) {
         await chunks.return?.();
         throw error;
       }
+      if (joined) nextAt.fill(-1); // back from the joined line to this chunk
       start = nl + 1;
     }
     if (start < text.length) {
@@ -188,7 +210,11 @@ export async function readCapture(source: CaptureSource, onEvent: (event: TraceE
   }
   const tail = decoder.decode();
   if (tail !== '') pieces.push(tail);
-  if (pieces.length > 0) await handle(pieces.join(''));
+  if (pieces.length > 0) {
+    const last = pieces.join('');
+    nextAt.fill(-1);
+    await handle(last, 0, last.length);
+  }
   onProgress?.(counts.bytes);
   return {
     ...counts,

@@ -72,9 +72,11 @@ export class TraceLineParser {
   constructor(only?: ReadonlySet<string>) {
     this.#only = only;
   }
-  // The cursor over the payload being parsed.
+  // The cursor over the payload being parsed: the line is #s[#base, #end), #i the position in #s.
   #s = '';
   #i = 0;
+  #end = 0;
+  #base = 0;
   #line = 0;
 
   /**
@@ -84,18 +86,27 @@ export class TraceLineParser {
    */
   parse(text: string, line: number): TraceEvent | undefined {
     if (typeof text !== 'string') throw new InvalidArgumentError('a trace line must be a string', { argument: 'text' });
-    const n = text.length;
-    let i = 0;
+    return this.parseRange(text, 0, text.length, line);
+  }
+
+  /**
+   * @internal parse() of the line text[start, end), read in place (readCapture() hands over its
+   * chunks so: a line cut out of a chunk would be read through one more indirection per character).
+   * The character at `end`, if any, must be the line's newline.
+   */
+  parseRange(text: string, start: number, end: number, line: number): TraceEvent | undefined {
+    const n = end;
+    let i = start;
     while (i < n && (text.charCodeAt(i) === SPACE || text.charCodeAt(i) === TAB)) i++;
     if (i >= n || (i === n - 1 && text.charCodeAt(i) === 13)) return this.#is(LineKind.Blank);
     const c0 = text.charCodeAt(i);
     if (c0 === 35 /* # */) return this.#is(LineKind.Comment);
-    if (c0 === 67 /* C */ && text.startsWith('CPU', i)) return this.#cpuLine(text, i);
+    if (c0 === 67 /* C */ && text.startsWith('CPU', i)) return this.#cpuLine(text, i, n);
     if ((c0 === 99 /* c */ && text.startsWith('cpus=', i)) || (c0 === 118 /* v */ && text.startsWith('version', i))) return this.#is(LineKind.Comment);
     // The CPU column: the first "[digits]" after a blank.
     let b = text.indexOf('[', i);
     let close = -1;
-    while (b > 0) {
+    while (b > start && b < n) {
       let j = b + 1;
       while (j < n && isDigit(text.charCodeAt(j))) j++;
       const prev = text.charCodeAt(b - 1);
@@ -109,38 +120,40 @@ export class TraceLineParser {
     let cpu = 0;
     for (let d = b + 1; d < close; d++) cpu = cpu * 10 + (text.charCodeAt(d) - 48);
     // Flags (ftrace, newer trace-cmd) are optional; the timestamp ends with ':'.
-    let j = skipBlanks(text, close + 1);
-    let end = tokenEnd(text, j);
-    if (!isTimestamp(text, j, end)) {
-      j = skipBlanks(text, end);
-      end = tokenEnd(text, j);
-      if (!isTimestamp(text, j, end)) return this.#is(LineKind.Unrecognised);
+    let j = skipBlanks(text, close + 1, n);
+    let stop = tokenEnd(text, j, n);
+    if (!isTimestamp(text, j, stop)) {
+      j = skipBlanks(text, stop, n);
+      stop = tokenEnd(text, j, n);
+      if (!isTimestamp(text, j, stop)) return this.#is(LineKind.Unrecognised);
     }
-    const ts = timestampValue(text, j, end - 1);
+    const ts = timestampValue(text, j, stop - 1);
     this.ts = ts;
     // The event name: "name:" (ftrace, trace-cmd) or "system:name:" (perf script).
-    let k = skipBlanks(text, end);
+    let k = skipBlanks(text, stop, n);
     let colon = text.indexOf(':', k);
-    if (colon < 0) return this.#is(LineKind.Unrecognised);
+    if (colon < 0 || colon >= n) return this.#is(LineKind.Unrecognised);
     if (colon + 1 < n && text.charCodeAt(colon + 1) !== SPACE) {
       k = colon + 1;
       colon = text.indexOf(':', k);
-      if (colon < 0) return this.#is(LineKind.Unrecognised);
+      if (colon < 0 || colon >= n) return this.#is(LineKind.Unrecognised);
     }
     // A known name is matched in place (no substring per line); only other events' names are cut out.
     const name = knownName(text, k, colon) ?? text.slice(k, colon);
     this.name = name;
     if (!DMA_EVENTS.has(name)) return this.#is(LineKind.Other);
     if (this.#only !== undefined && !this.#only.has(name)) return this.#is(LineKind.Skipped);
-    let p = skipBlanks(text, colon + 1);
+    let p = skipBlanks(text, colon + 1, n);
     let last = n;
     if (last > p && text.charCodeAt(last - 1) === 13) last--;
     if (text.startsWith('[FAILED TO PARSE]', p)) return this.#is(LineKind.FailedToParse);
-    this.#s = last === n ? text : text.slice(0, last);
+    this.#s = text;
+    this.#end = last;
+    this.#base = start;
     this.#i = p;
     this.#line = line;
     const event = this.#payload(name, ts, cpu);
-    if (this.#i !== this.#s.length) this.#fail(`unexpected text after the last field`);
+    if (this.#i !== this.#end) this.#fail(`unexpected text after the last field`);
     this.kind = LineKind.Event;
     return event;
   }
@@ -151,12 +164,12 @@ export class TraceLineParser {
   }
 
   // "CPU:2 [LOST 10 EVENTS]" (trace_pipe), "CPU 0 is empty" / "CPU0 data recorded at offset=..." (trace-cmd).
-  #cpuLine(text: string, i: number): undefined {
+  #cpuLine(text: string, i: number, end: number): undefined {
     const lost = text.indexOf('[LOST ', i);
-    if (lost >= 0) {
+    if (lost >= 0 && lost < end) {
       let j = lost + 6;
       let count = 0;
-      while (j < text.length && isDigit(text.charCodeAt(j))) count = count * 10 + (text.charCodeAt(j++) - 48);
+      while (j < end && isDigit(text.charCodeAt(j))) count = count * 10 + (text.charCodeAt(j++) - 48);
       this.lost = count;
       return this.#is(LineKind.Lost);
     }
@@ -277,14 +290,15 @@ export class TraceLineParser {
       default: {
         // Coherent allocations: the device, and the rest as the kernel printed it.
         const device = this.#device();
-        this.#i = this.#s.length;
+        this.#i = this.#end;
         return { type: 'coherent', name, ts, cpu, device };
       }
     }
   }
 
   #fail(why: string): never {
-    throw new TraceParseError(`line ${this.#line}: ${this.name}: ${why} (column ${this.#i + 1})`, { line: this.#line, event: this.name, column: this.#i });
+    const column = this.#i - this.#base;
+    throw new TraceParseError(`line ${this.#line}: ${this.name}: ${why} (column ${column + 1})`, { line: this.#line, event: this.name, column });
   }
 
   #literal(text: string): void {
@@ -296,7 +310,8 @@ export class TraceLineParser {
     const s = this.#s;
     const start = this.#i;
     let i = start;
-    while (i < s.length && s.charCodeAt(i) !== SPACE) i++;
+    const end = this.#end;
+    while (i < end && s.charCodeAt(i) !== SPACE) i++;
     if (i === start) this.#fail(`expected the ${what}`);
     this.#i = i;
     return s.slice(start, i);
@@ -309,7 +324,7 @@ export class TraceLineParser {
     const s = this.#s;
     const i = this.#i;
     for (const d of this.#devices) {
-      if (s.startsWith(d, i) && (i + d.length === s.length || s.charCodeAt(i + d.length) === SPACE)) {
+      if (s.startsWith(d, i) && (i + d.length === this.#end || s.charCodeAt(i + d.length) === SPACE)) {
         this.#i = i + d.length;
         return d;
       }
@@ -360,7 +375,8 @@ export class TraceLineParser {
     let value = 0;
     let fs = 0;
     const start = i;
-    for (; i < s.length; i++) {
+    const end = this.#end;
+    for (; i < end; i++) {
       const d = hexDigit(s.charCodeAt(i));
       if (d < 0) break;
       value = value * 16 + d;
@@ -381,7 +397,8 @@ export class TraceLineParser {
     if (negative) i++;
     const start = i;
     let value = 0;
-    for (; i < s.length && isDigit(s.charCodeAt(i)); i++) value = value * 10 + (s.charCodeAt(i) - 48);
+    const end = this.#end;
+    for (; i < end && isDigit(s.charCodeAt(i)); i++) value = value * 10 + (s.charCodeAt(i) - 48);
     if (i === start || i - start > 20) this.#fail('expected a decimal number');
     this.#i = i;
     return negative ? -value : value;
@@ -417,10 +434,11 @@ export class TraceLineParser {
     const s = this.#s;
     let attrs = 0;
     let i = this.#i;
-    if (i >= s.length) return 0;
+    const end = this.#end;
+    if (i >= end) return 0;
     for (;;) {
       const start = i;
-      while (i < s.length) {
+      while (i < end) {
         const c = s.charCodeAt(i);
         if (!((c >= 65 && c <= 90) || c === 95 || isDigit(c) || c === 120 || (c >= 97 && c <= 102))) break;
         i++;
@@ -438,7 +456,7 @@ export class TraceLineParser {
         this.#i = start;
         this.#fail(`"${word}" is no DMA attribute`);
       }
-      if (i < s.length && s.charCodeAt(i) === 124 /* | */) {
+      if (i < end && s.charCodeAt(i) === 124 /* | */) {
         i++;
         continue;
       }
@@ -482,13 +500,13 @@ function knownName(text: string, k: number, colon: number): string | undefined {
   return undefined;
 }
 
-function skipBlanks(text: string, i: number): number {
-  while (i < text.length && (text.charCodeAt(i) === SPACE || text.charCodeAt(i) === TAB)) i++;
+function skipBlanks(text: string, i: number, end: number): number {
+  while (i < end && (text.charCodeAt(i) === SPACE || text.charCodeAt(i) === TAB)) i++;
   return i;
 }
 
-function tokenEnd(text: string, i: number): number {
-  while (i < text.length && text.charCodeAt(i) !== SPACE && text.charCodeAt(i) !== TAB) i++;
+function tokenEnd(text: string, i: number, end: number): number {
+  while (i < end && text.charCodeAt(i) !== SPACE && text.charCodeAt(i) !== TAB) i++;
   return i;
 }
 
