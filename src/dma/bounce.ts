@@ -6,6 +6,7 @@ import type { Placement } from '../engine/index.js';
 import type { BounceRecord, DmaContext } from './context.js';
 import type { StreamingDirection } from './direction.js';
 import { maxMappingSize } from './swiotlb.js';
+import type { SwiotlbMemMapping } from './swiotlb-mem.js';
 
 
 /** Where a bounced device allocates: its identity and the pool options that shape placement. */
@@ -44,19 +45,28 @@ export function allocateBounce(ctx: DmaContext, owner: BounceOwner, phys: number
   return remember(ctx, owner, tlbAddr, phys, origOffset, size, direction);
 }
 
-/** allocateBounce() (with its `allocAlignMask`, the IOMMU bounce path's granule - 1) for an owner that waits for space (QEMU-style map-client retry) instead of failing. */
+/**
+ * allocateBounce() (with its `allocAlignMask`, the IOMMU bounce path's granule - 1) for an owner
+ * that waits for space (QEMU-style map-client retry) instead of failing: the record at once when
+ * the pool has room and nobody waits, else a promise of it. Throws or rejects as allocateBounce().
+ */
 // The wait also ends when the system starts closing: close() must settle every waiter.
-export async function allocateBounceWaiting(ctx: DmaContext, owner: BounceOwner, phys: number, origOffset: number, size: number, direction: StreamingDirection, signal?: AbortSignal, allocAlignMask = 0): Promise<BounceRecord> {
+export function allocateBounceWaiting(ctx: DmaContext, owner: BounceOwner, phys: number, origOffset: number, size: number, direction: StreamingDirection, signal?: AbortSignal, allocAlignMask = 0): BounceRecord | Promise<BounceRecord> {
   const wait = owner.waitForSpace === false ? 0 : owner.waitForSpace;
   const closing = ctx.lifecycle.closingSignal;
-  let slot;
-  try {
-    slot = await ctx.pool.mapWait(request(owner, phys, size, allocAlignMask), { ...(Number.isFinite(wait) ? { timeout: wait } : {}), signal: signal ? AbortSignal.any([signal, closing]) : closing });
-  } catch (error) {
+  const failed = (error: unknown): never => {
     if (error instanceof AbortError && closing.aborted && !signal?.aborted) throw closing.reason as SystemClosedError;
     throw tooLarge(error, owner, phys, size);
+  };
+  let slot: SwiotlbMemMapping | Promise<SwiotlbMemMapping>;
+  try {
+    const until = signal ? AbortSignal.any([signal, closing]) : closing;
+    slot = ctx.pool.mapWaitOrNow(request(owner, phys, size, allocAlignMask), Number.isFinite(wait) ? { timeout: wait, signal: until } : { signal: until });
+  } catch (error) {
+    return failed(error);
   }
-  return remember(ctx, owner, slot.tlbAddr, phys, origOffset, size, direction);
+  if (!(slot instanceof Promise)) return remember(ctx, owner, slot.tlbAddr, phys, origOffset, size, direction);
+  return slot.then((s) => remember(ctx, owner, s.tlbAddr, phys, origOffset, size, direction), failed);
 }
 
 function request(owner: BounceOwner, phys: number, size: number, allocAlignMask = 0) {

@@ -157,9 +157,12 @@ async function bounceSegments(ctx: DmaContext, device: MappingDevice, segments: 
       if (seg.kind !== 'bounced') continue;
       // models trace_swiotlb_bounced() in swiotlb_map(): before the slot is taken, the original's DMA address.
       if (tracer !== undefined) tracer.emit({ type: 'bounced', ts: tracer.now(), cpu: device.owner.cpu, device: device.pci.bdf, dmaMask: dmaMaskText(device.dmaBits), devAddr: seg.phys, size: seg.length, force: device.forceBounce ? 'FORCE' : 'NORMAL' });
-      const record = device.owner.waitForSpace === false
+      let record = device.owner.waitForSpace === false
         ? allocateBounce(ctx, device.owner, seg.phys, origOffsets[i]!, seg.length, direction)
-        : await allocateBounceWaiting(ctx, device.owner, seg.phys, origOffsets[i]!, seg.length, direction, signal);
+        : allocateBounceWaiting(ctx, device.owner, seg.phys, origOffsets[i]!, seg.length, direction, signal);
+      // Only a wait for space yields here: a slot taken at once keeps the loop going, so the
+      // engine's pump cannot start polling for the first batch before this thread's copy begins.
+      if (isPromise(record)) record = await record;
       records.push(record);
       seg.dmaAddress = record.tlbAddr;
       // models the dma_capable() check swiotlb_map() makes on the bounce address itself.

@@ -406,6 +406,18 @@ export class SwiotlbMem {
   }
 
   /**
+   * mapWait() that answers at once, with the mapping and no promise, when nobody waits and the
+   * request fits (the common case: a bounce costs no microtask per segment). Throws what mapWait()
+   * rejects with when it would reject before waiting (bad request or options, a mapping that can
+   * never fit, a closed mem); otherwise returns mapWait()'s promise.
+   */
+  mapWaitOrNow(request: SwiotlbMemMapRequest, options: SwiotlbWaitOptions = {}): SwiotlbMemMapping | Promise<SwiotlbMemMapping> {
+    this.#checkUsable('mapWait');
+    const { checked, timeout, signal } = checkWait(request, options);
+    return this.#waiters.waitOrNow(checked, timeout, signal);
+  }
+
+  /**
    * Allocates `size` bytes of pages for a coherent allocation from a restricted pool: aligned to
    * the power-of-two page order of `size`, in nr_slots(size) slots. Returns the allocation
    * (`tlbAddr` is its page-aligned address). Throws SwiotlbFullError when the pool has no room
@@ -713,7 +725,9 @@ export class SwiotlbMem {
 
   #lastMapping(tlbAddr: number): SwiotlbMemMapping {
     const entry = this.#lastEntry!;
-    return { ...entry.pool[LAST_MAPPING](tlbAddr), poolBase: entry.pool.base, transient: entry.kind === 'transient' };
+    // Fields written out: an object spread here cost more than the slot search itself.
+    const m = entry.pool[LAST_MAPPING](tlbAddr);
+    return { tlbAddr: m.tlbAddr, index: m.index, nslots: m.nslots, padSlots: m.padSlots, offset: m.offset, poolBase: entry.pool.base, transient: entry.kind === 'transient' };
   }
 
   #memInfo(entry: PoolEntry, info: SwiotlbMappingInfo): SwiotlbMemMappingInfo {

@@ -98,6 +98,25 @@ export class SpaceWaiters<R, M> {
    * registration. Rejects with the host's fullError after `timeout` ms, AbortError when `signal` aborts.
    */
   wait(request: R, timeout: number | undefined, signal: AbortSignal | undefined): Promise<M> {
+    return this.#queued(request, timeout, signal, false);
+  }
+
+  /**
+   * wait(), answering at once when nobody is queued and the request fits: the mapping itself, with
+   * no promise (the attempt wait() would make first, made here). Throws the host's fullError
+   * synchronously for a request that can never fit; otherwise queues it as wait() does, without
+   * a second attempt.
+   */
+  waitOrNow(request: R, timeout: number | undefined, signal: AbortSignal | undefined): M | Promise<M> {
+    if (this.#queue.length > 0 || this.#draining) return this.wait(request, timeout, signal);
+    const mapping = this.#host.attempt(request);
+    if (mapping !== undefined) return mapping;
+    if (this.#host.cannotEverFit()) throw this.#host.fullError(request, undefined);
+    return this.#queued(request, timeout, signal, true);
+  }
+
+  // `attempted`: the caller found no room a moment ago (nothing ran since), so the queue is not drained first.
+  #queued(request: R, timeout: number | undefined, signal: AbortSignal | undefined, attempted: boolean): Promise<M> {
     return new Promise<M>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       let onAbort: (() => void) | undefined;
@@ -111,7 +130,7 @@ export class SpaceWaiters<R, M> {
         },
       };
       const node = this.#queue.push(waiter);
-      this.drain();
+      if (!attempted) this.drain();
       if (!node.queued) return;
       // Still queued: no room for this request, the moment the kernel would warn.
       this.#host.reportFull(request);
