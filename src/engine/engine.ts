@@ -229,6 +229,11 @@ export class CopyEngine {
     });
   }
 
+  /** Bytes below which an op with placement 'auto' runs in the caller's thread (0: every op goes to a worker). */
+  get inlineBelow(): number {
+    return this.#inlineBelow;
+  }
+
   /** The channels behind the engine (for statistics and fault injection; do not drive their rings). */
   get channels(): readonly DmaChannel[] {
     return this.#lanes.map((l) => l.channel);
