@@ -117,7 +117,8 @@ describe('mapType on one host bridge (calc_map_type_and_dist)', () => {
   it.each(cases)('$name: $provider -> $client is $type, distance $distance', (c) => {
     const topology = switchTopology(c.acs ?? [], INTEL, c.hostIds);
     const result = mapType(topology.device(c.provider), topology.device(c.client));
-    expect(result).toEqual({ type: c.type, distance: c.distance, acsRedirect: c.acsRedirect, reasons: c.reasons });
+    // Every verdict of this table that reached the host bridge step was decided by the whitelist and this Intel CPU.
+    expect(result).toEqual({ type: c.type, distance: c.distance, acsRedirect: c.acsRedirect, reasons: c.reasons, cpuDependent: c.type === 'NOT_SUPPORTED' });
   });
 });
 
@@ -213,6 +214,7 @@ describe('CPU rule (cpu_supports_p2pdma)', () => {
       distance: 4,
       acsRedirect: true,
       reasons: [ACS_MSG('0000:04:00.0', '0000:03:00.0'), ACS_FIX('0000:04:00.0', '0000:02:01.0')],
+      cpuDependent: true, // the host bridge 1022:1480 is not whitelisted: only the Zen CPU allows this
     });
   });
 });
