@@ -57,3 +57,4 @@ export { iommuGroups, iommuGroupOf, acsEnabled, acsPathEnabled, type IommuGroup 
 export { parseAcsParameters, applyAcsParameters, type AcsParameters } from './kernel-params.js';
 export { P2pmemProvider, P2PMEM_PAGE_SIZE, type P2pmemAllocation } from './p2pmem.js';
 export { fuzzTopologyLoaders, randomTopologySpec, printLspci, FuzzRng, type FuzzOptions, type FuzzReport, type FuzzFinding, type LoaderCounts } from './fuzz.js';
+export { explainPair, formatExplanation, type Explanation, type ExplainHop, type ExplainChange, type ExplainWhitelistCheck } from './explain.js';

@@ -3,7 +3,7 @@
 // (__pci_config_acs(), pci_dev_str_match()). The result is a new topology whose ACS control bits are what the
 // kernel would write at the next boot.
 import { InvalidArgumentError } from '../errors.js';
-import { ACS_REDIRECT_MASK, PCI_ACS_ALL, acsNames } from './acs.js';
+import { ACS_REDIRECT_MASK, PCI_ACS_ALL, PCI_ACS_RR, acsNames } from './acs.js';
 import { buildTopology, type DeviceSpec, type PciDevice, type Topology } from './topology.js';
 
 /** The ACS options found in a `pci=` parameter. */
@@ -120,9 +120,11 @@ function configAcs(device: PciDevice, list: string, fixed: { mask: number; flags
 export function applyAcsParameters(topology: Topology, parameter: string): Topology {
   const options = parseAcsParameters(parameter);
   const controls = new Map<string, number>();
+  const shortForm = new Map<string, boolean>();
   for (const device of topology.devices()) {
-    if (!device.acs) continue;
-    const fw = device.acs.control;
+    // A description with only the short form (acsRedirect) stands for control = ReqRedir.
+    if (!device.acs && !device.acsRedirect) continue;
+    const fw = device.acs ? device.acs.control : PCI_ACS_RR;
     let control = fw;
     if (options.disableAcsRedir !== undefined) {
       const hit = configAcs(device, options.disableAcsRedir, { mask: ACS_REDIRECT_MASK, flags: ~ACS_REDIRECT_MASK & 0xffff }, 'disable_acs_redir');
@@ -132,7 +134,9 @@ export function applyAcsParameters(topology: Topology, parameter: string): Topol
       const hit = configAcs(device, options.configAcs, undefined, 'config_acs');
       if (hit) control = (fw & ~hit.mask) | (hit.flags & hit.mask);
     }
-    if (control !== fw) controls.set(device.bdf, control);
+    if (control === fw) continue;
+    if (device.acs) controls.set(device.bdf, control);
+    else shortForm.set(device.bdf, (control & ACS_REDIRECT_MASK) !== 0);
   }
   const spec = topology.toSpec();
   const stack: DeviceSpec[] = spec.hostBridges.flatMap((hb) => hb.devices);
@@ -140,6 +144,8 @@ export function applyAcsParameters(topology: Topology, parameter: string): Topol
     const d = stack.pop()!;
     const control = controls.get(d.bdf);
     if (control !== undefined && d.acs) d.acs = { capability: d.acs.capability, control: acsNames(control) };
+    const redirect = shortForm.get(d.bdf);
+    if (redirect !== undefined) d.acsRedirect = redirect;
     if (d.children) stack.push(...d.children);
   }
   return buildTopology(spec, { notes: topology.notes, cpuOrigin: topology.cpuOrigin });

@@ -555,8 +555,8 @@ function assemble(fns: Fn[], notes: string[]): ParsedDump {
     const sec = secondaryOf(fn);
     if (sec === undefined) continue;
     const line = fn.busLineNumber || fn.hexLine || fn.line;
-    const primary = fn.busLine?.primary ?? facts.get(fn)?.bus?.primary;
-    if (primary !== undefined && primary !== fn.bus) fail(line, `bridge ${fn.spec.bdf} says primary=${hex(primary, 2)} but sits on bus ${hex(fn.bus!, 2)}`);
+    // The primary bus number is not checked: firmware of some root ports leaves it stale after Linux renumbers
+    // buses, and neither the kernel nor lspci -t uses it.
     if (sec <= fn.bus!) fail(line, `bridge ${fn.spec.bdf}'s secondary bus ${hex(sec, 2)} is not above its own bus`);
     const sub = fn.busLine?.subordinate ?? facts.get(fn)?.bus?.subordinate ?? sec;
     if (sub < sec) fail(line, `bridge ${fn.spec.bdf}'s bus range [${hex(sec, 2)}-${hex(sub, 2)}] is reversed`);

@@ -180,6 +180,21 @@ function markExternalFacing(spec: TopologySpec, notes: string[]): void {
   }
 }
 
+// The pci.ids names of the whitelisted host bridges, for dumps printed without -nn: their identity device can
+// still be matched. Only these names are known; any other host bridge without IDs stays unmatched.
+const WHITELISTED_NAMES: ReadonlyMap<string, readonly [string, string]> = new Map([
+  ['Intel Corporation Xeon E5/Core i7 DMI2', ['8086', '3c00']],
+  ['Intel Corporation Xeon E5/Core i7 DMI2 in PCI Express Mode', ['8086', '3c01']],
+  ['Intel Corporation Xeon E7 v3/Xeon E5 v3/Core i7 DMI2', ['8086', '2f00']],
+  ['Intel Corporation Xeon E7 v3/Xeon E5 v3/Core i7 PCI Express Root Port 0', ['8086', '2f01']],
+  ['Intel Corporation Sky Lake-E PCI Express Root Port A', ['8086', '2030']],
+  ['Intel Corporation Sky Lake-E PCI Express Root Port B', ['8086', '2031']],
+  ['Intel Corporation Sky Lake-E PCI Express Root Port C', ['8086', '2032']],
+  ['Intel Corporation Sky Lake-E PCI Express Root Port D', ['8086', '2033']],
+  ['Intel Corporation Sky Lake-E DMI3 Registers', ['8086', '2020']],
+  ['Intel Corporation Ice Lake Memory Map/VT-d', ['8086', '09a2']],
+]);
+
 /** The CPU the host bridges of a description imply, and the evidence. Never throws. @internal */
 export function inferCpu(spec: TopologySpec): { cpu: Cpu; from: string } | undefined {
   for (const hb of spec.hostBridges) {
@@ -214,6 +229,16 @@ export function loadLspci(text: string, options: LspciOptions = {}): Topology {
   const notes = [...parsed.notes];
   let spec = parsed.spec;
   markExternalFacing(spec, notes);
+  for (const hb of spec.hostBridges) {
+    const first = hb.devices[0];
+    if (!first || first.vendor !== undefined || !(first.bdf.endsWith(':00.0') || first.kind === 'root-port')) continue;
+    const ids = first.name === undefined ? undefined : WHITELISTED_NAMES.get(first.name);
+    if (ids) {
+      first.vendor = ids[0];
+      first.device = ids[1];
+      notes.push(`host bridge ${first.bdf}: IDs ${ids[0]}:${ids[1]} taken from its name "${first.name}" (the dump has no -nn IDs)`);
+    } else notes.push(`host bridge ${first.bdf}${first.name ? ` (${first.name})` : ''} shows no vendor:device IDs (use lspci -nn): it cannot be matched against the P2PDMA whitelist`);
+  }
   let cpuOrigin: CpuOrigin = 'unknown';
   const overrides = { ...(options.acsRedirect !== undefined ? { acsRedirect: options.acsRedirect } : {}), ...(options.externalFacing !== undefined ? { externalFacing: options.externalFacing } : {}) };
   if (options.cpu !== undefined) {
