@@ -619,7 +619,7 @@ function boolean(value: unknown, path: string, what: string): boolean | undefine
 
 function text(value: unknown, path: string, what: string, max = 4096): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value.length > max) fail(path, `${what} must be a string of at most ${max} characters`);
+  if (typeof value !== 'string' || value.length > max) fail(path, Number.isFinite(max) ? `${what} must be a string of at most ${max} characters` : `${what} must be a string`);
   return value;
 }
 
@@ -809,7 +809,7 @@ function validateDevice(raw: unknown, path: string, segment: number, bus: number
   if (hasChildren && (kind === undefined || kind === 'endpoint')) kind = 'bridge';
   kind ??= 'endpoint';
 
-  const name = text(value.name, `${path}.name`, 'name');
+  const name = text(value.name, `${path}.name`, 'name', Number.POSITIVE_INFINITY);
   const vendorId = id(value.vendor, `${path}.vendor`, 'vendor');
   const deviceId = id(value.device, `${path}.device`, 'device');
   const shortRedirect = boolean(value.acsRedirect, `${path}.acsRedirect`, 'acsRedirect');

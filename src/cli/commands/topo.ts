@@ -12,7 +12,7 @@ const usage = `Usage: dma-bounce topo (--topology FILE | --lspci FILE) [--acs-re
 Prints the topology as a tree: host bridges (MMIO window, bus offset, whitelist identity), bridges with
 their secondary bus, port type and ACS bits, every function's IOMMU group (as pci_device_group() forms
 it) and whether it is untrusted (below an external-facing port), and the BARs: the machine's own address
-and size as lspci showed them, flags, Resizable BAR sizes, and the model's address (phys, bus, p2pmem).
+and size as lspci showed them, flags, Resizable BAR sizes, and the model's address map (phys, bus, p2pmem).
 
 Options:
 ${TOPOLOGY_USAGE}
@@ -24,11 +24,13 @@ ${TOPOLOGY_USAGE}
 function barLine(bar: PciBar, pad: string): string {
   const x = bar.details;
   const real = x.reportedSize === null ? 'size ?' : formatSize(x.reportedSize);
-  const flags = [x.is64bit ? '64-bit' : '32-bit', x.prefetchable ? 'prefetchable' : 'non-prefetchable', x.disabled ? 'disabled' : '', x.virtual ? 'virtual' : '', x.unassigned ? 'unassigned' : ''].filter(Boolean).join(', ');
+  // Flags only where the description says something (lspci does; a hand-written JSON may not).
+  const known = x.address !== undefined || x.prefetchable || x.is64bit || x.unassigned;
+  const flags = known ? ` (${[x.is64bit ? '64-bit' : '32-bit', x.prefetchable ? 'prefetchable' : 'non-prefetchable', x.disabled ? 'disabled' : '', x.virtual ? 'virtual' : '', x.unassigned ? 'unassigned' : ''].filter(Boolean).join(', ')})` : '';
   const at = x.address ? ` at ${x.address}` : '';
   const rebar = x.resizable ? `  resizable ${formatSize(x.resizable.current)} of ${x.resizable.supported.map(formatSize).join(' ')}` : '';
   const provider = bar.provider ? `  p2pmem${bar.provider.published ? '' : ' (unpublished)'}` : '';
-  return `${pad}    BAR${bar.index}  ${real}${at} (${flags})${rebar}  model phys ${hexAddress(bar.phys)} bus ${hexAddress(bar.busAddress)}${provider}\n`;
+  return `${pad}    BAR${bar.index}  ${real}${at}${flags}${rebar}  phys ${hexAddress(bar.phys)}  bus ${hexAddress(bar.busAddress)}${provider}\n`;
 }
 
 function deviceLines(device: PciDevice, depth: number, out: string[]): void {
