@@ -5,6 +5,7 @@ import { engineCases } from './suites/engine.js';
 import { kernelCases } from './suites/kernels.js';
 import { mapperCases } from './suites/mapper.js';
 import { swiotlbCases } from './suites/swiotlb.js';
+import { topologyCases } from './suites/topology.js';
 import { runCases, type BenchCase, type CaseResult, type Measure } from './runner.js';
 
 export interface BenchOptions {
@@ -45,7 +46,7 @@ export interface BenchReport {
 
 /** Every case of every suite, in run order. */
 export function allCases(quick: boolean): BenchCase[] {
-  return [...kernelCases({ skipHuge: quick }), ...engineCases({ skipHuge: quick }), ...mapperCases(), ...swiotlbCases()];
+  return [...kernelCases({ skipHuge: quick }), ...engineCases({ skipHuge: quick }), ...mapperCases(), ...swiotlbCases(), ...topologyCases({ skipHuge: quick })];
 }
 
 export async function runBench(options: BenchOptions = {}): Promise<BenchReport> {

@@ -41,7 +41,7 @@ describe('explainPair on the handmade switch dump', () => {
     if (e.change.kind !== 'kernel-parameter') return;
     expect(e.change.parameter).toBe('pci=disable_acs_redir=0000:02:08.0;0000:02:10.0');
     expect(e.change.cost.mergedGroups.map((g) => g.devices)).toEqual([['0000:02:08.0', '0000:03:00.0'], ['0000:02:10.0', '0000:04:00.0']]);
-    expect(e.change.cost.devicesLosingIsolation.sort()).toEqual(['0000:02:08.0', '0000:02:10.0', '0000:03:00.0', '0000:04:00.0']);
+    expect([...e.change.cost.devicesLosingIsolation].sort()).toEqual(['0000:02:08.0', '0000:02:10.0', '0000:03:00.0', '0000:04:00.0']);
     for (const parameter of [e.change.parameter, e.change.alternative]) {
       const after = applyAcsParameters(t, parameter);
       expect(mapType(after.device('0000:03:00.0'), after.device('0000:04:00.0')), parameter).toMatchObject({ type: 'BUS_ADDR', distance: 4 });

@@ -83,9 +83,16 @@ const INTEL = 0x8086;
 /**
  * The CPU a host bridge identity device implies, or undefined when it implies none: an AMD root complex whose
  * ID or name gives the family (Zen root complexes come only with Zen CPUs), or any Intel host bridge (family 6).
- * Pure; never throws.
+ * Throws InvalidArgumentError (ERR_INVALID_ARGUMENT) for a malformed device object. Pure.
  */
 export function inferCpuFromHostBridge(device: { readonly bdf: string; readonly vendorId: number | undefined; readonly deviceId: number | undefined; readonly name: string | undefined }): InferredCpu | undefined {
+  if (device === null || typeof device !== 'object') throw new InvalidArgumentError('device must be an object { bdf, vendorId, deviceId, name }', { argument: 'device' });
+  const id = (v: unknown, what: string) => {
+    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffff)) throw new InvalidArgumentError(`${what} must be an integer 0..0xffff or undefined`, { argument: what });
+  };
+  id(device.vendorId, 'vendorId');
+  id(device.deviceId, 'deviceId');
+  if (typeof device.bdf !== 'string' || (device.name !== undefined && typeof device.name !== 'string')) throw new InvalidArgumentError('bdf and name must be strings', { argument: 'device' });
   const ids = device.vendorId !== undefined && device.deviceId !== undefined ? ` [${device.vendorId.toString(16).padStart(4, '0')}:${device.deviceId.toString(16).padStart(4, '0')}]` : '';
   const from = `${device.bdf}${ids}${device.name ? ` ${device.name}` : ''}`;
   const name = device.name ?? '';

@@ -8,7 +8,7 @@ import type { CpuOrigin } from './cpu.js';
 import { iommuGroups } from './iommu-group.js';
 import { applyAcsParameters } from './kernel-params.js';
 import { walkMapType, type P2pMapType } from './p2pdma.js';
-import type { DeviceKind, PciDevice, PortType, Topology } from './topology.js';
+import { Topology, type DeviceKind, type PciDevice, type PortType } from './topology.js';
 import { InvalidArgumentError } from '../errors.js';
 
 /** One device on a path of the walk. */
@@ -141,7 +141,7 @@ function isolationCost(before: Topology, after: Topology): Extract<ExplainChange
  * (ERR_INVALID_ARGUMENT) for devices that are not of `topology`. Pure: nothing changes.
  */
 export function explainPair(topology: Topology, provider: PciDevice, client: PciDevice): Explanation {
-  if (!topology || typeof topology !== 'object' || typeof topology.devices !== 'function') throw new InvalidArgumentError('topology must be a Topology', { argument: 'topology' });
+  if (!(topology instanceof Topology)) throw new InvalidArgumentError('topology must be a Topology', { argument: 'topology' });
   for (const [name, device] of [['provider', provider], ['client', client]] as const) {
     if (!device || typeof device !== 'object' || device.topology !== topology) throw new InvalidArgumentError(`${name} must be a device of this topology (topology.device(bdf))`, { argument: name });
   }
@@ -219,12 +219,18 @@ export function explainPair(topology: Topology, provider: PciDevice, client: Pci
 
 function hopLine(h: ExplainHop, side: string): string {
   const what = [h.portType ?? h.kind, h.ids ? `[${h.ids}]` : undefined, h.name].filter(Boolean).join(' ');
-  const acs = h.acs ? `ACSCtl ${h.acs.control.length ? h.acs.control.join(' ') : '(none set)'} of ${h.acs.capability.join(' ') || 'none'}` : 'no ACS capability shown';
+  const acs = h.acs ? `ACSCap ${h.acs.capability.join(' ') || '(none)'}; ACSCtl ${h.acs.control.join(' ') || '(none set)'}` : 'no ACS capability shown';
   return `  ${side} ${String(h.step).padStart(2)}  ${h.bdf}  ${what}\n        ${acs}${h.redirect ? '  <- ACS redirect (counted)' : ''}`;
 }
 
-/** The explanation as plain text, one fact per line (for terminals and report cells). Never throws. */
+/**
+ * The explanation as plain text, one fact per line (for terminals and report cells). Throws InvalidArgumentError
+ * (ERR_INVALID_ARGUMENT) for something that is not an explanation.
+ */
 export function formatExplanation(e: Explanation): string {
+  if (e === null || typeof e !== 'object' || !Array.isArray(e.providerPath) || !Array.isArray(e.clientPath) || typeof e.change !== 'object' || e.change === null) {
+    throw new InvalidArgumentError('formatExplanation() takes what explainPair() returns', { argument: 'explanation' });
+  }
   const out: string[] = [];
   out.push(`${e.provider} (provider) -> ${e.client} (client): ${e.type}, distance ${e.distance}${e.cpuDependent ? ' (depends on the CPU)' : ''}`);
   const cpu = e.cpu ? `${e.cpu.vendor} family 0x${e.cpu.family.toString(16)}` : 'unknown';

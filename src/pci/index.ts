@@ -42,10 +42,6 @@ export {
   PCI_ACS_UF,
   PCI_ACS_EC,
   PCI_ACS_DT,
-  acsNames,
-  acsMaskOf,
-  acsRedirects,
-  acsFlagsEnabled,
   type AcsFlagName,
   type AcsState,
 } from './acs.js';

@@ -2,8 +2,17 @@
 // pci_acs_enabled()/pci_acs_path_enabled() of drivers/pci/pci.c and the topology part of
 // pci_for_each_dma_alias() in drivers/pci/search.c). Device-specific ACS quirks (pci_dev_acs_enabled[]) and
 // quirk DMA aliases (dma_alias_mask) are not known to a topology and are not modelled.
+import { InvalidArgumentError } from '../errors.js';
 import { acsFlagsEnabled, REQ_ACS_FLAGS } from './acs.js';
-import type { PciDevice, PortType, Topology } from './topology.js';
+import { PciDevice, Topology, type PortType } from './topology.js';
+
+function checkDevice(device: unknown): asserts device is PciDevice {
+  if (!(device instanceof PciDevice)) throw new InvalidArgumentError('device must be a PciDevice of a topology (topology.device(bdf))', { argument: 'device' });
+}
+
+function checkFlags(flags: unknown): asserts flags is number {
+  if (typeof flags !== 'number' || !Number.isInteger(flags) || flags < 0 || flags > 0x7f) throw new InvalidArgumentError('flags must be an ACS bitmask 0..0x7f', { argument: 'flags' });
+}
 
 /** One IOMMU group: the functions that share an IOMMU domain and can only be isolated together. */
 export interface IommuGroup {
@@ -31,9 +40,16 @@ function typeOf(device: PciDevice): PortType | 'unknown-bridge' {
 /**
  * Whether a function is isolated for `flags` (models pci_acs_enabled() without device quirks): conventional PCI
  * and PCI/PCI-X bridges never are; root and downstream ports need the bits (pci_acs_flags_enabled()); endpoints
- * and upstream ports are unless they are multi-function and lack the bits. Never throws.
+ * and upstream ports are unless they are multi-function and lack the bits. Throws InvalidArgumentError
+ * (ERR_INVALID_ARGUMENT) for something that is not a PciDevice or a bitmask outside 0..0x7f.
  */
 export function acsEnabled(device: PciDevice, flags: number = REQ_ACS_FLAGS): boolean {
+  checkDevice(device);
+  checkFlags(flags);
+  return isolated(device, flags);
+}
+
+function isolated(device: PciDevice, flags: number): boolean {
   switch (typeOf(device)) {
     case 'pci':
     case 'pcie-to-pci-bridge':
@@ -52,9 +68,18 @@ export function acsEnabled(device: PciDevice, flags: number = REQ_ACS_FLAGS): bo
   }
 }
 
-/** Whether every function from `start` up to its root bus is isolated (models pci_acs_path_enabled(start, NULL)). Never throws. */
+/**
+ * Whether every function from `start` up to its root bus is isolated (models pci_acs_path_enabled(start, NULL)).
+ * Throws InvalidArgumentError (ERR_INVALID_ARGUMENT) as acsEnabled() does.
+ */
 export function acsPathEnabled(start: PciDevice, flags: number = REQ_ACS_FLAGS): boolean {
-  for (let device: PciDevice | null = start; device; device = device.upstream) if (!acsEnabled(device, flags)) return false;
+  checkDevice(start);
+  checkFlags(flags);
+  return pathIsolated(start, flags);
+}
+
+function pathIsolated(start: PciDevice, flags: number): boolean {
+  for (let device: PciDevice | null = start; device; device = device.upstream) if (!isolated(device, flags)) return false;
   return true;
 }
 
@@ -102,7 +127,7 @@ function compute(topology: Topology): { groups: IommuGroup[]; of: Map<PciDevice,
     }
     // 2. Not isolated from its upstream path by ACS: the parent bridge's group.
     const parent = device.upstream;
-    if (parent && !acsPathEnabled(parent)) {
+    if (parent && !pathIsolated(parent, REQ_ACS_FLAGS)) {
       join(device, of.get(parent) as { id: number; devices: PciDevice[] });
       continue;
     }
@@ -110,8 +135,8 @@ function compute(topology: Topology): { groups: IommuGroup[]; of: Map<PciDevice,
     const slotKey = `${device.segment}:${device.bus}:${device.device}`;
     const slot = bySlot.get(slotKey) ?? [];
     bySlot.set(slotKey, slot);
-    if (device.multifunction && !acsEnabled(device)) {
-      const sibling = slot.find((other) => !acsEnabled(other) && of.has(other));
+    if (device.multifunction && !isolated(device, REQ_ACS_FLAGS)) {
+      const sibling = slot.find((other) => !isolated(other, REQ_ACS_FLAGS) && of.has(other));
       if (sibling) {
         slot.push(device);
         join(device, of.get(sibling) as { id: number; devices: PciDevice[] });
@@ -126,8 +151,12 @@ function compute(topology: Topology): { groups: IommuGroup[]; of: Map<PciDevice,
   return { groups, of };
 }
 
-/** The IOMMU groups of a topology, in creation order; each group's devices in probe order. Computed once per topology. Never throws. */
+/**
+ * The IOMMU groups of a topology, in creation order; each group's devices in probe order. Computed once per
+ * topology. Throws InvalidArgumentError (ERR_INVALID_ARGUMENT) for something that is not a Topology.
+ */
 export function iommuGroups(topology: Topology): readonly IommuGroup[] {
+  if (!(topology instanceof Topology)) throw new InvalidArgumentError('topology must be a Topology (buildTopology(), loadLspci(), loadTopologyJson())', { argument: 'topology' });
   let entry = cache.get(topology);
   if (!entry) {
     entry = compute(topology);
@@ -136,8 +165,9 @@ export function iommuGroups(topology: Topology): readonly IommuGroup[] {
   return entry.groups;
 }
 
-/** The IOMMU group of one function. Never throws. */
+/** The IOMMU group of one function. Throws InvalidArgumentError (ERR_INVALID_ARGUMENT) for something that is not a PciDevice. */
 export function iommuGroupOf(device: PciDevice): IommuGroup {
+  checkDevice(device);
   iommuGroups(device.topology);
   return cache.get(device.topology)!.of.get(device)!;
 }

@@ -4,7 +4,7 @@
 // kernel would write at the next boot.
 import { InvalidArgumentError } from '../errors.js';
 import { ACS_REDIRECT_MASK, PCI_ACS_ALL, PCI_ACS_RR, acsNames } from './acs.js';
-import { buildTopology, type DeviceSpec, type PciDevice, type Topology } from './topology.js';
+import { buildTopology, Topology, type DeviceSpec, type PciDevice } from './topology.js';
 
 /** The ACS options found in a `pci=` parameter. */
 export interface AcsParameters {
@@ -118,6 +118,7 @@ function configAcs(device: PciDevice, list: string, fixed: { mask: number; flags
  * (the kernel would log the error and ignore it). `topology` is not changed.
  */
 export function applyAcsParameters(topology: Topology, parameter: string): Topology {
+  if (!(topology instanceof Topology)) throw new InvalidArgumentError('topology must be a Topology', { argument: 'topology' });
   const options = parseAcsParameters(parameter);
   const controls = new Map<string, number>();
   const shortForm = new Map<string, boolean>();

@@ -1,6 +1,7 @@
 // dma-bounce topo: the topology tree with each function's BARs, ACS bits, IOMMU group and trust.
 import { formatSize } from '../../size.js';
-import { acsNames, iommuGroupOf, iommuGroups, topologyToJson, type PciBar, type PciDevice } from '../../pci/index.js';
+import { acsNames } from '../../pci/acs.js';
+import { iommuGroupOf, iommuGroups, topologyToJson, type PciBar, type PciDevice } from '../../pci/index.js';
 import { parseOptions } from '../args.js';
 import type { Command, Io } from '../command.js';
 import { describeCpu, describeHostBridge } from '../describe.js';
