@@ -309,7 +309,7 @@ export function cliCatalogue(files: { json: string; lspci: string; missing: stri
     { cls: 'wrong type', argv: ['p2p', '--topology', files.lspci], code: 'ERR_TOPOLOGY' },
     { cls: 'unaligned', argv: ['p2p', '--lspci', files.lspci, '--external-facing', '0000:1:0.0'], code: 'ERR_INVALID_ARGUMENT' },
     { cls: 'unknown', argv: ['topo', '--lspci', files.lspci, '--external-facing', '0000:77:00.0'], code: 'ERR_UNKNOWN_DEVICE' },
-    { cls: 'wrong type', argv: ['topo', '--lspci', files.lspci, '--cpu', 'this:6'], code: 'ERR_INVALID_ARGUMENT' },
+    { cls: 'empty', argv: ['topo', '--lspci', files.lspci, '--cpu', ''], code: 'ERR_INVALID_ARGUMENT' },
     { cls: 'empty', argv: ['explain', '--lspci', files.lspci], code: 'ERR_USAGE' },
     { cls: 'overlapping', argv: ['explain', '--lspci', files.lspci, '0000:03:00.0', '0000:04:00.0', '0000:06:00.0'], code: 'ERR_USAGE' },
     { cls: 'unknown', argv: ['explain', '--lspci', files.lspci, '0000:03:00.0', '0000:09:00.0'], code: 'ERR_UNKNOWN_DEVICE' },
