@@ -311,3 +311,21 @@ describe('findProvider (pci_p2pmem_find_many)', () => {
     expect(findProvider([])).toBeNull();
   });
 });
+
+describe('the kernel\'s ACS list buffer (128 bytes of seq_buf)', () => {
+  // A chain of switches, every downstream port redirecting: the list outgrows the kernel's buffer.
+  it('prints at most 127 characters and keeps the last ";" when the list is cut', () => {
+    const hx = (n: number) => n.toString(16).padStart(2, '0');
+    let leaf: any = { bdf: '0000:15:00.0' };
+    for (let bus = 0x14; bus >= 1; bus--) leaf = { bdf: `0000:${hx(bus)}:00.0`, kind: 'bridge', acsRedirect: true, children: [leaf] };
+    const t = buildTopology({ cpu: INTEL, hostBridges: [{ segment: 0, bus: 0, devices: [{ bdf: '0000:00:01.0', kind: 'root-port', children: [leaf, { bdf: '0000:01:01.0' }].slice(0, 1) }] }] });
+    // provider at the bottom, client the root port's first bridge: 20 redirecting bridges on the provider path
+    const r = mapType(t.device('0000:15:00.0'), t.device('0000:01:00.0'));
+    const fix = r.reasons[1]!;
+    const list = fix.slice(fix.indexOf('pci=disable_acs_redir=') + 'pci=disable_acs_redir='.length);
+    expect(list).toHaveLength(127);
+    expect(list.startsWith('0000:14:00.0;0000:13:00.0;')).toBe(true);
+    const short = mapType(t.device('0000:15:00.0'), t.device('0000:13:00.0')).reasons[1]!;
+    expect(short.endsWith('pci=disable_acs_redir=0000:14:00.0;0000:13:00.0')).toBe(true);
+  });
+});
