@@ -1,7 +1,7 @@
 // The topology JSON format (CONTRACTS.md "Topology JSON", plus the address keys in docs/topology.md).
 import { TopologyError } from '../errors.js';
 import { isDumpHeader } from './lspci-dump.js';
-import { applyOverrides, buildTopology, type Topology, type TopologyOverrides, type TopologySpec } from './topology.js';
+import { applyOverrides, buildTopology, overrideInPlace, type Topology, type TopologyOverrides, type TopologySpec } from './topology.js';
 
 // lspci output given where JSON was expected: its first line is a tree ("-[0000:00]-", "-+-[") or a device header.
 function looksLikeLspci(text: string): boolean {
@@ -35,7 +35,8 @@ export function loadTopologyJson(text: string, overrides: TopologyOverrides = {}
   const topology = buildTopology(value);
   if (overrides === null || typeof overrides !== 'object') return buildTopology(applyOverrides(value as TopologySpec, overrides));
   if (overrides.acsRedirect === undefined && overrides.cpu === undefined && overrides.externalFacing === undefined) return topology;
-  return buildTopology(applyOverrides(value as TopologySpec, overrides), { cpuOrigin: overrides.cpu !== undefined ? (overrides.cpu ? 'option' : 'unknown') : topology.cpuOrigin });
+  // The parsed value is ours alone: override it in place (no deep copy of a large description).
+  return buildTopology(overrideInPlace(value as TopologySpec, overrides), { cpuOrigin: overrides.cpu !== undefined ? (overrides.cpu ? 'option' : 'unknown') : topology.cpuOrigin });
 }
 
 /**

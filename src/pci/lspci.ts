@@ -6,7 +6,7 @@ import { inferCpuFromHostBridge, type Cpu, type CpuOrigin } from './cpu.js';
 import { isDumpHeader, parseDumpLines, type DumpFunction, type ParsedDump } from './lspci-dump.js';
 import { lspciLines, type InputLine } from './lspci-text.js';
 import { inferKinds, parseTreeLines } from './lspci-tree.js';
-import { applyOverrides, buildTopology, type DeviceSpec, type Topology, type TopologySpec } from './topology.js';
+import { buildTopology, overrideInPlace, type DeviceSpec, type Topology, type TopologySpec } from './topology.js';
 
 export type { DumpFunction } from './lspci-dump.js';
 
@@ -243,14 +243,14 @@ export function loadLspci(text: string, options: LspciOptions = {}): Topology {
   const overrides = { ...(options.acsRedirect !== undefined ? { acsRedirect: options.acsRedirect } : {}), ...(options.externalFacing !== undefined ? { externalFacing: options.externalFacing } : {}) };
   if (options.cpu !== undefined) {
     cpuOrigin = options.cpu === null ? 'unknown' : 'option';
-    spec = applyOverrides(spec, { ...overrides, cpu: options.cpu });
+    spec = overrideInPlace(spec, { ...overrides, cpu: options.cpu });
   } else {
     const inferred = inferCpu(spec);
     if (inferred) {
       cpuOrigin = 'inferred';
       notes.push(`CPU taken as ${inferred.cpu.vendor} family 0x${inferred.cpu.family.toString(16)} from host bridge ${inferred.from} (give --cpu to override)`);
     }
-    spec = applyOverrides(spec, { ...overrides, cpu: inferred ? inferred.cpu : null });
+    spec = overrideInPlace(spec, { ...overrides, cpu: inferred ? inferred.cpu : null });
   }
   try {
     return buildTopology(spec, { notes, cpuOrigin });

@@ -497,6 +497,11 @@ export interface TopologyOverrides {
  * never changed.
  */
 export function applyOverrides(spec: TopologySpec, overrides: TopologyOverrides): TopologySpec {
+  return overrideInPlace(structuredClone(spec), overrides);
+}
+
+/** applyOverrides() on a description the caller owns (an importer's fresh one): changes and returns it. @internal */
+export function overrideInPlace(copy: TopologySpec, overrides: TopologyOverrides): TopologySpec {
   if (overrides === null || typeof overrides !== 'object') throw new InvalidArgumentError('overrides must be an object', { argument: 'overrides' });
   const acsList = bdfList(overrides.acsRedirect, 'acsRedirect');
   const externalList = bdfList(overrides.externalFacing, 'externalFacing');
@@ -504,7 +509,6 @@ export function applyOverrides(spec: TopologySpec, overrides: TopologyOverrides)
   if (cpu !== undefined && cpu !== null && (typeof cpu !== 'object' || typeof cpu.vendor !== 'string' || cpu.vendor === '' || !Number.isInteger(cpu.family) || cpu.family < 0 || cpu.family > 0xffff)) {
     throw new InvalidArgumentError('cpu must be { vendor: non-empty string, family: integer 0..0xffff } or null', { argument: 'cpu' });
   }
-  const copy = structuredClone(spec);
   if (cpu !== undefined) copy.cpu = cpu === null ? null : { vendor: cpu.vendor, family: cpu.family };
   const acs = new Set(acsList);
   const external = new Set(externalList);
@@ -548,7 +552,7 @@ interface BarPlan {
   p2pmem: boolean;
   phys: number;
   pinned: boolean;
-  path: string;
+  at: PathRef;
   details: BarDetails;
 }
 
@@ -573,7 +577,8 @@ export interface DevicePlan {
   secondaryBus: number | undefined;
   bars: BarPlan[];
   children: DevicePlan[];
-  path: string;
+  /** @internal where it sits in the description */
+  at: unknown;
 }
 
 interface HostBridgePlan {
@@ -596,30 +601,56 @@ function fail(path: string, message: string, cause?: unknown): never {
   throw new TopologyError(`${path}: ${message}`, cause === undefined ? { path } : { path, cause });
 }
 
+// Where a value sits in the description. Paths are built only for an error message: building one string per
+// value of a large description would make the garbage collector the loader's main cost.
+interface PathRef {
+  readonly parent: PathRef | string;
+  readonly key: string;
+  readonly index: number;
+}
+type At = PathRef | string;
+
+function pathOf(at: At, suffix = ''): string {
+  const parts: string[] = [suffix];
+  let ref: At = at;
+  while (typeof ref !== 'string') {
+    parts.push(`.${ref.key}[${ref.index}]`);
+    ref = ref.parent;
+  }
+  parts.push(ref);
+  return parts.reverse().join('');
+}
+
+function failAt(at: At, suffix: string, message: string, cause?: unknown): never {
+  return fail(pathOf(at, suffix), message, cause);
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function checkKeys(value: Record<string, unknown>, allowed: readonly string[], path: string): void {
-  for (const key of Object.keys(value)) if (!allowed.includes(key)) fail(`${path}.${key}`, `unknown key "${key.slice(0, 40)}" (allowed: ${allowed.join(', ')})`);
+function checkKeys(value: Record<string, unknown>, allowed: readonly string[], at: At, suffix = ''): void {
+  for (const key in value) {
+    if (Object.hasOwn(value, key) && !allowed.includes(key)) failAt(at, `${suffix}.${key}`, `unknown key "${key.slice(0, 40)}" (allowed: ${allowed.join(', ')})`);
+  }
 }
 
-function integer(value: unknown, path: string, min: number, max: number, what: string): number {
+function integer(value: unknown, at: At, suffix: string, min: number, max: number, what: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    fail(path, `${what} must be an integer ${min}..${max}, got ${JSON.stringify(value)?.slice(0, 40) ?? typeof value}`);
+    failAt(at, suffix, `${what} must be an integer ${min}..${max}, got ${JSON.stringify(value)?.slice(0, 40) ?? typeof value}`);
   }
   return value;
 }
 
-function boolean(value: unknown, path: string, what: string): boolean | undefined {
+function boolean(value: unknown, at: At, suffix: string, what: string): boolean | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'boolean') fail(path, `${what} must be true or false`);
+  if (typeof value !== 'boolean') failAt(at, suffix, `${what} must be true or false`);
   return value;
 }
 
-function text(value: unknown, path: string, what: string, max = 4096): string | undefined {
+function text(value: unknown, at: At, suffix: string, what: string, max = 4096): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value.length > max) fail(path, Number.isFinite(max) ? `${what} must be a string of at most ${max} characters` : `${what} must be a string`);
+  if (typeof value !== 'string' || value.length > max) failAt(at, suffix, Number.isFinite(max) ? `${what} must be a string of at most ${max} characters` : `${what} must be a string`);
   return value;
 }
 
@@ -638,11 +669,14 @@ function address(value: unknown, path: string, allowNegative: boolean): number {
   return parsed;
 }
 
-function size(value: unknown, path: string): number {
+function size(value: unknown, at: At, suffix = ''): number {
   try {
-    return parseSize(value, path);
+    return parseSize(value, 'size');
   } catch (err) {
-    if (err instanceof InvalidSizeError) fail(path, err.message.replace(`${path}: `, ''), err);
+    if (err instanceof InvalidSizeError) {
+      const message = err.message.startsWith('size: ') ? err.message.slice(6) : err.message;
+      failAt(at, suffix, message, err);
+    }
     throw err;
   }
 }
@@ -654,128 +688,136 @@ const BAR_KEYS = ['index', 'size', 'p2pmem', 'phys', 'prefetchable', 'is64bit', 
 const HEX_ADDRESS = /^0x[0-9a-f]{1,16}$/;
 
 interface Context {
-  seen: Map<string, string>; // bdf -> path
-  buses: Map<string, string>; // "segment:bus" -> path of the owner (root bus or bridge)
+  seen: Map<string, PathRef>; // bdf -> where it was first
+  buses: Map<string, At>; // "segment:bus" -> the owner (root bus or bridge)
 }
 
 // The object, key and BDF checks of one device: shared by validation and by the look at a bridge's first child.
-function deviceHead(value: unknown, path: string): { value: Record<string, unknown>; parts: Bdf; bdf: string } {
-  if (!isObject(value)) fail(path, 'a device must be an object');
-  checkKeys(value, DEVICE_KEYS, path);
+function deviceHead(value: unknown, at: At): { value: Record<string, unknown>; parts: Bdf; bdf: string } {
+  if (!isObject(value)) failAt(at, '', 'a device must be an object');
+  checkKeys(value, DEVICE_KEYS, at);
   const parts = parseBdf(value.bdf);
-  if (!parts) fail(`${path}.bdf`, `expected a BDF "SSSS:BB:DD.F" (lower-case hex), got ${JSON.stringify(value.bdf)?.slice(0, 40) ?? 'nothing'}`);
+  if (!parts) failAt(at, '.bdf', `expected a BDF "SSSS:BB:DD.F" (lower-case hex), got ${JSON.stringify(value.bdf)?.slice(0, 40) ?? 'nothing'}`);
   return { value, parts, bdf: value.bdf as string };
 }
 
-function id(raw: unknown, path: string, key: string): number | undefined {
+function isHex4(raw: string): boolean {
+  if (raw.length !== 4) return false;
+  for (let i = 0; i < 4; i++) {
+    const c = raw.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
+
+function id(raw: unknown, at: At, suffix: string, key: string): number | undefined {
   if (raw === undefined) return undefined;
-  if (typeof raw !== 'string' || !/^[0-9a-fA-F]{4}$/.test(raw)) fail(path, `${key} must be 4 hex digits, got ${JSON.stringify(raw)?.slice(0, 40)}`);
+  if (typeof raw !== 'string' || !isHex4(raw)) failAt(at, suffix, `${key} must be 4 hex digits, got ${JSON.stringify(raw)?.slice(0, 40)}`);
   return Number.parseInt(raw, 16);
 }
 
-function acsList(raw: unknown, path: string): number {
-  if (!Array.isArray(raw)) fail(path, `must be an array of ACS flag names (${ACS_FLAG_NAMES.join(', ')})`);
+function acsList(raw: unknown, at: At, suffix: string): number {
+  if (!Array.isArray(raw)) failAt(at, suffix, `must be an array of ACS flag names (${ACS_FLAG_NAMES.join(', ')})`);
   const mask = acsMaskOf(raw);
-  if (mask === undefined) fail(path, `ACS flags must be among ${ACS_FLAG_NAMES.join(', ')}, got ${JSON.stringify(raw).slice(0, 80)}`);
+  if (mask === undefined) failAt(at, suffix, `ACS flags must be among ${ACS_FLAG_NAMES.join(', ')}, got ${JSON.stringify(raw).slice(0, 80)}`);
   return mask;
 }
 
-function validateBars(raw: unknown, path: string): BarPlan[] {
+function validateBars(raw: unknown, owner: PathRef): BarPlan[] {
   const bars: BarPlan[] = [];
   if (raw === undefined) return bars;
-  if (!Array.isArray(raw)) fail(path, 'bars must be an array');
-  const used = new Set<number>();
+  if (!Array.isArray(raw)) failAt(owner, '.bars', 'bars must be an array');
+  let used = 0;
   for (let k = 0; k < raw.length; k++) {
     const item: unknown = raw[k];
-    const barPath = `${path}[${k}]`;
-    if (!isObject(item)) fail(barPath, 'a BAR must be an object');
-    checkKeys(item, BAR_KEYS, barPath);
-    const index = integer(item.index, `${barPath}.index`, 0, 5, 'BAR index');
-    if (used.has(index)) fail(`${barPath}.index`, `BAR ${index} is listed twice`);
-    used.add(index);
-    const bytes = size(item.size, `${barPath}.size`);
-    if (bytes < MIN_BAR_SIZE || !isPowerOfTwo(bytes)) fail(`${barPath}.size`, `a BAR size must be a power of two of at least 4KiB, got ${bytes}`);
-    const p2pmem = boolean(item.p2pmem, `${barPath}.p2pmem`, 'p2pmem') === true;
+    const at: PathRef = { parent: owner, key: 'bars', index: k };
+    if (!isObject(item)) failAt(at, '', 'a BAR must be an object');
+    checkKeys(item, BAR_KEYS, at);
+    const index = integer(item.index, at, '.index', 0, 5, 'BAR index');
+    if (used & (1 << index)) failAt(at, '.index', `BAR ${index} is listed twice`);
+    used |= 1 << index;
+    const bytes = size(item.size, at, '.size');
+    if (bytes < MIN_BAR_SIZE || !isPowerOfTwo(bytes)) failAt(at, '.size', `a BAR size must be a power of two of at least 4KiB, got ${bytes}`);
+    const p2pmem = boolean(item.p2pmem, at, '.p2pmem', 'p2pmem') === true;
     let phys = 0;
     const pinned = item.phys !== undefined;
     if (pinned) {
-      phys = address(item.phys, `${barPath}.phys`, false);
-      if (phys % bytes !== 0) fail(`${barPath}.phys`, `BAR base 0x${phys.toString(16)} is not aligned to its size ${bytes}`);
+      phys = address(item.phys, pathOf(at, '.phys'), false);
+      if (phys % bytes !== 0) failAt(at, '.phys', `BAR base 0x${phys.toString(16)} is not aligned to its size ${bytes}`);
     }
-    const realAddress = text(item.address, `${barPath}.address`, 'address', 18);
-    if (realAddress !== undefined && !HEX_ADDRESS.test(realAddress)) fail(`${barPath}.address`, `address must be "0x" and 1..16 lower-case hex digits, got ${JSON.stringify(realAddress)}`);
+    const realAddress = text(item.address, at, '.address', 'address', 18);
+    if (realAddress !== undefined && !HEX_ADDRESS.test(realAddress)) failAt(at, '.address', `address must be "0x" and 1..16 lower-case hex digits, got ${JSON.stringify(realAddress)}`);
     let reportedSize: number | null = bytes;
     if (item.reportedSize === null) reportedSize = null;
     else if (item.reportedSize !== undefined) {
-      reportedSize = size(item.reportedSize, `${barPath}.reportedSize`);
-      if (reportedSize === 0) fail(`${barPath}.reportedSize`, 'reportedSize must not be 0');
+      reportedSize = size(item.reportedSize, at, '.reportedSize');
+      if (reportedSize === 0) failAt(at, '.reportedSize', 'reportedSize must not be 0');
     }
     let resizable: BarDetails['resizable'];
     if (item.resizable !== undefined) {
       const r = item.resizable;
-      const rPath = `${barPath}.resizable`;
-      if (!isObject(r)) fail(rPath, 'resizable must be an object { current, supported }');
-      checkKeys(r, ['current', 'supported'], rPath);
-      const current = size(r.current, `${rPath}.current`);
-      if (!Array.isArray(r.supported) || r.supported.length > 64) fail(`${rPath}.supported`, 'supported must be an array of at most 64 sizes');
-      const supported = r.supported.map((s: unknown, j: number) => size(s, `${rPath}.supported[${j}]`));
+      if (!isObject(r)) failAt(at, '.resizable', 'resizable must be an object { current, supported }');
+      checkKeys(r, ['current', 'supported'], at, '.resizable');
+      const current = size(r.current, at, '.resizable.current');
+      if (!Array.isArray(r.supported) || r.supported.length > 64) failAt(at, '.resizable.supported', 'supported must be an array of at most 64 sizes');
+      const supported = r.supported.map((v: unknown, j: number) => size(v, at, `.resizable.supported[${j}]`));
       resizable = { current, supported };
     }
     const details: BarDetails = {
-      prefetchable: boolean(item.prefetchable, `${barPath}.prefetchable`, 'prefetchable') === true,
-      is64bit: boolean(item.is64bit, `${barPath}.is64bit`, 'is64bit') === true,
+      prefetchable: boolean(item.prefetchable, at, '.prefetchable', 'prefetchable') === true,
+      is64bit: boolean(item.is64bit, at, '.is64bit', 'is64bit') === true,
       address: realAddress,
       reportedSize,
-      disabled: boolean(item.disabled, `${barPath}.disabled`, 'disabled') === true,
-      virtual: boolean(item.virtual, `${barPath}.virtual`, 'virtual') === true,
-      unassigned: boolean(item.unassigned, `${barPath}.unassigned`, 'unassigned') === true,
+      disabled: boolean(item.disabled, at, '.disabled', 'disabled') === true,
+      virtual: boolean(item.virtual, at, '.virtual', 'virtual') === true,
+      unassigned: boolean(item.unassigned, at, '.unassigned', 'unassigned') === true,
       resizable,
     };
-    bars.push({ index, size: bytes, p2pmem, phys, pinned, path: barPath, details });
+    bars.push({ index, size: bytes, p2pmem, phys, pinned, at, details });
   }
-  bars.sort((a, b) => a.index - b.index);
+  if (bars.length > 1) bars.sort((a, b) => a.index - b.index);
   return bars;
 }
 
-function validateSlot(raw: unknown, path: string): SlotSpec | undefined {
+function validateSlot(raw: unknown, at: PathRef): SlotSpec | undefined {
   if (raw === undefined) return undefined;
-  if (!isObject(raw)) fail(path, 'slot must be an object { number?, physical?, hotPlug?, surprise? }');
-  checkKeys(raw, ['number', 'physical', 'hotPlug', 'surprise'], path);
+  if (!isObject(raw)) failAt(at, '.slot', 'slot must be an object { number?, physical?, hotPlug?, surprise? }');
+  checkKeys(raw, ['number', 'physical', 'hotPlug', 'surprise'], at, '.slot');
   const slot: SlotSpec = {};
-  if (raw.number !== undefined) slot.number = integer(raw.number, `${path}.number`, 0, 0x1fff, 'slot number');
-  const physical = text(raw.physical, `${path}.physical`, 'physical', 256);
+  if (raw.number !== undefined) slot.number = integer(raw.number, at, '.slot.number', 0, 0x1fff, 'slot number');
+  const physical = text(raw.physical, at, '.slot.physical', 'physical', 256);
   if (physical !== undefined) slot.physical = physical;
-  const hotPlug = boolean(raw.hotPlug, `${path}.hotPlug`, 'hotPlug');
+  const hotPlug = boolean(raw.hotPlug, at, '.slot.hotPlug', 'hotPlug');
   if (hotPlug !== undefined) slot.hotPlug = hotPlug;
-  const surprise = boolean(raw.surprise, `${path}.surprise`, 'surprise');
+  const surprise = boolean(raw.surprise, at, '.slot.surprise', 'surprise');
   if (surprise !== undefined) slot.surprise = surprise;
   return slot;
 }
 
-function validateSriov(raw: unknown, path: string): SriovSpec | undefined {
+function validateSriov(raw: unknown, at: PathRef): SriovSpec | undefined {
   if (raw === undefined) return undefined;
-  if (!isObject(raw)) fail(path, 'sriov must be an object { totalVfs?, numVfs?, vfDevice?, bars? }');
-  checkKeys(raw, ['totalVfs', 'numVfs', 'vfDevice', 'bars'], path);
+  if (!isObject(raw)) failAt(at, '.sriov', 'sriov must be an object { totalVfs?, numVfs?, vfDevice?, bars? }');
+  checkKeys(raw, ['totalVfs', 'numVfs', 'vfDevice', 'bars'], at, '.sriov');
   const out: SriovSpec = {};
-  if (raw.totalVfs !== undefined) out.totalVfs = integer(raw.totalVfs, `${path}.totalVfs`, 0, 0xffff, 'totalVfs');
-  if (raw.numVfs !== undefined) out.numVfs = integer(raw.numVfs, `${path}.numVfs`, 0, 0xffff, 'numVfs');
+  if (raw.totalVfs !== undefined) out.totalVfs = integer(raw.totalVfs, at, '.sriov.totalVfs', 0, 0xffff, 'totalVfs');
+  if (raw.numVfs !== undefined) out.numVfs = integer(raw.numVfs, at, '.sriov.numVfs', 0, 0xffff, 'numVfs');
   if (raw.vfDevice !== undefined) {
-    if (id(raw.vfDevice, `${path}.vfDevice`, 'vfDevice') !== undefined) out.vfDevice = (raw.vfDevice as string).toLowerCase();
+    if (id(raw.vfDevice, at, '.sriov.vfDevice', 'vfDevice') !== undefined) out.vfDevice = (raw.vfDevice as string).toLowerCase();
   }
   if (raw.bars !== undefined) {
-    if (!Array.isArray(raw.bars) || raw.bars.length > 6) fail(`${path}.bars`, 'bars must be an array of at most 6 VF BARs');
+    if (!Array.isArray(raw.bars) || raw.bars.length > 6) failAt(at, '.sriov.bars', 'bars must be an array of at most 6 VF BARs');
     out.bars = raw.bars.map((b: unknown, j: number) => {
-      const p = `${path}.bars[${j}]`;
-      if (!isObject(b)) fail(p, 'a VF BAR must be an object');
+      const p: PathRef = { parent: at, key: 'sriov.bars', index: j };
+      if (!isObject(b)) failAt(p, '', 'a VF BAR must be an object');
       checkKeys(b, ['index', 'address', 'prefetchable', 'is64bit'], p);
-      const bar: SriovBarSpec = { index: integer(b.index, `${p}.index`, 0, 5, 'VF BAR index') };
-      const a = text(b.address, `${p}.address`, 'address', 18);
+      const bar: SriovBarSpec = { index: integer(b.index, p, '.index', 0, 5, 'VF BAR index') };
+      const a = text(b.address, p, '.address', 'address', 18);
       if (a !== undefined) {
-        if (!HEX_ADDRESS.test(a)) fail(`${p}.address`, `address must be "0x" and 1..16 lower-case hex digits, got ${JSON.stringify(a)}`);
+        if (!HEX_ADDRESS.test(a)) failAt(p, '.address', `address must be "0x" and 1..16 lower-case hex digits, got ${JSON.stringify(a)}`);
         bar.address = a;
       }
-      if (boolean(b.prefetchable, `${p}.prefetchable`, 'prefetchable')) bar.prefetchable = true;
-      if (boolean(b.is64bit, `${p}.is64bit`, 'is64bit')) bar.is64bit = true;
+      if (boolean(b.prefetchable, p, '.prefetchable', 'prefetchable')) bar.prefetchable = true;
+      if (boolean(b.is64bit, p, '.is64bit', 'is64bit')) bar.is64bit = true;
       return bar;
     });
   }
@@ -783,92 +825,94 @@ function validateSriov(raw: unknown, path: string): SriovSpec | undefined {
 }
 
 // Validates one device, not its children (the caller's stack walks those). Returns the plan and the raw children.
-function validateDevice(raw: unknown, path: string, segment: number, bus: number, ctx: Context, parentUntrusted: boolean): { plan: DevicePlan; kids: unknown[] } {
-  const { value, parts, bdf } = deviceHead(raw, path);
+function validateDevice(raw: unknown, at: PathRef, segment: number, bus: number, ctx: Context, parentUntrusted: boolean): { plan: DevicePlan; kids: unknown[] } {
+  const { value, parts, bdf } = deviceHead(raw, at);
   const first = ctx.seen.get(bdf);
-  if (first !== undefined) fail(`${path}.bdf`, `duplicate BDF ${bdf} (first at ${first})`);
-  ctx.seen.set(bdf, `${path}.bdf`);
+  if (first !== undefined) failAt(at, '.bdf', `duplicate BDF ${bdf} (first at ${pathOf(first, '.bdf')})`);
+  ctx.seen.set(bdf, at);
   if (parts.segment !== segment || parts.bus !== bus) {
-    fail(`${path}.bdf`, `${bdf} is not on bus ${formatBus(segment, bus)} where it is placed (a device's bus must be its parent bridge's secondary bus or the host bridge's root bus)`);
+    failAt(at, '.bdf', `${bdf} is not on bus ${formatBus(segment, bus)} where it is placed (a device's bus must be its parent bridge's secondary bus or the host bridge's root bus)`);
   }
 
   let kind: DeviceKind | undefined;
   if (value.kind !== undefined) {
-    if (!DEVICE_KINDS.includes(value.kind as DeviceKind)) fail(`${path}.kind`, `kind must be one of ${DEVICE_KINDS.join(', ')}, got ${JSON.stringify(value.kind)?.slice(0, 40)}`);
+    if (!DEVICE_KINDS.includes(value.kind as DeviceKind)) failAt(at, '.kind', `kind must be one of ${DEVICE_KINDS.join(', ')}, got ${JSON.stringify(value.kind)?.slice(0, 40)}`);
     kind = value.kind as DeviceKind;
   }
   let portType: PortType | undefined;
   if (value.portType !== undefined) {
-    if (!PORT_TYPES.includes(value.portType as PortType)) fail(`${path}.portType`, `portType must be one of ${PORT_TYPES.join(', ')}, got ${JSON.stringify(value.portType)?.slice(0, 40)}`);
+    if (!PORT_TYPES.includes(value.portType as PortType)) failAt(at, '.portType', `portType must be one of ${PORT_TYPES.join(', ')}, got ${JSON.stringify(value.portType)?.slice(0, 40)}`);
     portType = value.portType as PortType;
   }
   const hasChildren = value.children !== undefined;
-  if (hasChildren && !Array.isArray(value.children)) fail(`${path}.children`, 'children must be an array');
+  if (hasChildren && !Array.isArray(value.children)) failAt(at, '.children', 'children must be an array');
   if (kind === undefined && (portType === 'root-port' || portType === 'upstream-port' || portType === 'downstream-port') && (hasChildren || value.secondaryBus !== undefined)) kind = portType;
   if (kind === undefined && (portType === 'pcie-to-pci-bridge' || portType === 'pci-to-pcie-bridge')) kind = 'bridge';
   if (hasChildren && (kind === undefined || kind === 'endpoint')) kind = 'bridge';
   kind ??= 'endpoint';
 
-  const name = text(value.name, `${path}.name`, 'name', Number.POSITIVE_INFINITY);
-  const vendorId = id(value.vendor, `${path}.vendor`, 'vendor');
-  const deviceId = id(value.device, `${path}.device`, 'device');
-  const shortRedirect = boolean(value.acsRedirect, `${path}.acsRedirect`, 'acsRedirect');
+  const name = text(value.name, at, '.name', 'name', Number.POSITIVE_INFINITY);
+  const vendorId = id(value.vendor, at, '.vendor', 'vendor');
+  const deviceId = id(value.device, at, '.device', 'device');
+  const shortRedirect = boolean(value.acsRedirect, at, '.acsRedirect', 'acsRedirect');
   let acs: AcsState | undefined;
   if (value.acs !== undefined) {
-    if (!isObject(value.acs)) fail(`${path}.acs`, 'acs must be an object { capability: [...], control: [...] }');
-    checkKeys(value.acs, ['capability', 'control'], `${path}.acs`);
-    acs = { capability: acsList(value.acs.capability, `${path}.acs.capability`), control: acsList(value.acs.control, `${path}.acs.control`) };
+    if (!isObject(value.acs)) failAt(at, '.acs', 'acs must be an object { capability: [...], control: [...] }');
+    checkKeys(value.acs, ['capability', 'control'], at, '.acs');
+    acs = { capability: acsList(value.acs.capability, at, '.acs.capability'), control: acsList(value.acs.control, at, '.acs.control') };
   }
   // The short form may only repeat what the bits say.
   if (acs && shortRedirect !== undefined && shortRedirect !== acsRedirects(acs)) {
-    fail(`${path}.acsRedirect`, `acsRedirect ${shortRedirect} contradicts acs.control (${acsNames(acs.control).join(' ') || 'nothing'} set)`);
+    failAt(at, '.acsRedirect', `acsRedirect ${shortRedirect} contradicts acs.control (${acsNames(acs.control).join(' ') || 'nothing'} set)`);
   }
   const acsRedirect = acs ? acsRedirects(acs) : shortRedirect === true;
-  const externalFacing = boolean(value.externalFacing, `${path}.externalFacing`, 'externalFacing') === true;
-  if (externalFacing && kind === 'endpoint') fail(`${path}.externalFacing`, 'externalFacing marks a port (a bridge); an endpoint has nothing below it');
-  const untrusted = boolean(value.untrusted, `${path}.untrusted`, 'untrusted');
+  const externalFacing = boolean(value.externalFacing, at, '.externalFacing', 'externalFacing') === true;
+  if (externalFacing && kind === 'endpoint') failAt(at, '.externalFacing', 'externalFacing marks a port (a bridge); an endpoint has nothing below it');
+  const untrusted = boolean(value.untrusted, at, '.untrusted', 'untrusted');
   if (untrusted !== undefined && untrusted !== parentUntrusted) {
-    fail(`${path}.untrusted`, `untrusted is derived: ${bdf} is ${parentUntrusted ? '' : 'not '}below an external-facing port, so it must be ${parentUntrusted}`);
+    failAt(at, '.untrusted', `untrusted is derived: ${bdf} is ${parentUntrusted ? '' : 'not '}below an external-facing port, so it must be ${parentUntrusted}`);
   }
-  const multifunction = boolean(value.multifunction, `${path}.multifunction`, 'multifunction');
-  const slot = validateSlot(value.slot, `${path}.slot`);
-  const sriov = validateSriov(value.sriov, `${path}.sriov`);
-  const bars = validateBars(value.bars, `${path}.bars`);
+  const multifunction = boolean(value.multifunction, at, '.multifunction', 'multifunction');
+  const slot = validateSlot(value.slot, at);
+  const sriov = validateSriov(value.sriov, at);
+  const bars = validateBars(value.bars, at);
 
   let secondaryBus: number | undefined;
   if (value.secondaryBus !== undefined) {
-    if (kind === 'endpoint') fail(`${path}.secondaryBus`, 'an endpoint has no secondary bus (give it a bridge kind or children)');
-    secondaryBus = integer(value.secondaryBus, `${path}.secondaryBus`, 0, 255, 'secondaryBus');
+    if (kind === 'endpoint') failAt(at, '.secondaryBus', 'an endpoint has no secondary bus (give it a bridge kind or children)');
+    secondaryBus = integer(value.secondaryBus, at, '.secondaryBus', 0, 255, 'secondaryBus');
   }
-  const kids = (hasChildren ? value.children : []) as unknown[];
-  if (secondaryBus === undefined && kids.length > 0) secondaryBus = deviceHead(kids[0], `${path}.children[0]`).parts.bus;
+  const kids = (hasChildren ? value.children : EMPTY) as unknown[];
+  if (secondaryBus === undefined && kids.length > 0) secondaryBus = deviceHead(kids[0], { parent: at, key: 'children', index: 0 }).parts.bus;
   if (secondaryBus !== undefined) {
-    const where = value.secondaryBus !== undefined ? `${path}.secondaryBus` : `${path}.children[0].bdf`;
-    if (secondaryBus <= bus) fail(where, `secondary bus ${hex(secondaryBus, 2)} of bridge ${bdf} must be above its own bus ${hex(bus, 2)}`);
+    const where = value.secondaryBus !== undefined ? '.secondaryBus' : '.children[0].bdf';
+    if (secondaryBus <= bus) failAt(at, where, `secondary bus ${hex(secondaryBus, 2)} of bridge ${bdf} must be above its own bus ${hex(bus, 2)}`);
     const key = `${segment}:${secondaryBus}`;
     const owner = ctx.buses.get(key);
-    if (owner !== undefined) fail(where, `bus ${formatBus(segment, secondaryBus)} is already in use (by ${owner})`);
-    ctx.buses.set(key, path);
+    if (owner !== undefined) failAt(at, where, `bus ${formatBus(segment, secondaryBus)} is already in use (by ${pathOf(owner)})`);
+    ctx.buses.set(key, at);
   }
   const plan: DevicePlan = {
     bdf, busNumber: parts.bus, slotNumber: parts.device, fn: parts.fn, kind, portType, name, vendorId, deviceId, acs, acsRedirect, externalFacing,
-    untrusted, multifunction, slot, sriov, secondaryBus, bars, children: [], path,
+    untrusted, multifunction, slot, sriov, secondaryBus, bars, children: [], at,
   };
   return { plan, kids };
 }
 
-function validateDevices(list: unknown[], path: string, segment: number, bus: number, ctx: Context): DevicePlan[] {
+const EMPTY: readonly unknown[] = [];
+
+function validateDevices(list: unknown[], hbPath: string, segment: number, bus: number, ctx: Context): DevicePlan[] {
   const roots: DevicePlan[] = [];
   // Depth first in document order (so "duplicate BDF" names the later one), with an explicit stack.
-  type Item = { raw: unknown; path: string; bus: number; into: DevicePlan[]; untrusted: boolean };
+  type Item = { raw: unknown; at: PathRef; bus: number; into: DevicePlan[]; untrusted: boolean };
   const stack: Item[] = [];
-  for (let j = list.length - 1; j >= 0; j--) stack.push({ raw: list[j], path: `${path}[${j}]`, bus, into: roots, untrusted: false });
+  for (let j = list.length - 1; j >= 0; j--) stack.push({ raw: list[j], at: { parent: hbPath, key: 'devices', index: j }, bus, into: roots, untrusted: false });
   while (stack.length > 0) {
     const item = stack.pop()!;
-    const { plan, kids } = validateDevice(item.raw, item.path, segment, item.bus, ctx, item.untrusted);
+    const { plan, kids } = validateDevice(item.raw, item.at, segment, item.bus, ctx, item.untrusted);
     item.into.push(plan);
     const below = item.untrusted || plan.externalFacing;
-    for (let j = kids.length - 1; j >= 0; j--) stack.push({ raw: kids[j], path: `${item.path}.children[${j}]`, bus: plan.secondaryBus!, into: plan.children, untrusted: below });
+    for (let j = kids.length - 1; j >= 0; j--) stack.push({ raw: kids[j], at: { parent: item.at, key: 'children', index: j }, bus: plan.secondaryBus!, into: plan.children, untrusted: below });
   }
   return roots;
 }
@@ -886,9 +930,9 @@ function assignAddresses(hb: HostBridgePlan): void {
   let previous: BarPlan | undefined;
   for (const bar of pinned) {
     if (bar.phys < hb.mmioBase || bar.phys + bar.size > end) {
-      fail(`${bar.path}.phys`, `BAR 0x${bar.phys.toString(16)}+${bar.size} is outside host bridge ${formatBus(hb.segment, hb.bus)}'s window 0x${hb.mmioBase.toString(16)}..0x${end.toString(16)}`);
+      failAt(bar.at, '.phys', `BAR 0x${bar.phys.toString(16)}+${bar.size} is outside host bridge ${formatBus(hb.segment, hb.bus)}'s window 0x${hb.mmioBase.toString(16)}..0x${end.toString(16)}`);
     }
-    if (previous && previous.phys + previous.size > bar.phys) fail(`${bar.path}.phys`, `BAR overlaps ${previous.path}`);
+    if (previous && previous.phys + previous.size > bar.phys) failAt(bar.at, '.phys', `BAR overlaps ${pathOf(previous.at)}`);
     previous = bar;
   }
   // The cursor only moves up, so one pass over the sorted pinned BARs finds every clash (linear, not quadratic).
@@ -903,7 +947,7 @@ function assignAddresses(hb: HostBridgePlan): void {
       if (!clash || clash.phys >= at + bar.size) break;
       at = Math.ceil((clash.phys + clash.size) / bar.size) * bar.size;
     }
-    if (at + bar.size > end) fail(`${bar.path}.size`, `BAR does not fit host bridge ${formatBus(hb.segment, hb.bus)}'s MMIO window (0x${hb.mmioBase.toString(16)}, ${formatSize(hb.mmioSize)}) after the BARs before it in tree order`);
+    if (at + bar.size > end) failAt(bar.at, '.size', `BAR does not fit host bridge ${formatBus(hb.segment, hb.bus)}'s MMIO window (0x${hb.mmioBase.toString(16)}, ${formatSize(hb.mmioSize)}) after the BARs before it in tree order`);
     bar.phys = at;
     cursor = at + bar.size;
   }
@@ -919,7 +963,7 @@ export function planTopology(spec: unknown): TopologyPlan {
     if (!isObject(spec.cpu)) fail('$.cpu', 'cpu must be an object { vendor, family }');
     checkKeys(spec.cpu, ['vendor', 'family'], '$.cpu');
     if (typeof spec.cpu.vendor !== 'string' || spec.cpu.vendor === '' || spec.cpu.vendor.length > 64) fail('$.cpu.vendor', 'vendor must be a non-empty string such as "GenuineIntel" or "AuthenticAMD"');
-    cpu = { vendor: spec.cpu.vendor, family: integer(spec.cpu.family, '$.cpu.family', 0, 0xffff, 'family') };
+    cpu = { vendor: spec.cpu.vendor, family: integer(spec.cpu.family, '$.cpu.family', '', 0, 0xffff, 'family') };
   }
   if (!Array.isArray(spec.hostBridges)) fail('$.hostBridges', 'hostBridges must be an array');
   const ctx: Context = { seen: new Map(), buses: new Map() };
@@ -928,24 +972,24 @@ export function planTopology(spec: unknown): TopologyPlan {
     const path = `$.hostBridges[${i}]`;
     if (!isObject(value)) fail(path, 'a host bridge must be an object');
     checkKeys(value, ['segment', 'bus', 'mmioBase', 'mmioSize', 'busOffset', 'devices'], path);
-    const segment = integer(value.segment, `${path}.segment`, 0, 0xffffffff, 'segment');
-    const bus = integer(value.bus, `${path}.bus`, 0, 255, 'bus');
+    const segment = integer(value.segment, path, '.segment', 0, 0xffffffff, 'segment');
+    const bus = integer(value.bus, path, '.bus', 0, 255, 'bus');
     const key = `${segment}:${bus}`;
     const owner = ctx.buses.get(key);
-    if (owner !== undefined) fail(path, `root bus ${formatBus(segment, bus)} is listed twice (first at ${owner})`);
+    if (owner !== undefined) fail(path, `root bus ${formatBus(segment, bus)} is listed twice (first at ${pathOf(owner)})`);
     ctx.buses.set(key, path);
     return { value, path, segment, bus };
   });
   const hostBridges: HostBridgePlan[] = headers.map(({ value, path, segment, bus }, i) => {
     const mmioBase = value.mmioBase === undefined ? DEFAULT_MMIO_BASE + i * DEFAULT_MMIO_STRIDE : address(value.mmioBase, `${path}.mmioBase`, false);
     if (mmioBase % MIN_BAR_SIZE !== 0) fail(`${path}.mmioBase`, 'mmioBase must be a multiple of 4KiB');
-    const mmioSize = value.mmioSize === undefined ? DEFAULT_MMIO_SIZE : size(value.mmioSize, `${path}.mmioSize`);
+    const mmioSize = value.mmioSize === undefined ? DEFAULT_MMIO_SIZE : size(value.mmioSize, path, '.mmioSize');
     if (mmioSize === 0 || mmioSize % MIN_BAR_SIZE !== 0) fail(`${path}.mmioSize`, 'mmioSize must be a non-zero multiple of 4KiB');
     if (mmioBase + mmioSize > MAX_ADDRESS) fail(`${path}.mmioSize`, 'the MMIO window must end at or below 2^53');
     const busOffset = value.busOffset === undefined ? DEFAULT_BUS_OFFSET : address(value.busOffset, `${path}.busOffset`, true);
     if (mmioBase - busOffset < 0 || mmioBase + mmioSize - busOffset > MAX_ADDRESS) fail(`${path}.busOffset`, 'bus addresses (phys - busOffset) of the window must lie in 0..2^53');
     if (!Array.isArray(value.devices)) fail(`${path}.devices`, 'devices must be an array');
-    const devices = validateDevices(value.devices as unknown[], `${path}.devices`, segment, bus, ctx);
+    const devices = validateDevices(value.devices as unknown[], path, segment, bus, ctx);
     return { segment, bus, mmioBase, mmioSize, busOffset, devices, path };
   });
   // Windows may not overlap: sorted by base, each must end before the next starts (the earlier in the list is named).
