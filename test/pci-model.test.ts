@@ -63,6 +63,14 @@ describe('ACS, port types, BAR details, slots and SR-IOV in the JSON format', ()
     expect(topologyToJson(again)).toBe(topologyToJson(t));
   });
 
+  it('orders BARs by index whatever order the description lists them in', () => {
+    const spec = base() as any;
+    spec.hostBridges[0].devices.push({ bdf: '0000:00:1f.0', bars: [{ index: 4, size: '4KiB' }, { index: 0, size: '8KiB' }, { index: 2, size: '16KiB' }] });
+    const t = buildTopology(spec);
+    expect(t.device('0000:00:1f.0').bars.map((bar) => [bar.index, bar.size])).toEqual([[0, 8192], [2, 16384], [4, 4096]]);
+    expect(JSON.parse(topologyToJson(t)).hostBridges[0].devices.at(-1).bars.map((bar: { index: number }) => bar.index)).toEqual([0, 2, 4]);
+  });
+
   const cases: { name: string; edit: (t: any) => void; path: string }[] = [
     { name: 'unknown ACS flag', edit: (t) => void (t.hostBridges[0].devices[1].acs.control = ['ReqRedirect']), path: '$.hostBridges[0].devices[1].acs.control' },
     { name: 'acs not an object', edit: (t) => void (t.hostBridges[0].devices[1].acs = 'on'), path: '$.hostBridges[0].devices[1].acs' },

@@ -775,7 +775,13 @@ function validateBars(raw: unknown, owner: PathRef): BarPlan[] {
     };
     bars.push({ index, size: bytes, p2pmem, phys, pinned, at, details });
   }
-  if (bars.length > 1) bars.sort((a, b) => a.index - b.index);
+  // Descriptions list BARs in order almost always; sort only when they are not (sort() allocates even for two).
+  for (let i = 1; i < bars.length; i++) {
+    if (bars[i - 1]!.index > bars[i]!.index) {
+      bars.sort((a, b) => a.index - b.index);
+      break;
+    }
+  }
   return bars;
 }
 
