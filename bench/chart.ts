@@ -1,15 +1,42 @@
 // The bench report as a picture: one SVG made with vega-lite (rendered headless by vega, no
 // canvas needed): kernel copy throughput against size per method, scatter-gather throughput,
 // engine latency against piscina.run(), and the mapper's and engine's rates.
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+// vega and vega-lite (about half of a full install) are optional: a library install does not get
+// them, so they load only when a chart is asked for.
+import type { TopLevelSpec } from 'vega-lite';
+import { MissingDependencyError } from '../src/cli/errors.js';
 import type { BenchReport } from './report.js';
 import { measureOf } from './report.js';
 
+/** The packages the chart needs, as `npm install` takes them (the versions package.json asks for). */
+export const CHART_PACKAGES = ['vega@~5.33.1', 'vega-lite@~5.23.0'] as const;
+
+type Vega = typeof import('vega');
+type VegaLite = typeof import('vega-lite');
+
+/**
+ * Loads vega and vega-lite. Resolves with both; rejects with MissingDependencyError
+ * (ERR_MISSING_DEPENDENCY, `packages` what to install) when either is not installed.
+ */
+export async function loadChartLibraries(): Promise<{ vega: Vega; vegaLite: VegaLite }> {
+  try {
+    const [vega, vegaLite] = await Promise.all([import('vega'), import('vega-lite')]);
+    return { vega, vegaLite };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw err;
+    throw new MissingDependencyError(
+      `the chart needs the optional packages vega and vega-lite, which are not installed: run npm install ${CHART_PACKAGES.join(' ')} (or leave out --out)`,
+      { packages: CHART_PACKAGES, cause: err },
+    );
+  }
+}
+
 const GiB = 2 ** 30;
 
-/** Renders the report's charts as one SVG document. */
+/** Renders the report's charts as one SVG document. Rejects with ERR_MISSING_DEPENDENCY when vega or vega-lite is missing. */
 export async function renderChart(report: BenchReport): Promise<string> {
+  const { vega, vegaLite } = await loadChartLibraries();
   const rows = report.cases.map((row) => {
     const [measure, value] = measureOf(row);
     return { name: row.name, measure, value };
@@ -55,7 +82,7 @@ export async function renderChart(report: BenchReport): Promise<string> {
     resolve: { scale: { color: 'independent' }, legend: { color: 'independent' } },
     config: { font: 'sans-serif', axisY: { labelLimit: 320 } },
   } as unknown as TopLevelSpec;
-  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
   } finally {

@@ -23,6 +23,8 @@ export interface ReportCase {
   readonly rme: number;
   readonly samples: number;
   readonly rounds: number;
+  /** The largest round's figure over the smallest (1 with one round). */
+  readonly spread: number;
   /** `ratio`: the median of the per-round ratios `ratios`. */
   readonly baseline?: { readonly name: string; readonly ratio: number; readonly ratios: readonly number[] };
 }
@@ -40,8 +42,46 @@ export interface BenchReport {
     readonly quick: boolean;
     /** False when the run was stopped (Ctrl-C) before every case ran. */
     readonly complete: boolean;
+    /** The 1-minute load average when the run started and when it ended (0 where the OS has none). */
+    readonly loadAverage: { readonly start: number; readonly end: number };
   };
   readonly cases: ReportCase[];
+  /** What makes figures of this run doubtful (see benchWarnings()); empty when nothing does. */
+  readonly warnings: readonly string[];
+}
+
+/** A figure whose relative margin of error (percent) is above this gets a warning. */
+export const RME_WARN_PERCENT = 10;
+/** Rounds whose largest figure exceeds the smallest by more than this factor get a warning. */
+export const SPREAD_WARN = 1.5;
+/** A load average above this many runnable threads per CPU at the start means the machine was busy. */
+export const BUSY_LOAD_PER_CPU = 0.5;
+
+/**
+ * What makes a run's figures doubtful, one line each: a busy machine at the start (load average),
+ * a figure with a high relative error, rounds that disagree (spread), and a ratio whose rounds fall
+ * on both sides of 1 (the median says one way is faster, some rounds say the other). Never throws.
+ */
+export function benchWarnings(environment: Pick<BenchReport['environment'], 'cpus' | 'loadAverage'>, cases: readonly ReportCase[]): string[] {
+  const warnings: string[] = [];
+  const { cpus, loadAverage } = environment;
+  if (cpus > 0 && loadAverage.start > cpus * BUSY_LOAD_PER_CPU) {
+    warnings.push(`the machine was busy when the run started (load average ${loadAverage.start.toFixed(2)} on ${cpus} CPUs): figures may be low and ratios noisy`);
+  }
+  for (const row of cases) {
+    if (row.rme > RME_WARN_PERCENT) warnings.push(`${row.name}: relative error ±${row.rme.toFixed(1)}% (above ${RME_WARN_PERCENT}%)`);
+    if (row.spread > SPREAD_WARN) warnings.push(`${row.name}: its ${row.rounds} rounds range over ${row.spread.toFixed(2)}x`);
+    if (row.baseline && ratioContradicted(row.baseline.ratios)) {
+      const { ratio, ratios, name } = row.baseline;
+      warnings.push(`${row.name}: ${ratio.toFixed(2)}x against ${name} is not settled: rounds measured ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}x, on both sides of 1`);
+    }
+  }
+  return warnings;
+}
+
+/** True when per-round ratios fall on both sides of 1 (so the median ratio's direction is in doubt). */
+export function ratioContradicted(ratios: readonly number[]): boolean {
+  return ratios.length > 1 && Math.min(...ratios) < 1 && Math.max(...ratios) > 1;
 }
 
 /** Every case of every suite, in run order. */
@@ -49,10 +89,16 @@ export function allCases(quick: boolean): BenchCase[] {
   return [...kernelCases({ skipHuge: quick }), ...engineCases({ skipHuge: quick }), ...mapperCases(), ...swiotlbCases(), ...topologyCases({ skipHuge: quick })];
 }
 
+/** The cases a run with these options measures, in run order. */
+export function selectCases(quick: boolean, only: readonly string[]): BenchCase[] {
+  return allCases(quick).filter((c) => only.length === 0 || only.some((prefix) => c.name.startsWith(prefix)));
+}
+
+/** Runs the selected cases and returns the report, with its warnings. Rejects with a case's error. */
 export async function runBench(options: BenchOptions = {}): Promise<BenchReport> {
   const quick = options.quick ?? false;
-  const only = options.only ?? [];
-  const cases = allCases(quick).filter((c) => only.length === 0 || only.some((prefix) => c.name.startsWith(prefix)));
+  const cases = selectCases(quick, options.only ?? []);
+  const loadStart = os.loadavg()[0] ?? 0;
   const results = await runCases(cases, {
     maxTime: quick ? 0.25 : 0.3,
     minSamples: quick ? 3 : 5,
@@ -61,21 +107,21 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     ...(options.shouldStop ? { shouldStop: options.shouldStop } : {}),
   });
   const cpus = os.cpus();
-  return {
-    environment: {
-      node: process.version,
-      v8: process.versions.v8,
-      platform: process.platform,
-      arch: process.arch,
-      cpus: cpus.length,
-      cpuModel: cpus[0]?.model ?? 'unknown',
-      memoryBytes: os.totalmem(),
-      date: new Date().toISOString(),
-      quick,
-      complete: results.length === cases.length,
-    },
-    cases: results.map(toReportCase),
+  const environment = {
+    node: process.version,
+    v8: process.versions.v8,
+    platform: process.platform,
+    arch: process.arch,
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    memoryBytes: os.totalmem(),
+    date: new Date().toISOString(),
+    quick,
+    complete: results.length === cases.length,
+    loadAverage: { start: round(loadStart, 2), end: round(os.loadavg()[0] ?? 0, 2) },
   };
+  const reportCases = results.map(toReportCase);
+  return { environment, cases: reportCases, warnings: benchWarnings(environment, reportCases) };
 }
 
 function toReportCase(r: CaseResult): ReportCase {
@@ -85,6 +131,7 @@ function toReportCase(r: CaseResult): ReportCase {
     rme: round(r.rme, 2),
     samples: r.samples,
     rounds: r.rounds,
+    spread: round(r.spread, 3),
     ...(r.baseline ? { baseline: { name: r.baseline.name, ratio: round(r.baseline.ratio, 3), ratios: r.baseline.ratios.map((x) => round(x, 3)) } } : {}),
   };
 }

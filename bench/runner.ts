@@ -31,6 +31,8 @@ export interface CaseResult {
   /** Samples over all rounds. */
   readonly samples: number;
   readonly rounds: number;
+  /** The largest round's figure over the smallest (1 with one round): how far the rounds disagree. */
+  readonly spread: number;
   /** `ratio` is the median of the per-round ratios (`ratios`), each against the best baseline of that round. */
   baseline?: { readonly name: string; readonly value: number; readonly ratio: number; readonly ratios: readonly number[] };
 }
@@ -90,6 +92,7 @@ export async function runCases(cases: readonly BenchCase[], options: RunOptions)
       rme: median(ran.map((f) => f.rme)),
       samples: ran.reduce((n, f) => n + f.samples, 0),
       rounds: ran.length,
+      spread: Math.max(...ran.map((f) => f.value)) / Math.min(...ran.map((f) => f.value)),
     });
   }
   attachBaselines(cases, results, figures);

@@ -1,4 +1,6 @@
-// The public API of dma-bounce: re-exports only.
+/// <reference types="node" preserve="true" />
+// The public API of dma-bounce: re-exports only. The declarations use Node's types (and piscina's,
+// which need them too): TypeScript users install @types/node, an optional peer dependency.
 export * from './errors.js';
 export { parseSize, formatSize } from './size.js';
 export type { Size } from './size.js';

@@ -1,4 +1,4 @@
-// Sizes, as CONTRACTS.md fixes them: a byte count, or a whole number with a binary unit.
+// Sizes everywhere a size is taken: a byte count, or a whole number with a binary unit.
 import { InvalidSizeError } from './errors.js';
 
 /** A size argument: bytes as a number, or a string such as "4096", "4KiB", "64MiB", "1GiB". */

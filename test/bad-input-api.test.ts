@@ -43,6 +43,23 @@ function cli(argv: readonly string[]) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+// Rows and codes per input class, most frequent code first.
+function summaryTable(all: readonly { cls: string; code: string }[]): string {
+  const byClass = new Map<string, Map<string, number>>();
+  for (const { cls, code } of all) {
+    const codes = byClass.get(cls) ?? new Map<string, number>();
+    codes.set(code, (codes.get(code) ?? 0) + 1);
+    byClass.set(cls, codes);
+  }
+  const lines = ['| input class | rows | codes |', '| --- | --- | --- |'];
+  for (const [cls, codes] of [...byClass].sort((a, b) => a[0].localeCompare(b[0]))) {
+    const total = [...codes.values()].reduce((a, n) => a + n, 0);
+    const list = [...codes].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([code, n]) => `\`${code}\` (${n})`).join(', ');
+    lines.push(`| ${cls} | ${total} | ${list} |`);
+  }
+  return lines.join('\n');
+}
+
 function docRow(api: string, cls: string, input: string, code: string): string {
   return `| \`${api}\` | ${cls} | ${input.replace(/\|/g, '\\|')} | \`${code}\` |`;
 }
@@ -71,7 +88,8 @@ describe('bad input: library API', () => {
 describe('bad input: CLI flags', () => {
   it.each(cliRows.map((row) => [row.argv.join(' ').replace(root, ''), row] as const))('dma-bounce %s', (_name, row: CliRow) => {
     const r = cli(row.argv);
-    expect(r.status).toBe(row.code === 'ERR_USAGE' ? 2 : 1);
+    // Exit codes: 2 for usage and bad flag values (the input errors of what was typed), 1 for failures at run time.
+    expect(r.status).toBe(row.exit ?? (['ERR_USAGE', 'ERR_INVALID_ARGUMENT', 'ERR_INVALID_SIZE', 'ERR_INPUT_FILE', 'ERR_OUTPUT_PATH'].includes(row.code) ? 2 : 1));
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(new RegExp(`^dma-bounce: ${row.code}: `));
   });
@@ -80,12 +98,16 @@ describe('bad input: CLI flags', () => {
 describe('docs/bad-input.md', () => {
   it('lists every row of the catalogue with its code', () => {
     const cliDoc = (row: CliRow) => docRow(`dma-bounce ${row.argv.map((a) => (a.startsWith(root) ? a.slice(root.length) : a.startsWith(scratch) ? a.slice(scratch.length + 1) : a)).join(' ')}`, row.cls, 'see command', row.code);
+    const summary = summaryTable([...rows, ...cliRows]);
     if (process.env.DMA_BOUNCE_WRITE_DOCS) {
-      const head = readFileSync(DOC, 'utf8').split('<!-- catalogue -->')[0]!;
+      const [head] = readFileSync(DOC, 'utf8').split('<!-- catalogue -->');
+      const [before, rest] = head!.split('<!-- summary -->');
+      const after = rest === undefined ? '' : rest.split('<!-- /summary -->')[1] ?? '';
       const table = ['| entry point | input class | input | error code |', '| --- | --- | --- | --- |', ...rows.map((r) => docRow(r.api, r.cls, r.input, r.code)), ...cliRows.map(cliDoc)].join('\n');
-      writeFileSync(DOC, `${head}<!-- catalogue -->\n${table}\n`);
+      writeFileSync(DOC, `${before}<!-- summary -->\n${summary}\n<!-- /summary -->${after}<!-- catalogue -->\n${table}\n`);
     }
     const doc = readFileSync(DOC, 'utf8');
+    expect(doc, 'the summary is generated from the catalogue (DMA_BOUNCE_WRITE_DOCS=1 rewrites it)').toContain(`<!-- summary -->\n${summary}\n<!-- /summary -->`);
     for (const row of rows) expect(doc).toContain(docRow(row.api, row.cls, row.input, row.code));
     for (const row of cliRows) expect(doc).toContain(cliDoc(row));
   });

@@ -1,6 +1,7 @@
-// bench, map-benchmark and policies: argument parsing, JSON shapes, and quick smoke runs.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// bench, map-benchmark and policies: argument parsing, exit codes, JSON shapes, and quick smoke runs;
+// the conventions every command shares: --version, help CMD, - for stdin, Ctrl-C.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,6 +21,22 @@ async function run(args: string[]): Promise<{ code: number; stdout: string; stde
   }
 }
 
+// Runs the CLI with `input` on stdin.
+function runWithStdin(args: string[], input: Buffer | string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], { cwd: root });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+
 describe('usage errors', () => {
   it.each([
     [['bench', '--bogus'], /ERR_USAGE: bench: Unknown option '--bogus'/],
@@ -29,6 +46,19 @@ describe('usage errors', () => {
     [['map-benchmark', '--buffer', 'middle'], /ERR_USAGE: map-benchmark: --buffer must be low or high/],
     [['policies', '--qd', '0'], /ERR_USAGE: policies: --qd must be a whole number in 1..256/],
     [['policies', '--size', '1MiB'], /ERR_USAGE: policies: --size must be 1B..256KiB/],
+    [['map-benchmark', '--threads', '0'], /ERR_USAGE: map-benchmark: --threads: threads must be an integer in 1..1024/],
+    [['map-benchmark', '--threads', '2000'], /ERR_USAGE: map-benchmark: --threads: threads must be an integer in 1..1024/],
+    [['map-benchmark', '--dma-bits', '19'], /ERR_USAGE: map-benchmark: --dma-bits: dmaBits must be an integer in 20..64/],
+    [['map-benchmark', '--trans-ns', '10000001'], /ERR_USAGE: map-benchmark: --trans-ns: transNs/],
+    [['map-benchmark', '--seconds', '1'.repeat(30)], /ERR_USAGE: map-benchmark: --seconds needs a whole number/],
+    [['policies', '--size', '64MB'], /ERR_INVALID_SIZE: --size: "64MB" is not a size/],
+    [['policies', '--topology', '/nonexistent.json'], /ERR_INPUT_FILE: cannot read \/nonexistent.json: no such file/],
+    [['policies', '--topology', '/dev/zero'], /ERR_INPUT_FILE: cannot read \/dev\/zero: it is a device/],
+    [['bench', '--only', 'nothing/'], /ERR_USAGE: bench: --only nothing\/ matches no case \(names start with kernel\/, engine\/, map\/, swiotlb\/, topology\/\): nothing to run/],
+    [['bench', '--out', '/dev/null/x'], /ERR_OUTPUT_PATH: --out \/dev\/null\/x: \/dev\/null is not a directory/],
+    [['bench', '--out', cli], /ERR_OUTPUT_PATH: --out .*main\.js: exists and is not a directory/],
+    [['help', 'frobnicate'], /ERR_USAGE: unknown command "frobnicate"/],
+    [['help', 'bench', 'p2p'], /ERR_USAGE: help takes one command name, got 2/],
   ])('%j exits 2 with a coded message on stderr and nothing on stdout', async (args, message) => {
     const r = await run(args);
     expect(r.code).toBe(2);
@@ -36,23 +66,69 @@ describe('usage errors', () => {
     expect(r.stderr).toMatch(message);
   });
 
-  it.each([
-    [['map-benchmark', '--threads', '2000'], /ERR_INVALID_ARGUMENT: threads must be an integer in 1..1024/],
-    [['map-benchmark', '--dma-bits', '19'], /ERR_INVALID_ARGUMENT: dmaBits must be an integer in 20..64/],
-    [['map-benchmark', '--trans-ns', '10000001'], /ERR_INVALID_ARGUMENT: transNs/],
-    [['policies', '--size', '4KB'], /ERR_INVALID_SIZE/],
-    [['policies', '--topology', '/nonexistent.json'], /ERR_INVALID_ARGUMENT: cannot read/],
-  ])('%j exits 1 with the error code', async (args, message) => {
-    const r = await run(args);
+  it('a policies topology without a p2pmem BAR says there is nothing to measure and exits 1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dma-bounce-policies-'));
+    const file = join(dir, 'no-p2pmem.json');
+    const spec = JSON.parse(readFileSync(join(root, 'examples/amd-zen.json'), 'utf8'), (key, value) => (key === 'p2pmem' ? false : value));
+    writeFileSync(file, JSON.stringify(spec));
+    const r = await run(['policies', '--topology', file, '--ios', '4']);
+    rmSync(dir, { recursive: true, force: true });
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toMatch(/^dma-bounce: ERR_NOTHING_TO_REPORT: policies: the topology publishes no p2pmem BAR/m);
   });
 
-  it.each(['bench', 'map-benchmark', 'policies'])('%s --help prints usage on stdout', async (command) => {
+  it.each(['bench', 'map-benchmark', 'policies', 'p2p', 'topo'])('%s --help prints usage on stdout, and help %s prints the same', async (command) => {
     const r = await run([command, '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`^Usage: dma-bounce ${command}`));
+    expect(await run(['help', command])).toEqual(r);
+  });
+});
+
+describe('conventions', () => {
+  it.each([['--version'], ['-V']])('%s prints the package version alone', async (flag) => {
+    const r = await run([flag]);
+    expect(r).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
+  });
+
+  it('help alone lists the commands, the exit codes and stdin', async () => {
+    const r = await run(['help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: dma-bounce <command>/);
+    expect(r.stdout).toContain('Exit codes: 0 success, 1 failure at run time, 2 usage or a bad flag value, 130 interrupted.');
+    expect(r.stdout).toContain('- reads standard input');
+  });
+
+  it('- reads the topology from stdin, as UTF-16 with a BOM and CRLF line ends too (what PowerShell writes)', async () => {
+    const json = readFileSync(join(root, 'examples/switch-gpu-nvme.json'), 'utf8');
+    const fromFile = await run(['p2p', '--topology', join(root, 'examples/switch-gpu-nvme.json'), '--json']);
+    expect(fromFile.code).toBe(0);
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(json.replace(/\n/g, '\r\n'), 'utf16le')]);
+    for (const input of [json, utf16]) {
+      const r = await runWithStdin(['p2p', '--topology', '-', '--json'], input);
+      expect(r).toEqual({ code: 0, stdout: fromFile.stdout, stderr: '' });
+    }
+    const lspci = await runWithStdin(['topo', '--lspci', '-'], '\ufeff' + readFileSync(join(root, 'examples/lspci-two-domains.txt'), 'utf8').replace(/\n/g, '\r\n'));
+    expect(lspci.code).toBe(0);
+    const fromLspciFile = (await run(['topo', '--lspci', join(root, 'examples/lspci-two-domains.txt')])).stdout;
+    expect(lspci.stdout).toBe(fromLspciFile.replace(/^Topology: .*/, 'Topology: stdin'));
+  });
+
+  it('Ctrl-C during bench reports what was measured and exits 130', async () => {
+    const child = spawn(process.execPath, [cli, 'bench', '--quick', '--only', 'swiotlb/alloc-free,kernel/copy/wasm/4KiB,kernel/copy/buffer-copy/4KiB'], { cwd: root });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      // The second case has started: the first has a figure.
+      if (/\[2\/\d+\]/.test(stderr) && !child.killed) child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).toContain('stopping after the current case');
+    expect(code).toBe(130);
+    expect(stdout).toMatch(/\(stopped early\)/);
   });
 });
 

@@ -97,13 +97,13 @@ describe('dma-bounce topo', () => {
 
 describe('errors and usage', () => {
   const cases: { name: string; args: string[]; code: number; error: RegExp }[] = [
-    { name: 'unknown command lists the commands', args: ['frobnicate'], code: 2, error: /^dma-bounce: ERR_USAGE: unknown command "frobnicate" \(available: bench, explain, map-benchmark, p2p, policies, topo\)\n$/ },
+    { name: 'unknown command lists the commands', args: ['frobnicate'], code: 2, error: /^dma-bounce: ERR_USAGE: unknown command "frobnicate" \(available: bench, explain, map-benchmark, p2p, policies, report, topo; see dma-bounce --help\)\n$/ },
     { name: 'no source', args: ['p2p'], code: 2, error: /^dma-bounce: ERR_USAGE: p2p: give exactly one of --topology FILE and --lspci FILE/ },
     { name: 'two sources', args: ['topo', '--topology', 'a', '--lspci', 'b'], code: 2, error: /^dma-bounce: ERR_USAGE: topo: give exactly one/ },
     { name: 'unknown option', args: ['p2p', '--topolgy', 'x'], code: 2, error: /^dma-bounce: ERR_USAGE: p2p: Unknown option '--topolgy'/ },
     { name: 'stray argument', args: ['topo', 'file.json'], code: 2, error: /^dma-bounce: ERR_USAGE: topo: / },
-    { name: 'missing file', args: ['p2p', '--topology', '/nonexistent/t.json'], code: 1, error: /^dma-bounce: ERR_INVALID_ARGUMENT: cannot read \/nonexistent\/t.json/ },
-    { name: 'bad cpu', args: ['p2p', '--lspci', example('lspci-two-domains.txt'), '--cpu', 'AMD'], code: 1, error: /^dma-bounce: ERR_INVALID_ARGUMENT: cpu: expected VENDOR:FAMILY/ },
+    { name: 'missing file', args: ['p2p', '--topology', '/nonexistent/t.json'], code: 2, error: /^dma-bounce: ERR_INPUT_FILE: cannot read \/nonexistent\/t.json: no such file/ },
+    { name: 'bad cpu', args: ['p2p', '--lspci', example('lspci-two-domains.txt'), '--cpu', 'AMD'], code: 2, error: /^dma-bounce: ERR_INVALID_ARGUMENT: cpu: expected VENDOR:FAMILY/ },
     { name: 'unknown ACS device', args: ['p2p', '--topology', example('amd-zen.json'), '--acs-redirect', '0000:09:00.0'], code: 1, error: /^dma-bounce: ERR_UNKNOWN_DEVICE: ACS redirect: no device 0000:09:00.0/ },
     {
       name: 'bad topology JSON names the path',

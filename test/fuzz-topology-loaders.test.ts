@@ -1,8 +1,9 @@
-// The topology loaders under the deterministic fuzzer (src/pci/fuzz.ts): a fixed number of mutated and
+// The topology loaders under the deterministic fuzzer (bench/reliability/fuzz-topology.ts): a fixed number of mutated and
 // generated inputs, each either rejected with a coded error of the loader's kinds or accepted and
 // round-tripping. Any finding fails the test and is printed with its input.
 import { describe, expect, it } from 'vitest';
-import { fuzzTopologyLoaders, loadLspci, loadTopologyJson, printLspci, randomTopologySpec, FuzzRng } from '../dist/src/index.js';
+import { fuzzTopologyLoaders, printLspci, randomTopologySpec, FuzzRng } from '../dist/bench/reliability/fuzz-topology.js';
+import { loadLspci, loadTopologyJson } from '../dist/src/index.js';
 import { testRng } from './support/random.js';
 
 const rng = testRng('fuzz-topology-loaders');

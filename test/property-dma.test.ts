@@ -10,14 +10,13 @@ import {
   DMA_ATTR_SKIP_CPU_SYNC,
   DmaDirection,
   DmaSystem,
-  FuzzRng,
   buildTopology,
-  randomTopologySpec,
   type MappedSg,
   type PciBar,
   type Region,
   type StreamingDirection,
 } from '../dist/src/index.js';
+import { FuzzRng, randomTopologySpec } from '../dist/bench/reliability/fuzz-topology.js';
 import { classifyList, type RefOutcome } from './support/dma-reference.js';
 import { GuardedBuffer } from './support/dma.js';
 import { makeRng, testRng } from './support/random.js';

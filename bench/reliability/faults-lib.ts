@@ -10,13 +10,13 @@
 //   bytesWrong bytes that differ from the reference: in a destination, or outside every destination (a finding)
 //   leaks      swiotlb slots, bounce records, scratch allocations or waiters left at the end (a finding)
 import { Piscina } from 'piscina';
+import { FuzzRng } from './fuzz-topology.js';
 import {
   CopyEngine,
   DmaBounceError,
   DmaDirection,
   DmaSystem,
   Fabric,
-  FuzzRng,
   type MappedSg,
   type Region,
 } from '../../src/index.js';

@@ -5,7 +5,8 @@
 // and optionally a worker is killed every few seconds. Prints operations done, errors, and memory at start
 // and end; exit 1 on any wrong byte, unexpected error, leak, or memory growth beyond the bound.
 import { parseArgs } from 'node:util';
-import { DMA_ATTR_SKIP_CPU_SYNC, DmaBounceError, DmaDirection, DmaSystem, FuzzRng, type Region, type Span, type StreamingDirection } from '../../src/index.js';
+import { FuzzRng } from './fuzz-topology.js';
+import { DMA_ATTR_SKIP_CPU_SYNC, DmaBounceError, DmaDirection, DmaSystem, type Region, type Span, type StreamingDirection } from '../../src/index.js';
 
 const { values } = parseArgs({
   options: {

@@ -43,6 +43,29 @@ function mapUnmapCase(name: string, client: string, memory: 'ram' | 'bar', polic
   };
 }
 
+// One op = 32 single-range maps and unmaps of 4 KiB host RAM, through mapPhys/unmapPhys (the
+// 6.18 primary calls) or mapSingle/unmapSingle (the kernel's wrappers): the wrapper must cost
+// nothing measurable, so map/single's baseline is map/phys.
+function singleCase(name: string, call: 'phys' | 'single', extra: Partial<BenchCase> = {}): BenchCase {
+  let r: Rig | undefined;
+  return {
+    name,
+    measure: 'segmentsPerSecond',
+    unitsPerOp: SEGMENTS,
+    ...extra,
+    setup: () => { r = rig(NVME_NEAR, 'ram', 'reject'); },
+    runAsync: async () => {
+      const { device, entries } = r!;
+      for (const e of entries) {
+        const m = call === 'phys' ? await device.mapPhys(e.phys, e.length, DmaDirection.TO_DEVICE) : await device.mapSingle(e.phys, e.length, DmaDirection.TO_DEVICE);
+        if (call === 'phys') await device.unmapPhys(m.dmaAddress, e.length, DmaDirection.TO_DEVICE);
+        else await device.unmapSingle(m.dmaAddress, e.length, DmaDirection.TO_DEVICE);
+      }
+    },
+    teardown: () => r!.system.close(),
+  };
+}
+
 export function mapperCases(): BenchCase[] {
   let inline: { r: Rig; table: SgTable; at: number } | undefined;
   return [
@@ -52,6 +75,8 @@ export function mapperCases(): BenchCase[] {
     // The same with dma-debug on: the ratio to the case above is what the tracker costs.
     mapUnmapCase('map/direct/32x4KiB/debug', NVME_NEAR, 'ram', 'reject', 'segmentsPerSecond', { baseline: 'map/direct/32x4KiB' }, true),
     mapUnmapCase('map/bounce/32x4KiB/debug', NVME_FAR, 'bar', 'bounce', 'bytesPerSecond', { baseline: 'map/bounce/32x4KiB' }, true),
+    singleCase('map/phys/32x4KiB', 'phys'),
+    singleCase('map/single/32x4KiB', 'single', { baseline: 'map/phys/32x4KiB' }),
     {
       // The same 128 KiB, BAR -> swiotlb pool, copied inline by the kernel: what a bounce costs
       // at least. The destination advances through the pool as the pool's next-fit search makes

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // dma-bounce: dispatches to the commands in ./commands/.
-import { DmaBounceError, UsageError } from '../errors.js';
+import { readFileSync } from 'node:fs';
+import { DmaBounceError } from '../errors.js';
 import type { Command, Io } from './command.js';
 import { registry } from './commands/index.js';
+import { EXIT, exitCodeFor, UsageError } from './errors.js';
 
 const processIo: Io = {
   stdout: (text) => void process.stdout.write(text),
@@ -16,37 +18,78 @@ async function listing(): Promise<string> {
 }
 
 async function usage(): Promise<string> {
-  return `Usage: dma-bounce <command> [options]\n\nCommands:\n${await listing()}\n\nRun 'dma-bounce <command> --help' for a command's options.\n`;
+  return `Usage: dma-bounce <command> [options]
+       dma-bounce help <command>     the command's options (same as <command> --help)
+       dma-bounce --version          the package version
+
+Commands:
+${await listing()}
+
+Wherever a command takes a FILE, - reads standard input.
+Exit codes: 0 success, 1 failure at run time, 2 usage or a bad flag value, 130 interrupted.
+`;
+}
+
+/** The package's version, from its package.json. */
+export function version(): string {
+  // dist/src/cli/main.js and src/cli/main.ts both sit three levels below the package root.
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function commandLoader(name: string): (() => Promise<Command>) | undefined {
+  return Object.hasOwn(registry, name) ? registry[name] : undefined;
+}
+
+function unknownCommand(name: string): UsageError {
+  return new UsageError(`unknown command "${name}" (available: ${Object.keys(registry).join(', ')}; see dma-bounce --help)`);
 }
 
 /**
- * Runs one CLI invocation. Returns the exit code: 0 success, 2 usage error, 1 any other error.
- * Errors are reported on `io.stderr` as `dma-bounce: ERR_CODE: message`; stdout gets only the command's output.
+ * Runs one CLI invocation. Returns the exit code: 0 success, 1 a failure at run time, 2 usage or a
+ * bad flag value (see exitCodeFor()). Errors are reported on `io.stderr` as
+ * `dma-bounce: ERR_CODE: message`; stdout gets only the command's output.
  */
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const [name, ...rest] = argv;
   try {
     if (name === undefined) {
       io.stderr(await usage());
-      return 2;
+      return EXIT.USAGE;
     }
-    if (name === '--help' || name === '-h' || name === 'help') {
+    if (name === '--help' || name === '-h') {
       io.stdout(await usage());
-      return 0;
+      return EXIT.OK;
     }
-    const load = Object.hasOwn(registry, name) ? registry[name] : undefined;
-    if (!load) throw new UsageError(`unknown command "${name}" (available: ${Object.keys(registry).join(', ')})`);
+    if (name === '--version' || name === '-V') {
+      io.stdout(`${version()}\n`);
+      return EXIT.OK;
+    }
+    if (name === 'help') {
+      if (rest.length === 0) {
+        io.stdout(await usage());
+        return EXIT.OK;
+      }
+      if (rest.length > 1) throw new UsageError(`help takes one command name, got ${rest.length}`);
+      const load = commandLoader(rest[0]!);
+      if (!load) throw unknownCommand(rest[0]!);
+      return await (await load()).run(['--help'], io);
+    }
+    const load = commandLoader(name);
+    if (!load) throw unknownCommand(name);
     const command = await load();
     return await command.run(rest, io);
   } catch (err) {
     if (err instanceof DmaBounceError) {
       io.stderr(`dma-bounce: ${err.code}: ${err.message}\n`);
-      return err instanceof UsageError ? 2 : 1;
+      return exitCodeFor(err);
     }
     const message = err instanceof Error ? (process.env.DMA_BOUNCE_DEBUG ? (err.stack ?? err.message) : err.message) : String(err);
     io.stderr(`dma-bounce: ERR_INTERNAL: ${message}\n`);
-    return 1;
+    return EXIT.FAILURE;
   }
 }
 
+// Ctrl-C: bench, map-benchmark and policies stop early, report what they measured and return 130;
+// every other command is ended by the signal, which a shell reports as 130 too.
 process.exitCode = await main(process.argv.slice(2));

@@ -1,6 +1,8 @@
 // The options every topology command shares: where the topology comes from, and what lspci cannot say.
 import { readFileSync } from 'node:fs';
-import { InvalidArgumentError, UsageError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
+import { UsageError } from './errors.js';
+import { readInput } from './input.js';
 import { cpuFromCpuinfo, loadLspci, loadTopologyJson, parseCpu, type Cpu, type Topology, type TopologyOverrides } from '../pci/index.js';
 
 /** parseArgs option definitions for the topology source. */
@@ -13,9 +15,9 @@ export const TOPOLOGY_OPTIONS = {
 } as const;
 
 /** Usage lines for the topology source options. */
-export const TOPOLOGY_USAGE = `  --topology FILE           topology JSON (see docs/topology.md)
+export const TOPOLOGY_USAGE = `  --topology FILE           topology JSON (see docs/topology.md); - reads stdin
   --lspci FILE              lspci output: the tree (-tv, -tvnn), the full dump (-vv, -vvv, -vvvnn, -D, -PP,
-                            with or without -x hex dumps), or both one after the other
+                            with or without -x hex dumps), or both one after the other; - reads stdin
   --acs-redirect BDF,...    functions with ACS redirect (RR, CR or EC) set; repeatable
   --external-facing BDF,... ports that face the outside (their devices are untrusted); repeatable
   --cpu VENDOR:FAMILY|this  e.g. AuthenticAMD:25 or GenuineIntel:6 (family decimal or 0x-hex); "this" reads
@@ -52,8 +54,8 @@ export function cpuOption(value: string, cpuinfoPath = '/proc/cpuinfo'): Cpu {
 
 /**
  * Loads the topology named by the options. Returns it with a label for output. Throws UsageError (ERR_USAGE)
- * unless exactly one of --topology and --lspci is given, InvalidArgumentError (ERR_INVALID_ARGUMENT) when the
- * file cannot be read or an option is malformed, and the loaders' errors (ERR_TOPOLOGY, ERR_LSPCI_PARSE,
+ * unless exactly one of --topology and --lspci is given, InputFileError (ERR_INPUT_FILE) when the file
+ * (`-`: stdin) cannot be read, InvalidArgumentError (ERR_INVALID_ARGUMENT) when an option is malformed, and the loaders' errors (ERR_TOPOLOGY, ERR_LSPCI_PARSE,
  * ERR_UNKNOWN_DEVICE).
  */
 export function loadTopologySource(command: string, values: TopologySourceValues): { topology: Topology; source: string } {
@@ -67,12 +69,7 @@ export function loadTopologySource(command: string, values: TopologySourceValues
   if (external !== undefined) overrides.externalFacing = external;
   if (values.cpu !== undefined) overrides.cpu = cpuOption(values.cpu);
   const file = (values.topology ?? values.lspci)!;
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new InvalidArgumentError(`cannot read ${file}: ${(err as Error).message}`, { argument: values.topology !== undefined ? 'topology' : 'lspci', cause: err });
-  }
+  const text = readInput(file);
   const topology = values.topology !== undefined ? loadTopologyJson(text, overrides) : loadLspci(text, overrides);
-  return { topology, source: file };
+  return { topology, source: file === '-' ? 'stdin' : file };
 }

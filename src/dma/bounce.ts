@@ -1,11 +1,12 @@
 // The swiotlb glue: allocate and free bounce slots for a device, and move bytes between the
 // original buffer and its slot through the copy engine. The pool itself (swiotlb.ts) only
 // keeps slot accounting.
-import { DmaMappingError, EngineStoppedError, InvalidArgumentError, WorkerDiedError } from '../errors.js';
+import { AbortError, DmaMappingError, EngineStoppedError, InvalidArgumentError, MappingStateError, SystemClosedError, WorkerDiedError } from '../errors.js';
 import type { Placement } from '../engine/index.js';
 import type { BounceRecord, DmaContext } from './context.js';
 import type { StreamingDirection } from './direction.js';
 import { maxMappingSize } from './swiotlb.js';
+
 
 /** Where a bounced device allocates: its identity and the pool options that shape placement. */
 export interface BounceOwner {
@@ -16,6 +17,8 @@ export interface BounceOwner {
   readonly boundaryMask: number;
   /** Wait for pool space instead of failing: false, or the longest wait in ms (Infinity: no limit). */
   readonly waitForSpace: false | number;
+  /** min(dma_mask, bus_dma_limit): a dynamic swiotlb allocates new pools below it. */
+  readonly physLimit: number;
 }
 
 /** A copy to make: fabric offsets. */
@@ -24,52 +27,96 @@ export type CopyTriple = [dst: number, src: number, len: number];
 /**
  * Takes slots for [phys, phys + size) (models swiotlb_tbl_map_single() without its copy: the
  * caller batches the copy-in of every segment of a call). Throws SwiotlbFullError
- * (ERR_SWIOTLB_FULL) when the pool has no room, and DmaMappingError (ERR_DMA_MAPPING, errno EIO) for a
- * segment longer than swiotlb_max_mapping_size().
+ * (ERR_SWIOTLB_FULL) when the pools have no room, and DmaMappingError (ERR_DMA_MAPPING, errno EIO)
+ * for a segment whose slots cannot fit one 128-slot segment (the kernel's search finds no run, as
+ * it finds none for a full pool). A mapping larger than swiotlb_max_mapping_size() that fits is
+ * placed, as swiotlb_tbl_map_single() places it.
  */
 export function allocateBounce(ctx: DmaContext, owner: BounceOwner, phys: number, origOffset: number, size: number, direction: StreamingDirection): BounceRecord {
-  checkMappingSize(owner, phys, size);
-  // tryMap allocates no result object on the hot path; when full, map() raises the error.
-  let tlbAddr = ctx.pool.tryMap(phys, size, owner.minAlignMask, 0, owner.cpu, owner.boundaryMask);
-  if (tlbAddr < 0) tlbAddr = ctx.pool.map({ origAddr: phys, size, minAlignMask: owner.minAlignMask, cpu: owner.cpu, boundaryMask: owner.boundaryMask }).tlbAddr;
+  let tlbAddr: number;
+  try {
+    // tryMap allocates no result object on the hot path; when full, map() raises the error.
+    tlbAddr = ctx.pool.tryMap(phys, size, owner.minAlignMask, 0, owner.cpu, owner.boundaryMask, owner.physLimit);
+    if (tlbAddr < 0) tlbAddr = ctx.pool.map(request(owner, phys, size)).tlbAddr;
+  } catch (error) {
+    throw tooLarge(error, owner, phys, size);
+  }
   return remember(ctx, owner, tlbAddr, phys, origOffset, size, direction);
 }
 
 /** allocateBounce() for an owner that waits for space (QEMU-style map-client retry) instead of failing. */
+// The wait also ends when the system starts closing: close() must settle every waiter.
 export async function allocateBounceWaiting(ctx: DmaContext, owner: BounceOwner, phys: number, origOffset: number, size: number, direction: StreamingDirection, signal?: AbortSignal): Promise<BounceRecord> {
-  checkMappingSize(owner, phys, size);
   const wait = owner.waitForSpace === false ? 0 : owner.waitForSpace;
-  const slot = await ctx.pool.mapWait(
-    { origAddr: phys, size, minAlignMask: owner.minAlignMask, cpu: owner.cpu, boundaryMask: owner.boundaryMask },
-    { ...(Number.isFinite(wait) ? { timeout: wait } : {}), ...(signal ? { signal } : {}) },
-  );
+  const closing = ctx.lifecycle.closingSignal;
+  let slot;
+  try {
+    slot = await ctx.pool.mapWait(request(owner, phys, size), { ...(Number.isFinite(wait) ? { timeout: wait } : {}), signal: signal ? AbortSignal.any([signal, closing]) : closing });
+  } catch (error) {
+    if (error instanceof AbortError && closing.aborted && !signal?.aborted) throw closing.reason as SystemClosedError;
+    throw tooLarge(error, owner, phys, size);
+  }
   return remember(ctx, owner, slot.tlbAddr, phys, origOffset, size, direction);
 }
 
-// A segment the pool can never hold is a mapping failure of the caller's valid request, not a bad
+function request(owner: BounceOwner, phys: number, size: number) {
+  return { origAddr: phys, size, minAlignMask: owner.minAlignMask, cpu: owner.cpu, boundaryMask: owner.boundaryMask, physLimit: owner.physLimit };
+}
+
+// A segment no pool can ever hold is a mapping failure of the caller's valid request, not a bad
 // argument: the kernel's swiotlb_find_slots() finds no run longer than a segment and the map returns
-// DMA_MAPPING_ERROR (dma_direct_map_sg: -EIO). Checked before the pool, so a waiting owner never waits for it.
-function checkMappingSize(owner: BounceOwner, phys: number, size: number): void {
-  const max = maxMappingSize(owner.minAlignMask);
-  if (size > max) {
-    throw new DmaMappingError(
-      `cannot bounce ${size} bytes at 0x${phys.toString(16)}: larger than swiotlb_max_mapping_size() (${max} bytes); split the segment`,
-      { errno: 'EIO', address: phys, length: size, maxMappingSize: max },
-    );
-  }
+// DMA_MAPPING_ERROR (dma_direct_map_sg: -EIO).
+function tooLarge(error: unknown, owner: BounceOwner, phys: number, size: number): unknown {
+  if (!(error instanceof InvalidArgumentError) || (error as { reason?: unknown }).reason !== 'larger-than-segment') return error;
+  const allocBytes = (error as { allocBytes?: number }).allocBytes;
+  return new DmaMappingError(
+    `cannot bounce ${size} bytes at 0x${phys.toString(16)}: its slots do not fit one swiotlb segment (128 slots of 2 KiB); split the segment`,
+    { errno: 'EIO', address: phys, length: size, maxMappingSize: maxMappingSize(owner.minAlignMask), ...(allocBytes === undefined ? {} : { allocBytes }), cause: error },
+  );
 }
 
 function remember(ctx: DmaContext, owner: BounceOwner, tlbAddr: number, origPhys: number, origOffset: number, size: number, direction: StreamingDirection): BounceRecord {
-  const slotOffset = ctx.poolRegion.offset + (tlbAddr - ctx.poolRegion.phys);
-  const record: BounceRecord = { deviceId: owner.id, tlbAddr, origPhys, origOffset, slotOffset, size, direction, minAlignMask: owner.minAlignMask, claim: 0 };
+  // The default pool has its own region; pools a dynamic swiotlb added live in host RAM.
+  const region = ctx.poolRegion.containsPhys(tlbAddr, size) ? ctx.poolRegion : ctx.fabric.regionAt(tlbAddr, size);
+  const slotOffset = region.offset + (tlbAddr - region.phys);
+  const record: BounceRecord = { deviceId: owner.id, tlbAddr, origPhys, origOffset, slotOffset, size, direction, minAlignMask: owner.minAlignMask, claim: 0, state: 'mapping', busy: 0, onIdle: undefined };
   ctx.bounced.add(record);
   return record;
 }
 
-/** Frees a bounce mapping's slots (models swiotlb_release_slots()). */
+/** Frees a bounce mapping's slots (models swiotlb_release_slots()); the mapping is free from here on. */
 export function releaseBounce(ctx: DmaContext, record: BounceRecord): void {
   ctx.pool.unmap(record.tlbAddr, record.size, record.minAlignMask);
   ctx.bounced.delete(record);
+  record.state = 'free';
+}
+
+/** The error for a call that names a bounce mapping that is not live (nothing changed). */
+export function notLive(record: BounceRecord, dmaAddress: number, length: number): MappingStateError {
+  const why = { mapping: 'its map has not resolved yet', unmapping: 'it is being unmapped', free: 'it was unmapped', live: '' }[record.state];
+  return new MappingStateError(`dma address 0x${dmaAddress.toString(16)}+${length} names a swiotlb mapping that is not live: ${why}`, { dmaAddress, length, state: record.state });
+}
+
+/** Runs a copy on live mappings, counting it on each so an unmap waits for it before it frees the slots. */
+export async function whileBusy(records: readonly BounceRecord[], copy: () => Promise<void>): Promise<void> {
+  for (const record of records) record.busy++;
+  try {
+    await copy();
+  } finally {
+    for (const record of records) {
+      if (--record.busy === 0 && record.onIdle) {
+        const idle = record.onIdle;
+        record.onIdle = undefined;
+        idle();
+      }
+    }
+  }
+}
+
+/** Resolves once no sync copy touches the mapping. */
+export function untilIdle(record: BounceRecord): Promise<void> | undefined {
+  if (record.busy === 0) return undefined;
+  return new Promise<void>((resolve) => { record.onIdle = resolve; });
 }
 
 /**

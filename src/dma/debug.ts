@@ -116,6 +116,8 @@ interface Entry {
   checked: boolean;
   /** The unmap call that matched it last. */
   claim: number;
+  /** An unmap of it is in flight: other calls see it as gone (the kernel's entry leaves the hash at unmap). */
+  unmapping: boolean;
   readonly stack: string | undefined;
   /** Cacheline range [firstLine, endLine) of the CPU memory, for mappings the device writes. */
   readonly firstLine: number;
@@ -210,10 +212,11 @@ export class DmaDebug {
   }
 
   /**
-   * Checks an unmap (check_unmap()), runs `unmap`, then forgets the matched mappings. In 'throw'
-   * mode a finding throws first and nothing changes. If `unmap` throws ERR_INVALID_ARGUMENT the
-   * mapper changed nothing and the mappings stay tracked; any other failure forgets them (the
-   * mapper frees its slots whatever happens once it started).
+   * Checks an unmap (check_unmap()), runs `unmap`, then forgets the matched mappings. While the
+   * unmap runs they count as gone: an overlapping unmap or sync of them is reported as of memory
+   * not mapped. In 'throw' mode a finding throws first and nothing changes. If `unmap` throws
+   * ERR_INVALID_ARGUMENT or ERR_MAPPING_STATE the mapper changed nothing and the mappings stay
+   * tracked; any other failure forgets them (the mapper frees its slots once it started).
    */
   async unmap(device: DebugDevice, refs: readonly Ref[], kind: MappingFunction, nents: number, direction: StreamingDirection, unmap: () => Promise<void>): Promise<void> {
     const found: DmaDebugReport[] = [];
@@ -227,10 +230,13 @@ export class DmaDebug {
       }
     }
     this.#deliver(found);
+    for (const e of matched) e.unmapping = true;
     try {
       await unmap();
     } catch (error) {
-      if ((error as { code?: unknown })?.code !== 'ERR_INVALID_ARGUMENT') for (const e of matched) this.#remove(e);
+      const code = (error as { code?: unknown })?.code;
+      if (code === 'ERR_INVALID_ARGUMENT' || code === 'ERR_MAPPING_STATE') for (const e of matched) e.unmapping = false;
+      else for (const e of matched) this.#remove(e);
       throw error;
     }
     for (const e of matched) this.#remove(e);
@@ -297,6 +303,7 @@ export class DmaDebug {
       nents,
       checked: kind === 'sg',
       claim: 0,
+      unmapping: false,
       stack,
       firstLine: writes ? Math.floor(segment.phys / CACHELINE) : 0,
       endLine: writes ? Math.ceil((segment.phys + segment.length) / CACHELINE) : 0,
@@ -367,6 +374,7 @@ export class DmaDebug {
     let bestScore = -1;
     let other: Entry | undefined;
     for (const e of candidates) {
+      if (e.unmapping) continue;
       if (e.device !== device) {
         other ??= e;
         continue;
@@ -406,12 +414,12 @@ export class DmaDebug {
     let entry: Entry | undefined;
     let best = -1;
     for (const e of listed(this.#byAddress.get(ref.dmaAddress))) {
-      if (e.device === device && fit(e) > best) [entry, best] = [e, fit(e)];
+      if (e.device === device && !e.unmapping && fit(e) > best) [entry, best] = [e, fit(e)];
     }
     // A sync inside a mapping: a scan, paid only by partial syncs.
     if (!entry) {
       for (const e of this.#entriesOf(device)) {
-        if (ref.dmaAddress > e.address && ref.dmaAddress < e.address + e.size && fit(e) > best) [entry, best] = [e, fit(e)];
+        if (!e.unmapping && ref.dmaAddress > e.address && ref.dmaAddress < e.address + e.size && fit(e) > best) [entry, best] = [e, fit(e)];
       }
     }
     const dir = directionName(direction);

@@ -1,8 +1,9 @@
 // A simulated device doing DMA by DMA address, checking reachability the way the fabric would:
 // a BAR's bus address only from a peer whose route is BUS_ADDR, a BAR's CPU address only
 // through a host bridge that allows it, host RAM and bounce slots only inside the device's
-// DMA limit, and a bounce slot only while it is mapped for this device. Anything else is a
-// DeviceFaultError, never a silent access.
+// DMA limit, and a bounce slot only while it is mapped for this device and live (not while its
+// copy-in is still running, nor once its unmap has begun). Anything else is a DeviceFaultError,
+// never a silent access.
 import { DeviceFaultError, InvalidArgumentError } from '../errors.js';
 import { hostBridgeRouteAllowed, mapType, type PciDevice } from '../pci/index.js';
 import type { DmaContext } from './context.js';
@@ -40,11 +41,14 @@ export class DeviceDma {
     const fault = (why: string) => new DeviceFaultError(`${this.#pci.bdf}: DMA to 0x${dmaAddress.toString(16)}+${length} faults: ${why}`, { device: this.#pci.bdf, dmaAddress, length });
     const inLimit = dmaAddress + Math.max(length, 1) - 1 <= this.#dmaLimit;
 
-    if (ctx.poolRegion.containsPhys(dmaAddress, length)) {
+    // Any access touching a pool (dynamic pools live inside host RAM) is a swiotlb access: it must
+    // stay inside one live mapping of this device.
+    if (ctx.pool.overlaps(dmaAddress, length)) {
       if (!inLimit) throw fault('beyond the device DMA mask');
       const record = ctx.bounced.containing(dmaAddress, length);
       if (record === undefined || record.deviceId !== this.#deviceId) throw fault('swiotlb slot not mapped for this device');
-      return { offset: ctx.poolRegion.physToOffset(dmaAddress, length), via: 'swiotlb' };
+      if (record.state !== 'live') throw fault(`swiotlb mapping is not live (${record.state === 'mapping' ? 'its map has not resolved' : 'it is being unmapped'})`);
+      return { offset: record.slotOffset + (dmaAddress - record.tlbAddr), via: 'swiotlb' };
     }
     for (const region of ctx.fabric.regions) {
       if (region.kind === 'ram' && region.containsPhys(dmaAddress, length)) {
@@ -77,16 +81,27 @@ export class DeviceDma {
     return reach;
   }
 
-  /** The device reads `length` bytes at a DMA address (a copy). */
+  /** The device reads `length` bytes at a DMA address (a copy). Throws ERR_INVALID_ARGUMENT / ERR_DEVICE_FAULT. */
   read(dmaAddress: number, length: number): Uint8Array {
     const { offset } = this.resolve(dmaAddress, length);
     return this.#ctx.fabric.bytes.slice(offset, offset + length);
   }
 
-  /** The device writes `bytes` at a DMA address. */
+  /**
+   * The device writes `bytes` at a DMA address. The length is the array's own (an own `length`
+   * property on the object cannot make the check and the write see different sizes). Throws
+   * ERR_INVALID_ARGUMENT / ERR_DEVICE_FAULT, writing nothing.
+   */
   write(dmaAddress: number, bytes: Uint8Array): void {
     if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError('bytes must be a Uint8Array', { argument: 'bytes' });
-    const { offset } = this.resolve(dmaAddress, bytes.length);
+    const length = typedArrayLength(bytes);
+    const { offset } = this.resolve(dmaAddress, length);
     this.#ctx.fabric.bytes.set(bytes, offset);
   }
+}
+
+// The intrinsic %TypedArray%.prototype.length getter, immune to own or prototype overrides.
+const lengthGetter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype) as object, 'length')!.get!;
+function typedArrayLength(array: Uint8Array): number {
+  return lengthGetter.call(array) as number;
 }

@@ -3,10 +3,12 @@
 // dma_direct_map_page, dma_direct_unmap_sg, the sync functions) and pci_p2pdma_map_segment(),
 // plus dma-bounce's `bounce` P2P policy where mainline fails.
 import { AddressError, DmaMappingError, InvalidArgumentError, P2PNotSupportedError } from '../errors.js';
-import type { MapTypeResult, PciDevice } from '../pci/index.js';
-import { allocateBounce, allocateBounceWaiting, bounceRecordFor, copyRecords, fromBounce, notBounceMapping, releaseBounce, runCopies, toBounce, type BounceOwner, type CopyTriple } from './bounce.js';
+import type { PciDevice } from '../pci/index.js';
+import { allocateBounce, allocateBounceWaiting, bounceRecordFor, copyRecords, fromBounce, notBounceMapping, notLive, releaseBounce, runCopies, toBounce, untilIdle, whileBusy, type BounceOwner, type CopyTriple } from './bounce.js';
 import type { BounceRecord, DmaContext } from './context.js';
-import { DMA_ATTR_SKIP_CPU_SYNC, deviceReads, deviceWrites, type StreamingDirection } from './direction.js';
+import { DMA_ATTR_MMIO, DMA_ATTR_SKIP_CPU_SYNC, deviceReads, deviceWrites, type StreamingDirection } from './direction.js';
+import type { DmaMapOps, SegmentRef, SyncTarget } from './ops.js';
+import { p2pdmaBusAddrMap, P2pdmaMapType, P2pdmaState } from './p2pdma-state.js';
 import type { BounceReason, MappedSegment, MappingKind, SgEntry } from './types.js';
 
 export type P2pPolicy = 'reject' | 'bounce';
@@ -19,8 +21,6 @@ export interface MappingDevice {
   readonly forceBounce: boolean;
   readonly p2pPolicy: P2pPolicy;
   readonly owner: BounceOwner;
-  /** The P2PDMA route from a BAR owner to this device (calc_map_type_and_dist(), cached). */
-  route(provider: PciDevice): MapTypeResult;
 }
 
 // A segment being mapped: the MappedSegment handed back, its dmaAddress filled in for bounced
@@ -43,25 +43,26 @@ export function dmaCapable(device: MappingDevice, addr: number, size: number): b
   return addr + Math.max(size, 1) - 1 <= device.dmaLimit;
 }
 
-// models the per-segment choice of dma_direct_map_sg() / pci_p2pdma_map_segment() / dma_direct_map_page().
+// models the per-segment choice of dma_direct_map_sg() / pci_p2pdma_state() / dma_direct_map_phys().
 // Writes the fabric offset of the original bytes to origOffsets[i].
-function classify(ctx: DmaContext, device: MappingDevice, entry: SgEntry, origOffsets: number[], i: number): Segment {
+function classify(ctx: DmaContext, device: MappingDevice, state: P2pdmaState, entry: SgEntry, attrs: number, origOffsets: number[], i: number): Segment {
   const { phys, length } = entry;
   const region = ctx.fabric.regionAt(phys, length);
   origOffsets[i] = region.offset + (phys - region.phys);
-  if (region.kind === 'bounce') {
-    throw new AddressError(`phys 0x${phys.toString(16)} is inside the swiotlb pool, which is not memory a driver maps`, { address: phys, length });
+  if (region.kind === 'bounce' || ctx.pool.overlaps(phys, length)) {
+    throw new AddressError(`phys 0x${phys.toString(16)}+${length} is inside a swiotlb pool, which is not memory a driver maps`, { address: phys, length });
   }
-  if (region.kind === 'ram') {
+  const map = state.classify(region);
+  if (attrs & DMA_ATTR_MMIO) return classifyMmio(device, state, map, phys, length);
+  if (map === P2pdmaMapType.NONE) {
     if (device.forceBounce) return segment(phys, length, 'bounced', 0, 'forced');
     if (!dmaCapable(device, phys, length)) return segment(phys, length, 'bounced', 0, 'dma-mask');
     return segment(phys, length, 'direct', phys);
   }
-  const bar = ctx.barOfRegion.get(region)!;
-  const provider = bar.device.bdf;
-  const route = device.route(bar.device);
-  if (route.type === 'BUS_ADDR') {
-    const busAddress = bar.busAddress + (phys - bar.phys);
+  const mem = state.mem!;
+  const provider = mem.owner.bdf;
+  if (map === P2pdmaMapType.BUS_ADDR) {
+    const busAddress = p2pdmaBusAddrMap(mem, phys);
     // Mainline hands out the bus address with no mask check (pci_p2pdma_bus_addr_map()), so a
     // device that cannot drive it faults later; the bounce policy bounces it instead.
     if (device.p2pPolicy === 'bounce' && !dmaCapable(device, busAddress, length)) {
@@ -69,7 +70,7 @@ function classify(ctx: DmaContext, device: MappingDevice, entry: SgEntry, origOf
     }
     return segment(phys, length, 'bus-address', busAddress, undefined, provider);
   }
-  if (route.type === 'THRU_HOST_BRIDGE') {
+  if (map === P2pdmaMapType.THRU_HOST_BRIDGE) {
     const reason: BounceReason | undefined = device.forceBounce ? 'forced' : !dmaCapable(device, phys, length) ? 'dma-mask' : undefined;
     if (reason === undefined) return segment(phys, length, 'host-bridge', phys, undefined, provider);
     if (device.p2pPolicy === 'bounce') return segment(phys, length, 'bounced', 0, reason, provider);
@@ -80,9 +81,28 @@ function classify(ctx: DmaContext, device: MappingDevice, entry: SgEntry, origOf
     );
   }
   if (device.p2pPolicy === 'bounce') return segment(phys, length, 'bounced', 0, 'p2p-not-supported', provider);
+  const reasons = state.route?.reasons ?? [];
   throw new P2PNotSupportedError(
-    `${device.pci.bdf}: peer-to-peer DMA to ${provider} BAR memory at 0x${phys.toString(16)} is NOT_SUPPORTED (${route.reasons.join('; ') || 'no route'}); policy "reject" fails the mapping with -EREMOTEIO as mainline does`,
-    { errno: 'EREMOTEIO', address: phys, length, provider, reasons: route.reasons },
+    `${device.pci.bdf}: peer-to-peer DMA to ${provider} BAR memory at 0x${phys.toString(16)} is NOT_SUPPORTED (${reasons.join('; ') || 'no route'}); policy "reject" fails the mapping with -EREMOTEIO as mainline does`,
+    { errno: 'EREMOTEIO', address: phys, length, provider, reasons },
+  );
+}
+
+// models dma_direct_map_phys() with DMA_ATTR_MMIO: the CPU physical address if dma_capable(), else
+// DMA_MAPPING_ERROR; never swiotlb, no CPU sync. Policy 'bounce' goes beyond mainline: what the
+// device cannot reach (forced bounce, beyond the mask, a P2P route that is NOT_SUPPORTED) bounces.
+function classifyMmio(device: MappingDevice, state: P2pdmaState, map: P2pdmaMapType, phys: number, length: number): Segment {
+  const provider = map === P2pdmaMapType.NONE ? undefined : state.mem!.owner.bdf;
+  const kind: MappingKind = provider === undefined ? 'direct' : 'host-bridge';
+  const unreachable = device.forceBounce ? 'forced' : !dmaCapable(device, phys, length) ? 'dma-mask' : undefined;
+  if (unreachable === undefined) {
+    if (map === P2pdmaMapType.NOT_SUPPORTED && device.p2pPolicy === 'bounce') return segment(phys, length, 'bounced', 0, 'mmio-p2p-not-supported', provider);
+    return segment(phys, length, kind, phys, undefined, provider);
+  }
+  if (device.p2pPolicy === 'bounce') return segment(phys, length, 'bounced', 0, unreachable === 'forced' ? 'mmio-forced' : 'mmio-dma-mask', provider);
+  throw new DmaMappingError(
+    `${device.pci.bdf}: DMA addr 0x${phys.toString(16)}+${length} cannot be mapped with DMA_ATTR_MMIO: ${unreachable === 'forced' ? 'the device bounces every mapping and MMIO is never bounced' : `beyond the device DMA mask (limit 0x${device.dmaLimit.toString(16)}) and MMIO is never bounced`}`,
+    { errno: 'EIO', address: phys, length, ...(provider === undefined ? {} : { provider }) },
   );
 }
 
@@ -103,15 +123,16 @@ export const MAP_COPY_BATCH = 64 * 1024;
  * On any failure the copies already issued are waited for, every slot taken is released and the
  * error is rethrown: nothing stays mapped.
  */
-export async function mapSegments(ctx: DmaContext, device: MappingDevice, entries: readonly SgEntry[], direction: StreamingDirection, signal?: AbortSignal): Promise<MappedSegment[]> {
+export async function mapSegments(ctx: DmaContext, device: MappingDevice, entries: readonly SgEntry[], direction: StreamingDirection, attrs: number, signal: AbortSignal | undefined): Promise<MappedSegment[]> {
   // One pass to decide (this one may throw), one to take slots and issue copies: the hot path
   // allocates a segment per entry and a record per bounced one, little else per segment.
   const n = entries.length;
   const origOffsets: number[] = new Array(n);
   const segments: Segment[] = new Array(n);
   let bounced = 0;
+  const state = new P2pdmaState(ctx.p2pdma, device.pci);
   for (let i = 0; i < n; i++) {
-    const seg = segments[i] = classify(ctx, device, entries[i]!, origOffsets, i);
+    const seg = segments[i] = classify(ctx, device, state, entries[i]!, attrs, origOffsets, i);
     if (seg.kind === 'bounced') bounced++;
   }
   if (bounced === 0) return segments;
@@ -150,28 +171,22 @@ export async function mapSegments(ctx: DmaContext, device: MappingDevice, entrie
     for (const record of records) releaseBounce(ctx, record);
     throw error;
   }
+  // Copied in: from here the device may use the slots, and unmap and sync accept them.
+  for (const record of records) record.state = 'live';
   return segments;
 }
 
 /**
- * Checks the segments an unmap or sync names (what mapSg returned, or a single range): each an object with a
- * non-negative safe-integer dmaAddress and a positive length. Throws ERR_INVALID_ARGUMENT, changing nothing.
+ * The live bounce records holding each synced range (undefined outside the pool), all checked before
+ * anything changes: ERR_INVALID_ARGUMENT for a pool range no mapping of this device holds,
+ * ERR_MAPPING_STATE for one that is not live.
  */
-function checkSegments(segments: readonly { dmaAddress: number; length: number }[]): void {
-  for (const segment of segments) {
-    const { dmaAddress, length } = (segment ?? {}) as { dmaAddress?: unknown; length?: unknown };
-    if (typeof dmaAddress !== 'number' || !Number.isSafeInteger(dmaAddress) || dmaAddress < 0 || typeof length !== 'number' || !Number.isSafeInteger(length) || length <= 0) {
-      throw new InvalidArgumentError('each segment must be { dmaAddress, length } as mapSg returned it (non-negative integers, length > 0)', { argument: 'segments' });
-    }
-  }
-}
-
-/** The live bounce records holding each synced range (undefined outside the pool), all checked before anything changes. */
-function recordsOf(ctx: DmaContext, device: MappingDevice, segments: readonly { dmaAddress: number; length: number }[]): (BounceRecord | undefined)[] {
+function recordsOf(ctx: DmaContext, device: MappingDevice, segments: readonly SegmentRef[]): (BounceRecord | undefined)[] {
   return segments.map(({ dmaAddress, length }) => {
-    if (!ctx.poolRegion.containsPhys(dmaAddress)) return undefined;
+    if (!ctx.pool.isSwiotlbBuffer(dmaAddress)) return undefined;
     const record = bounceRecordFor(ctx, device.owner.id, dmaAddress, length);
     if (!record) throw notBounceMapping(dmaAddress, length);
+    if (record.state !== 'live') throw notLive(record, dmaAddress, length);
     return record;
   });
 }
@@ -179,26 +194,31 @@ function recordsOf(ctx: DmaContext, device: MappingDevice, segments: readonly { 
 /**
  * Unmaps segments (models dma_direct_unmap_sg() / swiotlb_tbl_unmap_single()): for bounced
  * ones, FROM_DEVICE and BIDIRECTIONAL copy slot → original unless SKIP_CPU_SYNC, then the
- * slots are freed. Throws ERR_INVALID_ARGUMENT, changing nothing, when a pool address is not
- * a live mapping of this device of that size, or names the same mapping twice.
+ * slots are freed. Throws, changing nothing, ERR_INVALID_ARGUMENT when a pool address is not a
+ * mapping of this device of that size or names the same mapping twice, and ERR_MAPPING_STATE
+ * when one is not live (its map has not resolved, or another unmap has it). From the first
+ * change on the mappings are 'unmapping': a second unmap or a sync of them is refused, and the
+ * slots are freed only after the syncs already running and the copy-back have finished.
  */
-export async function unmapSegments(ctx: DmaContext, device: MappingDevice, segments: readonly { dmaAddress: number; length: number }[], direction: StreamingDirection, attrs: number): Promise<void> {
-  checkSegments(segments);
+export async function unmapSegments(ctx: DmaContext, device: MappingDevice, segments: readonly SegmentRef[], direction: StreamingDirection, attrs: number): Promise<void> {
   const live: BounceRecord[] = [];
-  const pool = ctx.poolRegion;
+  const pool = ctx.pool;
   // Each record is stamped with this call's number, so a mapping named twice is caught
   // without building a set.
   const claim = ++unmapClaims;
   for (const { dmaAddress, length } of segments) {
-    if (!pool.containsPhys(dmaAddress)) continue;
+    if (!pool.isSwiotlbBuffer(dmaAddress)) continue;
     const record = ctx.bounced.get(dmaAddress);
     if (!record || record.deviceId !== device.owner.id || record.size !== length) throw notBounceMapping(dmaAddress, length);
     if (record.claim === claim) throw new InvalidArgumentError('the same swiotlb mapping appears twice in one unmap', { argument: 'segments' });
+    if (record.state !== 'live') throw notLive(record, dmaAddress, length);
     record.claim = claim;
     live.push(record);
   }
   if (live.length === 0) return;
+  for (const record of live) record.state = 'unmapping';
   try {
+    for (const record of live) await untilIdle(record);
     if (deviceWrites(direction) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) await copyRecords(ctx, live, false);
   } finally {
     for (const record of live) releaseBounce(ctx, record);
@@ -211,19 +231,45 @@ let unmapClaims = 0;
  * Syncs segments (models dma_direct_sync_sg_for_cpu/_for_device() and the single variants):
  * for the CPU, FROM_DEVICE and BIDIRECTIONAL copy slot → original; for the device, TO_DEVICE
  * and BIDIRECTIONAL copy original → slot; other directions copy nothing. A range may be part
- * of a mapping. Throws ERR_INVALID_ARGUMENT for a pool range that no live mapping of this device holds.
+ * of a mapping. Throws ERR_INVALID_ARGUMENT for a pool range that no mapping of this device
+ * holds and ERR_MAPPING_STATE for one that is not live, before anything is copied.
  */
-export async function syncSegments(ctx: DmaContext, device: MappingDevice, segments: readonly { dmaAddress: number; length: number }[], direction: StreamingDirection, target: 'cpu' | 'device'): Promise<void> {
-  checkSegments(segments);
+export async function syncSegments(ctx: DmaContext, device: MappingDevice, segments: readonly SegmentRef[], direction: StreamingDirection, target: SyncTarget): Promise<void> {
   const records = recordsOf(ctx, device, segments);
   const copies: CopyTriple[] = [];
   const copyIn = target === 'device' ? deviceReads(direction) : deviceWrites(direction);
   if (!copyIn) return;
+  const touched: BounceRecord[] = [];
   for (const [i, record] of records.entries()) {
     if (!record) continue;
     const { dmaAddress, length } = segments[i]!;
     const offset = dmaAddress - record.tlbAddr;
     copies.push(target === 'device' ? toBounce(record, offset, length) : fromBounce(record, offset, length));
+    touched.push(record);
   }
-  await runCopies(ctx, copies);
+  if (copies.length === 0) return;
+  await whileBusy(touched, () => runCopies(ctx, copies));
 }
+
+/** dma-direct (kernel/dma/direct.c, kernel/dma/direct.h): one to one, never merging, swiotlb where the device cannot reach. */
+export const directOps: DmaMapOps = {
+  name: 'direct',
+  // models dma_direct_map_phys()
+  async mapPhys(ctx, device, entry, direction, attrs, signal) {
+    return (await mapSegments(ctx, device, [entry], direction, attrs, signal))[0]!;
+  },
+  // models dma_direct_unmap_phys(): with DMA_ATTR_MMIO nothing to do, unless policy 'bounce' bounced it
+  unmapPhys(ctx, device, ref, direction, attrs) {
+    return unmapSegments(ctx, device, [ref], direction, attrs);
+  },
+  // models dma_direct_map_sg()
+  mapSg: mapSegments,
+  // models dma_direct_unmap_sg()
+  unmapSg: unmapSegments,
+  // models dma_direct_sync_single_for_cpu() / _for_device()
+  syncSingle(ctx, device, ref, direction, target) {
+    return syncSegments(ctx, device, [ref], direction, target);
+  },
+  // models dma_direct_sync_sg_for_cpu() / _for_device()
+  syncSg: syncSegments,
+};

@@ -12,9 +12,40 @@ export const DmaDirection = {
 export type DmaDirection = (typeof DmaDirection)[keyof typeof DmaDirection];
 export type StreamingDirection = Exclude<DmaDirection, 3>;
 
+// The DMA_ATTR_* bits of include/linux/dma-mapping.h, with the kernel's values. The model acts on
+// SKIP_CPU_SYNC and MMIO; the others are accepted (a replayed trace carries them) and change nothing.
+/** The device may reorder writes (PCIe relaxed ordering). */
+export const DMA_ATTR_WEAK_ORDERING = 1 << 1;
+/** Coherent allocations: write-combined mapping. */
+export const DMA_ATTR_WRITE_COMBINE = 1 << 2;
+/** Coherent allocations: no kernel virtual mapping. */
+export const DMA_ATTR_NO_KERNEL_MAPPING = 1 << 4;
 /** Skip the unmap-time copy-back and cache maintenance (the map-time copy-in still happens). */
 export const DMA_ATTR_SKIP_CPU_SYNC = 1 << 5;
-const KNOWN_ATTRS = DMA_ATTR_SKIP_CPU_SYNC;
+/** Coherent allocations: physically contiguous. */
+export const DMA_ATTR_FORCE_CONTIGUOUS = 1 << 6;
+/** Coherent allocations: single pages are enough. */
+export const DMA_ATTR_ALLOC_SINGLE_PAGES = 1 << 7;
+/** Do not warn when the mapping fails. */
+export const DMA_ATTR_NO_WARN = 1 << 8;
+/** The mapping is for privileged accesses only. */
+export const DMA_ATTR_PRIVILEGED = 1 << 9;
+/** The range is device memory (MMIO), not RAM: no CPU sync, never swiotlb (Linux 6.18). */
+export const DMA_ATTR_MMIO = 1 << 10;
+
+/** Every attribute bit with its kernel name, in the kernel's table order (what a trace prints). */
+export const DMA_ATTR_NAMES: readonly (readonly [bit: number, name: string])[] = [
+  [DMA_ATTR_WEAK_ORDERING, 'WEAK_ORDERING'],
+  [DMA_ATTR_WRITE_COMBINE, 'WRITE_COMBINE'],
+  [DMA_ATTR_NO_KERNEL_MAPPING, 'NO_KERNEL_MAPPING'],
+  [DMA_ATTR_SKIP_CPU_SYNC, 'SKIP_CPU_SYNC'],
+  [DMA_ATTR_FORCE_CONTIGUOUS, 'FORCE_CONTIGUOUS'],
+  [DMA_ATTR_ALLOC_SINGLE_PAGES, 'ALLOC_SINGLE_PAGES'],
+  [DMA_ATTR_NO_WARN, 'NO_WARN'],
+  [DMA_ATTR_PRIVILEGED, 'PRIVILEGED'],
+  [DMA_ATTR_MMIO, 'MMIO'],
+];
+const KNOWN_ATTRS = DMA_ATTR_NAMES.reduce((mask, [bit]) => mask | bit, 0);
 
 const NAMES = ['BIDIRECTIONAL', 'TO_DEVICE', 'FROM_DEVICE', 'NONE'] as const;
 
@@ -30,10 +61,10 @@ export function checkDirection(direction: unknown): asserts direction is Streami
   }
 }
 
-/** Throws ERR_INVALID_ARGUMENT for attributes other than DMA_ATTR_SKIP_CPU_SYNC. */
+/** Throws ERR_INVALID_ARGUMENT unless `attrs` is a combination of the DMA_ATTR_* bits. */
 export function checkAttrs(attrs: unknown): asserts attrs is number {
   if (typeof attrs !== 'number' || (attrs >>> 0) !== attrs || (attrs & ~KNOWN_ATTRS) !== 0) {
-    throw new InvalidArgumentError(`attrs ${String(attrs)} has bits other than DMA_ATTR_SKIP_CPU_SYNC`, { argument: 'attrs' });
+    throw new InvalidArgumentError(`attrs ${String(attrs)} has bits that are no DMA_ATTR_* attribute`, { argument: 'attrs' });
   }
 }
 

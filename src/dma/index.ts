@@ -5,6 +5,7 @@ export {
   IO_TLB_SIZE,
   IO_TLB_SEGSIZE,
   IO_TLB_DEFAULT_SIZE,
+  IO_TLB_MIN_SLABS,
   maxMappingSize,
   nrSlots,
   type SwiotlbPoolOptions,
@@ -16,8 +17,44 @@ export {
   type SwiotlbAreaState,
   type SwiotlbWaitOptions,
 } from './swiotlb.js';
-export { DmaDirection, DMA_ATTR_SKIP_CPU_SYNC, directionName, type StreamingDirection } from './direction.js';
-export { DmaDevice, type DmaDeviceOptions } from './device.js';
+export {
+  SwiotlbMem,
+  DEFAULT_MAX_PAGE_ORDER,
+  DEFAULT_SWIOTLB_PHYS_LIMIT,
+  type SwiotlbMemOptions,
+  type SwiotlbDynamicOptions,
+  type SwiotlbMemMapRequest,
+  type SwiotlbMemMapping,
+  type SwiotlbMemMappingInfo,
+  type SwiotlbMemStats,
+  type SwiotlbDynamicStats,
+  type SwiotlbPoolInfo,
+  type SwiotlbPoolKind,
+  type SwiotlbPoolView,
+  type SwiotlbAllocOptions,
+} from './swiotlb-mem.js';
+export type { AllocPoolMemory, FreePoolMemory, SwiotlbPoolMemoryRequest } from './swiotlb-pool-memory.js';
+export { createRestrictedDmaPool, type RestrictedDmaPoolNode } from './swiotlb-restricted.js';
+export type { WorkMode as SwiotlbGrowthMode } from './swiotlb-work.js';
+export {
+  DmaDirection,
+  DMA_ATTR_WEAK_ORDERING,
+  DMA_ATTR_WRITE_COMBINE,
+  DMA_ATTR_NO_KERNEL_MAPPING,
+  DMA_ATTR_SKIP_CPU_SYNC,
+  DMA_ATTR_FORCE_CONTIGUOUS,
+  DMA_ATTR_ALLOC_SINGLE_PAGES,
+  DMA_ATTR_NO_WARN,
+  DMA_ATTR_PRIVILEGED,
+  DMA_ATTR_MMIO,
+  DMA_ATTR_NAMES,
+  directionName,
+  type StreamingDirection,
+} from './direction.js';
+export { DmaDevice, MAX_SG_ENTRIES, type DmaDeviceOptions } from './mapping.js';
+export { MAX_CPUS } from './device-options.js';
+export type { DmaMapOps, SegmentRef, SyncTarget } from './ops.js';
+export type { SystemState } from './lifecycle.js';
 export {
   DmaDebug,
   DmaDebugCode,
@@ -34,3 +71,6 @@ export { DmaSystem, DEFAULT_RAM, type RamDefinition, type SystemOptions } from '
 export { DEFAULT_TOPOLOGY } from './default-topology.js';
 export { MAP_COPY_BATCH, type P2pPolicy } from './direct.js';
 export type { BounceReason, MappedSegment, MappedSg, MappingKind, SgEntry } from './types.js';
+export type { BounceState } from './context.js';
+export { P2pdmaMapType, P2pdmaProviders, P2pdmaState, p2pdmaBusAddrMap, type P2pdmaProvider } from './p2pdma-state.js';
+export { BlkDmaIterator, type BlkDmaSegment, type BlkQueueLimits, type BlkRequest, type BlkStatus } from './blk-dma-iter.js';

@@ -1,27 +1,50 @@
-// The swiotlb bounce pool: slot accounting only, as kernel/dma/swiotlb.c (v6.10+) keeps it.
-// The pool moves no bytes and knows nothing of its callers: it hands out runs of 2 KiB slots
-// over a contiguous range whose DMA (= physical) base is given, and takes them back.
+// One swiotlb bounce pool (the kernel's struct io_tlb_pool): slot accounting only, as
+// kernel/dma/swiotlb.c (v6.10+) keeps it. The pool moves no bytes and knows nothing of its
+// callers: it hands out runs of 2 KiB slots over a contiguous range whose DMA (= physical)
+// base is given, and takes them back. Used alone it is also the whole allocator of a kernel
+// without CONFIG_SWIOTLB_DYNAMIC (one pool); SwiotlbMem (swiotlb-mem.ts) searches several.
 // Placement follows the kernel slot for slot; see docs/swiotlb.md for what differs and why.
-import { AbortError, InvalidArgumentError, SwiotlbFullError } from '../errors.js';
+import { InvalidArgumentError, SwiotlbFullError } from '../errors.js';
 import { parseSize, type Size } from '../size.js';
-import { WaitQueue, type WaitNode } from './swiotlb-wait.js';
+import {
+  CHECK_RELEASE,
+  CLAIM,
+  IO_TLB_SEGSIZE,
+  IO_TLB_SHIFT,
+  IO_TLB_SIZE,
+  KIND_ALLOC,
+  KIND_MAP,
+  LAST_MAPPING,
+  PAGE_SIZE,
+  POOL_SHAPE,
+  RECORD_KIND,
+  RELEASE,
+  SEGMENT_BYTES,
+  SLOT_MASK,
+  adjustNareas,
+  alignOffset,
+  allocBytesOf,
+  checkMapRequest,
+  checkUint32,
+  hex,
+  limitNareas,
+  maxMappingSizeOf,
+  nrSlots,
+  checkWait,
+  type CheckedRequest,
+  type PoolShape,
+  type RecordKind,
+} from './swiotlb-internal.js';
+import { SpaceWaiters } from './swiotlb-wait.js';
 
-/** log2 of the slot size. */
-export const IO_TLB_SHIFT = 11;
-/** Bytes per slot. */
-export const IO_TLB_SIZE = 1 << IO_TLB_SHIFT;
-/** Slots per segment; no mapping crosses a segment. */
-export const IO_TLB_SEGSIZE = 128;
-export const PAGE_SHIFT = 12;
-export const PAGE_SIZE = 1 << PAGE_SHIFT;
+export { IO_TLB_SHIFT, IO_TLB_SIZE, IO_TLB_SEGSIZE, PAGE_SHIFT, PAGE_SIZE, nrSlots } from './swiotlb-internal.js';
 /** The default pool size, 64 MiB. */
 export const IO_TLB_DEFAULT_SIZE = 64 * 2 ** 20;
+/** The smallest pool the kernel bothers with (1 MiB): the floor of a dynamic pool's halving. */
+export const IO_TLB_MIN_SLABS = (1 << 20) >> IO_TLB_SHIFT;
 
-const SEGMENT_BYTES = IO_TLB_SIZE * IO_TLB_SEGSIZE;
-const SLOT_MASK = IO_TLB_SIZE - 1;
 // The fabric is wasm32: a pool never exceeds 4 GiB.
 const MAX_POOL_BYTES = 2 ** 32;
-const UINT32_MAX = 0xffff_ffff;
 
 export interface SwiotlbPoolOptions {
   /** DMA (= CPU physical) address of slot 0. Page aligned; may lie above 4 GiB. */
@@ -50,7 +73,12 @@ export interface SwiotlbFullEvent {
 export interface SwiotlbMapRequest {
   /** Address of the original buffer; its low bits under `minAlignMask` are kept in the bounce address. */
   readonly origAddr: number;
-  /** Bytes, 1 .. maxMappingSize(minAlignMask). */
+  /**
+   * Bytes, 1 .. 256 KiB. Above maxMappingSize(minAlignMask) (the limit drivers are told) the
+   * mapping is still placed when its slots fit one segment, as swiotlb_tbl_map_single() does; an
+   * allocation (size plus alignment offset, rounded up to allocAlignMask + 1) larger than one
+   * segment is refused with ERR_INVALID_ARGUMENT.
+   */
   readonly size: number;
   /** The device's min_align_mask (dma_get_min_align_mask). Default 0. */
   readonly minAlignMask?: number;
@@ -65,7 +93,7 @@ export interface SwiotlbMapRequest {
 export interface SwiotlbMapping {
   /** Bounce address of the first data byte; equals origAddr in every bit of minAlignMask (unless origAddr is 0, a kernel quirk). */
   readonly tlbAddr: number;
-  /** First allocated slot (the first padding slot when padSlots > 0). */
+  /** First allocated slot (the first padding slot when padSlots > 0), counted from the base of the pool holding it. */
   readonly index: number;
   /** Slots allocated, padding included. */
   readonly nslots: number;
@@ -90,7 +118,7 @@ export interface SwiotlbStats {
   readonly usedSlots: number;
   /** io_tlb_used_hiwater. */
   readonly highWaterSlots: number;
-  /** io_tlb_transient_nslabs: always 0, the dynamic (transient pool) mode is not modelled. */
+  /** io_tlb_transient_nslabs: always 0 for a lone pool (transient pools belong to a dynamic SwiotlbMem). */
   readonly transientSlots: number;
   readonly areas: number;
   /** area_nslabs. */
@@ -119,34 +147,16 @@ export interface SwiotlbWaitOptions {
 }
 
 /**
- * Largest mapping a device with this min_align_mask can bounce: one segment (256 KiB) less
- * roundup(minAlignMask, IO_TLB_SIZE) when the mask is non-zero. 0 when the mask eats the segment.
- * Throws InvalidArgumentError (ERR_INVALID_ARGUMENT) for a mask that is not a 32-bit unsigned integer.
+ * Largest mapping a device with this min_align_mask is told it may bounce (what
+ * dma_max_mapping_size() reports): one segment (256 KiB) less roundup(minAlignMask, IO_TLB_SIZE)
+ * when the mask is non-zero; 0 when the mask eats the segment. The pool itself places larger
+ * mappings when their slots fit a segment. Throws InvalidArgumentError (ERR_INVALID_ARGUMENT)
+ * for a mask that is not a 32-bit unsigned integer.
  */
 // models swiotlb_max_mapping_size()
 export function maxMappingSize(minAlignMask = 0): number {
   checkUint32(minAlignMask, 'minAlignMask');
-  const minAlign = minAlignMask === 0 ? 0 : Math.ceil(minAlignMask / IO_TLB_SIZE) * IO_TLB_SIZE;
-  return Math.max(0, SEGMENT_BYTES - minAlign);
-}
-
-/** Slots needed for `bytes`. */
-// models nr_slots()
-export function nrSlots(bytes: number): number {
-  return Math.ceil(bytes / IO_TLB_SIZE);
-}
-
-interface Waiter {
-  readonly origAddr: number;
-  readonly size: number;
-  readonly minAlignMask: number;
-  readonly allocAlignMask: number;
-  readonly cpu: number;
-  readonly boundaryMask: number;
-  resolve(mapping: SwiotlbMapping): void;
-  reject(err: Error): void;
-  /** Stops the timer and the abort listener. */
-  cleanup(): void;
+  return maxMappingSizeOf(minAlignMask);
 }
 
 /**
@@ -167,9 +177,11 @@ export class SwiotlbPool {
   // Kernel state (struct io_tlb_slot, struct io_tlb_area).
   /**
    * One bit per slot, set while the slot is in use. The kernel stores each slot's `list` (free
-   * slots from there to the end of its free run, never past the segment end) and rewrites the
-   * free slots before a run on every allocation and free (up to 127 of them); here `list` is
-   * computed from this bitmap when asked (freeRun()): the same values, with no walks.
+   * slots from there to the end of its free run, never past the segment end or the pool end) and
+   * rewrites the free slots before a run on every allocation and free (up to 127 of them); here
+   * `list` is computed from this bitmap when asked (freeRun()): the same values, with no walks.
+   * The bitmap covers whole segments; bits past the pool's last slot stay set, so that a free run
+   * stops at the pool end as the kernel's initial `list` does.
    */
   private readonly inUse: Uint32Array;
   /** The kernel's alloc_size: bytes from the slot's start (less the in-slot offset) to the allocation's end. */
@@ -182,7 +194,7 @@ export class SwiotlbPool {
   private hiwater = 0;
 
   // Beyond the kernel: one record per live mapping, at its first data slot, so unmap can be checked.
-  /** Mapping size; 0 = no mapping starts at this slot. */
+  /** Mapping size; 0 = no mapping starts at this slot; negated for a swiotlb_alloc() allocation (KIND_ALLOC). */
   private readonly recSize: Int32Array;
   private readonly recOrig: Float64Array;
   private readonly recMinAlign: Uint32Array;
@@ -192,10 +204,10 @@ export class SwiotlbPool {
   private live = 0;
   private fullCount = 0;
   private readonly onFull: ((event: SwiotlbFullEvent) => void) | undefined;
-  private readonly waiters = new WaitQueue<Waiter>();
-  private draining = false;
+  /** mapWait() callers; made at the first one (a transient pool never has any). */
+  private waiters: SpaceWaiters<CheckedRequest, SwiotlbMapping> | undefined;
 
-  // Result of the last successful mapSlots(), read by map() without allocating on the hot path.
+  // Result of the last successful claim, read by map() without allocating on the hot path.
   private lastIndex = 0;
   private lastNslots = 0;
   private lastPad = 0;
@@ -213,21 +225,38 @@ export class SwiotlbPool {
       throw new InvalidArgumentError('SwiotlbPool: options must be an object', { argument: 'options' });
     }
     const { base, cpus = 1, areas, onFull } = options;
+    const shape = (options as { [POOL_SHAPE]?: PoolShape })[POOL_SHAPE];
     if (!Number.isSafeInteger(base) || base < 0 || base % PAGE_SIZE !== 0) {
       throw new InvalidArgumentError(`SwiotlbPool: base must be a page-aligned address, got ${String(base)}`, { argument: 'base', value: base });
     }
-    const size = parseSize(options.size ?? IO_TLB_DEFAULT_SIZE, 'size');
-    if (size === 0 || size % SEGMENT_BYTES !== 0 || size > MAX_POOL_BYTES) {
-      throw new InvalidArgumentError(`SwiotlbPool: size must be a whole number of 256KiB segments, at most 4GiB, got ${size}`, { argument: 'size', value: size });
+    let size: number;
+    let nareas: number;
+    if (shape !== undefined) {
+      // A pool the kernel builds itself: any slot count, the area count as given.
+      const { slots, areas: shapeAreas } = shape;
+      if (!Number.isSafeInteger(slots) || slots < 1 || slots > MAX_POOL_BYTES / IO_TLB_SIZE) {
+        throw new InvalidArgumentError(`SwiotlbPool: a pool holds 1..${MAX_POOL_BYTES / IO_TLB_SIZE} slots, got ${String(slots)}`, { argument: 'size', value: slots });
+      }
+      if (!Number.isSafeInteger(shapeAreas) || shapeAreas < 1 || shapeAreas > slots) {
+        throw new InvalidArgumentError(`SwiotlbPool: areas must be 1..${slots}, got ${String(shapeAreas)}`, { argument: 'areas', value: shapeAreas });
+      }
+      size = slots * IO_TLB_SIZE;
+      nareas = shapeAreas;
+    } else {
+      size = parseSize(options.size ?? IO_TLB_DEFAULT_SIZE, 'size');
+      if (size === 0 || size % SEGMENT_BYTES !== 0 || size > MAX_POOL_BYTES) {
+        throw new InvalidArgumentError(`SwiotlbPool: size must be a whole number of 256KiB segments, at most 4GiB, got ${size}`, { argument: 'size', value: size });
+      }
+      if (!Number.isSafeInteger(cpus) || cpus < 1 || cpus > 65536) {
+        throw new InvalidArgumentError(`SwiotlbPool: cpus must be an integer 1..65536, got ${String(cpus)}`, { argument: 'cpus', value: cpus });
+      }
+      if (areas !== undefined && (!Number.isSafeInteger(areas) || areas < 1 || areas > 65536)) {
+        throw new InvalidArgumentError(`SwiotlbPool: areas must be an integer 1..65536, got ${String(areas)}`, { argument: 'areas', value: areas });
+      }
+      nareas = limitNareas(adjustNareas(areas ?? cpus), size / IO_TLB_SIZE);
     }
     if (!Number.isSafeInteger(base + size)) {
       throw new InvalidArgumentError('SwiotlbPool: base + size is beyond 2^53', { argument: 'base', value: base });
-    }
-    if (!Number.isSafeInteger(cpus) || cpus < 1 || cpus > 65536) {
-      throw new InvalidArgumentError(`SwiotlbPool: cpus must be an integer 1..65536, got ${String(cpus)}`, { argument: 'cpus', value: cpus });
-    }
-    if (areas !== undefined && (!Number.isSafeInteger(areas) || areas < 1 || areas > 65536)) {
-      throw new InvalidArgumentError(`SwiotlbPool: areas must be an integer 1..65536, got ${String(areas)}`, { argument: 'areas', value: areas });
     }
     if (onFull !== undefined && typeof onFull !== 'function') {
       throw new InvalidArgumentError('SwiotlbPool: onFull must be a function', { argument: 'onFull' });
@@ -237,11 +266,14 @@ export class SwiotlbPool {
     this.size = size;
     this.end = base + size;
     this.totalSlots = nslabs;
-    this.areas = limitNareas(adjustNareas(areas ?? cpus), nslabs);
-    this.areaSlots = Math.floor(nslabs / this.areas);
+    this.areas = nareas;
+    this.areaSlots = Math.floor(nslabs / nareas);
     this.onFull = onFull;
 
-    this.inUse = new Uint32Array(nslabs / 32);
+    const segments = Math.ceil(nslabs / IO_TLB_SEGSIZE);
+    this.inUse = new Uint32Array(segments * (IO_TLB_SEGSIZE / 32));
+    // models the initial list = min(IO_TLB_SEGSIZE - io_tlb_offset(i), nslabs - i): runs end at the pool end
+    if (nslabs % IO_TLB_SEGSIZE !== 0) this.markSlots(nslabs, segments * IO_TLB_SEGSIZE - nslabs, true);
     this.allocSize = new Int32Array(nslabs);
     this.pad = new Int32Array(nslabs);
     this.areaIndex = new Int32Array(this.areas);
@@ -257,8 +289,9 @@ export class SwiotlbPool {
    * Allocates slots for one mapping. Returns where the data goes.
    * Throws SwiotlbFullError (ERR_SWIOTLB_FULL; fields `size` (the kernel's sz), `mappingSize`,
    * `totalSlots`, `usedSlots`) when no area has room, with the kernel's message; and
-   * InvalidArgumentError (ERR_INVALID_ARGUMENT, field `argument`) for a bad request, including a
-   * size above maxMappingSize(minAlignMask) or an allocAlignMask that makes it larger than a segment.
+   * InvalidArgumentError (ERR_INVALID_ARGUMENT, field `argument`) for a bad request, including an
+   * allocation larger than one segment (size above 256 KiB, or made so by the alignment offset and
+   * allocAlignMask). Sizes above maxMappingSize(minAlignMask) are placed when their slots fit.
    * Leaves the pool unchanged when it throws (except the `fullEvents` counter).
    */
   // models swiotlb_tbl_map_single() up to the copy-in (the mapper copies)
@@ -292,8 +325,9 @@ export class SwiotlbPool {
    */
   // models swiotlb_tbl_unmap_single() and swiotlb_release_slots() after the copy-back
   unmap(tlbAddr: number, size: number, minAlignMask = 0): void {
-    this.releaseSlots(tlbAddr, size, minAlignMask);
-    if (this.waiters.length !== 0) this.drainWaiters();
+    this.release(this.checkRelease(tlbAddr, size, minAlignMask, KIND_MAP), tlbAddr);
+    const waiters = this.waiters;
+    if (waiters !== undefined && waiters.length !== 0) waiters.drain();
   }
 
   /**
@@ -307,23 +341,8 @@ export class SwiotlbPool {
   // beyond the kernel: QEMU's address_space_map() + cpu_register_map_client()
   mapWait(request: SwiotlbMapRequest, options: SwiotlbWaitOptions = {}): Promise<SwiotlbMapping> {
     try {
-      if (typeof request !== 'object' || request === null) {
-        throw new InvalidArgumentError('swiotlb mapWait: request must be an object', { argument: 'request' });
-      }
-      if (typeof options !== 'object' || options === null) {
-        throw new InvalidArgumentError('swiotlb mapWait: options must be an object', { argument: 'options' });
-      }
-      const { timeout, signal } = options;
-      if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0) || timeout > 2 ** 31 - 1)) {
-        throw new InvalidArgumentError(`swiotlb mapWait: timeout must be 0..2147483647 ms, got ${String(timeout)}`, { argument: 'timeout' });
-      }
-      if (signal !== undefined && !(signal instanceof AbortSignal)) {
-        throw new InvalidArgumentError('swiotlb mapWait: signal must be an AbortSignal', { argument: 'signal' });
-      }
-      const { origAddr, size, minAlignMask = 0, allocAlignMask = 0, cpu = 0, boundaryMask = -1 } = request;
-      this.checkRequest(origAddr, size, minAlignMask, allocAlignMask, cpu, boundaryMask);
-      if (signal?.aborted) throw abortError(signal);
-      return this.enqueue({ origAddr, size, minAlignMask, allocAlignMask, cpu, boundaryMask }, timeout, signal);
+      const { checked, timeout, signal } = checkWait(request, options);
+      return (this.waiters ??= this.makeWaiters()).wait(checked, timeout, signal);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -367,7 +386,7 @@ export class SwiotlbPool {
       areaSlots: this.areaSlots,
       fullEvents: this.fullCount,
       mappings: this.live,
-      waiters: this.waiters.length,
+      waiters: this.waiters?.length ?? 0,
     };
   }
 
@@ -380,7 +399,7 @@ export class SwiotlbPool {
     this.hiwater = 0;
   }
 
-  /** Next-fit index and use of one area (for tests and debugging). */
+  /** Next-fit index and use of one area (for tests and debugging). Throws ERR_INVALID_ARGUMENT for no such area. */
   areaState(area: number): SwiotlbAreaState {
     if (!Number.isInteger(area) || area < 0 || area >= this.areas) {
       throw new InvalidArgumentError(`swiotlb: no area ${String(area)}`, { argument: 'area' });
@@ -388,7 +407,10 @@ export class SwiotlbPool {
     return { index: this.areaIndex[area]!, used: this.areaUsed[area]!, start: area * this.areaSlots, slots: this.areaSlots };
   }
 
-  /** The kernel's per-slot `list`: free slots from `slot` to the end of its free run inside its segment; 0 when used. */
+  /**
+   * The kernel's per-slot `list`: free slots from `slot` to the end of its free run inside its
+   * segment (and the pool); 0 when used. Throws ERR_INVALID_ARGUMENT for no such slot.
+   */
   freeRunAt(slot: number): number {
     if (!Number.isInteger(slot) || slot < 0 || slot >= this.totalSlots) {
       throw new InvalidArgumentError(`swiotlb: no slot ${String(slot)}`, { argument: 'slot' });
@@ -396,74 +418,70 @@ export class SwiotlbPool {
     return this.freeRun(slot);
   }
 
+  // ---- hooks for SwiotlbMem (swiotlb-internal.ts documents them)
+
+  /** @internal SwiotlbMem's hook: one area's search and record (swiotlb-internal.ts). */
+  [CLAIM](area: number, origAddr: number, size: number, minAlignMask: number, allocAlignMask: number, boundaryMask: number, allocBytes: number, kind: RecordKind): number {
+    return this.claim(area, origAddr, size, minAlignMask, allocAlignMask, boundaryMask, allocBytes, kind);
+  }
+
+  /** @internal SwiotlbMem's hook: the checked first data slot of a record. */
+  [CHECK_RELEASE](tlbAddr: number, size: number, minAlignMask: number, kind: RecordKind): number {
+    return this.checkRelease(tlbAddr, size, minAlignMask, kind);
+  }
+
+  /** @internal SwiotlbMem's hook: frees a checked record. */
+  [RELEASE](data: number, tlbAddr: number): number {
+    return this.release(data, tlbAddr);
+  }
+
+  /** @internal SwiotlbMem's hook: the last claim's mapping. */
+  [LAST_MAPPING](tlbAddr: number): SwiotlbMapping {
+    return this.lastMapping(tlbAddr);
+  }
+
+  /** @internal SwiotlbMem's hook: the kind of the record at an address. */
+  [RECORD_KIND](tlbAddr: number): number {
+    const slot = this.slotIndexOf(tlbAddr);
+    const recorded = slot < 0 ? 0 : this.recSize[slot]!;
+    return recorded === 0 ? 0 : recorded > 0 ? KIND_MAP : KIND_ALLOC;
+  }
+
   // ---- internals
 
-  private checkRequest(origAddr: number, size: number, minAlignMask: number, allocAlignMask: number, cpu: number, boundaryMask: number): void {
-    if (!Number.isSafeInteger(origAddr) || origAddr < 0) {
-      throw new InvalidArgumentError(`swiotlb map: origAddr must be an address, got ${String(origAddr)}`, { argument: 'origAddr', value: origAddr });
-    }
-    if (minAlignMask === 0 && allocAlignMask === 0) {
-      // The common case (no device alignment): one segment is the only limit.
-      if (!Number.isSafeInteger(size) || size < 1 || size > SEGMENT_BYTES) this.checkSize(size, 0);
-    } else {
-      this.checkAlignedRequest(origAddr, size, minAlignMask, allocAlignMask);
-    }
-    if (!Number.isSafeInteger(cpu) || cpu < 0 || cpu > UINT32_MAX) {
-      throw new InvalidArgumentError(`swiotlb map: cpu must be a CPU number, got ${String(cpu)}`, { argument: 'cpu', value: cpu });
-    }
-    if (boundaryMask !== -1 && (!Number.isSafeInteger(boundaryMask) || boundaryMask < SLOT_MASK || !isPow2(boundaryMask + 1))) {
-      throw new InvalidArgumentError(`swiotlb map: boundaryMask must be 2^k - 1 with k >= ${IO_TLB_SHIFT}, got ${String(boundaryMask)}`, {
-        argument: 'boundaryMask', value: boundaryMask,
-      });
-    }
+  private makeWaiters(): SpaceWaiters<CheckedRequest, SwiotlbMapping> {
+    return new SpaceWaiters<CheckedRequest, SwiotlbMapping>({
+      attempt: (r) => {
+        const tlbAddr = this.mapSlots(r.origAddr, r.size, r.minAlignMask, r.allocAlignMask, r.cpu, r.boundaryMask);
+        return tlbAddr < 0 ? undefined : this.lastMapping(tlbAddr);
+      },
+      cannotEverFit: () => this.used === 0,
+      reportFull: (r) => {
+        this.reportFull(r.size, allocBytesOf(r.origAddr, r.size, r.minAlignMask, r.allocAlignMask));
+      },
+      fullError: (r, timeout) => {
+        const allocBytes = allocBytesOf(r.origAddr, r.size, r.minAlignMask, r.allocAlignMask);
+        if (timeout !== undefined) {
+          return new SwiotlbFullError(`${this.fullMessage(allocBytes)}; gave up after ${timeout} ms`, {
+            size: allocBytes, mappingSize: r.size, totalSlots: this.totalSlots, usedSlots: this.used, timedOut: true, timeout,
+          });
+        }
+        return new SwiotlbFullError(`${this.fullMessage(allocBytes)}; it cannot fit even in the empty pool`, {
+          size: allocBytes, mappingSize: r.size, totalSlots: this.totalSlots, usedSlots: 0, neverFits: true,
+        });
+      },
+    });
   }
 
-  private checkSize(size: number, minAlignMask: number): void {
-    const max = maxMappingSize(minAlignMask);
-    if (!Number.isSafeInteger(size) || size < 1 || size > max) {
-      throw new InvalidArgumentError(`swiotlb map: size must be 1..${max} bytes (swiotlb_max_mapping_size), got ${String(size)}`, {
-        argument: 'size', value: size, maxMappingSize: max,
-      });
-    }
-  }
-
-  private checkAlignedRequest(origAddr: number, size: number, minAlignMask: number, allocAlignMask: number): void {
-    checkUint32(minAlignMask, 'minAlignMask');
-    checkUint32(allocAlignMask, 'allocAlignMask');
-    if ((allocAlignMask & (allocAlignMask + 1)) !== 0 && allocAlignMask !== UINT32_MAX) {
-      throw new InvalidArgumentError(`swiotlb map: allocAlignMask must be 0 or 2^k - 1, got ${allocAlignMask}`, { argument: 'allocAlignMask', value: allocAlignMask });
-    }
-    this.checkSize(size, minAlignMask);
-    if (nrSlots(alignUp(size + alignOffset(minAlignMask, allocAlignMask, origAddr), allocAlignMask)) > IO_TLB_SEGSIZE) {
-      throw new InvalidArgumentError(`swiotlb map: allocAlignMask 0x${allocAlignMask.toString(16)} makes a ${size}-byte mapping larger than a segment`, {
-        argument: 'allocAlignMask', value: allocAlignMask,
-      });
-    }
-  }
-
-  /** Validates, searches and records; returns tlbAddr or -1 (full). `lastAllocBytes` is set either way. */
-  // models swiotlb_tbl_map_single() and swiotlb_find_slots() (non-dynamic)
-  private mapSlots(origAddr: number, size: number, minAlignMask: number, allocAlignMask: number, cpu: number, boundaryMask: number): number {
-    this.checkRequest(origAddr, size, minAlignMask, allocAlignMask, cpu, boundaryMask);
-    const offset = alignOffset(minAlignMask, allocAlignMask, origAddr);
-    const allocBytes = alignUp(size + offset, allocAlignMask);
-    this.lastAllocBytes = allocBytes;
-    const nareas = this.areas;
-    const start = cpu & (nareas - 1);
-    let area = start;
-    let index = -1;
-    do {
-      index = this.searchPoolArea(area, origAddr, allocBytes, allocAlignMask, minAlignMask, boundaryMask);
-      if (index >= 0) break;
-      if (++area >= nareas) area = 0;
-    } while (area !== start);
+  private claim(area: number, origAddr: number, size: number, minAlignMask: number, allocAlignMask: number, boundaryMask: number, allocBytes: number, kind: RecordKind): number {
+    const index = this.searchPoolArea(area, origAddr, allocBytes, allocAlignMask, minAlignMask, boundaryMask);
     if (index < 0) return -1;
-
+    const offset = alignOffset(minAlignMask, allocAlignMask, origAddr);
     const padSlots = offset >>> IO_TLB_SHIFT;
     const data = index + padSlots;
     const nslots = nrSlots(allocBytes);
     this.pad[data] = padSlots;
-    this.recSize[data] = size;
+    this.recSize[data] = kind === KIND_MAP ? size : -size;
     this.recOrig[data] = origAddr;
     this.recMinAlign[data] = minAlignMask;
     this.recAllocAlign[data] = allocAlignMask;
@@ -475,6 +493,85 @@ export class SwiotlbPool {
     this.lastPad = padSlots;
     this.lastOffset = offset;
     return this.base + data * IO_TLB_SIZE + (offset & SLOT_MASK);
+  }
+
+  // Beyond the kernel (which trusts the caller and corrupts its free lists otherwise): the record
+  // must start exactly here, with the size, mask and kind it was made with. For an allocation the
+  // mask is not compared: swiotlb_free() is given none, and an allocation's offset is always 0.
+  private checkRelease(tlbAddr: number, size: number, minAlignMask: number, kind: RecordKind): number {
+    if (!Number.isSafeInteger(tlbAddr) || tlbAddr < this.base || tlbAddr >= this.end) {
+      throw unmapError(`swiotlb unmap: 0x${hex(tlbAddr)} is outside the pool`, 'outside-pool', tlbAddr);
+    }
+    if (kind === KIND_MAP) checkUint32(minAlignMask, 'minAlignMask');
+    const slot = Math.floor((tlbAddr - this.base) / IO_TLB_SIZE);
+    const head = this.owner[slot]!;
+    if (head < 0) throw unmapError(`swiotlb unmap: nothing is mapped at 0x${hex(tlbAddr)}`, 'not-mapped', tlbAddr);
+    const mappedMask = this.recMinAlign[head]!;
+    const start = this.base + head * IO_TLB_SIZE + (this.recOrig[head]! & mappedMask & SLOT_MASK);
+    if (start !== tlbAddr) {
+      throw unmapError(`swiotlb unmap: 0x${hex(tlbAddr)} is not the start of a mapping (the mapping there starts at 0x${hex(start)})`, 'not-mapping-start', tlbAddr);
+    }
+    const recorded = this.recSize[head]!;
+    if (recorded > 0 !== (kind === KIND_MAP)) {
+      throw unmapError(
+        kind === KIND_MAP ? `swiotlb unmap: 0x${hex(tlbAddr)} is a swiotlb_alloc() allocation; free it with free()` : `swiotlb free: 0x${hex(tlbAddr)} is a streaming mapping; unmap it`,
+        'kind-mismatch', tlbAddr,
+      );
+    }
+    if (kind === KIND_MAP && mappedMask !== minAlignMask) {
+      throw unmapError(`swiotlb unmap: min_align_mask 0x${hex(minAlignMask)} differs from 0x${hex(mappedMask)} used to map`, 'min-align-mask-mismatch', tlbAddr);
+    }
+    if (Math.abs(recorded) !== size) {
+      throw unmapError(`swiotlb unmap: size ${String(size)} differs from the mapped size ${Math.abs(recorded)}`, 'size-mismatch', tlbAddr);
+    }
+    return head;
+  }
+
+  // models swiotlb_release_slots()
+  private release(data: number, tlbAddr: number): number {
+    // The kernel finds the first slot from the address and the device's min_align_mask alone:
+    // tlb_addr & min_align_mask & (IO_TLB_SIZE - 1), which for the checked start of a record is
+    // the address's offset in its slot (the base is page aligned).
+    const offset = (tlbAddr - this.base) & SLOT_MASK; // ToInt32 keeps the low bits of any safe integer
+    const index = data - this.pad[data]!;
+    const nslots = nrSlots(this.allocSize[index]! + offset);
+    const area = Math.floor(index / this.areaSlots);
+    const allocSize = this.allocSize;
+    const owner = this.owner;
+    for (let i = index + nslots - 1; i >= index; i--) {
+      allocSize[i] = 0;
+      owner[i] = -1;
+    }
+    // The kernel's two merges (with the free runs after and before, inside the segment) are what
+    // freeRun() computes from the bitmap.
+    this.markSlots(index, nslots, false);
+    this.pad[data] = 0;
+    this.recSize[data] = 0;
+    this.areaUsed[area] = this.areaUsed[area]! - nslots;
+    this.used -= nslots; // models dec_used()
+    this.live--;
+    return nslots;
+  }
+
+  private lastMapping(tlbAddr: number): SwiotlbMapping {
+    return { tlbAddr, index: this.lastIndex, nslots: this.lastNslots, padSlots: this.lastPad, offset: this.lastOffset };
+  }
+
+  /** Validates, searches and records; returns tlbAddr or -1 (full). `lastAllocBytes` is set either way. */
+  // models swiotlb_tbl_map_single() and swiotlb_find_slots() (non-dynamic)
+  private mapSlots(origAddr: number, size: number, minAlignMask: number, allocAlignMask: number, cpu: number, boundaryMask: number): number {
+    checkMapRequest(origAddr, size, minAlignMask, allocAlignMask, cpu, boundaryMask);
+    const allocBytes = allocBytesOf(origAddr, size, minAlignMask, allocAlignMask);
+    this.lastAllocBytes = allocBytes;
+    const nareas = this.areas;
+    const start = cpu & (nareas - 1);
+    let area = start;
+    do {
+      const tlbAddr = this.claim(area, origAddr, size, minAlignMask, allocAlignMask, boundaryMask, allocBytes, KIND_MAP);
+      if (tlbAddr >= 0) return tlbAddr;
+      if (++area >= nareas) area = 0;
+    } while (area !== start);
+    return -1;
   }
 
   /** First slot of a run for `allocBytes` in one area, taken; or -1. */
@@ -540,49 +637,6 @@ export class SwiotlbPool {
     return slot;
   }
 
-  // models swiotlb_release_slots(), refusing what the kernel would corrupt itself on
-  private releaseSlots(tlbAddr: number, size: number, minAlignMask: number): void {
-    if (!Number.isSafeInteger(tlbAddr) || tlbAddr < this.base || tlbAddr >= this.end) {
-      throw unmapError(`swiotlb unmap: 0x${hex(tlbAddr)} is outside the pool`, 'outside-pool', tlbAddr);
-    }
-    checkUint32(minAlignMask, 'minAlignMask');
-    // Beyond the kernel: the mapping must start exactly here, with the size and mask it was made with.
-    const slot = Math.floor((tlbAddr - this.base) / IO_TLB_SIZE);
-    const head = this.owner[slot]!;
-    if (head < 0) throw unmapError(`swiotlb unmap: nothing is mapped at 0x${hex(tlbAddr)}`, 'not-mapped', tlbAddr);
-    const mappedMask = this.recMinAlign[head]!;
-    const start = this.base + head * IO_TLB_SIZE + (this.recOrig[head]! & mappedMask & SLOT_MASK);
-    if (start !== tlbAddr) {
-      throw unmapError(`swiotlb unmap: 0x${hex(tlbAddr)} is not the start of a mapping (the mapping there starts at 0x${hex(start)})`, 'not-mapping-start', tlbAddr);
-    }
-    if (mappedMask !== minAlignMask) {
-      throw unmapError(`swiotlb unmap: min_align_mask 0x${hex(minAlignMask)} differs from 0x${hex(mappedMask)} used to map`, 'min-align-mask-mismatch', tlbAddr);
-    }
-    if (this.recSize[head] !== size) {
-      throw unmapError(`swiotlb unmap: size ${String(size)} differs from the mapped size ${this.recSize[head]!}`, 'size-mismatch', tlbAddr);
-    }
-    // The kernel finds the first slot from the address and the device's min_align_mask alone.
-    const offset = tlbAddr & minAlignMask & SLOT_MASK;
-    const data = Math.floor((tlbAddr - offset - this.base) / IO_TLB_SIZE);
-    const index = data - this.pad[data]!;
-    const nslots = nrSlots(this.allocSize[index]! + offset);
-    const area = Math.floor(index / this.areaSlots);
-    const allocSize = this.allocSize;
-    const owner = this.owner;
-    for (let i = index + nslots - 1; i >= index; i--) {
-      allocSize[i] = 0;
-      owner[i] = -1;
-    }
-    // The kernel's two merges (with the free runs after and before, inside the segment) are what
-    // freeRun() computes from the bitmap.
-    this.markSlots(index, nslots, false);
-    this.pad[data] = 0;
-    this.recSize[data] = 0;
-    this.areaUsed[area] = this.areaUsed[area]! - nslots;
-    this.used -= nslots; // models dec_used()
-    this.live--;
-  }
-
   /** The kernel's slots[slot].list: free slots from `slot` to the next used slot or the segment end. */
   private freeRun(slot: number): number {
     const inUse = this.inUse;
@@ -616,23 +670,19 @@ export class SwiotlbPool {
     const minAlignMask = this.recMinAlign[data]!;
     const allocAlignMask = this.recAllocAlign[data]!;
     const origAddr = this.recOrig[data]!;
-    const size = this.recSize[data]!;
     const offset = alignOffset(minAlignMask, allocAlignMask, origAddr);
     return {
       tlbAddr: this.base + data * IO_TLB_SIZE + (offset & SLOT_MASK),
       index,
-      nslots: nrSlots(alignUp(size + offset, allocAlignMask)),
+      // as swiotlb_release_slots() counts them (an allocation's slots are not rounded to its alignment)
+      nslots: nrSlots(this.allocSize[index]! + (offset & SLOT_MASK)),
       padSlots,
       offset,
       origAddr,
-      size,
+      size: Math.abs(this.recSize[data]!),
       minAlignMask,
       allocAlignMask,
     };
-  }
-
-  private lastMapping(tlbAddr: number): SwiotlbMapping {
-    return { tlbAddr, index: this.lastIndex, nslots: this.lastNslots, padSlots: this.lastPad, offset: this.lastOffset };
   }
 
   private fullMessage(allocBytes: number): string {
@@ -650,127 +700,9 @@ export class SwiotlbPool {
     const message = this.reportFull(mappingSize, allocBytes);
     return new SwiotlbFullError(message, { size: allocBytes, mappingSize, totalSlots: this.totalSlots, usedSlots: this.used });
   }
-
-  private enqueue(w: Omit<Waiter, 'resolve' | 'reject' | 'cleanup'>, timeout: number | undefined, signal: AbortSignal | undefined): Promise<SwiotlbMapping> {
-    return new Promise<SwiotlbMapping>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      let onAbort: (() => void) | undefined;
-      const waiter: Waiter = {
-        ...w,
-        resolve,
-        reject,
-        cleanup: () => {
-          if (timer !== undefined) clearTimeout(timer);
-          if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
-        },
-      };
-      const node = this.waiters.push(waiter);
-      // Register first, then retry: the retry is the allocation attempt, so an unmap can never
-      // fall between a failed attempt and the registration.
-      this.drainWaiters();
-      if (!node.queued) return;
-      // Still queued: the pool is full for this request, the moment the kernel would warn.
-      this.reportFull(w.size, alignUp(w.size + alignOffset(w.minAlignMask, w.allocAlignMask, w.origAddr), w.allocAlignMask));
-      if (!node.queued) return; // onFull freed space and the unmap served us
-      if (timeout !== undefined) {
-        timer = setTimeout(() => {
-          const allocBytes = alignUp(w.size + alignOffset(w.minAlignMask, w.allocAlignMask, w.origAddr), w.allocAlignMask);
-          this.giveUp(node, new SwiotlbFullError(`${this.fullMessage(allocBytes)}; gave up after ${timeout} ms`, {
-            size: allocBytes, mappingSize: w.size, totalSlots: this.totalSlots, usedSlots: this.used, timedOut: true, timeout,
-          }));
-        }, timeout);
-      }
-      if (signal !== undefined) {
-        onAbort = () => this.giveUp(node, abortError(signal));
-        signal.addEventListener('abort', onAbort, { once: true });
-      }
-    });
-  }
-
-  /** Removes a waiter that timed out or aborted; those behind it may fit now. */
-  private giveUp(node: WaitNode<Waiter>, err: Error): void {
-    if (!node.queued) return;
-    const wasHead = this.waiters.isHead(node);
-    this.waiters.remove(node);
-    node.value.cleanup();
-    node.value.reject(err);
-    if (wasHead) this.drainWaiters();
-  }
-
-  /** Serves waiters oldest first; stops at the first that does not fit (no overtaking). */
-  private drainWaiters(): void {
-    if (this.draining) return;
-    this.draining = true;
-    try {
-      for (let node = this.waiters.peek(); node !== undefined; node = this.waiters.peek()) {
-        const w = node.value;
-        const tlbAddr = this.mapSlots(w.origAddr, w.size, w.minAlignMask, w.allocAlignMask, w.cpu, w.boundaryMask);
-        if (tlbAddr < 0) {
-          if (this.used !== 0) break;
-          // Nothing is mapped, so no unmap can ever make room.
-          this.waiters.remove(node);
-          w.cleanup();
-          w.reject(new SwiotlbFullError(`${this.fullMessage(this.lastAllocBytes)}; it cannot fit even in the empty pool`, {
-            size: this.lastAllocBytes, mappingSize: w.size, totalSlots: this.totalSlots, usedSlots: 0, neverFits: true,
-          }));
-          continue;
-        }
-        this.waiters.remove(node);
-        w.cleanup();
-        w.resolve(this.lastMapping(tlbAddr));
-      }
-    } finally {
-      this.draining = false;
-    }
-  }
-}
-
-// models swiotlb_adjust_nareas(): 0 counts as 1, others round up to a power of two
-function adjustNareas(nareas: number): number {
-  if (nareas <= 1) return 1;
-  return 2 ** Math.ceil(Math.log2(nareas));
-}
-
-// models limit_nareas(): every area gets at least one segment; the result need not be a power of two
-function limitNareas(nareas: number, nslots: number): number {
-  if (nslots < nareas * IO_TLB_SEGSIZE) return Math.floor(nslots / IO_TLB_SEGSIZE);
-  return nareas;
-}
-
-// models swiotlb_align_offset(): bytes before the data, from the min_align_mask bits the slot choice does not keep
-function alignOffset(minAlignMask: number, allocAlignMask: number, addr: number): number {
-  return (addr & minAlignMask & (allocAlignMask | SLOT_MASK)) >>> 0;
-}
-
-/** ALIGN(value, mask + 1) for a mask 2^k - 1. */
-function alignUp(value: number, mask: number): number {
-  return Math.ceil(value / (mask + 1)) * (mask + 1);
-}
-
-function isPow2(n: number): boolean {
-  if (!(n > 0) || !Number.isSafeInteger(n)) return false;
-  // The bit trick covers 31 bits (it is on the map hot path); halve larger values first.
-  while (n > 0x4000_0000) {
-    if (n % 2 !== 0) return false;
-    n /= 2;
-  }
-  return (n & (n - 1)) === 0;
-}
-
-function checkUint32(value: number, name: string): void {
-  if (!Number.isInteger(value) || value < 0 || value > UINT32_MAX) {
-    throw new InvalidArgumentError(`swiotlb: ${name} must be a 32-bit unsigned integer, got ${String(value)}`, { argument: name, value });
-  }
 }
 
 function unmapError(message: string, reason: string, tlbAddr: number): InvalidArgumentError {
   return new InvalidArgumentError(message, { argument: 'tlbAddr', reason, tlbAddr });
 }
 
-function abortError(signal: AbortSignal): AbortError {
-  return new AbortError('swiotlb mapWait was aborted', { cause: signal.reason });
-}
-
-function hex(n: number): string {
-  return Number.isFinite(n) ? n.toString(16) : String(n);
-}

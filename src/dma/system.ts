@@ -2,16 +2,20 @@
 // the swiotlb pool in low memory, backing memory for p2pmem BARs), starts the copy engine,
 // and hands out DmaDevices by BDF.
 import { CopyEngine, type EngineOptions } from '../engine/index.js';
-import { InvalidArgumentError, UnknownDeviceError } from '../errors.js';
+import { InvalidArgumentError, InvalidStateError, SystemClosedError, UnknownDeviceError } from '../errors.js';
 import { Fabric, WASM_PAGE, type Region, type Span } from '../fabric/index.js';
 import { buildTopology, loadTopologyJson, Topology, type PciBar, type TopologySpec } from '../pci/index.js';
 import { parseSize, type Size } from '../size.js';
 import type { DmaContext } from './context.js';
+import { providerAllocator } from './bar-memory.js';
 import { DmaDebug, type DmaDebugOptions } from './debug.js';
 import { BounceRecords } from './bounce-records.js';
 import { DEFAULT_TOPOLOGY } from './default-topology.js';
-import { DmaDevice, type DmaDeviceOptions } from './device.js';
-import { SwiotlbPool } from './swiotlb.js';
+import { SystemLifecycle, type SystemState } from './lifecycle.js';
+import { P2pdmaProviders } from './p2pdma-state.js';
+import { DmaDevice, type DmaDeviceOptions } from './mapping.js';
+import { SwiotlbMem } from './swiotlb-mem.js';
+import type { AllocPoolMemory, FreePoolMemory } from './swiotlb-pool-memory.js';
 
 export interface RamDefinition {
   readonly name: string;
@@ -24,8 +28,12 @@ export interface SystemOptions {
   readonly topology?: Topology | TopologySpec | string;
   /** Host RAM regions; default 64 MiB at 256 MiB (below 4 GiB) and 128 MiB at 4 GiB. */
   readonly ram?: readonly RamDefinition[];
-  /** The swiotlb pool: size (default 64 MiB), physical base (default 64 MiB, below 4 GiB), areas (default 1). */
-  readonly swiotlb?: { readonly size?: Size; readonly phys?: number; readonly areas?: number };
+  /**
+   * The swiotlb: the default pool's size (default 64 MiB), physical base (default 64 MiB, below
+   * 4 GiB) and areas (default 1); `dynamic: true` models CONFIG_SWIOTLB_DYNAMIC (pools added from
+   * host RAM when the pools are full, and transient pools for the mapping that found them full).
+   */
+  readonly swiotlb?: { readonly size?: Size; readonly phys?: number; readonly areas?: number; readonly dynamic?: boolean };
   /** Bytes of backing memory per p2pmem BAR, from the BAR's start (default 64 MiB; the rest of a larger BAR has none). */
   readonly barBacking?: Size;
   /** Options for the copy engine the bounce copies use. */
@@ -38,14 +46,15 @@ export const DEFAULT_RAM: readonly RamDefinition[] = [
   { name: 'ram-low', phys: 0x1000_0000, size: '64MiB' },
   { name: 'ram-high', phys: 0x1_0000_0000, size: '128MiB' },
 ];
-const DEFAULT_SWIOTLB = { size: '64MiB', phys: 0x0400_0000, areas: 1 } as const;
+const DEFAULT_SWIOTLB = { size: '64MiB', phys: 0x0400_0000, areas: 1, dynamic: false } as const;
 const SCRATCH = 16 * 2 ** 20;
 
 export class DmaSystem {
   readonly fabric: Fabric;
   readonly topology: Topology;
   readonly engine: CopyEngine;
-  readonly swiotlb: SwiotlbPool;
+  /** The swiotlb io_tlb_mem (its default pool, and the pools a dynamic swiotlb adds). */
+  readonly swiotlb: SwiotlbMem;
   /** The dma-debug tracker; undefined when the system was created without `debug`. */
   readonly debug: DmaDebug | undefined;
   readonly #ctx: DmaContext;
@@ -54,7 +63,8 @@ export class DmaSystem {
   // (dma-debug keeps what it needs for leak reports itself).
   readonly #devices = new Set<WeakRef<DmaDevice>>();
   readonly #forget = new FinalizationRegistry<WeakRef<DmaDevice>>((ref) => this.#devices.delete(ref));
-  #closed = false;
+  readonly #lifecycle = new SystemLifecycle();
+  #closing: Promise<void> | undefined;
 
   /**
    * Builds the system. Throws ERR_TOPOLOGY / ERR_LSPCI_PARSE for a bad topology, ERR_INVALID_SIZE /
@@ -64,17 +74,23 @@ export class DmaSystem {
     return new DmaSystem(options);
   }
 
-  private constructor(options: SystemOptions) {
-    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object', { argument: 'options' });
+  private constructor(given: SystemOptions) {
+    if (given === null || typeof given !== 'object' || Array.isArray(given)) throw new InvalidArgumentError('options must be an object', { argument: 'options' });
+    // Each option is read once, here; everything below works on the copies.
+    const options: SystemOptions = { ...given };
+    for (const key of Object.keys(options)) if (!SYSTEM_KEYS.has(key)) throw new InvalidArgumentError(`unknown system option "${key}" (known: ${[...SYSTEM_KEYS].join(', ')})`, { argument: key });
     const topology = toTopology(options.topology);
-    const ram = options.ram ?? DEFAULT_RAM;
-    if (!Array.isArray(ram) || ram.length === 0) throw new InvalidArgumentError('ram must be a non-empty array', { argument: 'ram' });
-    const pool = { ...DEFAULT_SWIOTLB, ...options.swiotlb };
+    const ram = ramDefinitions(options.ram ?? DEFAULT_RAM);
+    const swiotlb = options.swiotlb;
+    if (swiotlb !== undefined && (swiotlb === null || typeof swiotlb !== 'object' || Array.isArray(swiotlb))) throw new InvalidArgumentError('swiotlb must be an object { size, phys, areas }', { argument: 'swiotlb' });
+    const pool = { ...DEFAULT_SWIOTLB, ...swiotlb };
     const poolSize = parseSize(pool.size, 'swiotlb.size');
+    if (typeof pool.phys !== 'number' || !Number.isSafeInteger(pool.phys) || pool.phys < 0) throw new InvalidArgumentError('swiotlb.phys must be a non-negative safe integer', { argument: 'swiotlb.phys' });
     const debug = options.debug === undefined || options.debug === false ? undefined : new DmaDebug(options.debug === true ? {} : options.debug);
     const backing = parseSize(options.barBacking ?? '64MiB', 'barBacking');
-    const bars = topology.providers().map((p) => p.bar);
-    const ramSizes = ram.map((r) => parseSize(r.size, `ram ${r.name} size`));
+    const providers = topology.providers();
+    const bars = providers.map((p) => p.bar);
+    const ramSizes = ram.map((r) => r.size);
     const barSizes = bars.map((bar) => Math.min(bar.size, backing));
     const pages = (n: number) => Math.ceil(n / WASM_PAGE) * WASM_PAGE;
     const total = WASM_PAGE + SCRATCH + pages(poolSize) + ramSizes.reduce((a, n) => a + pages(n), 0) + barSizes.reduce((a, n) => a + pages(n), 0);
@@ -87,15 +103,24 @@ export class DmaSystem {
     // first-touch faults of the lazily committed shared buffer.
     poolRegion.view({ offset: poolRegion.offset, length: poolRegion.size }).fill(0);
     const barRegions = new Map<PciBar, Region>();
-    bars.forEach((bar, i) => {
-      barRegions.set(bar, fabric.addRegion({ name: `${bar.device.bdf}/bar${bar.index}`, kind: 'bar', phys: bar.phys, size: barSizes[i]!, busOffset: -bar.busOffset }));
+    // A p2pmem BAR's bytes are allocated through its provider alone (one owner: see bar-memory.ts).
+    providers.forEach((provider, i) => {
+      const bar = provider.bar;
+      const allocator = providerAllocator(provider, barSizes[i]!);
+      barRegions.set(bar, fabric.addRegion({ name: `${bar.device.bdf}/bar${bar.index}`, kind: 'bar', phys: bar.phys, size: barSizes[i]!, busOffset: -bar.busOffset, allocator }));
     });
-    this.swiotlb = new SwiotlbPool({ base: pool.phys, size: poolSize, areas: pool.areas });
+    if (typeof pool.dynamic !== 'boolean') throw new InvalidArgumentError('swiotlb.dynamic must be a boolean', { argument: 'swiotlb.dynamic' });
+    this.swiotlb = new SwiotlbMem({ base: pool.phys, size: poolSize, areas: pool.areas, ...(pool.dynamic ? { dynamic: poolMemory(this.#ram) } : {}) });
     this.fabric = fabric;
     this.topology = topology;
     this.debug = debug;
     this.engine = CopyEngine.create(fabric, options.engine);
-    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new BounceRecords(this.swiotlb), barRegions, barOfRegion: new Map([...barRegions].map(([bar, region]) => [region, bar])), debug };
+    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new BounceRecords(this.swiotlb), barRegions, barOfRegion: new Map([...barRegions].map(([bar, region]) => [region, bar])), p2pdma: new P2pdmaProviders(barRegions), debug, lifecycle: this.#lifecycle };
+  }
+
+  /** 'open', 'closing' (close() waits for the calls in flight) or 'closed'. */
+  get state(): SystemState {
+    return this.#lifecycle.state;
   }
 
   /** Host RAM regions, in the order given. */
@@ -103,22 +128,38 @@ export class DmaSystem {
     return this.#ram;
   }
 
-  /** The fabric region backing a BAR (`bdf`, BAR index). Throws ERR_UNKNOWN_DEVICE / ERR_INVALID_ARGUMENT. */
+  /**
+   * The fabric region backing a BAR (`bdf`, BAR index). Its allocate() and free() go through the
+   * BAR's p2pmem provider, so they never hand out bytes the provider handed out (alignment at most
+   * one page). Throws ERR_UNKNOWN_DEVICE / ERR_INVALID_ARGUMENT.
+   */
   barMemory(bdf: string, index: number): Region {
+    if (typeof bdf !== 'string') throw new InvalidArgumentError(`bdf must be a string such as "0000:03:00.0", got ${typeof bdf}`, { argument: 'bdf' });
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index > 5) throw new InvalidArgumentError(`BAR index ${String(index)} must be an integer in 0..5`, { argument: 'index' });
     const device = this.topology.findDevice(bdf);
     if (!device) throw new UnknownDeviceError(`no device ${bdf}`, { bdf });
     for (const [bar, region] of this.#ctx.barRegions) if (bar.device === device && bar.index === index) return region;
     throw new InvalidArgumentError(`${bdf} BAR ${index} has no backing memory (only p2pmem BARs do)`, { argument: 'index' });
   }
 
-  /** Allocates a buffer in host RAM: below 4 GiB when `low`, else in the first region that fits. */
+  /**
+   * Allocates a buffer in host RAM: below 4 GiB when `low`, else in the first region that fits,
+   * aligned to `alignment` (a power of two, default 64). Throws ERR_INVALID_SIZE /
+   * ERR_INVALID_ARGUMENT for bad arguments, ERR_ALLOC_EXHAUSTED when no region has room.
+   */
   allocRam(size: Size, options: { readonly low?: boolean; readonly alignment?: number } = {}): Span {
     const length = parseSize(size, 'size');
-    const candidates = this.#ram.filter((r) => !options.low || r.physEnd <= 2 ** 32);
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object { low, alignment }', { argument: 'options' });
+    const { low = false, alignment = 64 } = options;
+    if (typeof low !== 'boolean') throw new InvalidArgumentError('low must be a boolean', { argument: 'low' });
+    if (typeof alignment !== 'number' || !Number.isSafeInteger(alignment) || alignment < 1 || (alignment & (alignment - 1)) !== 0 || alignment > 2 ** 30) {
+      throw new InvalidArgumentError(`alignment ${String(alignment)} must be a power of two up to 1 GiB`, { argument: 'alignment' });
+    }
+    const candidates = this.#ram.filter((r) => !low || r.physEnd <= 2 ** 32);
     let last: unknown;
     for (const region of candidates) {
       try {
-        return region.allocate(length, options.alignment ?? 64);
+        return region.allocate(length, alignment);
       } catch (error) {
         last = error;
       }
@@ -126,8 +167,21 @@ export class DmaSystem {
     throw last ?? new InvalidArgumentError('no host RAM region below 4 GiB', { argument: 'low' });
   }
 
-  /** Frees a buffer from allocRam(). */
+  /**
+   * Frees a buffer from allocRam(). Throws ERR_INVALID_STATE, freeing nothing, while a bounce
+   * mapping of it is held (its unmap would copy back into freed memory), and the region's errors
+   * (ERR_FOREIGN_SPAN, ERR_DOUBLE_FREE, ERR_INVALID_ARGUMENT) for what is not a live buffer.
+   */
   freeRam(span: Span): void {
+    if (span === null || typeof span !== 'object' || !this.#ram.includes(span.region)) {
+      throw new InvalidArgumentError('freeRam: expected a span that allocRam() returned', { argument: 'span' });
+    }
+    const { phys, length } = span;
+    for (const record of this.#ctx.bounced.values()) {
+      if (record.origPhys < phys + length && phys < record.origPhys + record.size) {
+        throw new InvalidStateError(`freeRam: 0x${phys.toString(16)}+${length} is the original of a ${record.state} swiotlb mapping at 0x${record.tlbAddr.toString(16)}; unmap it first`, { address: record.origPhys, state: record.state });
+      }
+    }
     span.region.free(span);
   }
 
@@ -136,6 +190,7 @@ export class DmaSystem {
    * a BDF not in the topology, ERR_INVALID_ARGUMENT for a bridge or bad options.
    */
   device(bdf: string, options: DmaDeviceOptions = {}): DmaDevice {
+    if (this.#lifecycle.state !== 'open') throw new SystemClosedError(`the DMA system is ${this.#lifecycle.state}: no new devices`);
     if (typeof bdf !== 'string') throw new InvalidArgumentError(`bdf must be a string such as "0000:03:00.0", got ${typeof bdf}`, { argument: 'bdf' });
     const pci = this.topology.findDevice(bdf);
     if (!pci) throw new UnknownDeviceError(`no device ${bdf} in the topology`, { bdf });
@@ -148,13 +203,26 @@ export class DmaSystem {
   }
 
   /**
-   * Stops the copy engine and releases every device. With dma-debug on, each device with live
-   * mappings makes a DMA_DEBUG_LEAK report; in 'throw' mode the first one is thrown once the
-   * system is fully closed.
+   * Closes the system: new calls are refused with ERR_SYSTEM_CLOSED, maps waiting for swiotlb
+   * space reject with ERR_SYSTEM_CLOSED, and once every call in flight has settled (with its
+   * result or its error) every device is released and the copy engine stops. With dma-debug on,
+   * each device with live mappings makes a DMA_DEBUG_LEAK report; in 'throw' mode the first one is
+   * thrown once the system is fully closed, by the first close() only: every later or concurrent
+   * call resolves when closing is done.
    */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing.then(ignore, ignore);
+    this.#closing = this.#close();
+    return this.#closing;
+  }
+
+  /** `await using system = DmaSystem.create()` closes it at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(): Promise<void> {
+    await this.#lifecycle.close();
     let leak: unknown;
     for (const ref of this.#devices) {
       try {
@@ -164,9 +232,64 @@ export class DmaSystem {
       }
     }
     await this.engine.close();
+    // Gives back the pools a dynamic swiotlb added; leaked mappings keep theirs (as in the kernel).
+    if (this.swiotlb.stats().mappings === 0) await this.swiotlb.close();
+    this.#lifecycle.markClosed();
     if (leak !== undefined) throw leak;
   }
 }
+
+// The page allocator a dynamic swiotlb takes new pools from (the kernel's alloc_pages()): host
+// RAM below the limit, whole pages; the bytes stay in their RAM region's fabric memory.
+function poolMemory(ram: readonly Region[]): { allocPoolMemory: AllocPoolMemory; freePoolMemory: FreePoolMemory } {
+  const taken = new Map<number, Span>();
+  return {
+    allocPoolMemory(bytes, { physLimit }) {
+      for (const region of ram) {
+        if (region.phys + bytes - 1 > physLimit) continue;
+        let span: Span;
+        try {
+          span = region.allocate(bytes, 4096);
+        } catch {
+          continue;
+        }
+        if (span.phys + bytes - 1 > physLimit) {
+          region.free(span);
+          continue;
+        }
+        taken.set(span.phys, span);
+        return { phys: span.phys };
+      }
+      return undefined;
+    },
+    freePoolMemory(phys) {
+      const span = taken.get(phys);
+      if (span) {
+        taken.delete(phys);
+        span.region.free(span);
+      }
+    },
+  };
+}
+
+const SYSTEM_KEYS: ReadonlySet<string> = new Set(['topology', 'ram', 'swiotlb', 'barBacking', 'engine', 'debug']);
+
+// A snapshot of the RAM definitions: each read once and checked.
+function ramDefinitions(given: unknown): { name: string; phys: number; size: number }[] {
+  if (!Array.isArray(given) || given.length === 0 || given.length > 64) throw new InvalidArgumentError('ram must be an array of 1..64 { name, phys, size }', { argument: 'ram' });
+  const out: { name: string; phys: number; size: number }[] = [];
+  for (let i = 0; i < given.length; i++) {
+    const r: unknown = given[i];
+    if (r === null || typeof r !== 'object') throw new InvalidArgumentError(`ram[${i}] must be { name, phys, size }`, { argument: 'ram' });
+    const { name, phys, size } = r as { name?: unknown; phys?: unknown; size?: unknown };
+    if (typeof name !== 'string' || name === '') throw new InvalidArgumentError(`ram[${i}].name must be a non-empty string`, { argument: 'ram' });
+    if (typeof phys !== 'number' || !Number.isSafeInteger(phys) || phys < 0) throw new InvalidArgumentError(`ram[${i}].phys must be a non-negative safe integer`, { argument: 'ram' });
+    out.push({ name, phys, size: parseSize(size as Size, `ram ${name} size`) });
+  }
+  return out;
+}
+
+function ignore(): void {}
 
 function toTopology(source: SystemOptions['topology']): Topology {
   if (source === undefined) return buildTopology(DEFAULT_TOPOLOGY);

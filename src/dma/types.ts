@@ -25,7 +25,14 @@ export type BounceReason =
   /** The device bounces everything (swiotlb=force, SEV/TDX guests). */
   | 'forced'
   /** P2P between the BAR's owner and the device is NOT_SUPPORTED, and the policy bounces. */
-  | 'p2p-not-supported';
+  | 'p2p-not-supported'
+  // Beyond mainline, DMA_ATTR_MMIO ranges under policy 'bounce' (mainline never bounces MMIO: the map fails):
+  /** DMA_ATTR_MMIO, and the device bounces every mapping. */
+  | 'mmio-forced'
+  /** DMA_ATTR_MMIO beyond the device's DMA mask or bus limit. */
+  | 'mmio-dma-mask'
+  /** DMA_ATTR_MMIO on a BAR whose P2P route to the device is NOT_SUPPORTED. */
+  | 'mmio-p2p-not-supported';
 
 export interface MappedSegment {
   readonly phys: number;

@@ -4,6 +4,21 @@
 import { AllocationError, DoubleFreeError, ForeignSpanError, InvalidArgumentError } from '../errors.js';
 
 /** Counters of one allocator. */
+/**
+ * What a region allocates with: physical addresses in, physical addresses out. A region may be
+ * given one that another owner keeps (a BAR's p2pmem genpool), so that every allocation of those
+ * bytes goes through one place.
+ */
+export interface PhysAllocator {
+  /** The physical address of `length` free bytes aligned to `alignment`; throws a coded error when it has none. */
+  allocate(length: number, alignment?: number): number;
+  /** Frees what allocate() returned at `phys`; throws a coded error otherwise, changing nothing. */
+  free(phys: number): void;
+  /** What is in use and free now. */
+  stats(): AllocatorStats;
+}
+
+/** An allocator's occupancy, in bytes. */
 export interface AllocatorStats {
   readonly size: number;
   readonly used: number;

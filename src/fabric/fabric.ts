@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { AddressError, FabricFullError, InvalidArgumentError, RegionConflictError } from '../errors.js';
 import { parseSize, type Size } from '../size.js';
-import { RangeAllocator } from './allocator.js';
+import { RangeAllocator, type PhysAllocator } from './allocator.js';
 import { FabricKernels } from './kernels.js';
 import { kernelModule } from '../kernels/module.js';
 import { Region, REGION_KINDS, type RegionKind } from './region.js';
@@ -33,6 +33,8 @@ export interface RegionDefinition {
   readonly size: Size;
   /** Bus address = phys + busOffset (default 0). */
   readonly busOffset?: number;
+  /** Who allocates the region's bytes (default: the region's own first-fit allocator). */
+  readonly allocator?: PhysAllocator;
 }
 
 const DEFAULTS = { size: '256MiB', scratch: '16MiB' } as const;
@@ -122,9 +124,9 @@ export class Fabric {
       throw new InvalidArgumentError(`region ${name}: size must be a positive multiple of ${PAGE_SIZE}`, { argument: 'size' });
     }
     for (const other of this.#regions) {
-      if (other.name === name) throw new RegionConflictError(`region ${name} already exists`, { name });
+      if (other.name === name) throw new RegionConflictError(`region ${name} already exists`, { region: name });
       if (phys < other.physEnd && other.phys < phys + size) {
-        throw new RegionConflictError(`region ${name} [0x${phys.toString(16)}, 0x${(phys + size).toString(16)}) overlaps region ${other.name}`, { name, other: other.name });
+        throw new RegionConflictError(`region ${name} [0x${phys.toString(16)}, 0x${(phys + size).toString(16)}) overlaps region ${other.name}`, { region: name, other: other.name });
       }
     }
     const offset = this.#nextOffset;
@@ -132,7 +134,11 @@ export class Fabric {
     if (offset + reserved > this.size) {
       throw new FabricFullError(`region ${name} needs ${size} bytes but the fabric has ${this.size - offset} left`, { requested: size, available: this.size - offset });
     }
-    const region = new Region({ name, kind, phys, offset, size, busOffset, buffer: this.buffer });
+    const allocator = definition.allocator;
+    if (allocator !== undefined && (allocator === null || typeof allocator.allocate !== 'function' || typeof allocator.free !== 'function' || typeof allocator.stats !== 'function')) {
+      throw new InvalidArgumentError(`region ${name}: allocator must have allocate(), free() and stats()`, { argument: 'allocator' });
+    }
+    const region = new Region({ name, kind, phys, offset, size, busOffset, buffer: this.buffer, ...(allocator ? { allocator } : {}) });
     this.#nextOffset = offset + reserved;
     // Sorted by phys for lookups.
     const at = this.#regions.findIndex((r) => r.phys > phys);

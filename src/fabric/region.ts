@@ -2,7 +2,7 @@
 // BAR or the bounce pool, with a CPU physical base and a bus offset.
 import { AddressError, ForeignSpanError, InvalidArgumentError } from '../errors.js';
 import { parseSize, type Size } from '../size.js';
-import { RangeAllocator, type AllocatorStats } from './allocator.js';
+import { RangeAllocator, type AllocatorStats, type PhysAllocator } from './allocator.js';
 
 export type RegionKind = 'ram' | 'bar' | 'bounce';
 export const REGION_KINDS: readonly RegionKind[] = ['ram', 'bar', 'bounce'];
@@ -23,6 +23,8 @@ export interface RegionInit {
   readonly size: number;
   readonly busOffset: number;
   readonly buffer: SharedArrayBuffer;
+  /** Who hands out the region's bytes; default a first-fit allocator of the region's own. */
+  readonly allocator?: PhysAllocator;
 }
 
 export class Region {
@@ -35,7 +37,7 @@ export class Region {
   readonly size: number;
   /** Bus address = phys + busOffset (0 for host RAM seen by a device in direct mode). */
   readonly busOffset: number;
-  readonly #allocator: RangeAllocator;
+  readonly #allocator: PhysAllocator;
   readonly #buffer: SharedArrayBuffer;
 
   constructor(init: RegionInit) {
@@ -47,7 +49,7 @@ export class Region {
     this.busOffset = init.busOffset;
     this.#buffer = init.buffer;
     // Allocation works in physical addresses, so alignment means physical alignment.
-    this.#allocator = new RangeAllocator(init.phys, init.size);
+    this.#allocator = init.allocator ?? new RangeAllocator(init.phys, init.size);
   }
 
   /** One past the last physical address. */

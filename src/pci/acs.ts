@@ -7,12 +7,19 @@ export type AcsFlagName = 'SrcValid' | 'TransBlk' | 'ReqRedir' | 'CmpltRedir' | 
 /** The ACS bits in register order: bit 0 SrcValid (PCI_ACS_SV) .. bit 6 DirectTrans (PCI_ACS_DT). */
 export const ACS_FLAG_NAMES: readonly AcsFlagName[] = ['SrcValid', 'TransBlk', 'ReqRedir', 'CmpltRedir', 'UpstreamFwd', 'EgressCtrl', 'DirectTrans'];
 
+/** ACS Source Validation (lspci's SrcValid), as include/uapi/linux/pci_regs.h defines PCI_ACS_SV. */
 export const PCI_ACS_SV = 0x01;
+/** ACS Translation Blocking (lspci's TransBlk), as include/uapi/linux/pci_regs.h defines PCI_ACS_TB. */
 export const PCI_ACS_TB = 0x02;
+/** ACS P2P Request Redirect (lspci's ReqRedir), as include/uapi/linux/pci_regs.h defines PCI_ACS_RR. */
 export const PCI_ACS_RR = 0x04;
+/** ACS P2P Completion Redirect (lspci's CmpltRedir), as include/uapi/linux/pci_regs.h defines PCI_ACS_CR. */
 export const PCI_ACS_CR = 0x08;
+/** ACS Upstream Forwarding (lspci's UpstreamFwd), as include/uapi/linux/pci_regs.h defines PCI_ACS_UF. */
 export const PCI_ACS_UF = 0x10;
+/** ACS P2P Egress Control (lspci's EgressCtrl), as include/uapi/linux/pci_regs.h defines PCI_ACS_EC. */
 export const PCI_ACS_EC = 0x20;
+/** ACS Direct Translated P2P (lspci's DirectTrans), as include/uapi/linux/pci_regs.h defines PCI_ACS_DT. */
 export const PCI_ACS_DT = 0x40;
 /** Every bit the ACS control register defines (the only ones pci=config_acs= may name). */
 export const PCI_ACS_ALL = 0x7f;

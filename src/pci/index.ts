@@ -52,5 +52,4 @@ export { P2PDMA_WHITELIST, hostBridgeDevice, hostBridgeWhitelisted, whitelistEnt
 export { iommuGroups, iommuGroupOf, acsEnabled, acsPathEnabled, type IommuGroup } from './iommu-group.js';
 export { parseAcsParameters, applyAcsParameters, type AcsParameters } from './kernel-params.js';
 export { P2pmemProvider, P2PMEM_PAGE_SIZE, type P2pmemAllocation } from './p2pmem.js';
-export { fuzzTopologyLoaders, randomTopologySpec, printLspci, FuzzRng, type FuzzOptions, type FuzzReport, type FuzzFinding, type LoaderCounts } from './fuzz.js';
 export { explainPair, formatExplanation, type Explanation, type ExplainHop, type ExplainChange, type ExplainWhitelistCheck } from './explain.js';

@@ -62,6 +62,13 @@ export class P2pmemProvider {
     return this.#published;
   }
 
+  /** The largest run of free bytes (what one allocate() can still get). */
+  get largestFree(): number {
+    let pages = 0;
+    for (const extent of this.#free) if (extent.pages > pages) pages = extent.pages;
+    return pages * P2PMEM_PAGE_SIZE;
+  }
+
   /** Number of live allocations. */
   get allocations(): number {
     return this.#live.size;

@@ -683,8 +683,6 @@ function size(value: unknown, at: At, suffix = ''): number {
 
 const isPowerOfTwo = (n: number): boolean => n > 0 && 2 ** Math.round(Math.log2(n)) === n;
 
-const DEVICE_KEYS = ['bdf', 'kind', 'portType', 'name', 'vendor', 'device', 'acsRedirect', 'acs', 'externalFacing', 'untrusted', 'multifunction', 'slot', 'sriov', 'secondaryBus', 'bars', 'children'];
-const BAR_KEYS = ['index', 'size', 'p2pmem', 'phys', 'prefetchable', 'is64bit', 'address', 'reportedSize', 'disabled', 'virtual', 'unassigned', 'resizable'];
 const HEX_ADDRESS = /^0x[0-9a-f]{1,16}$/;
 
 interface Context {
@@ -695,7 +693,7 @@ interface Context {
 // The object, key and BDF checks of one device: shared by validation and by the look at a bridge's first child.
 function deviceHead(value: unknown, at: At): { value: Record<string, unknown>; parts: Bdf; bdf: string } {
   if (!isObject(value)) failAt(at, '', 'a device must be an object');
-  checkKeys(value, DEVICE_KEYS, at);
+  checkKeys(value, ['bdf', 'kind', 'portType', 'name', 'vendor', 'device', 'acsRedirect', 'acs', 'externalFacing', 'untrusted', 'multifunction', 'slot', 'sriov', 'secondaryBus', 'bars', 'children'], at);
   const parts = parseBdf(value.bdf);
   if (!parts) failAt(at, '.bdf', `expected a BDF "SSSS:BB:DD.F" (lower-case hex), got ${JSON.stringify(value.bdf)?.slice(0, 40) ?? 'nothing'}`);
   return { value, parts, bdf: value.bdf as string };
@@ -732,7 +730,7 @@ function validateBars(raw: unknown, owner: PathRef): BarPlan[] {
     const item: unknown = raw[k];
     const at: PathRef = { parent: owner, key: 'bars', index: k };
     if (!isObject(item)) failAt(at, '', 'a BAR must be an object');
-    checkKeys(item, BAR_KEYS, at);
+    checkKeys(item, ['index', 'size', 'p2pmem', 'phys', 'prefetchable', 'is64bit', 'address', 'reportedSize', 'disabled', 'virtual', 'unassigned', 'resizable'], at);
     const index = integer(item.index, at, '.index', 0, 5, 'BAR index');
     if (used & (1 << index)) failAt(at, '.index', `BAR ${index} is listed twice`);
     used |= 1 << index;
@@ -963,7 +961,9 @@ function assignAddresses(hb: HostBridgePlan): void {
 export function planTopology(spec: unknown): TopologyPlan {
   const root = '$';
   if (!isObject(spec)) fail(root, 'a topology must be an object');
-  checkKeys(spec, ['cpu', 'hostBridges'], root);
+  // `$schema` lets editors validate a file against schema/topology.schema.json; the model ignores it.
+  checkKeys(spec, ['$schema', 'cpu', 'hostBridges'], root);
+  if (spec.$schema !== undefined && typeof spec.$schema !== 'string') fail('$.$schema', '$schema must be a string (the schema\'s URL or path)');
   let cpu: Cpu | null = null;
   if (spec.cpu !== undefined && spec.cpu !== null) {
     if (!isObject(spec.cpu)) fail('$.cpu', 'cpu must be an object { vendor, family }');

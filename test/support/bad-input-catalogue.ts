@@ -1,6 +1,7 @@
 // The bad-input catalogue: every public entry point with wrong types, NaN, negative, huge, unaligned,
 // out-of-range and overlapping values, and the error code each gets. test/bad-input-api.test.ts checks every
 // row and that docs/bad-input.md lists it (DMA_BOUNCE_WRITE_DOCS=1 regenerates the file from here).
+import { dirname } from 'node:path';
 import {
   CopyEngine,
   DmaDirection,
@@ -11,12 +12,14 @@ import {
   Ring,
   SgList,
   SgTable,
+  SwiotlbMem,
   SwiotlbPool,
   acsEnabled,
   acsPathEnabled,
   applyAcsParameters,
   applyOverrides,
   buildTopology,
+  createRestrictedDmaPool,
   cpuFromCpuinfo,
   explainPair,
   formatExplanation,
@@ -87,7 +90,7 @@ export function catalogue(r: Rig): Row[] {
   const e = r.engine;
   const base = r.system.fabric.dataStart;
   const rows: Row[] = [
-    // sizes (CONTRACTS.md)
+    // sizes (bytes, or a whole number with a binary unit)
     { api: 'parseSize', cls: 'wrong type', input: '{}', code: 'ERR_INVALID_SIZE', run: () => parseSize({}) },
     { api: 'parseSize', cls: 'NaN', input: 'NaN', code: 'ERR_INVALID_SIZE', run: () => parseSize(Number.NaN) },
     { api: 'parseSize', cls: 'negative', input: '-1', code: 'ERR_INVALID_SIZE', run: () => parseSize(-1) },
@@ -157,6 +160,28 @@ export function catalogue(r: Rig): Row[] {
     { api: 'SwiotlbPool.unmap', cls: 'out of range', input: 'an address outside the pool', code: 'ERR_INVALID_ARGUMENT', run: () => r.pool.unmap(0, 1) },
     { api: 'SwiotlbPool.unmap', cls: 'state', input: 'a slot not mapped', code: 'ERR_INVALID_ARGUMENT', run: () => r.pool.unmap(0x100_0000, 1) },
     { api: 'SwiotlbPool.mapWait', cls: 'NaN', input: 'timeout NaN', code: 'ERR_INVALID_ARGUMENT', run: () => r.pool.mapWait({ origAddr: 0, size: 1 }, { timeout: Number.NaN }) },
+    // the io_tlb_mem: dynamic pools, restricted pools
+    { api: 'new SwiotlbMem', cls: 'wrong type', input: 'null', code: 'ERR_INVALID_ARGUMENT', run: () => new SwiotlbMem(any(null)) },
+    { api: 'new SwiotlbMem', cls: 'unaligned', input: 'base 0x1001', code: 'ERR_INVALID_ARGUMENT', run: () => new SwiotlbMem({ base: 0x1001 }) },
+    { api: 'new SwiotlbMem', cls: 'empty', input: 'dynamic {} (no allocPoolMemory)', code: 'ERR_INVALID_ARGUMENT', run: () => new SwiotlbMem({ base: 0, size: '1MiB', dynamic: {} }) },
+    { api: 'new SwiotlbMem', cls: 'out of range', input: 'dynamic.maxPageOrder 30', code: 'ERR_INVALID_ARGUMENT', run: () => new SwiotlbMem({ base: 0, size: '1MiB', dynamic: { ...poolMemory(), maxPageOrder: 30 } }) },
+    { api: 'new SwiotlbMem', cls: 'unknown', input: "dynamic.growth 'later'", code: 'ERR_INVALID_ARGUMENT', run: () => new SwiotlbMem({ base: 0, size: '1MiB', dynamic: { ...poolMemory(), growth: any('later') } }) },
+    { api: 'new SwiotlbMem', cls: 'negative', input: 'dynamic.physLimit -1', code: 'ERR_INVALID_ARGUMENT', run: () => new SwiotlbMem({ base: 0, size: '1MiB', dynamic: { ...poolMemory(), physLimit: -1 } }) },
+    { api: 'SwiotlbMem.map', cls: 'huge', input: 'size 256KiB + 1 (no growth, no transient pool)', code: 'ERR_INVALID_ARGUMENT', run: () => fullMem().map({ origAddr: 0, size: 262145 }) },
+    { api: 'SwiotlbMem.map', cls: 'NaN', input: 'physLimit NaN', code: 'ERR_INVALID_ARGUMENT', run: () => fullMem().map({ origAddr: 0, size: 1, physLimit: Number.NaN }) },
+    { api: 'SwiotlbMem.map', cls: 'wrong type', input: 'allocPoolMemory returns "x"', code: 'ERR_SWIOTLB_POOL_MEMORY', run: () => fullMem(() => any('x')).map({ origAddr: 0, size: 4096 }) },
+    { api: 'SwiotlbMem.map', cls: 'unaligned', input: 'allocPoolMemory returns phys 0x8000_0800', code: 'ERR_SWIOTLB_POOL_MEMORY', run: () => fullMem(() => ({ phys: 0x8000_0800 })).map({ origAddr: 0, size: 4096 }) },
+    { api: 'SwiotlbMem.map', cls: 'overlapping', input: 'allocPoolMemory returns memory of the default pool', code: 'ERR_SWIOTLB_POOL_MEMORY', run: () => fullMem(() => ({ phys: 0x100_0000 })).map({ origAddr: 0, size: 4096 }) },
+    { api: 'SwiotlbMem.map', cls: 'state', input: 'after close()', code: 'ERR_INVALID_STATE', run: async () => { const m = new SwiotlbMem({ base: 0x100_0000, size: '256KiB' }); await m.close(); return m.map({ origAddr: 0, size: 1 }); } },
+    { api: 'SwiotlbMem.unmap', cls: 'out of range', input: 'an address in no pool', code: 'ERR_INVALID_ARGUMENT', run: () => fullMem().unmap(0x7000_0000, 1) },
+    { api: 'SwiotlbMem.mapWait', cls: 'wrong type', input: 'signal {}', code: 'ERR_INVALID_ARGUMENT', run: () => fullMem().mapWait({ origAddr: 0, size: 1 }, { signal: any({}) }) },
+    { api: 'SwiotlbMem.close', cls: 'state', input: 'mappings still live', code: 'ERR_INVALID_STATE', run: () => fullMem().close() },
+    { api: 'SwiotlbMem.alloc', cls: 'state', input: 'on a swiotlb that is not a restricted pool', code: 'ERR_INVALID_STATE', run: () => new SwiotlbMem({ base: 0x100_0000, size: '256KiB' }).alloc(4096) },
+    { api: 'SwiotlbMem.alloc', cls: 'huge', input: 'size 256KiB + 1', code: 'ERR_INVALID_ARGUMENT', run: () => restrictedPool().alloc(262145) },
+    { api: 'SwiotlbMem.free', cls: 'state', input: 'a streaming mapping', code: 'ERR_INVALID_ARGUMENT', run: () => { const m = restrictedPool(); return m.free(m.map({ origAddr: 0, size: 4096 }).tlbAddr, 4096); } },
+    { api: 'createRestrictedDmaPool', cls: 'unknown', input: 'property "no-map"', code: 'ERR_INVALID_ARGUMENT', run: () => createRestrictedDmaPool({ name: 'r', base: 0x4000_0000, size: '1MiB', properties: ['no-map'] }) },
+    { api: 'createRestrictedDmaPool', cls: 'empty', input: 'name ""', code: 'ERR_INVALID_ARGUMENT', run: () => createRestrictedDmaPool({ name: '', base: 0x4000_0000, size: '1MiB' }) },
+    { api: 'createRestrictedDmaPool', cls: 'unaligned', input: 'base 0x4000_0800', code: 'ERR_INVALID_ARGUMENT', run: () => createRestrictedDmaPool({ name: 'r', base: 0x4000_0800, size: '1MiB' }) },
     // DMA system and devices
     { api: 'DmaSystem.create', cls: 'wrong type', input: 'topology 42', code: 'ERR_TOPOLOGY', run: () => DmaSystem.create({ topology: any(42) }) },
     { api: 'DmaSystem.create', cls: 'empty', input: 'ram []', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ ram: [] }) },
@@ -193,6 +218,72 @@ export function catalogue(r: Rig): Row[] {
     { api: 'DmaDevice.mapSg', cls: 'wrong type', input: '[null]', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSg(any([null]), TO) },
     { api: 'DmaDevice.mapSg', cls: 'wrong type', input: '"sg"', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSg(any('sg'), TO) },
     { api: 'DmaDevice.mapSg', cls: 'NaN', input: '[{ phys, length: NaN }]', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSg([{ phys: p, length: Number.NaN }], TO) },
+    { api: 'DmaDevice.mapSg', cls: 'wrong type', input: 'a sparse array [, , entry]', code: 'ERR_INVALID_ARGUMENT', run: () => { const holes: { phys: number; length: number }[] = []; holes[2] = { phys: p, length: 16 }; return d.mapSg(holes, TO); } },
+    { api: 'DmaDevice.mapSg', cls: 'huge', input: 'an array of 2^20 + 1 entries', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSg(any({ length: 2 ** 20 + 1, __proto__: Array.prototype }), TO) },
+    { api: 'DmaDevice.mapSg', cls: 'wrong type', input: 'signal {}', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapSg([{ phys: p, length: 16 }], TO, 0, any({})) },
+    { api: 'DmaDevice.mapPhys', cls: 'wrong type', input: 'phys 4096n', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapPhys(any(4096n), 16, TO) },
+    { api: 'DmaDevice.mapPhys', cls: 'NaN', input: 'size NaN', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapPhys(p, Number.NaN, TO) },
+    { api: 'DmaDevice.mapPhys', cls: 'out of range', input: 'DMA_ATTR_MMIO on a forced-bounce device (mainline never bounces MMIO)', code: 'ERR_DMA_MAPPING', run: () => d.mapPhys(p, 16, TO, 1 << 10) },
+    { api: 'DmaDevice.mapPhys', cls: 'unknown', input: 'attrs 1 << 11', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapPhys(p, 16, TO, 1 << 11) },
+    { api: 'DmaDevice.mapPage', cls: 'unaligned', input: 'page 0x1001', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapPage(0x1001, 0, 16, TO) },
+    { api: 'DmaDevice.mapPage', cls: 'negative', input: 'offset -1', code: 'ERR_INVALID_ARGUMENT', run: () => d.mapPage(p, -1, 16, TO) },
+    { api: 'DmaDevice.mapPage', cls: 'unknown', input: 'DMA_ATTR_MMIO (no struct page)', code: 'ERR_DMA_MAPPING', run: () => d.mapPage(p, 0, 16, TO, 1 << 10) },
+    { api: 'DmaDevice.mapSingle', cls: 'unknown', input: 'DMA_ATTR_MMIO (dma_map_single refuses it)', code: 'ERR_DMA_MAPPING', run: () => d.mapSingle(p, 16, TO, 1 << 10) },
+    { api: 'DmaDevice.unmapPhys', cls: 'wrong type', input: 'dmaAddress "0"', code: 'ERR_INVALID_ARGUMENT', run: () => d.unmapPhys(any('0'), 16, TO) },
+    {
+      api: 'DmaDevice.unmapSingle', cls: 'state', input: 'a mapping whose map has not resolved', code: 'ERR_MAPPING_STATE',
+      run: async () => {
+        const pending = d.mapSingle(p, 4096, TO);
+        // The pending mapping's slot: the pool's live mapping of this buffer.
+        const pool = r.system.swiotlb.defaultPool;
+        let at = -1;
+        for (let a = pool.base; a < pool.end && at < 0; a += 2048) if (r.system.swiotlb.mappingAt(a)?.origAddr === p) at = a;
+        try {
+          await d.unmapSingle(at, 4096, TO);
+        } finally {
+          const m = await pending;
+          await d.unmapSingle(m.dmaAddress, 4096, TO);
+        }
+      },
+    },
+    {
+      api: 'DmaDevice.unmapSingle', cls: 'state', input: 'a second unmap before the first settles', code: 'ERR_MAPPING_STATE',
+      run: async () => {
+        const m = await d.mapSingle(p, 4096, DmaDirection.FROM_DEVICE);
+        const first = d.unmapSingle(m.dmaAddress, 4096, DmaDirection.FROM_DEVICE);
+        try {
+          await d.unmapSingle(m.dmaAddress, 4096, DmaDirection.FROM_DEVICE);
+        } finally {
+          await first;
+        }
+      },
+    },
+    { api: 'DmaSystem.device', cls: 'huge', input: 'cpu 2^40', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:04:00.0', { cpu: 2 ** 40 }) },
+    { api: 'DmaSystem.device', cls: 'huge', input: 'waitForSpace 3e9 (beyond the longest timer)', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:04:00.0', { waitForSpace: 3e9 }) },
+    { api: 'DmaSystem.device', cls: 'unknown', input: 'an unknown option "forcebounce"', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:04:00.0', any({ forcebounce: true })) },
+    { api: 'DmaSystem.device', cls: 'wrong type', input: 'options null', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:04:00.0', any(null)) },
+    { api: 'DmaSystem.freeRam', cls: 'wrong type', input: 'null', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.freeRam(any(null)) },
+    {
+      api: 'DmaSystem.freeRam', cls: 'state', input: 'a buffer a bounce mapping still holds', code: 'ERR_INVALID_STATE',
+      run: async () => {
+        const m = await d.mapSingle(p, 4096, TO);
+        try {
+          r.system.freeRam(r.span);
+        } finally {
+          await d.unmapSingle(m.dmaAddress, 4096, TO);
+        }
+      },
+    },
+    { api: 'Region.allocate (a BAR)', cls: 'unaligned', input: 'alignment 8192 (p2pmem hands out pages)', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.barMemory('0000:03:00.0', 1).allocate(4096, 8192) },
+    { api: 'DmaSystem.create', cls: 'wrong type', input: 'options []', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create(any([])) },
+    { api: 'DmaSystem.create', cls: 'unknown', input: 'an unknown option "swiotlbSize"', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create(any({ swiotlbSize: '1MiB' })) },
+    { api: 'DmaSystem.create', cls: 'wrong type', input: 'swiotlb 5', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create(any({ swiotlb: 5 })) },
+    { api: 'DmaSystem.create', cls: 'wrong type', input: 'swiotlb.phys 64n', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create(any({ swiotlb: { phys: 64n } })) },
+    { api: 'DmaSystem.create', cls: 'wrong type', input: 'ram [null]', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create(any({ ram: [null] })) },
+    { api: 'DmaSystem.create', cls: 'negative', input: 'ram phys -4096', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ ram: [{ name: 'r', phys: -4096, size: '1MiB' }] }) },
+    { api: 'DmaSystem.allocRam', cls: 'unaligned', input: 'alignment 3', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.allocRam(4096, { alignment: 3 }) },
+    { api: 'DmaSystem.allocRam', cls: 'wrong type', input: 'options null', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.allocRam(4096, any(null)) },
+    { api: 'DmaSystem.barMemory', cls: 'wrong type', input: 'index 1n', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.barMemory('0000:03:00.0', any(1n)) },
     { api: 'DmaDevice.unmapSingle', cls: 'state', input: 'an address never mapped', code: 'ERR_INVALID_ARGUMENT', run: () => d.unmapSingle(0x0400_0000, 16, TO) },
     { api: 'DmaDevice.unmapSingle', cls: 'negative', input: 'size -1', code: 'ERR_INVALID_ARGUMENT', run: () => d.unmapSingle(0x0400_0000, -1, TO) },
     { api: 'DmaDevice.unmapSg', cls: 'wrong type', input: '{}', code: 'ERR_INVALID_ARGUMENT', run: () => d.unmapSg(any({}), TO) },
@@ -270,6 +361,26 @@ export function catalogue(r: Rig): Row[] {
 }
 
 // Runs `use` with a new one-entry table of `fabric`, released afterwards (no scratch memory left behind).
+/** Pool-memory callbacks that hand out fresh pages above 2 GiB. */
+function poolMemory(alloc?: () => { phys: number } | undefined) {
+  let next = 0x8000_0000;
+  return {
+    allocPoolMemory: alloc ?? ((bytes: number) => { const phys = next; next += Math.ceil(bytes / 4096) * 4096; return { phys }; }),
+    freePoolMemory: () => {},
+  };
+}
+
+/** A dynamic swiotlb whose 256 KiB default pool is full, so the next map asks allocPoolMemory. */
+function fullMem(alloc?: () => { phys: number } | undefined): SwiotlbMem {
+  const mem = new SwiotlbMem({ base: 0x100_0000, size: '256KiB', dynamic: { growth: 'manual', ...poolMemory(alloc) } });
+  for (let i = 0; i < 64; i++) mem.map({ origAddr: 0, size: 4096 });
+  return mem;
+}
+
+function restrictedPool(): SwiotlbMem {
+  return createRestrictedDmaPool({ name: 'restricted', base: 0x4000_0000, size: '1MiB' });
+}
+
 function withTable<T>(fabric: Fabric, use: (t: SgTable) => T): T {
   const t = new SgTable(fabric, 1);
   try {
@@ -279,11 +390,15 @@ function withTable<T>(fabric: Fabric, use: (t: SgTable) => T): T {
   }
 }
 
-/** CLI rows: argv and the code on stderr (exit 2 for ERR_USAGE, 1 otherwise). */
+/**
+ * CLI rows: argv and the code on stderr. The exit code is `exit` when given, else 2 for usage and bad
+ * flag values (ERR_USAGE, ERR_INVALID_ARGUMENT, ERR_INVALID_SIZE, ERR_INPUT_FILE, ERR_OUTPUT_PATH), 1 otherwise.
+ */
 export interface CliRow {
   readonly cls: InputClass;
   readonly argv: readonly string[];
   readonly code: string;
+  readonly exit?: number;
 }
 
 export function cliCatalogue(files: { json: string; lspci: string; missing: string; garbage: string }): CliRow[] {
@@ -295,7 +410,7 @@ export function cliCatalogue(files: { json: string; lspci: string; missing: stri
     { cls: 'wrong type', argv: ['p2p', '--topology'], code: 'ERR_USAGE' },
     { cls: 'wrong type', argv: ['p2p', '--json=yes', '--topology', files.json], code: 'ERR_USAGE' },
     { cls: 'unknown', argv: ['p2p', '--topology', files.json, 'extra'], code: 'ERR_USAGE' },
-    { cls: 'out of range', argv: ['p2p', '--topology', files.missing], code: 'ERR_INVALID_ARGUMENT' },
+    { cls: 'out of range', argv: ['p2p', '--topology', files.missing], code: 'ERR_INPUT_FILE' },
     { cls: 'wrong type', argv: ['p2p', '--topology', files.garbage], code: 'ERR_TOPOLOGY' },
     { cls: 'wrong type', argv: ['p2p', '--lspci', files.json], code: 'ERR_LSPCI_PARSE' },
     { cls: 'wrong type', argv: ['p2p', '--topology', files.json, '--cpu', 'Intel'], code: 'ERR_INVALID_ARGUMENT' },
@@ -323,5 +438,24 @@ export function cliCatalogue(files: { json: string; lspci: string; missing: stri
     { cls: 'unknown', argv: ['policies', '--lspci', files.lspci, '--provider', '0000:07:00.0'], code: 'ERR_UNKNOWN_DEVICE' },
     { cls: 'unknown', argv: ['bench', '--fast'], code: 'ERR_USAGE' },
     { cls: 'wrong type', argv: ['bench', '--quick=1'], code: 'ERR_USAGE' },
+    { cls: 'wrong type', argv: ['p2p', '--topology', '/dev/zero'], code: 'ERR_INPUT_FILE' },
+    { cls: 'wrong type', argv: ['topo', '--lspci', '/'], code: 'ERR_INPUT_FILE' },
+    { cls: 'out of range', argv: ['map-benchmark', '--threads', '0'], code: 'ERR_USAGE' },
+    { cls: 'huge', argv: ['map-benchmark', '--seconds', '99999999999999999999'], code: 'ERR_USAGE' },
+    { cls: 'wrong type', argv: ['policies', '--size', '64MB'], code: 'ERR_INVALID_SIZE' },
+    { cls: 'empty', argv: ['bench', '--only', 'nothing/'], code: 'ERR_USAGE' },
+    { cls: 'wrong type', argv: ['bench', '--quick', '--out', files.json], code: 'ERR_OUTPUT_PATH' },
+    { cls: 'unknown', argv: ['help', 'frobnicate'], code: 'ERR_USAGE' },
+    // dma-bounce report: every row fails before anything is written (the --out directory is never made)
+    { cls: 'empty', argv: ['report', '--topology', files.json], code: 'ERR_USAGE' },
+    { cls: 'wrong type', argv: ['report', '--topology', files.json, '--out'], code: 'ERR_USAGE' },
+    { cls: 'empty', argv: ['report', '--topology', files.json, '--out', ''], code: 'ERR_USAGE' },
+    { cls: 'unknown', argv: ['report', '--topology', files.json, '--out', `${files.missing}.d`, '--pdf'], code: 'ERR_USAGE' },
+    { cls: 'out of range', argv: ['report', '--topology', files.json, '--bench', files.missing, '--out', `${files.missing}.d`], code: 'ERR_INPUT_FILE' },
+    { cls: 'wrong type', argv: ['report', '--topology', files.json, '--replay', dirname(files.json), '--out', `${files.missing}.d`], code: 'ERR_INPUT_FILE' },
+    { cls: 'wrong type', argv: ['report', '--topology', files.json, '--policies', files.garbage, '--out', `${files.missing}.d`], code: 'ERR_REPORT_INPUT' },
+    { cls: 'unknown', argv: ['report', '--topology', files.json, '--bench', files.json, '--out', `${files.missing}.d`], code: 'ERR_REPORT_INPUT' },
+    { cls: 'overlapping', argv: ['report', '--topology', files.json, '--out', files.json], code: 'ERR_OUTPUT_PATH' },
+    { cls: 'wrong type', argv: ['report', '--lspci', files.json, '--out', `${files.missing}.d`], code: 'ERR_LSPCI_PARSE' },
   ];
 }

@@ -1,4 +1,4 @@
-// A reference model of how dma-direct + swiotlb + P2PDMA maps one segment, written from kernel-facts.md
+// A reference model of how dma-direct + swiotlb + P2PDMA maps one segment, written from the kernel's rules
 // independently of src/dma/direct.ts: given the device's properties, the memory the segment lives in and the
 // P2P route (mapType is pure topology, tested on its own), it says which kind of mapping the segment gets,
 // or which coded error the whole map call ends in.
@@ -58,8 +58,10 @@ export function classifySegment(device: RefDevice, phys: number, length: number,
 
 /**
  * A whole map call: the first segment that cannot be mapped decides the error (dma-direct classifies in
- * order); then a bounced segment above swiotlb_max_mapping_size() or whose slot the device cannot address
- * is a DMA mapping error. `pool` is the swiotlb pool's [base, end).
+ * order); then a bounced segment whose slots cannot fit one 128-slot segment (its length plus the
+ * offset min_align_mask keeps inside the first slot; swiotlb_tbl_map_single() does not check
+ * swiotlb_max_mapping_size()) or whose slot the device cannot address is a DMA mapping error.
+ * `pool` is the swiotlb pool's [base, end).
  */
 export function classifyList(device: RefDevice, segments: readonly { phys: number; length: number; bar: PciBar | undefined }[], pool: { base: number; end: number }): { error?: string; outcomes: RefOutcome[] } {
   const outcomes = segments.map((s) => classifySegment(device, s.phys, s.length, s.bar));
@@ -67,8 +69,9 @@ export function classifyList(device: RefDevice, segments: readonly { phys: numbe
   if (failed && failed.kind === 'error') return { error: failed.code, outcomes };
   for (const [i, o] of outcomes.entries()) {
     if (o.kind !== 'bounced') continue;
-    const { length } = segments[i]!;
-    if (length > maxMappingSize(device.minAlignMask)) return { error: 'ERR_DMA_MAPPING', outcomes };
+    const { length, phys } = segments[i]!;
+    const offsetInSlot = device.minAlignMask === 0 ? 0 : phys % IO_TLB_SIZE % (device.minAlignMask + 1);
+    if (length + offsetInSlot > SEGMENT_BYTES) return { error: 'ERR_DMA_MAPPING', outcomes };
     // The tests pick masks that put the whole pool either inside or outside the device's reach.
     if (!capable(device, pool.end - 1, 1)) return { error: 'ERR_DMA_MAPPING', outcomes };
   }

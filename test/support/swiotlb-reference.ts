@@ -53,32 +53,46 @@ export class SwiotlbReference {
 
   /** The mapping, or undefined when the pool is full. */
   map(req: RefRequest): RefMapping | undefined {
+    const start = req.cpu & (this.areas - 1);
+    let area = start;
+    do {
+      const m = this.mapInArea(area, req);
+      if (m) return m;
+      area = (area + 1) % this.areas;
+    } while (area !== start);
+    return undefined;
+  }
+
+  /** The kernel's alloc_size for a request: size plus offset, rounded up to the allocation alignment. */
+  static totalOf(req: RefRequest): bigint {
+    const allocMask = BigInt(req.allocAlignMask);
+    const offset = BigInt(req.origAddr) & BigInt(req.minAlignMask) & (allocMask | (SLOT - 1n));
+    return (BigInt(req.size) + offset + allocMask) / (allocMask + 1n) * (allocMask + 1n);
+  }
+
+  /**
+   * One area's search for `total` bytes (swiotlb_search_pool_area()), the mapping taken when
+   * found. `total` defaults to the request's alloc_size; swiotlb_alloc() passes the bare size.
+   */
+  mapInArea(area: number, req: RefRequest, total = SwiotlbReference.totalOf(req)): RefMapping | undefined {
     const orig = BigInt(req.origAddr);
     const minMask = BigInt(req.minAlignMask);
     const allocMask = BigInt(req.allocAlignMask);
     const offset = orig & minMask & (allocMask | (SLOT - 1n));
-    const total = (BigInt(req.size) + offset + allocMask) / (allocMask + 1n) * (allocMask + 1n);
-    const start = req.cpu & (this.areas - 1);
-    let area = start;
-    do {
-      const index = this.searchArea(area, orig, total, allocMask, minMask);
-      if (index >= 0) {
-        const pad = Number(offset / SLOT);
-        const m: RefMapping = {
-          tlbAddr: Number(BigInt(this.base) + BigInt(index + pad) * SLOT + (offset % SLOT)),
-          index,
-          nslots: Number((total + SLOT - 1n) / SLOT),
-          padSlots: pad,
-          offset: Number(offset),
-          size: req.size,
-          minAlignMask: req.minAlignMask,
-        };
-        this.live.set(m.tlbAddr, m);
-        return m;
-      }
-      area = (area + 1) % this.areas;
-    } while (area !== start);
-    return undefined;
+    const index = this.searchArea(area, orig, total, allocMask, minMask);
+    if (index < 0) return undefined;
+    const pad = Number(offset / SLOT);
+    const m: RefMapping = {
+      tlbAddr: Number(BigInt(this.base) + BigInt(index + pad) * SLOT + (offset % SLOT)),
+      index,
+      nslots: Number((total + SLOT - 1n) / SLOT),
+      padSlots: pad,
+      offset: Number(offset),
+      size: req.size,
+      minAlignMask: req.minAlignMask,
+    };
+    this.live.set(m.tlbAddr, m);
+    return m;
   }
 
   unmap(tlbAddr: number): RefMapping {

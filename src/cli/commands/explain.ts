@@ -1,5 +1,5 @@
 // dma-bounce explain: why the kernel maps one provider/client pair the way it does, and what would change it.
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../errors.js';
 import { explainPair, formatExplanation } from '../../pci/index.js';
 import { parseArgs } from 'node:util';
 import type { Command, Io } from '../command.js';

@@ -1,8 +1,10 @@
 // dma-bounce map-benchmark: the kernel's dma_map_benchmark on the model.
+import { mapBenchmarkOptions } from '../../../bench/map-benchmark/options.js';
 import { runMapBenchmark, type MapBenchmarkReport } from '../../../bench/map-benchmark/run.js';
-import { UsageError } from '../../errors.js';
+import { InvalidArgumentError } from '../../errors.js';
 import { parseOptions } from '../args.js';
 import type { Command, Io } from '../command.js';
+import { EXIT, UsageError } from '../errors.js';
 
 const usage = `Usage: dma-bounce map-benchmark [--threads N] [--seconds S] [--granule PAGES] [--dir 0|1|2]
                                 [--dma-bits B] [--trans-ns NS] [--force-bounce] [--buffer low|high] [--json]
@@ -27,9 +29,12 @@ Options:
 
 function integer(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text)) throw new UsageError(`map-benchmark: --${name} needs a whole number, got "${text}"`);
+  if (!/^\d{1,15}$/.test(text)) throw new UsageError(`map-benchmark: --${name} needs a whole number, got "${text}"`, { flag: `--${name}` });
   return Number(text);
 }
+
+// The benchmark's option names, as flags.
+const FLAG_OF: Readonly<Record<string, string>> = { threads: '--threads', seconds: '--seconds', granule: '--granule', dir: '--dir', dmaBits: '--dma-bits', transNs: '--trans-ns', buffer: '--buffer', forceBounce: '--force-bounce' };
 
 async function run(argv: string[], io: Io): Promise<number> {
   const values = parseOptions('map-benchmark', argv, {
@@ -49,8 +54,8 @@ async function run(argv: string[], io: Io): Promise<number> {
     return 0;
   }
   const dir = integer('dir', values.dir);
-  if (dir !== undefined && dir !== 0 && dir !== 1 && dir !== 2) throw new UsageError(`map-benchmark: --dir must be 0, 1 or 2, got ${dir}`);
-  if (values.buffer !== undefined && values.buffer !== 'low' && values.buffer !== 'high') throw new UsageError(`map-benchmark: --buffer must be low or high`);
+  if (dir !== undefined && dir !== 0 && dir !== 1 && dir !== 2) throw new UsageError(`map-benchmark: --dir must be 0, 1 or 2, got ${dir}`, { flag: '--dir' });
+  if (values.buffer !== undefined && values.buffer !== 'low' && values.buffer !== 'high') throw new UsageError(`map-benchmark: --buffer must be low or high`, { flag: '--buffer' });
   const input = {
     ...(values.threads !== undefined ? { threads: integer('threads', values.threads)! } : {}),
     ...(values.seconds !== undefined ? { seconds: integer('seconds', values.seconds)! } : {}),
@@ -61,8 +66,18 @@ async function run(argv: string[], io: Io): Promise<number> {
     ...(values['force-bounce'] ? { forceBounce: true } : {}),
     ...(values.buffer !== undefined ? { buffer: values.buffer as 'low' | 'high' } : {}),
   };
+  // Every value against the benchmark's limits before anything runs: a bad one is a usage error.
+  try {
+    mapBenchmarkOptions(input);
+  } catch (err) {
+    if (!(err instanceof InvalidArgumentError)) throw err;
+    const flag = FLAG_OF[err.argument ?? ''] ?? err.argument ?? 'an option';
+    throw new UsageError(`map-benchmark: ${flag}: ${err.message} (see dma-bounce map-benchmark --help)`, { flag, cause: err });
+  }
   const abort = new AbortController();
+  let interrupted = false;
   const onSignal = () => {
+    interrupted = true;
     io.stderr('\nstopping: reporting what was measured so far\n');
     abort.abort();
   };
@@ -77,9 +92,10 @@ async function run(argv: string[], io: Io): Promise<number> {
     process.removeListener('SIGINT', onSignal);
     if (process.stderr.isTTY) io.stderr('\n');
   }
+  const done = interrupted ? EXIT.INTERRUPTED : EXIT.OK;
   if (values.json) {
     io.stdout(JSON.stringify(report, null, 2) + '\n');
-    return 0;
+    return done;
   }
   const o = report.options;
   const dirName = ['BIDIRECTIONAL', 'TO_DEVICE', 'FROM_DEVICE'][o.dir];
@@ -89,7 +105,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       `average map latency(us):${report.map.averageUs.toFixed(1)} standard deviation:${report.map.stddevUs.toFixed(1)}\n` +
       `average unmap latency(us):${report.unmap.averageUs.toFixed(1)} standard deviation:${report.unmap.stddevUs.toFixed(1)}\n`,
   );
-  return 0;
+  return done;
 }
 
 export const command: Command = {

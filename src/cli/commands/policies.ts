@@ -1,11 +1,12 @@
 // dma-bounce policies: reject vs bounce vs staged, measured on the model.
-import { readFileSync } from 'node:fs';
 import { runPolicies, type PolicyReport } from '../../../bench/policies/run.js';
-import { InvalidArgumentError, UsageError } from '../../errors.js';
+import { InvalidArgumentError } from '../../errors.js';
 import { loadLspci, parseBdf, type Topology } from '../../pci/index.js';
 import { parseSize } from '../../size.js';
 import { parseOptions } from '../args.js';
 import type { Command, Io } from '../command.js';
+import { EXIT, NothingToReportError, UsageError } from '../errors.js';
+import { readInput } from '../input.js';
 import { formatTable } from '../output.js';
 
 const usage = `Usage: dma-bounce policies [--topology FILE | --lspci FILE] [--provider BDF[:BAR]] [--client BDF,...] [--size SIZE] [--qd N] [--ios N] [--json]
@@ -20,8 +21,8 @@ Half the I/Os are writes (the device reads the BAR), half reads (the device writ
 I/O's data is checked. Default topology: the embedded one (GPU 0000:03:00.0 as provider).
 
 Options:
-  --topology FILE  topology JSON with a p2pmem BAR (default: the embedded topology)
-  --lspci FILE     a real machine: lspci -tvnn or -vvv output (give --provider: lspci shows no p2pmem)
+  --topology FILE  topology JSON with a p2pmem BAR (default: the embedded topology); - reads stdin
+  --lspci FILE     a real machine: lspci -tvnn or -vvv output, - reads stdin (give --provider: lspci shows no p2pmem)
   --provider BDF[:BAR]  the device whose memory the clients use; its BAR (default: the largest
                    prefetchable one) becomes p2pmem for the run
   --client BDF,... the devices doing DMA (default: one per route the machine has); repeatable
@@ -71,16 +72,8 @@ async function run(argv: string[], io: Io): Promise<number> {
     if (bad !== undefined || clients.length === 0) throw new InvalidArgumentError(`--client: expected BDF,... such as 0000:04:00.0, got "${(bad ?? '').slice(0, 60)}"`, { argument: 'client' });
   }
   let topology: string | Topology | undefined;
-  for (const [option, file] of [['topology', values.topology], ['lspci', values.lspci]] as const) {
-    if (file === undefined) continue;
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new InvalidArgumentError(`cannot read ${file}: ${(err as Error).message}`, { argument: option });
-    }
-    topology = option === 'lspci' ? loadLspci(text) : text;
-  }
+  if (values.topology !== undefined) topology = readInput(values.topology);
+  else if (values.lspci !== undefined) topology = loadLspci(readInput(values.lspci));
   if (values.lspci !== undefined && provider === undefined) throw new UsageError('policies: --lspci needs --provider BDF[:BAR] (lspci output publishes no p2pmem)');
   let stop = false;
   const onSignal = () => { stop = true; io.stderr('\nstopping after the current run\n'); };
@@ -100,9 +93,12 @@ async function run(argv: string[], io: Io): Promise<number> {
   } finally {
     process.removeListener('SIGINT', onSignal);
   }
+  if (report.results.length === 0 && !stop) {
+    throw new NothingToReportError('policies: the topology publishes no p2pmem BAR (a BAR with "p2pmem": true), so there is no route to measure');
+  }
   if (values.json) {
     io.stdout(JSON.stringify(report, null, 2) + '\n');
-    return 0;
+    return stop ? EXIT.INTERRUPTED : EXIT.OK;
   }
   const w = report.workload;
   io.stdout(`workload: ${w.ios} I/Os of ${w.ioSize} bytes, queue depth ${w.queueDepth}, half device reads, half device writes\n\n`);
@@ -118,7 +114,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       ['left', 'left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right'],
     ),
   );
-  return 0;
+  return stop ? EXIT.INTERRUPTED : EXIT.OK;
 }
 
 export const command: Command = {

@@ -1,4 +1,5 @@
-// A deterministic fuzzer for the two topology loaders (loadTopologyJson, loadLspci). It mutates a corpus
+// Test machinery, not part of the library. A deterministic fuzzer for the two topology loaders
+// (loadTopologyJson, loadLspci). It mutates a corpus
 // (the files in examples/ plus topologies it generates and prints itself) with a seeded generator, feeds
 // every input to its loader and checks the loader's contract:
 //   - a rejected input throws a coded error of the loader's documented kinds (ERR_TOPOLOGY with a `path`
@@ -8,10 +9,10 @@
 //   - no input takes longer than `slowMs`.
 // Anything else is a finding, returned (never thrown) so a caller can count and print them.
 import { readdirSync, readFileSync } from 'node:fs';
-import { DmaBounceError } from '../errors.js';
-import { loadLspci } from './lspci.js';
-import { loadTopologyJson, topologyToJson } from './json.js';
-import type { DeviceSpec, HostBridgeSpec, Topology, TopologySpec } from './topology.js';
+import { DmaBounceError } from '../../src/errors.js';
+import { loadLspci } from '../../src/pci/lspci.js';
+import { loadTopologyJson, topologyToJson } from '../../src/pci/json.js';
+import type { DeviceSpec, HostBridgeSpec, Topology, TopologySpec } from '../../src/pci/topology.js';
 
 export interface FuzzOptions {
   /** Inputs to try per loader. */
@@ -216,7 +217,7 @@ function flatten(spec: TopologySpec): string[] {
 // ---- corpus
 
 function defaultCorpus(): { json: string[]; lspci: string[] } {
-  // dist/src/pci/fuzz.js and src/pci/fuzz.ts sit three and two levels below the package root.
+  // dist/bench/reliability/fuzz-topology.js and bench/reliability/fuzz-topology.ts sit three and two levels below the package root.
   for (const up of ['../../../examples/', '../../examples/']) {
     const dir = new URL(up, import.meta.url);
     let names: string[];

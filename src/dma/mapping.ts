@@ -1,0 +1,355 @@
+// DmaDevice: the streaming DMA API of one PCI function (include/linux/dma-mapping.h), as
+// kernel/dma/mapping.c shapes it: each call validates a snapshot of its arguments, hands the
+// call to dma-debug when it is on, and dispatches to the device's DMA implementation (dma-direct
+// today, see ops.ts). The primary single-range calls are mapPhys()/unmapPhys() (Linux 6.18);
+// mapPage() and mapSingle() are the kernel's thin wrappers around them. Every call that may copy
+// is asynchronous; calls overlap, and each one refuses what its state does not allow.
+import { DmaMappingError, InvalidArgumentError, InvalidStateError } from '../errors.js';
+import type { MapTypeResult, PciDevice } from '../pci/index.js';
+import type { BounceOwner } from './bounce.js';
+import type { DmaContext } from './context.js';
+import { DMA_MAPPING_ERROR, type DmaDebug, type MappingFunction } from './debug.js';
+import { DeviceDma } from './device-dma.js';
+import { deviceSettings, type DmaDeviceOptions } from './device-options.js';
+import { directOps, type MappingDevice, type P2pPolicy } from './direct.js';
+import { checkAttrs, checkDirection, DMA_ATTR_MMIO, DMA_ATTR_SKIP_CPU_SYNC, type StreamingDirection } from './direction.js';
+import type { DmaMapOps, SegmentRef, SyncTarget } from './ops.js';
+import { P2pdmaState, type P2pdmaMapType, type P2pdmaProvider } from './p2pdma-state.js';
+import type { MappedSegment, MappedSg, SgEntry } from './types.js';
+
+export type { DmaDeviceOptions } from './device-options.js';
+
+/** The most entries one mapSg() takes (a sparse or huge array must not make the call loop for minutes). */
+export const MAX_SG_ENTRIES = 2 ** 20;
+/** The page size the page-based calls (mapPage) count in. */
+const PAGE_SIZE = 4096;
+
+let nextDeviceId = 1;
+
+export class DmaDevice implements MappingDevice {
+  readonly pci: PciDevice;
+  readonly dmaBits: number;
+  readonly dmaLimit: number;
+  readonly maxSegmentSize: number;
+  readonly segmentBoundaryMask: number;
+  readonly minAlignMask: number;
+  readonly coherent: boolean;
+  readonly forceBounce: boolean;
+  readonly p2pPolicy: P2pPolicy;
+  readonly owner: BounceOwner;
+  /** The device's own DMA engine: reads and writes by DMA address, with reachability checks. */
+  readonly dma: DeviceDma;
+  readonly #ctx: DmaContext;
+  readonly #ops: DmaMapOps;
+  /** The system's dma-debug tracker, or undefined when debugging is off: each call pays one check for it. */
+  readonly #debug: DmaDebug | undefined;
+  #released = false;
+
+  /** Use DmaSystem.device(); throws ERR_INVALID_ARGUMENT / ERR_INVALID_SIZE for bad options (see DmaDeviceOptions). */
+  constructor(ctx: DmaContext, pci: PciDevice, options: DmaDeviceOptions = {}) {
+    const settings = deviceSettings(options);
+    this.#ctx = ctx;
+    this.#debug = ctx.debug;
+    this.#ops = directOps;
+    this.pci = pci;
+    this.dmaBits = settings.dmaBits;
+    this.dmaLimit = settings.dmaLimit;
+    this.maxSegmentSize = settings.maxSegmentSize;
+    this.segmentBoundaryMask = settings.segmentBoundaryMask;
+    this.minAlignMask = settings.minAlignMask;
+    this.coherent = settings.coherent;
+    this.forceBounce = settings.forceBounce;
+    this.p2pPolicy = settings.p2pPolicy;
+    const id = nextDeviceId++;
+    // models dma_get_seg_boundary_nr_pages(dev, IO_TLB_SHIFT) as swiotlb_find_slots() uses it:
+    // whole slots, so a mask below one slot still allows one slot.
+    const boundary = settings.segmentBoundaryMask;
+    const boundaryMask = boundary >= 2 ** 52 ? -1 : Math.max(boundary, 2047);
+    this.owner = { id, minAlignMask: settings.minAlignMask, cpu: settings.cpu, boundaryMask, waitForSpace: settings.waitForSpace, physLimit: settings.dmaLimit };
+    this.dma = new DeviceDma(ctx, pci, id, this.dmaLimit);
+  }
+
+  /** The P2PDMA route from `provider`'s memory to this device (computed once per pair and cached, as pci_p2pdma_map_type() caches it). */
+  route(provider: PciDevice): MapTypeResult {
+    return this.#ctx.p2pdma.route(provider, this.pci);
+  }
+
+  get bdf(): string {
+    return this.pci.bdf;
+  }
+
+  /**
+   * models pci_p2pdma_state() for one range: NONE for host RAM, else the map type from the BAR's
+   * owner to this device, with the BAR's provider (its bus offset gives bus addresses,
+   * pci_p2pdma_bus_addr_map()). Throws ERR_INVALID_ARGUMENT / ERR_BAD_ADDRESS (not in one region).
+   */
+  p2pdmaState(phys: number, length: number): { readonly map: P2pdmaMapType; readonly provider: P2pdmaProvider | undefined } {
+    const range = entry(phys, length);
+    const state = new P2pdmaState(this.#ctx.p2pdma, this.pci);
+    const map = state.classify(this.#ctx.fabric.regionAt(range.phys, range.length));
+    return { map, provider: state.mem };
+  }
+
+  /** Which DMA implementation serves this device ('direct': dma-direct with swiotlb). */
+  get dmaOps(): DmaMapOps['name'] {
+    return this.#ops.name;
+  }
+
+  /**
+   * dma_map_phys() (Linux 6.18): maps [phys, phys + size) and resolves with how it was mapped (its
+   * `dmaAddress` is what the device is given). Host RAM the device cannot reach bounces through
+   * swiotlb; BAR memory is classified for P2P first, as a driver does with pci_p2pdma_state()
+   * before it calls dma_map_phys(). With DMA_ATTR_MMIO the range is device memory: its physical
+   * address if the device can address it, never swiotlb (policy 'bounce' goes beyond that: see
+   * docs/dma.md). Rejects with ERR_INVALID_ARGUMENT (bad arguments), ERR_BAD_ADDRESS (not in one
+   * region or BAR), ERR_DMA_P2P_NOT_SUPPORTED (policy 'reject'), ERR_DMA_MAPPING (P2P or MMIO
+   * memory mainline cannot bounce, swiotlb address overflow, larger than swiotlb can hold),
+   * ERR_SWIOTLB_FULL, ERR_ABORTED (a wait for space aborted), ERR_SYSTEM_CLOSED, ERR_INVALID_STATE
+   * (device released); nothing stays mapped then.
+   */
+  async mapPhys(phys: number, size: number, direction: StreamingDirection, attrs = 0, signal?: AbortSignal): Promise<MappedSegment> {
+    this.#check(direction, attrs, signal);
+    return this.#mapRange(entry(phys, size), direction, attrs, signal);
+  }
+
+  /**
+   * dma_map_page(): `page` is a page-aligned physical address and `offset` the byte offset from
+   * it, so the range is [page + offset, page + offset + size). DMA_ATTR_MMIO is refused as the
+   * kernel refuses it (ERR_DMA_MAPPING: MMIO has no struct page; use mapPhys). Otherwise mapPhys().
+   */
+  async mapPage(page: number, offset: number, size: number, direction: StreamingDirection, attrs = 0, signal?: AbortSignal): Promise<MappedSegment> {
+    this.#check(direction, attrs, signal);
+    if (typeof page !== 'number' || !Number.isSafeInteger(page) || page < 0 || page % PAGE_SIZE !== 0) throw new InvalidArgumentError(`page ${String(page)} must be a page-aligned physical address`, { argument: 'page' });
+    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(page + offset)) throw new InvalidArgumentError(`offset ${String(offset)} must be a non-negative integer`, { argument: 'offset' });
+    const range = entry(page + offset, size);
+    refuseMmio(attrs, range.phys, 'dma_map_page()');
+    return this.#mapRange(range, direction, attrs, signal);
+  }
+
+  /**
+   * dma_map_single(): the wrapper drivers use for kernel memory, here a physical address.
+   * DMA_ATTR_MMIO is refused (ERR_DMA_MAPPING) as dma_map_page() refuses it; otherwise mapPhys().
+   */
+  async mapSingle(phys: number, size: number, direction: StreamingDirection, attrs = 0, signal?: AbortSignal): Promise<MappedSegment> {
+    this.#check(direction, attrs, signal);
+    const range = entry(phys, size);
+    refuseMmio(attrs, range.phys, 'dma_map_single()');
+    return this.#mapRange(range, direction, attrs, signal);
+  }
+
+  /**
+   * dma_unmap_phys(): for a bounced mapping, copies back (FROM_DEVICE/BIDIRECTIONAL, unless
+   * SKIP_CPU_SYNC) and frees the slots. Rejects, changing nothing, with ERR_INVALID_ARGUMENT (bad
+   * arguments, or a swiotlb address no mapping of this device of that size starts at) and
+   * ERR_MAPPING_STATE (the mapping is not live: its map has not resolved, or another unmap has it).
+   */
+  async unmapPhys(dmaAddress: number, size: number, direction: StreamingDirection, attrs = 0): Promise<void> {
+    this.#check(direction, attrs, undefined);
+    const ref = segmentRef(dmaAddress, size);
+    await this.#enter(async () => {
+      const debug = this.#debug;
+      if (debug) await debug.unmap(this, [ref], 'single', 0, direction, () => this.#ops.unmapPhys(this.#ctx, this, ref, direction, attrs));
+      else await this.#ops.unmapPhys(this.#ctx, this, ref, direction, attrs);
+    });
+  }
+
+  /** dma_unmap_page(): unmapPhys(). */
+  unmapPage(dmaAddress: number, size: number, direction: StreamingDirection, attrs = 0): Promise<void> {
+    return this.unmapPhys(dmaAddress, size, direction, attrs);
+  }
+
+  /** dma_unmap_single(): unmapPhys(). */
+  unmapSingle(dmaAddress: number, size: number, direction: StreamingDirection, attrs = 0): Promise<void> {
+    return this.unmapPhys(dmaAddress, size, direction, attrs);
+  }
+
+  /** dma_sync_single_for_cpu(): FROM_DEVICE/BIDIRECTIONAL bounced memory is copied back to the original. Rejects as unmapPhys() does, copying nothing. */
+  syncSingleForCpu(dmaAddress: number, size: number, direction: StreamingDirection): Promise<void> {
+    return this.#syncSingle(dmaAddress, size, direction, 'cpu');
+  }
+
+  /** dma_sync_single_for_device(): TO_DEVICE/BIDIRECTIONAL memory is copied again into its bounce slot. Rejects as unmapPhys() does. */
+  syncSingleForDevice(dmaAddress: number, size: number, direction: StreamingDirection): Promise<void> {
+    return this.#syncSingle(dmaAddress, size, direction, 'device');
+  }
+
+  /**
+   * dma_map_sg(): maps each entry (dma-direct maps one to one and never merges). Entries may mix
+   * host RAM and BARs; at most MAX_SG_ENTRIES. The entries are read once. On any failure nothing
+   * stays mapped and the call rejects (the kernel returns -EIO, -EREMOTEIO or -ENOMEM; here the
+   * codes of mapPhys() say which).
+   */
+  async mapSg(entries: readonly SgEntry[], direction: StreamingDirection, attrs = 0, signal?: AbortSignal): Promise<MappedSg> {
+    this.#check(direction, attrs, signal);
+    const checked = sgEntries(entries);
+    const segments = await this.#enter(() => {
+      const debug = this.#debug;
+      const map = () => this.#ops.mapSg(this.#ctx, this, checked, direction, attrs, signal);
+      return debug ? debug.map(this, 'sg', direction, attrs, map, (s) => this.#undo(s, direction)) : map();
+    });
+    return { direction, nents: checked.length, segments };
+  }
+
+  /** dma_unmap_sg(): takes back what mapSg returned (read once). Rejects as unmapPhys() does, changing nothing. */
+  async unmapSg(sg: MappedSg, direction: StreamingDirection, attrs = 0): Promise<void> {
+    this.#check(direction, attrs, undefined);
+    const { nents, refs } = mappedSg(sg);
+    await this.#enter(async () => {
+      const debug = this.#debug;
+      if (debug) await debug.unmap(this, refs, 'sg', nents, direction, () => this.#ops.unmapSg(this.#ctx, this, refs, direction, attrs));
+      else await this.#ops.unmapSg(this.#ctx, this, refs, direction, attrs);
+    });
+  }
+
+  /** dma_sync_sg_for_cpu(). */
+  syncSgForCpu(sg: MappedSg, direction: StreamingDirection): Promise<void> {
+    return this.#syncSg(sg, direction, 'cpu');
+  }
+
+  /** dma_sync_sg_for_device(). */
+  syncSgForDevice(sg: MappedSg, direction: StreamingDirection): Promise<void> {
+    return this.#syncSg(sg, direction, 'device');
+  }
+
+  /**
+   * dma_mapping_error(): true only for DMA_MAPPING_ERROR. The map calls here throw rather than
+   * return it, so a live mapping's address gives false; with dma-debug on, the call marks that
+   * single mapping as checked (debug_dma_mapping_error()), else unmapping it reports
+   * DMA_DEBUG_MAPPING_ERROR_UNCHECKED as the kernel does.
+   */
+  mappingError(dmaAddress: number): boolean {
+    this.#debug?.mappingError(this, dmaAddress);
+    return dmaAddress === DMA_MAPPING_ERROR;
+  }
+
+  /** Bounce mappings this device holds slots for (being mapped, live, or being unmapped). */
+  bounceMappings(): number {
+    let n = 0;
+    for (const record of this.#ctx.bounced.values()) if (record.deviceId === this.owner.id) n++;
+    return n;
+  }
+
+  /**
+   * Marks the device released; later calls throw ERR_INVALID_STATE. A second release does
+   * nothing. With dma-debug on, live mappings make a DMA_DEBUG_LEAK report (in 'throw' mode,
+   * thrown after the device is released).
+   */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#debug?.release(this);
+  }
+
+  async #mapRange(range: SgEntry, direction: StreamingDirection, attrs: number, signal: AbortSignal | undefined): Promise<MappedSegment> {
+    return this.#enter(async () => {
+      const debug = this.#debug;
+      if (!debug) return this.#ops.mapPhys(this.#ctx, this, range, direction, attrs, signal);
+      const kind: MappingFunction = 'single';
+      const [segment] = await debug.map(this, kind, direction, attrs, async () => [await this.#ops.mapPhys(this.#ctx, this, range, direction, attrs, signal)], (s) => this.#undo(s, direction));
+      return segment!;
+    });
+  }
+
+  async #syncSingle(dmaAddress: number, size: number, direction: StreamingDirection, target: SyncTarget): Promise<void> {
+    this.#check(direction, 0, undefined);
+    const ref = segmentRef(dmaAddress, size);
+    await this.#enter(async () => {
+      const debug = this.#debug;
+      const sync = () => this.#ops.syncSingle(this.#ctx, this, ref, direction, target);
+      if (debug) await debug.sync(this, [ref], 'single', 0, direction, target === 'cpu', sync);
+      else await sync();
+    });
+  }
+
+  async #syncSg(sg: MappedSg, direction: StreamingDirection, target: SyncTarget): Promise<void> {
+    this.#check(direction, 0, undefined);
+    const { nents, refs } = mappedSg(sg);
+    await this.#enter(async () => {
+      const debug = this.#debug;
+      const sync = () => this.#ops.syncSg(this.#ctx, this, refs, direction, target);
+      if (debug) await debug.sync(this, refs, 'sg', nents, direction, target === 'cpu', sync);
+      else await sync();
+    });
+  }
+
+  // Every call runs inside the system's lifecycle: refused once close() began, waited for by close().
+  async #enter<T>(call: () => Promise<T>): Promise<T> {
+    const lifecycle = this.#ctx.lifecycle;
+    lifecycle.enter();
+    try {
+      return await call();
+    } finally {
+      lifecycle.leave();
+    }
+  }
+
+  // A mapping dma-debug refuses in 'throw' mode: free what it took, copying nothing back.
+  #undo(segments: readonly MappedSegment[], direction: StreamingDirection): Promise<void> {
+    return this.#ops.unmapSg(this.#ctx, this, segments.map((s) => ({ dmaAddress: s.dmaAddress, length: s.length })), direction, DMA_ATTR_SKIP_CPU_SYNC);
+  }
+
+  #check(direction: unknown, attrs: unknown, signal: unknown): asserts direction is StreamingDirection {
+    // A closed system says so first: its devices are released too, but the reason is the system.
+    if (this.#ctx.lifecycle.state !== 'open') this.#ctx.lifecycle.enter();
+    if (this.#released) throw new InvalidStateError(`${this.pci.bdf} was released`);
+    checkDirection(direction);
+    checkAttrs(attrs);
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError('signal must be an AbortSignal', { argument: 'signal' });
+  }
+}
+
+// models the refusal in dma_map_page_attrs(): MMIO has no struct page.
+function refuseMmio(attrs: number, phys: number, call: string): void {
+  if (attrs & DMA_ATTR_MMIO) {
+    throw new DmaMappingError(`${call} refuses DMA_ATTR_MMIO (device memory has no struct page): map 0x${phys.toString(16)} with mapPhys()`, { errno: 'EIO', address: phys });
+  }
+}
+
+function entry(phys: unknown, length: unknown): SgEntry {
+  if (typeof phys !== 'number' || !Number.isSafeInteger(phys) || phys < 0) throw new InvalidArgumentError(`phys ${String(phys)} must be a non-negative safe integer`, { argument: 'phys' });
+  if (typeof length !== 'number' || !Number.isSafeInteger(length) || length <= 0 || length > 2 ** 32 - 1) {
+    throw new InvalidArgumentError(`length ${String(length)} must be an integer in 1..2^32-1`, { argument: 'length' });
+  }
+  return { phys, length };
+}
+
+// A snapshot of an SG list: its length read once, each entry's fields read once.
+function sgEntries(entries: unknown): SgEntry[] {
+  if (!Array.isArray(entries)) throw new InvalidArgumentError('entries must be a non-empty array of { phys, length }', { argument: 'entries' });
+  const n: number = entries.length;
+  if (n === 0 || n > MAX_SG_ENTRIES) throw new InvalidArgumentError(`entries must hold 1..${MAX_SG_ENTRIES} entries, got ${n}`, { argument: 'entries' });
+  const out: SgEntry[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const e: unknown = entries[i];
+    if (e === null || typeof e !== 'object') throw new InvalidArgumentError(`entries[${i}] must be { phys, length }`, { argument: 'entries' });
+    const { phys, length } = e as { phys?: unknown; length?: unknown };
+    out[i] = entry(phys, length);
+  }
+  return out;
+}
+
+function segmentRef(dmaAddress: unknown, size: unknown): SegmentRef {
+  if (typeof dmaAddress !== 'number' || !Number.isSafeInteger(dmaAddress) || dmaAddress < 0) throw new InvalidArgumentError('dmaAddress must be a non-negative safe integer', { argument: 'dmaAddress' });
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0) throw new InvalidArgumentError('size must be a positive integer', { argument: 'size' });
+  return { dmaAddress, length: size };
+}
+
+// A snapshot of what mapSg returned: nents and each segment's address and length, read once.
+function mappedSg(sg: unknown): { nents: number; refs: SegmentRef[] } {
+  if (sg === null || typeof sg !== 'object') throw new InvalidArgumentError('expected the MappedSg that mapSg returned', { argument: 'sg' });
+  const { nents, segments } = sg as { nents?: unknown; segments?: unknown };
+  if (!Array.isArray(segments)) throw new InvalidArgumentError('expected the MappedSg that mapSg returned', { argument: 'sg' });
+  const n: number = segments.length;
+  if (n > MAX_SG_ENTRIES) throw new InvalidArgumentError(`sg.segments holds ${n} segments, more than ${MAX_SG_ENTRIES}`, { argument: 'sg' });
+  const refs: SegmentRef[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const s: unknown = segments[i];
+    const { dmaAddress, length } = (s !== null && typeof s === 'object' ? s : {}) as { dmaAddress?: unknown; length?: unknown };
+    if (typeof dmaAddress !== 'number' || !Number.isSafeInteger(dmaAddress) || dmaAddress < 0 || typeof length !== 'number' || !Number.isSafeInteger(length) || length <= 0) {
+      throw new InvalidArgumentError(`sg.segments[${i}] must be { dmaAddress, length } as mapSg returned it (non-negative integers, length > 0)`, { argument: 'segments' });
+    }
+    refs[i] = { dmaAddress, length };
+  }
+  // The entry count the call claims (dma-debug also compares the list's own length).
+  return { nents: typeof nents === 'number' && Number.isSafeInteger(nents) ? nents : n, refs };
+}
