@@ -1,10 +1,12 @@
 // The ring server: a worker thread enters serveRing() and stays in WebAssembly, taking
 // descriptors from a single-producer/single-consumer submission ring in shared memory and
 // writing completions in order, until the producer asks it to stop. All state lives in the
-// ring's control block (owned by the JS side); this module keeps none.
+// ring's control block (owned by the JS side); this module keeps none. A ring has one consumer:
+// the server claims the ring's CLAIM word before it reads a descriptor, and gives it back when it
+// stops; a second server finds it taken and returns at once.
 //
 // The layout constants below must match src/engine/layout.ts; ringAbi() lets JS check that.
-import { checkList, copiedPair, copySgLists, inBounds, SG_ENTRY_SIZE, LIST_ENTRY_SIZE } from "./sg";
+import { checkList, checkSg, copiedPair, copyLists, inBounds, SG_ENTRY_SIZE, LIST_ENTRY_SIZE } from "./sg";
 import { copyBytes, copySegment, pairable } from "./copy";
 import { fill } from "./fill";
 import { copyCrc32c } from "./crc32c";
@@ -25,6 +27,8 @@ const TABLE_HI: usize = 216;
 const CRC_TABLE: usize = 220; // u32: the CRC32C table
 const SPIN: usize = 224;      // u32: polls of HEAD before sleeping
 const SERVED: usize = 228;    // u32: ops this server completed (statistics)
+const WORKER: usize = 232;    // u32: threadId of the server holding the claim (written once it holds it)
+const CLAIM: usize = 236;     // u32: the reservation (an even token, 0 = none); | 1 while a server holds it
 const CONTROL_SIZE: usize = 256;
 
 // Descriptor (32 bytes): op, flags, dst, src, len, a, b, reserved.
@@ -75,15 +79,24 @@ export function ringAbi(): u32 {
   h = mix(h, <u32>COMP_SIZE); h = mix(h, OP_COPY); h = mix(h, OP_COPY_SG); h = mix(h, OP_FILL);
   h = mix(h, OP_COPY_CRC); h = mix(h, OP_COPY_TABLE); h = mix(h, FLAG_FENCE); h = mix(h, FLAG_CANCELLED);
   h = mix(h, STATUS_INVALID_LENGTH); h = mix(h, STATUS_INVALID_OPCODE); h = mix(h, STATUS_PENDING); h = mix(h, STATE_STOPPED);
+  h = mix(h, <u32>WORKER); h = mix(h, <u32>CLAIM); h = mix(h, <u32>SERVE_BUSY);
   return h;
 }
 
+/** serveRing's result when another server holds the ring, or `token` is not the ring's reservation. */
+const SERVE_BUSY: i32 = -1;
+
 /**
  * Serves the ring whose control block is at `ctrl` until the producer sets STATE to STOP.
- * Completions are written in ring order; the producer is woken (notify on TAIL) whenever the
- * server catches up and every PUBLISH_EVERY completions. Returns the final TAIL.
+ * The server first claims the ring: CLAIM must hold `token` (the reservation the producer made
+ * for this server; 0 for a ring nobody reserved), which becomes `token | 1` while it serves and
+ * `token` again when it stops. Completions are written in ring order; the producer is woken
+ * (notify on TAIL) whenever the server catches up and every PUBLISH_EVERY completions. Returns
+ * 0 after a stop, SERVE_BUSY (without touching the ring) when the claim failed.
  */
-export function serveRing(ctrl: usize): u32 {
+export function serveRing(ctrl: usize, token: u32, threadId: u32): i32 {
+  if ((token & 1) || atomic.cmpxchg<u32>(ctrl + CLAIM, token, token | 1) != token) return SERVE_BUSY;
+  atomic.store<u32>(ctrl + WORKER, threadId);
   const mask = load<u32>(ctrl + SLOTS) - 1;
   const descs: usize = load<u32>(ctrl + DESCS);
   const comps: usize = load<u32>(ctrl + COMPS);
@@ -128,9 +141,11 @@ export function serveRing(ctrl: usize): u32 {
   }
   publish(ctrl, tail, unnotified);
   atomic.store<u32>(ctrl + STATE, STATE_STOPPED);
+  atomic.store<u32>(ctrl + CLAIM, token);
   atomic.notify(ctrl + TAIL);
   atomic.notify(ctrl + STATE);
-  return tail;
+  atomic.notify(ctrl + CLAIM);
+  return 0;
 }
 
 // Makes completions up to `tail` visible, counts them, and wakes a producer waiting on TAIL.
@@ -175,21 +190,26 @@ function runOp(ctrl: usize, d: usize, c: usize, lastFailed: bool): u32 {
   if (op == OP_COPY_TABLE) {
     const table = src;
     if (<u64>a * SG_ENTRY_SIZE > <u64>(thi - tlo) || !inBounds(table, <usize>a * SG_ENTRY_SIZE, tlo, thi)) return fault(c, STATUS_INVALID_SRC, table);
-    for (let i: u32 = 0; i < a; i++) {
-      const e = table + <usize>i * SG_ENTRY_SIZE;
-      const n: usize = load<u32>(e, 8);
-      if (!inBounds(load<u32>(e, 4), n, lo, hi)) return fault(c, STATUS_INVALID_SRC, load<u32>(e, 4));
-      if (!inBounds(load<u32>(e), n, lo, hi)) return fault(c, STATUS_INVALID_DST, load<u32>(e));
+    // A table with a bad entry copies nothing: scan it first (one branch-free pass). The entry is
+    // read again to report it; one rewritten meanwhile into a good one is left to the pass below.
+    const bad = checkSg(table, a, lo, hi);
+    if (bad >= 0) {
+      const status = badEntry(c, table + <usize>bad * SG_ENTRY_SIZE, lo, hi);
+      if (status != STATUS_SUCCESS) return status;
     }
-    // Bytes completed are published per segment (per pair of equal independent ones, which
-    // copySg's pairing copies together), so a worker that dies mid-table leaves an exact record
-    // of the segments it finished.
+    // Then each entry is read once, checked and copied with the numbers checked: the table lives
+    // in shared memory, and a copy must never use values that its check did not see. Bytes
+    // completed are published per segment (per pair of equal independent ones, which copySg's
+    // pairing copies together), so a worker that dies mid-table leaves an exact record of the
+    // segments it finished, and so does a table rewritten mid-copy.
     let done: u32 = 0;
     for (let i: u32 = 0; i < a; i++) {
       const e = table + <usize>i * SG_ENTRY_SIZE;
       const dst: usize = load<u32>(e);
       const src: usize = load<u32>(e, 4);
       const n: usize = load<u32>(e, 8);
+      if (!inBounds(src, n, lo, hi)) return fault(c, STATUS_INVALID_SRC, src);
+      if (!inBounds(dst, n, lo, hi)) return fault(c, STATUS_INVALID_DST, dst);
       if (pairable(n) && i + 1 < a && copiedPair(e, dst, src, n, lo, hi - lo - n)) {
         done += <u32>n << 1;
         i++;
@@ -206,12 +226,18 @@ function runOp(ctrl: usize, d: usize, c: usize, lastFailed: bool): u32 {
     if (<u64>dstCount * LIST_ENTRY_SIZE > <u64>(thi - tlo) || !inBounds(dst, <usize>dstCount * LIST_ENTRY_SIZE, tlo, thi)) return fault(c, STATUS_INVALID_DST, dst);
     if (<u64>srcCount * LIST_ENTRY_SIZE > <u64>(thi - tlo) || !inBounds(src, <usize>srcCount * LIST_ENTRY_SIZE, tlo, thi)) return fault(c, STATUS_INVALID_SRC, src);
     const badDst = checkList(dst, dstCount, lo, hi);
-    if (badDst >= 0) return fault(c, STATUS_INVALID_DST, load<u32>(dst + <usize>badDst * LIST_ENTRY_SIZE));
+    if (badDst >= 0 && badListEntry(c, dst + <usize>badDst * LIST_ENTRY_SIZE, lo, hi, STATUS_INVALID_DST)) return STATUS_INVALID_DST;
     const badSrc = checkList(src, srcCount, lo, hi);
-    if (badSrc >= 0) return fault(c, STATUS_INVALID_SRC, load<u32>(src + <usize>badSrc * LIST_ENTRY_SIZE));
-    if (listTotal(dst, dstCount) != listTotal(src, srcCount)) return STATUS_INVALID_LENGTH;
-    store<u32>(c, <u32>copySgLists(dst, dstCount, src, srcCount), 4);
-    return STATUS_SUCCESS;
+    if (badSrc >= 0 && badListEntry(c, src + <usize>badSrc * LIST_ENTRY_SIZE, lo, hi, STATUS_INVALID_SRC)) return STATUS_INVALID_SRC;
+    const total = listTotal(dst, dstCount);
+    if (total != listTotal(src, srcCount)) return STATUS_INVALID_LENGTH;
+    // The checks above promise "nothing copied" for lists that were bad when the op started;
+    // the copy checks each entry again as it reads it (lists rewritten meanwhile), and a total
+    // that changed ends the op as INVALID_LENGTH with the bytes it did copy.
+    const copied = copyLists(dst, dstCount, src, srcCount, lo, hi, c);
+    if (copied < 0) return (<u32>(-1 - copied) & 1) ? STATUS_INVALID_SRC : STATUS_INVALID_DST;
+    store<u32>(c, <u32>copied, 4);
+    return <u64>copied == total ? STATUS_SUCCESS : STATUS_INVALID_LENGTH;
   }
   return STATUS_INVALID_OPCODE;
 }
@@ -221,6 +247,26 @@ function runOp(ctrl: usize, d: usize, c: usize, lastFailed: bool): u32 {
 function fault(c: usize, status: u32, address: usize): u32 {
   store<u32>(c, <u32>address, 8);
   return status;
+}
+
+// The status and fault address for a table entry the check found outside [lo, hi), from one read
+// of each field; SUCCESS when the entry reads good now (another thread rewrote it: the copy pass,
+// which checks every entry it copies, decides).
+function badEntry(c: usize, e: usize, lo: usize, hi: usize): u32 {
+  const dst: usize = load<u32>(e);
+  const src: usize = load<u32>(e, 4);
+  const n: usize = load<u32>(e, 8);
+  if (!inBounds(src, n, lo, hi)) return fault(c, STATUS_INVALID_SRC, src);
+  if (!inBounds(dst, n, lo, hi)) return fault(c, STATUS_INVALID_DST, dst);
+  return STATUS_SUCCESS;
+}
+
+// The same for a list entry: true (fault address written) when it still reads out of bounds.
+function badListEntry(c: usize, e: usize, lo: usize, hi: usize, status: u32): bool {
+  const addr: usize = load<u32>(e);
+  if (inBounds(addr, load<u32>(e, 4), lo, hi)) return false;
+  fault(c, status, addr);
+  return true;
 }
 
 function listTotal(list: usize, count: u32): u64 {

@@ -138,9 +138,24 @@ export function copiedPair(e: usize, dst: usize, src: usize, len: usize, lo: usi
 /**
  * Copies a source list into a destination list segmented differently (a 4 KiB source into
  * four 1 KiB destinations, or the reverse), as DPDK's copy_sg and SPDK's iovec copy do.
- * Stops when either list ends; returns the bytes copied (the smaller of the two totals).
+ * Each entry is read once and checked against [lo, hi) as it is taken, so the copy uses only
+ * numbers it checked, even when another thread rewrites the lists meanwhile. Stops when either
+ * list ends; returns the bytes copied (the smaller of the two totals), or, for an entry out of
+ * bounds (the bytes before it copied), -1 - 2i for destination entry i and -2 - 2i for source
+ * entry i. Callers that promise "nothing copied" run checkList on both lists first.
  */
-export function copySgLists(dstList: usize, dstCount: u32, srcList: usize, srcCount: u32): f64 {
+export function copySgLists(dstList: usize, dstCount: u32, srcList: usize, srcCount: u32, lo: usize, hi: usize): f64 {
+  return copyLists(dstList, dstCount, srcList, srcCount, lo, hi, 0);
+}
+
+/**
+ * copySgLists, publishing the bytes done after each piece at `progress + 4`, and the address of
+ * an entry out of bounds at `progress + 8`, when `progress` is not 0 (the ring's completion
+ * record: a worker that dies mid-copy leaves an exact count).
+ */
+// @ts-ignore: decorator
+@inline
+export function copyLists(dstList: usize, dstCount: u32, srcList: usize, srcCount: u32, lo: usize, hi: usize, progress: usize): f64 {
   let total: u64 = 0;
   let di: u32 = 0, si: u32 = 0;
   let dAddr: usize = 0, dLeft: usize = 0, sAddr: usize = 0, sLeft: usize = 0;
@@ -148,21 +163,30 @@ export function copySgLists(dstList: usize, dstCount: u32, srcList: usize, srcCo
     while (dLeft == 0) {
       if (di == dstCount) return <f64>total;
       const e = dstList + <usize>di * LIST_ENTRY_SIZE;
-      di++;
       dAddr = load<u32>(e, 0);
       dLeft = load<u32>(e, 4);
+      if (!inBounds(dAddr, dLeft, lo, hi)) {
+        if (progress) store<u32>(progress, <u32>dAddr, 8);
+        return -1 - 2 * <f64>di;
+      }
+      di++;
     }
     while (sLeft == 0) {
       if (si == srcCount) return <f64>total;
       const e = srcList + <usize>si * LIST_ENTRY_SIZE;
-      si++;
       sAddr = load<u32>(e, 0);
       sLeft = load<u32>(e, 4);
+      if (!inBounds(sAddr, sLeft, lo, hi)) {
+        if (progress) store<u32>(progress, <u32>sAddr, 8);
+        return -2 - 2 * <f64>si;
+      }
+      si++;
     }
     const n = dLeft < sLeft ? dLeft : sLeft;
     copySegment(dAddr, sAddr, n);
     dAddr += n; dLeft -= n;
     sAddr += n; sLeft -= n;
     total += n;
+    if (progress) store<u32>(progress, <u32>total, 4);
   }
 }

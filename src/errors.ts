@@ -87,6 +87,8 @@ export class InvalidArgumentError extends coded('ERR_INVALID_ARGUMENT', 'Invalid
   declare readonly allocBytes?: number;
   /** restricted-dma-pool: the device-tree property the kernel refuses. */
   declare readonly property?: string;
+  /** Copy engine: bytes copied before a list rewritten during a copy was found out. */
+  declare readonly copied?: number;
 }
 /** A size was neither a byte count nor a string with a binary unit ("4KiB"). */
 export class InvalidSizeError extends coded('ERR_INVALID_SIZE', 'InvalidSizeError', 'Invalid size') {
@@ -196,9 +198,20 @@ export class InvalidStateError extends coded('ERR_INVALID_STATE', 'InvalidStateE
   declare readonly address?: number;
   /** swiotlb close(): the mappings and allocations still live. */
   declare readonly mappings?: number;
+  /** Copy engine: the argument (`'table'`, `'ring'`, `'segments'`) that is released or in use. */
+  declare readonly argument?: string;
+  /** Copy engine: ring ops still reading a table that clear() or release() was asked of. */
+  declare readonly inUse?: number;
 }
-/** The ring is stopped: start() it before enqueueing. */
-export class EngineStoppedError extends coded('ERR_ENGINE_STOPPED', 'EngineStoppedError', 'Copy engine ring is stopped') {}
+/** The ring is stopped: start() it before enqueueing; for an engine op, its channel was stopped or closed under it. */
+export class EngineStoppedError extends coded('ERR_ENGINE_STOPPED', 'EngineStoppedError', 'Copy engine ring is stopped') {
+  /** The completion status name (`'USER_ABORT'`), when the op had reached a ring. */
+  declare readonly status?: string;
+  /** Bytes copied (0, or the bytes of a split copy's parts that ran), for an engine op. */
+  declare readonly bytesCompleted?: number;
+  /** The fault address (0), when the op had reached a ring. */
+  declare readonly faultAddress?: number;
+}
 /** A copy failed. */
 export class CopyError extends coded('ERR_COPY_FAILED', 'CopyError', 'Copy failed') {
   /** The completion status name (`'INVALID_SRC'`, `'INVALID_DST'`, `'INVALID_LENGTH'`, ...). */
@@ -225,6 +238,31 @@ export class WorkerDiedError extends coded('ERR_WORKER_DIED', 'WorkerDiedError',
   declare readonly bytesCompleted?: number;
   /** How far the op got (a fabric offset), for ring ops. */
   declare readonly faultAddress?: number;
+}
+/** A pool's worker answered a dma-bounce task with something dma-bounce/worker never returns: the pool runs another module. */
+export class WorkerMismatchError extends coded('ERR_WORKER_MISMATCH', 'WorkerMismatchError', 'The pool does not run dma-bounce/worker') {
+  /** What came back, described (`'an object with keys [...]'`, `'number 42'`). */
+  declare readonly received: string;
+  /** The completion status name (`'NOT_ATTEMPTED'`), for engine ops queued on such a pool. */
+  declare readonly status?: string;
+  /** Bytes copied (0), for engine ops. */
+  declare readonly bytesCompleted?: number;
+  /** The fault address (0), for engine ops. */
+  declare readonly faultAddress?: number;
+}
+/** A ring already has its server (or is reserved for another one): a ring is served by one thread at a time. */
+export class RingBusyError extends coded('ERR_RING_BUSY', 'RingBusyError', 'The ring already has a server') {
+  /** The fabric offset of the ring's control block. */
+  declare readonly ctrl: number;
+}
+/** A worker pool has too few threads for the rings it would serve, or for a batch task beside them. */
+export class PoolTooSmallError extends coded('ERR_POOL_TOO_SMALL', 'PoolTooSmallError', 'The worker pool has too few threads') {
+  /** The pool's `maxThreads`. */
+  declare readonly threads: number;
+  /** Rings dma-bounce has open on the pool. */
+  declare readonly rings: number;
+  /** The threads the call would need. */
+  declare readonly needed: number;
 }
 
 // --- DMA mapping
@@ -402,4 +440,29 @@ export function errorFromJSON(plain: { code?: unknown; message?: unknown } & Rec
 /** Every error code the library throws, one per exported class, in the order of the classes' names. Never throws. */
 export function errorCodes(): string[] {
   return [...byCode().keys()];
+}
+
+// --- IOMMU (iommu-dma)
+/** The IOMMU refused a device's DMA: the IOVA is not mapped, or mapped without the permission the access needs. */
+export class IommuFaultError extends coded('ERR_IOMMU_FAULT', 'IommuFaultError', 'IOMMU fault') {
+  /** The requester, "SSSS:BB:DD.F". */
+  declare readonly device: string;
+  /** The IOVA of the first byte the IOMMU refused. */
+  declare readonly address: number;
+  /** 'read': the device read memory; 'write': it wrote. */
+  declare readonly access: 'read' | 'write';
+  /** 'not-present' (no translation) or 'permission' (mapped without IOMMU_READ / IOMMU_WRITE). */
+  declare readonly reason: 'not-present' | 'permission';
+  /** The kernel's log line for the fault (DMAR or AMD-Vi format). */
+  declare readonly log: string;
+}
+/** An IOVA API call on a state that does not allow it (unallocated, destroyed, or another call in flight). */
+export class IovaStateError extends coded('ERR_IOVA_STATE', 'IovaStateError', 'The IOVA state does not allow this call') {
+  /** The state's life: 'unallocated', 'destroyed', or 'busy' (a link or unlink in flight). */
+  declare readonly state: 'unallocated' | 'allocated' | 'destroyed' | 'busy';
+}
+/** An IOVA API call that breaks one of the API's rules (docs/iommu.md lists them). */
+export class IovaRuleError extends coded('ERR_IOVA_RULE', 'IovaRuleError', 'IOVA API rule broken') {
+  /** The rule, e.g. 'link-start-boundary'. */
+  declare readonly rule: string;
 }

@@ -20,6 +20,8 @@ function randomText(lines: number): { raw: string; lf: string } {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789 -+[]:.{}"äöü€µ─┬';
   const body = Array.from({ length: lines }, () => Array.from({ length: rng.int(0, 40) }, () => rng.pick([...alphabet])).join(''));
   const ends = body.map(() => rng.pick(['\n', '\r\n', '\r']));
+  // A lone CR then an empty line ending in LF reads as one CRLF: the text means one line break there.
+  for (let i = 0; i + 1 < body.length; i++) if (ends[i] === '\r' && body[i + 1] === '' && ends[i + 1] === '\n') ends[i] = '\r\n';
   return { raw: body.map((l, i) => l + ends[i]).join(''), lf: body.map((l) => l + '\n').join('') };
 }
 

@@ -162,3 +162,54 @@ describe('errors', () => {
     expect(unknown.code).toBe('ERR_SOMETHING_NEW');
   });
 });
+
+describe('hostile input to the fabric', () => {
+  const fabric = new Fabric({ size: '16MiB', scratch: '1MiB' });
+  const ram = fabric.addRegion({ name: 'ram', kind: 'ram', phys: 0x10_0000, size: '4MiB' });
+  const any = (v: unknown) => v as never;
+
+  it('Region.view reads offset and length once: a getter cannot move the view out of the region (was: a view of the guard page)', () => {
+    for (const later of [0, GUARD_SIZE, fabric.dataStart - 4096, ram.offset + ram.size]) {
+      let reads = 0;
+      const span = { get offset() { return reads++ === 0 ? ram.offset + 4096 : later; }, length: 64 };
+      const view = ram.view(span);
+      expect(view.byteOffset).toBe(ram.offset + 4096);
+      expect(view.length).toBe(64);
+      expect(reads).toBe(1);
+    }
+    expect(() => ram.view({ offset: ram.offset + 0.5, length: 4 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', argument: 'span' }));
+    expect(() => ram.view({ offset: ram.offset, length: -1 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', argument: 'span' }));
+    expect(() => ram.view({ offset: ram.offset + ram.size - 2, length: 4 })).toThrow(expect.objectContaining({ code: 'ERR_BAD_ADDRESS', address: ram.offset + ram.size - 2, length: 4 }));
+  });
+
+  it('Region.free reads the span once and refuses what is not one of its spans, allocator unchanged', () => {
+    const span = ram.allocate(4096);
+    const stats = ram.stats();
+    let reads = 0;
+    const shifty = { region: ram, get phys() { return reads++ === 0 ? 12 : span.phys; }, offset: 0, length: 4096 };
+    expect(() => ram.free(any(shifty))).toThrow(expect.objectContaining({ code: 'ERR_FOREIGN_SPAN' }));
+    expect(reads).toBe(1);
+    expect(ram.stats()).toEqual(stats);
+    for (const bad of [{ region: {} }, { region: ram, phys: Symbol('x') }, { region: ram, phys: 1n }, { get region() { throw new Error('x'); } }]) {
+      const error = (() => { try { ram.free(any(bad)); } catch (e) { return e; } return undefined; })() as { code?: string };
+      expect(['ERR_FOREIGN_SPAN', 'ERR_INVALID_ARGUMENT']).toContain(error?.code);
+    }
+    expect(ram.stats()).toEqual(stats);
+    ram.free(span);
+  });
+
+  it.each([
+    ['fabric.regionAt(Symbol())', () => fabric.regionAt(any(Symbol('x'))), 'ERR_INVALID_ARGUMENT'],
+    ['fabric.regionAt(phys, Symbol())', () => fabric.regionAt(ram.phys, any(Symbol('x'))), 'ERR_INVALID_ARGUMENT'],
+    ['fabric.regionAt(1n)', () => fabric.regionAt(any(1n)), 'ERR_INVALID_ARGUMENT'],
+    ['fabric.offsetToPhys(Symbol())', () => fabric.offsetToPhys(any(Symbol('x'))), 'ERR_INVALID_ARGUMENT'],
+    ['fabric.region({ toString throws })', () => fabric.region(any({ toString() { throw new Error('x'); } })), 'ERR_INVALID_ARGUMENT'],
+    ['ram.physToOffset(undefined)', () => ram.physToOffset(any(undefined)), 'ERR_INVALID_ARGUMENT'],
+    ['ram.physToOffset(phys + 0.5)', () => ram.physToOffset(ram.phys + 0.5), 'ERR_BAD_ADDRESS'],
+    ['new RangeAllocator(0, 4096).free(Symbol())', () => new RangeAllocator(0, 4096).free(any(Symbol('x'))), 'ERR_INVALID_ARGUMENT'],
+    ['new Fabric({ get size() throws })', () => new Fabric(any({ get size() { throw new Error('x'); } })), 'ERR_INVALID_ARGUMENT'],
+    ['fabric.addRegion({ get phys() throws })', () => fabric.addRegion(any({ name: 'x', kind: 'ram', size: 4096, get phys() { throw new Error('x'); } })), 'ERR_INVALID_ARGUMENT'],
+  ] as const)('%s is a coded error, not a TypeError', (_name, call, code) => {
+    expect(call).toThrow(expect.objectContaining({ code }));
+  });
+});

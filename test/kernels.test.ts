@@ -359,6 +359,33 @@ describe('copySgLists', () => {
   });
 });
 
+describe('copySgLists (the raw kernel)', () => {
+  it('checks each entry as it reads it: an entry outside [lo, hi) stops the copy there, named -1 - 2i (dst) or -2 - 2i (src), the bytes before it copied', () => {
+    const dst = new SgList(fabric, 4);
+    const src = new SgList(fabric, 1);
+    try {
+      for (let i = 0; i < 4; i++) dst.push(A + ARENA / 2 + i * 1000, 1000);
+      src.push(A, 4000);
+      const lo = fabric.dataStart, hi = fabric.size;
+      expect(k.raw.copySgLists(dst.offset, 4, src.offset, 1, lo, hi)).toBe(4000);
+      memmove(expected, ARENA / 2, 0, 4000);
+      expectArena();
+      // Bounds that end inside the third destination: two entries copied, then -1 - 2*2.
+      rng.fill(arena);
+      expected = arena.slice();
+      expect(k.raw.copySgLists(dst.offset, 4, src.offset, 1, lo, A + ARENA / 2 + 2500)).toBe(-5);
+      memmove(expected, ARENA / 2, 0, 2000);
+      expectArena();
+      // A source that starts below lo: nothing copied, -2 - 2*0.
+      expect(k.raw.copySgLists(dst.offset, 4, src.offset, 1, A + 1, hi)).toBe(-2);
+      expectArena();
+    } finally {
+      dst.release();
+      src.release();
+    }
+  });
+});
+
 describe('fill', () => {
   it.each(LENGTHS)('fills %i bytes with an 8-byte pattern and writes nothing past the end', (len) => {
     const pattern = BigInt.asUintN(64, BigInt(rng.int(0, 2 ** 31)) << 33n | BigInt(rng.int(0, 2 ** 31)));

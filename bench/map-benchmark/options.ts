@@ -19,10 +19,14 @@ export interface MapBenchmarkOptions {
   readonly forceBounce: boolean;
   /** Where the buffers live: 'low' (below 4 GiB, the default) or 'high' (above 4 GiB, so dma_bits 32 bounces). */
   readonly buffer: 'low' | 'high';
+  /** The IOMMU: 'off' (dma-direct, the default), 'strict' or 'lazy' (iommu-dma). */
+  readonly iommu: 'off' | 'strict' | 'lazy';
+  /** Map for an untrusted device (behind an IOMMU: per-entry IOVAs, unaligned buffers bounced). */
+  readonly untrusted: boolean;
 }
 
 export const MAP_BENCHMARK_DEFAULTS: MapBenchmarkOptions = {
-  threads: 1, seconds: 2, granule: 1, dir: 0, dmaBits: 32, transNs: 0, forceBounce: false, buffer: 'low',
+  threads: 1, seconds: 2, granule: 1, dir: 0, dmaBits: 32, transNs: 0, forceBounce: false, buffer: 'low', iommu: 'off', untrusted: false,
 };
 
 const LIMITS = { threads: [1, 1024], seconds: [1, 300], granule: [1, 1024], dmaBits: [20, 64], transNs: [0, 10_000_000] } as const;
@@ -37,6 +41,8 @@ export function mapBenchmarkOptions(input: Partial<MapBenchmarkOptions>): MapBen
   if (o.dir !== 0 && o.dir !== 1 && o.dir !== 2) throw new InvalidArgumentError(`dir must be 0 (bidirectional), 1 (to device) or 2 (from device), got ${String(o.dir)}`, { argument: 'dir' });
   if (o.buffer !== 'low' && o.buffer !== 'high') throw new InvalidArgumentError(`buffer must be 'low' or 'high'`, { argument: 'buffer' });
   if (typeof o.forceBounce !== 'boolean') throw new InvalidArgumentError('forceBounce must be a boolean', { argument: 'forceBounce' });
+  if (o.iommu !== 'off' && o.iommu !== 'strict' && o.iommu !== 'lazy') throw new InvalidArgumentError(`iommu must be 'off', 'strict' or 'lazy'`, { argument: 'iommu' });
+  if (typeof o.untrusted !== 'boolean') throw new InvalidArgumentError('untrusted must be a boolean', { argument: 'untrusted' });
   return o;
 }
 

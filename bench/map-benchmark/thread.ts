@@ -24,8 +24,9 @@ const system = DmaSystem.create({
     { name: 'ram-high', phys: 0x1_0000_0000, size: Math.max(size, PAGE) * 2 },
   ],
   engine: { workers: 1, inlineBelow: '1GiB', spin: 0 },
+  iommu: options.iommu,
 });
-const device = system.device(NVME, { dmaBits: options.dmaBits, forceBounce: options.forceBounce });
+const device = system.device(NVME, { dmaBits: options.dmaBits, forceBounce: options.forceBounce, untrusted: options.untrusted });
 const region = options.buffer === 'low' ? system.ram[0]! : system.ram[1]!;
 const buffer = region.allocate(size, PAGE);
 const bytes = region.view(buffer);

@@ -5,7 +5,7 @@
 // copy engine, then does normal DMA, and the reverse for reads.
 import { randomFillSync } from 'node:crypto';
 import {
-  DmaDirection, DmaSystem, InvalidArgumentError, Topology, buildTopology, loadTopologyJson, mapType, type DmaDevice, type P2pMapType, type Region, type Span, type TopologySpec,
+  DmaDirection, DmaSystem, InvalidArgumentError, Topology, buildTopology, loadTopologyJson, mapType, type DmaDevice, type IommuMode, type P2pMapType, type Region, type Span, type TopologySpec,
 } from '../../src/index.js';
 import { DEFAULT_TOPOLOGY } from '../../src/dma/default-topology.js';
 
@@ -42,6 +42,8 @@ export interface PolicyResult {
 
 export interface PolicyReport {
   readonly workload: PolicyWorkload;
+  /** The IOMMU every run had ('off': dma-direct). */
+  readonly iommu: IommuMode;
   readonly results: PolicyResult[];
 }
 
@@ -53,6 +55,8 @@ export interface PolicyRunOptions extends Partial<PolicyWorkload> {
   readonly clients?: readonly string[];
   readonly onProgress?: (done: number, total: number, label: string) => void;
   readonly shouldStop?: () => boolean;
+  /** The IOMMU of the modelled system (default 'off'): 'strict'/'lazy' map through iommu-dma, 'identity' passes through. */
+  readonly iommu?: IommuMode;
 }
 
 const SLOT = 2048;
@@ -64,6 +68,7 @@ const SLOT = 2048;
 export async function runPolicies(options: PolicyRunOptions = {}): Promise<PolicyReport> {
   const workload: PolicyWorkload = { ioSize: options.ioSize ?? 128 * 1024, queueDepth: options.queueDepth ?? 8, ios: options.ios ?? 2000 };
   const results: PolicyResult[] = [];
+  const iommu = options.iommu ?? 'off';
   const topology = options.provider ? withProvider(options.topology, options.provider) : options.topology;
   const probe = DmaSystem.create({ ...(topology ? { topology } : {}), engine: { workers: 1 } });
   let pairs: Pair[];
@@ -77,13 +82,13 @@ export async function runPolicies(options: PolicyRunOptions = {}): Promise<Polic
   let done = 0;
   for (const pair of pairs) {
     for (const policy of POLICIES) {
-      if (options.shouldStop?.()) return { workload, results };
+      if (options.shouldStop?.()) return { workload, iommu, results };
       options.onProgress?.(done++, total, `${pair.route} ${policy}`);
-      results.push(await runOne(options.topology, pair, policy, workload));
+      results.push(await runOne(options.topology, pair, policy, workload, iommu));
     }
   }
   options.onProgress?.(total, total, '');
-  return { workload, results };
+  return { workload, iommu, results };
 }
 
 interface Pair {
@@ -133,8 +138,8 @@ function routes(topology: Topology, providerBdf?: string, clients?: readonly str
   return pairs;
 }
 
-async function runOne(topology: PolicyRunOptions['topology'], pair: Pair, policy: Policy, w: PolicyWorkload): Promise<PolicyResult> {
-  const system = DmaSystem.create({ ...(topology ? { topology } : {}), engine: { workers: 1 } });
+async function runOne(topology: PolicyRunOptions['topology'], pair: Pair, policy: Policy, w: PolicyWorkload, iommu: IommuMode): Promise<PolicyResult> {
+  const system = DmaSystem.create({ ...(topology ? { topology } : {}), engine: { workers: 1 }, iommu });
   try {
     const bar = system.barMemory(pair.provider, system.topology.device(pair.provider).bars.find((b) => b.provider)!.index);
     const device = system.device(pair.client, { p2pPolicy: policy === 'bounce' ? 'bounce' : 'reject' });

@@ -2,8 +2,9 @@
 // segments: host RAM mapped directly, GPU BAR memory reached peer-to-peer by bus address, and
 // GPU BAR memory bounced for the NVMe drive behind the other host bridge (TO_DEVICE), against
 // copying the same bytes inline with the WebAssembly kernel; the /debug cases repeat two of them
-// with dma-debug on.
-import { DmaDirection, DmaSystem, SgTable, type DmaDevice, type SgEntry, type Span } from '../../src/index.js';
+// with dma-debug on. map/iommu*: the same list behind a strict IOMMU (iommu-dma), against dma-direct
+// in the same rounds; map/iova-alloc/*: the IOVA allocator alone and the IOVA API's link/unlink of 32 pages.
+import { DmaDirection, DmaSystem, IovaDomain, SgTable, type DmaDevice, type SgEntry, type Span } from '../../src/index.js';
 import type { BenchCase } from '../runner.js';
 
 const SEGMENTS = 32;
@@ -66,6 +67,85 @@ function singleCase(name: string, call: 'phys' | 'single', extra: Partial<BenchC
   };
 }
 
+// A strict IOMMU rig: 32 pages, physically consecutive (mergeable) or every other page (scattered),
+// or 32 x 512 B at odd offsets for an untrusted device (each one bounced through swiotlb).
+function iommuRig(layout: 'mergeable' | 'scattered' | 'untrusted'): Rig {
+  const system = DmaSystem.create({ engine: { workers: 1 }, iommu: 'strict' });
+  const ram = system.ram[1]!;
+  const spanBytes = layout === 'scattered' ? 2 * SEGMENTS * SEGMENT : SEGMENTS * SEGMENT;
+  const span = ram.allocate(spanBytes, SEGMENT);
+  ram.view(span).fill(0x3c);
+  const entries = Array.from({ length: SEGMENTS }, (_, i) =>
+    layout === 'untrusted' ? { phys: span.phys + i * SEGMENT + 64, length: 512 } : { phys: span.phys + i * SEGMENT * (layout === 'scattered' ? 2 : 1), length: SEGMENT });
+  return { system, device: system.device(NVME_NEAR, { untrusted: layout === 'untrusted' }), entries, spans: [span] };
+}
+
+function iommuCase(name: string, layout: 'mergeable' | 'scattered' | 'untrusted'): BenchCase {
+  let r: Rig | undefined;
+  return {
+    name,
+    measure: 'segmentsPerSecond',
+    unitsPerOp: SEGMENTS,
+    ...(layout === 'untrusted' ? {} : { baseline: 'map/direct/32x4KiB' }),
+    setup: () => { r = iommuRig(layout); },
+    runAsync: async () => {
+      const sg = await r!.device.mapSg(r!.entries, DmaDirection.TO_DEVICE);
+      await r!.device.unmapSg(sg, DmaDirection.TO_DEVICE);
+    },
+    teardown: () => r!.system.close(),
+  };
+}
+
+export function iommuCases(): BenchCase[] {
+  let iovad: IovaDomain | undefined;
+  let iovadNoCache: IovaDomain | undefined;
+  let api: Rig | undefined;
+  return [
+    iommuCase('map/iommu/32x4KiB', 'mergeable'),
+    iommuCase('map/iommu/32x4KiB-scattered', 'scattered'),
+    iommuCase('map/iommu-untrusted/32x512B', 'untrusted'),
+    {
+      // dma_iova_try_alloc + 32 dma_iova_link + dma_iova_sync + dma_iova_destroy: 32 pages per op.
+      name: 'map/iova-api/32x4KiB',
+      measure: 'segmentsPerSecond',
+      unitsPerOp: SEGMENTS,
+      baseline: 'map/iommu/32x4KiB-scattered',
+      setup: () => { api = iommuRig('scattered'); },
+      runAsync: async () => {
+        const { device, entries } = api!;
+        const state = device.iovaTryAlloc(0, SEGMENTS * SEGMENT);
+        for (let i = 0; i < SEGMENTS; i++) await device.iovaLink(state, entries[i]!.phys, i * SEGMENT, SEGMENT, DmaDirection.TO_DEVICE);
+        device.iovaSync(state, 0, SEGMENTS * SEGMENT);
+        await device.iovaDestroy(state, SEGMENTS * SEGMENT, DmaDirection.TO_DEVICE);
+      },
+      teardown: () => api!.system.close(),
+    },
+    {
+      // alloc_iova_fast + free_iova_fast of one page, 4 KiB granule, 32-bit limit: one op is 32 pairs.
+      name: 'map/iova-alloc/1-page',
+      measure: 'opsPerSecond',
+      unitsPerOp: 32,
+      setup: () => { iovad = new IovaDomain({ granule: 4096, startPfn: 1 }); },
+      run: () => {
+        const d = iovad!;
+        for (let i = 0; i < 32; i++) d.freeIovaFast(d.allocIovaFast(1, 0xfffff, true), 1);
+      },
+    },
+    {
+      // The same with the rcache off: every pair walks and edits the tree.
+      name: 'map/iova-alloc/1-page-no-rcache',
+      measure: 'opsPerSecond',
+      unitsPerOp: 32,
+      baseline: 'map/iova-alloc/1-page',
+      setup: () => { iovadNoCache = new IovaDomain({ granule: 4096, startPfn: 1, rcache: false }); },
+      run: () => {
+        const d = iovadNoCache!;
+        for (let i = 0; i < 32; i++) d.freeIovaFast(d.allocIovaFast(1, 0xfffff, true), 1);
+      },
+    },
+  ];
+}
+
 export function mapperCases(): BenchCase[] {
   let inline: { r: Rig; table: SgTable; at: number } | undefined;
   return [
@@ -99,5 +179,6 @@ export function mapperCases(): BenchCase[] {
       },
       teardown: () => { inline!.table.release(); return inline!.r.system.close(); },
     },
+    ...iommuCases(),
   ];
 }

@@ -32,26 +32,26 @@ export type CopyTriple = [dst: number, src: number, len: number];
  * it finds none for a full pool). A mapping larger than swiotlb_max_mapping_size() that fits is
  * placed, as swiotlb_tbl_map_single() places it.
  */
-export function allocateBounce(ctx: DmaContext, owner: BounceOwner, phys: number, origOffset: number, size: number, direction: StreamingDirection): BounceRecord {
+export function allocateBounce(ctx: DmaContext, owner: BounceOwner, phys: number, origOffset: number, size: number, direction: StreamingDirection, allocAlignMask = 0): BounceRecord {
   let tlbAddr: number;
   try {
     // tryMap allocates no result object on the hot path; when full, map() raises the error.
-    tlbAddr = ctx.pool.tryMap(phys, size, owner.minAlignMask, 0, owner.cpu, owner.boundaryMask, owner.physLimit);
-    if (tlbAddr < 0) tlbAddr = ctx.pool.map(request(owner, phys, size)).tlbAddr;
+    tlbAddr = ctx.pool.tryMap(phys, size, owner.minAlignMask, allocAlignMask, owner.cpu, owner.boundaryMask, owner.physLimit);
+    if (tlbAddr < 0) tlbAddr = ctx.pool.map(request(owner, phys, size, allocAlignMask)).tlbAddr;
   } catch (error) {
     throw tooLarge(error, owner, phys, size);
   }
   return remember(ctx, owner, tlbAddr, phys, origOffset, size, direction);
 }
 
-/** allocateBounce() for an owner that waits for space (QEMU-style map-client retry) instead of failing. */
+/** allocateBounce() (with its `allocAlignMask`, the IOMMU bounce path's granule - 1) for an owner that waits for space (QEMU-style map-client retry) instead of failing. */
 // The wait also ends when the system starts closing: close() must settle every waiter.
-export async function allocateBounceWaiting(ctx: DmaContext, owner: BounceOwner, phys: number, origOffset: number, size: number, direction: StreamingDirection, signal?: AbortSignal): Promise<BounceRecord> {
+export async function allocateBounceWaiting(ctx: DmaContext, owner: BounceOwner, phys: number, origOffset: number, size: number, direction: StreamingDirection, signal?: AbortSignal, allocAlignMask = 0): Promise<BounceRecord> {
   const wait = owner.waitForSpace === false ? 0 : owner.waitForSpace;
   const closing = ctx.lifecycle.closingSignal;
   let slot;
   try {
-    slot = await ctx.pool.mapWait(request(owner, phys, size), { ...(Number.isFinite(wait) ? { timeout: wait } : {}), signal: signal ? AbortSignal.any([signal, closing]) : closing });
+    slot = await ctx.pool.mapWait(request(owner, phys, size, allocAlignMask), { ...(Number.isFinite(wait) ? { timeout: wait } : {}), signal: signal ? AbortSignal.any([signal, closing]) : closing });
   } catch (error) {
     if (error instanceof AbortError && closing.aborted && !signal?.aborted) throw closing.reason as SystemClosedError;
     throw tooLarge(error, owner, phys, size);
@@ -59,8 +59,8 @@ export async function allocateBounceWaiting(ctx: DmaContext, owner: BounceOwner,
   return remember(ctx, owner, slot.tlbAddr, phys, origOffset, size, direction);
 }
 
-function request(owner: BounceOwner, phys: number, size: number) {
-  return { origAddr: phys, size, minAlignMask: owner.minAlignMask, cpu: owner.cpu, boundaryMask: owner.boundaryMask, physLimit: owner.physLimit };
+function request(owner: BounceOwner, phys: number, size: number, allocAlignMask = 0) {
+  return { origAddr: phys, size, minAlignMask: owner.minAlignMask, allocAlignMask, cpu: owner.cpu, boundaryMask: owner.boundaryMask, physLimit: owner.physLimit };
 }
 
 // A segment no pool can ever hold is a mapping failure of the caller's valid request, not a bad

@@ -9,6 +9,7 @@ import type { BounceRecords } from './bounce-records.js';
 import type { SystemLifecycle } from './lifecycle.js';
 import type { P2pdmaProviders } from './p2pdma-state.js';
 import type { SwiotlbMem } from './swiotlb-mem.js';
+import type { Iommu } from './iommu/iommu.js';
 
 /**
  * Where a bounce mapping is in its life. 'mapping': slots taken, copy-in in flight, the map has not
@@ -59,4 +60,6 @@ export interface DmaContext {
   readonly debug: DmaDebug | undefined;
   /** Open, closing or closed, and the calls in flight. */
   readonly lifecycle: SystemLifecycle;
+  /** The IOMMU, when the system has one (any mode but 'off'). */
+  readonly iommu: Iommu | undefined;
 }

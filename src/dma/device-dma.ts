@@ -3,8 +3,12 @@
 // through a host bridge that allows it, host RAM and bounce slots only inside the device's
 // DMA limit, and a bounce slot only while it is mapped for this device and live (not while its
 // copy-in is still running, nor once its unmap has begun). Anything else is a DeviceFaultError,
-// never a silent access.
-import { DeviceFaultError, InvalidArgumentError } from '../errors.js';
+// never a silent access. Behind a translating IOMMU every address but a peer's bus address goes
+// through the domain's page table first: an IOVA that is not mapped, or mapped without the
+// permission the access needs, is an IOMMU fault (IommuFaultError, logged on system.iommu).
+import { DeviceFaultError, InvalidArgumentError, IommuFaultError } from '../errors.js';
+import type { IommuDomain } from './iommu/domain.js';
+import { IOMMU_NOSYNC, IOMMU_READ, IOMMU_WRITE } from './iommu/page-table.js';
 import { hostBridgeRouteAllowed, mapType, type PciDevice } from '../pci/index.js';
 import type { DmaContext } from './context.js';
 
@@ -14,6 +18,9 @@ export interface DmaTarget {
   readonly via: 'ram' | 'swiotlb' | 'bus-address' | 'host-bridge';
 }
 
+/** Which way the device moves bytes: 'read' from memory (DMA_TO_DEVICE data) or 'write' to it. */
+export type DmaAccess = 'read' | 'write';
+
 export class DeviceDma {
   readonly #ctx: DmaContext;
   readonly #pci: PciDevice;
@@ -22,7 +29,10 @@ export class DeviceDma {
   // Per BAR owner: [route is BUS_ADDR, host bridge routes P2P]; the topology never changes.
   readonly #reach = new Map<PciDevice, readonly [boolean, boolean]>();
 
-  constructor(ctx: DmaContext, pci: PciDevice, deviceId: number, dmaLimit: number) {
+  readonly #domain: IommuDomain | undefined;
+
+  constructor(ctx: DmaContext, pci: PciDevice, deviceId: number, dmaLimit: number, domain?: IommuDomain) {
+    this.#domain = domain;
     this.#ctx = ctx;
     this.#pci = pci;
     this.#deviceId = deviceId;
@@ -30,22 +40,30 @@ export class DeviceDma {
   }
 
   /**
-   * Where [dmaAddress, dmaAddress + length) lands, or a DeviceFaultError (ERR_DEVICE_FAULT)
-   * saying why the device cannot reach it.
+   * Where [dmaAddress, dmaAddress + length) lands (behind an IOMMU: where its first byte lands,
+   * the whole range checked), or a DeviceFaultError (ERR_DEVICE_FAULT) saying why the device
+   * cannot reach it, or an IommuFaultError (ERR_IOMMU_FAULT) for an IOVA the domain refuses
+   * `access` to (recorded in system.iommu.faults).
    */
-  resolve(dmaAddress: number, length: number): DmaTarget {
+  resolve(dmaAddress: number, length: number, access: DmaAccess = 'read'): DmaTarget {
     if (!Number.isSafeInteger(dmaAddress) || dmaAddress < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw new InvalidArgumentError('dmaAddress and length must be non-negative integers', { argument: 'dmaAddress' });
     }
+    if (this.#domain && !this.#isPeerBusAddress(dmaAddress)) return this.#translated(dmaAddress, length, access)[0]!.target;
+    return this.#resolvePhysical(dmaAddress, length, dmaAddress, length);
+  }
+
+  // The fabric's own checks on a bus address (no IOMMU) or a translated physical range.
+  #resolvePhysical(dmaAddress: number, length: number, shownAddress: number, shownLength: number): DmaTarget {
     const ctx = this.#ctx;
-    const fault = (why: string) => new DeviceFaultError(`${this.#pci.bdf}: DMA to 0x${dmaAddress.toString(16)}+${length} faults: ${why}`, { device: this.#pci.bdf, dmaAddress, length });
-    const inLimit = dmaAddress + Math.max(length, 1) - 1 <= this.#dmaLimit;
+    const fault = (why: string) => new DeviceFaultError(`${this.#pci.bdf}: DMA to 0x${shownAddress.toString(16)}+${shownLength} faults: ${why}`, { device: this.#pci.bdf, dmaAddress: shownAddress, length: shownLength });
+    const inLimit = this.#domain !== undefined || dmaAddress + Math.max(length, 1) - 1 <= this.#dmaLimit;
 
     // Any access touching a pool (dynamic pools live inside host RAM) is a swiotlb access: it must
     // stay inside one live mapping of this device.
     if (ctx.pool.overlaps(dmaAddress, length)) {
       if (!inLimit) throw fault('beyond the device DMA mask');
-      const record = ctx.bounced.containing(dmaAddress, length);
+      const record = this.#domain ? this.#allocationHolding(dmaAddress, length) : ctx.bounced.containing(dmaAddress, length);
       if (record === undefined || record.deviceId !== this.#deviceId) throw fault('swiotlb slot not mapped for this device');
       if (record.state !== 'live') throw fault(`swiotlb mapping is not live (${record.state === 'mapping' ? 'its map has not resolved' : 'it is being unmapped'})`);
       return { offset: record.slotOffset + (dmaAddress - record.tlbAddr), via: 'swiotlb' };
@@ -72,6 +90,54 @@ export class DeviceDma {
     throw fault('no memory answers at this address');
   }
 
+  // Through the IOMMU a device sees whole granules of a bounce allocation, its (zeroed) padding too.
+  #allocationHolding(phys: number, length: number) {
+    const info = this.#ctx.pool.mappingContaining(phys);
+    const pool = this.#ctx.pool.findPool(phys);
+    if (!info || !pool) return undefined;
+    const start = pool.base + info.index * 2048;
+    if (phys + length > start + info.nslots * 2048) return undefined;
+    return this.#ctx.bounced.get(info.tlbAddr);
+  }
+
+  // A peer's BAR bus address goes switch to switch and never reaches the IOMMU (IOVAs avoid the windows).
+  #isPeerBusAddress(dmaAddress: number): boolean {
+    for (const bar of this.#ctx.barRegions.keys()) {
+      const hb = bar.device.hostBridge;
+      const lo = hb.mmioBase - hb.busOffset;
+      if (dmaAddress >= lo && dmaAddress < lo + hb.mmioSize) return true;
+    }
+    return false;
+  }
+
+  // Page by page through the domain: the physical pieces of the range, each checked as memory.
+  #translated(dmaAddress: number, length: number, access: DmaAccess): { target: DmaTarget; length: number }[] {
+    const domain = this.#domain!;
+    const g = domain.granule;
+    const need = access === 'read' ? IOMMU_READ : IOMMU_WRITE;
+    if (dmaAddress + Math.max(length, 1) - 1 > this.#dmaLimit) {
+      throw new DeviceFaultError(`${this.#pci.bdf}: DMA to 0x${dmaAddress.toString(16)}+${length} faults: beyond the device DMA mask`, { device: this.#pci.bdf, dmaAddress, length });
+    }
+    const pieces: { phys: number; length: number }[] = [];
+    const end = dmaAddress + Math.max(length, 1);
+    for (let a = dmaAddress; a < end;) {
+      const next = Math.min(Math.floor(a / g) * g + g, end);
+      const t = domain.translate(a);
+      const reason = !t || t.prot & IOMMU_NOSYNC ? 'not-present' : (t.prot & need) === 0 ? 'permission' : undefined;
+      if (reason) {
+        const f = this.#ctx.iommu!.reportFault(this.#pci, domain, a, access, reason);
+        throw new IommuFaultError(`${f.message} (${this.#pci.bdf} ${access} of 0x${dmaAddress.toString(16)}+${length}: ${reason === 'not-present' ? 'IOVA not mapped' : `mapped without IOMMU_${access === 'read' ? 'READ' : 'WRITE'}`})`, { device: f.device, address: a, access, reason, log: f.message });
+      }
+      // Physically adjacent pages merge, except in the pool: two bounce allocations may sit side by side.
+      const last = pieces[pieces.length - 1];
+      if (last && last.phys + last.length === t!.phys && !this.#ctx.pool.isSwiotlbBuffer(t!.phys)) last.length += next - a;
+      else pieces.push({ phys: t!.phys, length: next - a });
+      a = next;
+    }
+    if (length === 0) pieces[0]!.length = 0;
+    return pieces.map((p) => ({ target: this.#resolvePhysical(p.phys, p.length, dmaAddress, length), length: p.length }));
+  }
+
   #reachOf(provider: PciDevice): readonly [boolean, boolean] {
     let reach = this.#reach.get(provider);
     if (!reach) {
@@ -83,7 +149,17 @@ export class DeviceDma {
 
   /** The device reads `length` bytes at a DMA address (a copy). Throws ERR_INVALID_ARGUMENT / ERR_DEVICE_FAULT. */
   read(dmaAddress: number, length: number): Uint8Array {
-    const { offset } = this.resolve(dmaAddress, length);
+    if (this.#domain && Number.isSafeInteger(dmaAddress) && dmaAddress >= 0 && Number.isSafeInteger(length) && length > 0 && !this.#isPeerBusAddress(dmaAddress)) {
+      const targets = this.#translated(dmaAddress, length, 'read');
+      const out = new Uint8Array(length);
+      let at = 0;
+      for (const { target: t, length: n } of targets) {
+        out.set(this.#ctx.fabric.bytes.subarray(t.offset, t.offset + n), at);
+        at += n;
+      }
+      return out;
+    }
+    const { offset } = this.resolve(dmaAddress, length, 'read');
     return this.#ctx.fabric.bytes.slice(offset, offset + length);
   }
 
@@ -95,7 +171,17 @@ export class DeviceDma {
   write(dmaAddress: number, bytes: Uint8Array): void {
     if (!(bytes instanceof Uint8Array)) throw new InvalidArgumentError('bytes must be a Uint8Array', { argument: 'bytes' });
     const length = typedArrayLength(bytes);
-    const { offset } = this.resolve(dmaAddress, length);
+    if (this.#domain && Number.isSafeInteger(dmaAddress) && dmaAddress >= 0 && length > 0 && !this.#isPeerBusAddress(dmaAddress)) {
+      // Every piece is checked before the first byte is written.
+      const targets = this.#translated(dmaAddress, length, 'write');
+      let at = 0;
+      for (const { target: t, length: n } of targets) {
+        this.#ctx.fabric.bytes.set(bytes.subarray(at, at + n), t.offset);
+        at += n;
+      }
+      return;
+    }
+    const { offset } = this.resolve(dmaAddress, length, 'write');
     this.#ctx.fabric.bytes.set(bytes, offset);
   }
 }

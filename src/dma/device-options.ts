@@ -28,6 +28,12 @@ export interface DmaDeviceOptions {
    * 0..2147483647 (the longest timer), or Infinity (no limit). Default false.
    */
   readonly waitForSpace?: false | number;
+  /**
+   * The device is untrusted (pdev->untrusted): its IOMMU group gets a strict DMA domain, it maps
+   * entry by entry and bounces unaligned ranges. Default: the PCI model's own flag (a device below
+   * an external-facing port), false when the topology says nothing. Only matters with an IOMMU.
+   */
+  readonly untrusted?: boolean;
 }
 
 /** The validated settings of one device. */
@@ -43,9 +49,11 @@ export interface DeviceSettings {
   readonly p2pPolicy: P2pPolicy;
   readonly cpu: number;
   readonly waitForSpace: false | number;
+  /** Undefined when the option was not given (the PCI model decides). */
+  readonly untrusted: boolean | undefined;
 }
 
-const KEYS: ReadonlySet<string> = new Set(['dmaBits', 'busDmaLimit', 'maxSegmentSize', 'segmentBoundaryMask', 'minAlignMask', 'coherent', 'forceBounce', 'p2pPolicy', 'cpu', 'waitForSpace']);
+const KEYS: ReadonlySet<string> = new Set(['dmaBits', 'busDmaLimit', 'maxSegmentSize', 'segmentBoundaryMask', 'minAlignMask', 'coherent', 'forceBounce', 'p2pPolicy', 'cpu', 'waitForSpace', 'untrusted']);
 /** NR_CPUS at its largest on x86-64. */
 export const MAX_CPUS = 8192;
 /** The longest wait setTimeout() honours. */
@@ -81,7 +89,7 @@ export function deviceSettings(options: unknown): DeviceSettings {
   if (wait !== false && !(typeof wait === 'number' && ((wait >= 0 && wait <= MAX_WAIT_MS) || wait === Infinity))) {
     fail('waitForSpace', `waitForSpace must be false, a number of ms in 0..${MAX_WAIT_MS}, or Infinity`);
   }
-  for (const flag of ['coherent', 'forceBounce'] as const) {
+  for (const flag of ['coherent', 'forceBounce', 'untrusted'] as const) {
     if (o[flag] !== undefined && typeof o[flag] !== 'boolean') fail(flag, `${flag} must be a boolean`);
   }
   const bits = dmaBits as number;
@@ -96,6 +104,7 @@ export function deviceSettings(options: unknown): DeviceSettings {
     p2pPolicy: policy as P2pPolicy,
     cpu: cpu as number,
     waitForSpace: wait as false | number,
+    untrusted: o.untrusted as boolean | undefined,
   };
 }
 

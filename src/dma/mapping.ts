@@ -12,10 +12,13 @@ import { DMA_MAPPING_ERROR, type DmaDebug, type MappingFunction } from './debug.
 import { DeviceDma } from './device-dma.js';
 import { deviceSettings, type DmaDeviceOptions } from './device-options.js';
 import { directOps, type MappingDevice, type P2pPolicy } from './direct.js';
-import { checkAttrs, checkDirection, DMA_ATTR_MMIO, DMA_ATTR_SKIP_CPU_SYNC, type StreamingDirection } from './direction.js';
+import { checkAttrs, checkDirection, DmaDirection, DMA_ATTR_MMIO, DMA_ATTR_SKIP_CPU_SYNC, type StreamingDirection } from './direction.js';
 import type { DmaMapOps, SegmentRef, SyncTarget } from './ops.js';
 import { P2pdmaState, type P2pdmaMapType, type P2pdmaProvider } from './p2pdma-state.js';
 import type { MappedSegment, MappedSg, SgEntry } from './types.js';
+import type { IommuDomain, Pci32bitState } from './iommu/domain.js';
+import { iommuOps } from './iommu/dma-iommu.js';
+import { iovaDestroy, iovaFree, iovaLink, iovaSync, iovaTryAlloc, iovaUnlink, useIova, type IovaState } from './iommu/iova-api.js';
 
 export type { DmaDeviceOptions } from './device-options.js';
 
@@ -36,6 +39,12 @@ export class DmaDevice implements MappingDevice {
   readonly coherent: boolean;
   readonly forceBounce: boolean;
   readonly p2pPolicy: P2pPolicy;
+  /** pdev->untrusted: the device option, else the PCI model's flag, else false. */
+  readonly untrusted: boolean;
+  /** The IOMMU DMA domain of the device's group; undefined without a translating IOMMU (dma-direct). */
+  readonly iommuDomain: IommuDomain | undefined;
+  /** @internal dev->iommu's 32-bit-first state (undefined without an IOMMU). */
+  readonly iommuState: Pci32bitState | undefined;
   readonly owner: BounceOwner;
   /** The device's own DMA engine: reads and writes by DMA address, with reachability checks. */
   readonly dma: DeviceDma;
@@ -50,8 +59,12 @@ export class DmaDevice implements MappingDevice {
     const settings = deviceSettings(options);
     this.#ctx = ctx;
     this.#debug = ctx.debug;
-    this.#ops = directOps;
     this.pci = pci;
+    this.untrusted = settings.untrusted ?? (pci as { untrusted?: boolean }).untrusted === true;
+    // models iommu_setup_dma_ops(): iommu-dma for a DMA domain, dma-direct for identity or no IOMMU.
+    this.iommuDomain = ctx.iommu?.domainFor(pci, this.untrusted);
+    this.iommuState = ctx.iommu?.deviceState(pci);
+    this.#ops = this.iommuDomain ? iommuOps : directOps;
     this.dmaBits = settings.dmaBits;
     this.dmaLimit = settings.dmaLimit;
     this.maxSegmentSize = settings.maxSegmentSize;
@@ -66,7 +79,7 @@ export class DmaDevice implements MappingDevice {
     const boundary = settings.segmentBoundaryMask;
     const boundaryMask = boundary >= 2 ** 52 ? -1 : Math.max(boundary, 2047);
     this.owner = { id, minAlignMask: settings.minAlignMask, cpu: settings.cpu, boundaryMask, waitForSpace: settings.waitForSpace, physLimit: settings.dmaLimit };
-    this.dma = new DeviceDma(ctx, pci, id, this.dmaLimit);
+    this.dma = new DeviceDma(ctx, pci, id, this.dmaLimit, this.iommuDomain);
   }
 
   /** The P2PDMA route from `provider`'s memory to this device (computed once per pair and cached, as pci_p2pdma_map_type() caches it). */
@@ -90,7 +103,7 @@ export class DmaDevice implements MappingDevice {
     return { map, provider: state.mem };
   }
 
-  /** Which DMA implementation serves this device ('direct': dma-direct with swiotlb). */
+  /** Which DMA implementation serves this device ('direct': dma-direct with swiotlb; 'iommu': iommu-dma). */
   get dmaOps(): DmaMapOps['name'] {
     return this.#ops.name;
   }
@@ -220,6 +233,71 @@ export class DmaDevice implements MappingDevice {
   mappingError(dmaAddress: number): boolean {
     this.#debug?.mappingError(this, dmaAddress);
     return dmaAddress === DMA_MAPPING_ERROR;
+  }
+
+  /**
+   * dma_iova_try_alloc() (Linux 6.16): IOVA space for `size` bytes whose first byte has `phys`'s
+   * in-granule offset. Returns an IovaState; it is 'unallocated' (useIova() false: use the
+   * streaming API) without a translating IOMMU (off, identity) or when no IOVA space is left.
+   * Throws ERR_INVALID_ARGUMENT for bad arguments, ERR_INVALID_STATE (released), ERR_SYSTEM_CLOSED.
+   */
+  iovaTryAlloc(phys: number, size: number): IovaState {
+    this.#check(DmaDirection.BIDIRECTIONAL, 0, undefined);
+    const lifecycle = this.#ctx.lifecycle;
+    lifecycle.enter();
+    try {
+      return iovaTryAlloc(this, phys, size);
+    } finally {
+      lifecycle.leave();
+    }
+  }
+
+  /**
+   * dma_iova_link(): maps [phys, phys + size) at `offset` of the state, not yet visible to the
+   * device (iovaSync() makes it so). An untrusted device's unaligned head and tail are bounced.
+   * Rejects, linking nothing, with ERR_IOVA_STATE (not allocated, destroyed, or a call in flight),
+   * ERR_IOVA_RULE (a link off the merge boundary, after a range that does not end on it,
+   * overlapping, past the state; `rule` names it), ERR_DMA_MAPPING (EPERM: MMIO for an untrusted
+   * device; EINVAL: the IOMMU cannot map it), ERR_SWIOTLB_FULL, ERR_INVALID_ARGUMENT, ERR_BAD_ADDRESS.
+   */
+  async iovaLink(state: IovaState, phys: number, offset: number, size: number, direction: StreamingDirection, attrs = 0): Promise<void> {
+    this.#check(direction, attrs, undefined);
+    await this.#enter(() => iovaLink(this.#ctx, this, state, phys, offset, size, direction, attrs));
+  }
+
+  /** dma_iova_sync(): the linked pages in [offset, offset + size) become visible to the device. Throws ERR_IOVA_STATE / ERR_IOVA_RULE / ERR_INVALID_ARGUMENT, changing nothing. */
+  iovaSync(state: IovaState, offset: number, size: number): void {
+    this.#check(DmaDirection.BIDIRECTIONAL, 0, undefined);
+    const lifecycle = this.#ctx.lifecycle;
+    lifecycle.enter();
+    try {
+      iovaSync(this, state, offset, size);
+    } finally {
+      lifecycle.leave();
+    }
+  }
+
+  /** dma_iova_unlink(): unmaps whole linked ranges making up [offset, offset + size) (bounced parts copied back); the IOVA stays allocated. Rejects as iovaLink() does, changing nothing. */
+  async iovaUnlink(state: IovaState, offset: number, size: number, direction: StreamingDirection, attrs = 0): Promise<void> {
+    this.#check(direction, attrs, undefined);
+    await this.#enter(() => iovaUnlink(this.#ctx, this, state, offset, size, direction, attrs));
+  }
+
+  /** dma_iova_destroy(): unlinks [0, mappedLen) (every linked byte) and frees the IOVA; mappedLen 0 is iovaFree(). The state is 'destroyed' after. Rejects as iovaLink() does, changing nothing. */
+  async iovaDestroy(state: IovaState, mappedLen: number, direction: StreamingDirection, attrs = 0): Promise<void> {
+    this.#check(direction, attrs, undefined);
+    await this.#enter(() => iovaDestroy(this.#ctx, this, state, mappedLen, direction, attrs));
+  }
+
+  /** dma_iova_free(): frees an IOVA state with nothing linked (ERR_IOVA_RULE otherwise, ERR_IOVA_STATE when not allocated). */
+  iovaFree(state: IovaState): void {
+    this.#check(DmaDirection.BIDIRECTIONAL, 0, undefined);
+    iovaFree(this, state);
+  }
+
+  /** dma_use_iova(): true for a state iovaTryAlloc() allocated (the unmap side then uses the IOVA API). */
+  useIova(state: IovaState): boolean {
+    return useIova(state);
   }
 
   /** Bounce mappings this device holds slots for (being mapped, live, or being unmapped). */

@@ -15,6 +15,7 @@ import { SystemLifecycle, type SystemState } from './lifecycle.js';
 import { P2pdmaProviders } from './p2pdma-state.js';
 import { DmaDevice, type DmaDeviceOptions } from './mapping.js';
 import { SwiotlbMem } from './swiotlb-mem.js';
+import { Iommu, iommuSettings, type IommuMode, type IommuOptions } from './iommu/iommu.js';
 import type { AllocPoolMemory, FreePoolMemory } from './swiotlb-pool-memory.js';
 
 export interface RamDefinition {
@@ -40,6 +41,8 @@ export interface SystemOptions {
   readonly engine?: EngineOptions;
   /** dma-debug (CONFIG_DMA_API_DEBUG): true, or its options; default off. See docs/dma-debug.md. */
   readonly debug?: boolean | DmaDebugOptions;
+  /** The IOMMU: 'off' (default: dma-direct only), 'strict', 'lazy', 'identity', or its options. See docs/iommu.md. */
+  readonly iommu?: IommuMode | IommuOptions;
 }
 
 export const DEFAULT_RAM: readonly RamDefinition[] = [
@@ -57,6 +60,8 @@ export class DmaSystem {
   readonly swiotlb: SwiotlbMem;
   /** The dma-debug tracker; undefined when the system was created without `debug`. */
   readonly debug: DmaDebug | undefined;
+  /** The IOMMU (its domains, faults, flush queues); undefined when the system has none (`iommu` 'off'). */
+  readonly iommu: Iommu | undefined;
   readonly #ctx: DmaContext;
   readonly #ram: Region[];
   // Held weakly: a device the caller dropped must not pin memory for the system's lifetime
@@ -68,7 +73,8 @@ export class DmaSystem {
 
   /**
    * Builds the system. Throws ERR_TOPOLOGY / ERR_LSPCI_PARSE for a bad topology, ERR_INVALID_SIZE /
-   * ERR_INVALID_ARGUMENT / ERR_REGION_CONFLICT for bad memory definitions; nothing is left running then.
+   * ERR_INVALID_ARGUMENT / ERR_REGION_CONFLICT for bad memory definitions or a bad `iommu` option;
+   * nothing is left running then.
    */
   static create(options: SystemOptions = {}): DmaSystem {
     return new DmaSystem(options);
@@ -86,6 +92,7 @@ export class DmaSystem {
     const pool = { ...DEFAULT_SWIOTLB, ...swiotlb };
     const poolSize = parseSize(pool.size, 'swiotlb.size');
     if (typeof pool.phys !== 'number' || !Number.isSafeInteger(pool.phys) || pool.phys < 0) throw new InvalidArgumentError('swiotlb.phys must be a non-negative safe integer', { argument: 'swiotlb.phys' });
+    const iommu = iommuSettings(options.iommu);
     const debug = options.debug === undefined || options.debug === false ? undefined : new DmaDebug(options.debug === true ? {} : options.debug);
     const backing = parseSize(options.barBacking ?? '64MiB', 'barBacking');
     const providers = topology.providers();
@@ -115,7 +122,8 @@ export class DmaSystem {
     this.topology = topology;
     this.debug = debug;
     this.engine = CopyEngine.create(fabric, options.engine);
-    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new BounceRecords(this.swiotlb), barRegions, barOfRegion: new Map([...barRegions].map(([bar, region]) => [region, bar])), p2pdma: new P2pdmaProviders(barRegions), debug, lifecycle: this.#lifecycle };
+    this.iommu = iommu.mode === 'off' ? undefined : new Iommu(iommu);
+    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new BounceRecords(this.swiotlb), barRegions, barOfRegion: new Map([...barRegions].map(([bar, region]) => [region, bar])), p2pdma: new P2pdmaProviders(barRegions), debug, lifecycle: this.#lifecycle, iommu: this.iommu };
   }
 
   /** 'open', 'closing' (close() waits for the calls in flight) or 'closed'. */
@@ -231,6 +239,7 @@ export class DmaSystem {
         leak ??= error;
       }
     }
+    this.iommu?.close();
     await this.engine.close();
     // Gives back the pools a dynamic swiotlb added; leaked mappings keep theirs (as in the kernel).
     if (this.swiotlb.stats().mappings === 0) await this.swiotlb.close();
@@ -272,7 +281,7 @@ function poolMemory(ram: readonly Region[]): { allocPoolMemory: AllocPoolMemory;
   };
 }
 
-const SYSTEM_KEYS: ReadonlySet<string> = new Set(['topology', 'ram', 'swiotlb', 'barBacking', 'engine', 'debug']);
+const SYSTEM_KEYS: ReadonlySet<string> = new Set(['topology', 'ram', 'swiotlb', 'barBacking', 'engine', 'debug', 'iommu']);
 
 // A snapshot of the RAM definitions: each read once and checked.
 function ramDefinitions(given: unknown): { name: string; phys: number; size: number }[] {

@@ -15,8 +15,10 @@ export type MappingKind =
   | 'bus-address'
   /** A peer's BAR through the host bridge: a normal mapping, dma = phys (PCI_P2PDMA_MAP_THRU_HOST_BRIDGE). */
   | 'host-bridge'
-  /** Copied through a swiotlb slot: dma = the slot's address. */
-  | 'bounced';
+  /** Copied through a swiotlb slot: dma = the slot's address (under an IOMMU, an IOVA mapping the slot). */
+  | 'bounced'
+  /** Host RAM through the IOMMU: dma = an IOVA (iommu-dma). */
+  | 'iommu';
 
 /** Why a segment was bounced. */
 export type BounceReason =
@@ -32,7 +34,9 @@ export type BounceReason =
   /** DMA_ATTR_MMIO beyond the device's DMA mask or bus limit. */
   | 'mmio-dma-mask'
   /** DMA_ATTR_MMIO on a BAR whose P2P route to the device is NOT_SUPPORTED. */
-  | 'mmio-p2p-not-supported';
+  | 'mmio-p2p-not-supported'
+  /** An untrusted device behind an IOMMU, and the range is not granule aligned (iommu_dma_map_swiotlb()). */
+  | 'untrusted';
 
 export interface MappedSegment {
   readonly phys: number;

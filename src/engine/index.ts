@@ -1,10 +1,10 @@
-export { Ring, NO_SPACE, OP_FLAG_FENCE, OP_FLAG_SUBMIT, RING_INDEX_MASK } from './ring.js';
+export { Ring, NO_SPACE, OP_FLAG_FENCE, OP_FLAG_SUBMIT, RING_INDEX_MASK, MAX_POLL_MICROS } from './ring.js';
 export type { Completion, CompletedResult, CompletedStatusResult, RingOptions, RingStats } from './ring.js';
-export { DmaChannel } from './channel.js';
-export type { ChannelOptions, StopReport } from './channel.js';
+export { DmaChannel, MAX_RESTARTS } from './channel.js';
+export type { ChannelOptions, ChannelState, StopReport } from './channel.js';
 export { Status, statusName } from './status.js';
 export type { StatusCode, StatusName } from './status.js';
 export { createWorkerPool, runBatch, WORKER_URL } from './pool.js';
-export type { BatchResult, BatchTask, ServeTask, WorkerTask } from './worker.js';
-export { CopyEngine } from './engine.js';
+export type { BatchResult, BatchTask, ServeResult, ServeTask, WorkerTask } from './worker.js';
+export { CopyEngine, UNSTARTED_LANE_GRACE_MS } from './engine.js';
 export type { EngineOptions, EngineStats, OpOptions, Placement } from './engine.js';

@@ -18,8 +18,10 @@ export const CTRL = {
   CRC_TABLE: 220,
   SPIN: 224,
   SERVED: 228,
-  /** Written by the JS side of the serving worker: its threadId. */
+  /** threadId of the server holding the claim (written by the server once it holds it). */
   WORKER: 232,
+  /** The ring's one-consumer claim: an even reservation token (0: none), | 1 while a server holds it. */
+  CLAIM: 236,
 } as const;
 export const CONTROL_SIZE = 256;
 export const DESC_SIZE = 32;
@@ -32,6 +34,8 @@ export const DESC_FLAG = { FENCE: 1, CANCELLED: 2 } as const;
 export const STATE = { RUN: 0, STOP: 1, STOPPED: 2 } as const;
 /** Completion status word of an op the server has not finished (never handed to callers). */
 export const STATUS_PENDING = 9;
+/** serveRing()'s result when the claim failed (another server holds the ring, or the token is not its reservation). */
+export const SERVE_BUSY = -1;
 
 /** The same checksum ringAbi() computes in the kernel. */
 export const RING_ABI = (() => {
@@ -39,7 +43,8 @@ export const RING_ABI = (() => {
     CTRL.HEAD, CTRL.DOORBELL, CTRL.TAIL, CTRL.SLEEPING, CTRL.STATE, CTRL.SLOTS, CTRL.DESCS, CTRL.COMPS, CTRL.DATA_LO,
     CTRL.DATA_HI, CTRL.TABLE_LO, CTRL.TABLE_HI, CTRL.CRC_TABLE, CTRL.SPIN, CTRL.SERVED, CONTROL_SIZE, DESC_SIZE,
     COMP_SIZE, OP.COPY, OP.COPY_SG, OP.FILL, OP.COPY_CRC, OP.COPY_TABLE, DESC_FLAG.FENCE, DESC_FLAG.CANCELLED,
-    5 /* INVALID_LENGTH */, 6 /* INVALID_OPCODE */, STATUS_PENDING, STATE.STOPPED,
+    5 /* INVALID_LENGTH */, 6 /* INVALID_OPCODE */, STATUS_PENDING, STATE.STOPPED, CTRL.WORKER, CTRL.CLAIM,
+    SERVE_BUSY >>> 0,
   ];
   let h = 17;
   for (const v of values) h = (Math.imul(h, 31) + v) >>> 0;

@@ -1,10 +1,13 @@
 // The producer side of a submission/completion ring, with DPDK dmadev semantics
 // (rte_dma_copy / rte_dma_submit / rte_dma_completed / rte_dma_completed_status). One
 // thread produces; the ring server in a worker consumes. Addresses are fabric offsets and
-// arguments are in memcpy order (dst, src, len), unlike DPDK's (src, dst, len).
-import { EngineStoppedError, InvalidArgumentError, InvalidStateError } from '../errors.js';
-import type { Fabric } from '../fabric/fabric.js';
-import { SgList, SgTable } from '../fabric/sg-table.js';
+// arguments are in memcpy order (dst, src, len), unlike DPDK's (src, dst, len). The ring owns
+// its scratch memory and pins the SG tables and lists its ops read until their completions are
+// gathered; a ring has one consumer, which claims it through the control block's CLAIM word.
+import { EngineStoppedError, InvalidArgumentError, InvalidStateError, RingBusyError } from '../errors.js';
+import { Fabric } from '../fabric/fabric.js';
+import { pinTable, SgList, SgTable, unpinTable, type SegmentTable } from '../fabric/sg-table.js';
+import { describe, isInstance, isU32, readInput } from '../fabric/input.js';
 import { COMP_SIZE, CONTROL_SIZE, CTRL, DESC_FLAG, DESC_SIZE, OP, STATE, STATUS_PENDING } from './layout.js';
 import { Status, statusName, type StatusCode, type StatusName } from './status.js';
 
@@ -21,6 +24,19 @@ const POLL_BACKOFF = 64;
 /** Ring indices wrap at 16 bits, as dmadev's do. */
 export const RING_INDEX_MASK = 0xffff;
 
+/** The longest pollCompletion() accepts, in µs (one second: it blocks the calling thread). */
+export const MAX_POLL_MICROS = 1_000_000;
+
+const KNOWN_FLAGS = OP_FLAG_FENCE | OP_FLAG_SUBMIT;
+// Reservation tokens are even and never 0 (the server's claim sets bit 0); a random start makes
+// a stale task from another ring at the same offset unlikely to match.
+let nextToken = ((Math.random() * 2 ** 30) >>> 0) * 2 + 2;
+function freshToken(): number {
+  nextToken = (nextToken + 2) >>> 0 || 2;
+  return nextToken;
+}
+
+/** What `ring.completed()` returns (rte_dma_completed). */
 export interface CompletedResult {
   /** Ops that completed successfully, in order, before the first failure. */
   readonly count: number;
@@ -30,6 +46,7 @@ export interface CompletedResult {
   readonly hasError: boolean;
 }
 
+/** One completion as `ring.completedStatus()` reports it (rte_dma_completed_status). */
 export interface Completion {
   readonly index: number;
   readonly status: StatusCode;
@@ -41,18 +58,21 @@ export interface Completion {
   readonly result: number;
 }
 
+/** What `ring.completedStatus()` returns. */
 export interface CompletedStatusResult {
   readonly count: number;
   readonly lastIdx: number;
   readonly completions: Completion[];
 }
 
+/** Counters as DPDK's rte_dma_stats defines them: `completed` counts every op gathered, failed or not; `errors` the failed ones. */
 export interface RingStats {
   readonly submitted: number;
   readonly completed: number;
   readonly errors: number;
 }
 
+/** Options of `new Ring()` (and of a channel's ring); each is read once. */
 export interface RingOptions {
   /** Entries, a power of two from 2 to 65536 (default 1024). */
   readonly slots?: number;
@@ -60,6 +80,10 @@ export interface RingOptions {
   readonly spin?: number;
 }
 
+/**
+ * The producer side of a submission/completion ring in the fabric's scratch area, with DPDK dmadev
+ * semantics; one thread produces, one server (claimed through the control block) consumes.
+ */
 export class Ring {
   readonly fabric: Fabric;
   /** Fabric offset of the control block. */
@@ -77,20 +101,27 @@ export class Ring {
   #stats = { submitted: 0, completed: 0, errors: 0 };
   #stopped = false;
   #released = false;
+  // The tables and lists each slot's op reads, pinned until its completion is gathered.
+  readonly #pinned: (SegmentTable | readonly SegmentTable[] | undefined)[];
   // Keeps the back-off loop's result observable so the compiler cannot drop the loop.
   #spinSink = 0;
 
-  /** Allocates the ring in the fabric's scratch area (ERR_ALLOC_EXHAUSTED when it has no room). */
+  /**
+   * Allocates the ring in the fabric's scratch area. Throws ERR_INVALID_ARGUMENT for a fabric that
+   * is not a Fabric, options that are not an object, `slots` not a power of two in 2..65536 or
+   * `spin` not a u32 (naming the option), ERR_ALLOC_EXHAUSTED when the scratch area has no room;
+   * nothing is allocated on failure.
+   */
   constructor(fabric: Fabric, options: RingOptions = {}) {
-    const slots = options.slots ?? 1024;
-    const spin = options.spin ?? 200000;
-    if (!Number.isInteger(slots) || slots < 2 || slots > 65536 || (slots & (slots - 1)) !== 0) {
-      throw new InvalidArgumentError(`slots ${slots} must be a power of two from 2 to 65536`, { argument: 'slots' });
-    }
-    if ((spin >>> 0) !== spin) throw new InvalidArgumentError(`spin ${spin} must be a u32`, { argument: 'spin' });
+    if (!isInstance(fabric, Fabric)) throw new InvalidArgumentError('fabric must be a Fabric', { argument: 'fabric' });
+    const { slots, spin } = ringOptions(options);
+    // The kernels (and their CRC table, which the fabric owns) first: nothing below can fail
+    // once the ring's memory is taken.
+    const kernels = fabric.kernels;
     this.fabric = fabric;
     this.slots = slots;
     this.#mask = slots - 1;
+    this.#pinned = new Array<undefined>(slots);
     const bytes = CONTROL_SIZE + slots * (DESC_SIZE + COMP_SIZE);
     this.ctrl = fabric.scratch.allocate(bytes, 64);
     this.#descs = this.ctrl + CONTROL_SIZE;
@@ -99,7 +130,6 @@ export class Ring {
     this.#u32 = new Uint32Array(fabric.buffer);
     fabric.bytes.fill(0, this.ctrl, this.ctrl + bytes);
     const w = (field: number, value: number) => { this.#u32[(this.ctrl + field) >> 2] = value; };
-    const kernels = fabric.kernels;
     w(CTRL.SLOTS, slots);
     w(CTRL.DESCS, this.#descs);
     w(CTRL.COMPS, this.#comps);
@@ -113,44 +143,71 @@ export class Ring {
 
   // ---- fast path: enqueue
 
-  /** Enqueues memmove(dst, src, len). Returns the op's 16-bit ring index, or NO_SPACE. */
+  // Every enqueue call throws, without consuming an index: ERR_INVALID_STATE for a released ring
+  // (or a released table or list), ERR_ENGINE_STOPPED while stopped, ERR_INVALID_ARGUMENT naming
+  // the argument that is not an integer in 0..2^32-1 (`flags`: only OP_FLAG_FENCE | OP_FLAG_SUBMIT).
+
+  /** Enqueues memmove(dst, src, len). Returns the op's 16-bit ring index, or NO_SPACE (see above for what it throws). */
   enqueueCopy(dst: number, src: number, len: number, flags = 0): number {
-    return this.#enqueue(OP.COPY, flags, dst, src, len, 0, 0);
+    this.#check3(dst, src, len);
+    return this.#enqueue(OP.COPY, flags, dst, src, len, 0, 0, undefined);
   }
 
-  /** Enqueues a copy of the src list into the dst list (segmented differently, equal totals). */
+  /**
+   * Enqueues a copy of the src list into the dst list (segmented differently, equal totals). Both
+   * lists are pinned (clear() and release() refuse them) until the op's completion is gathered.
+   */
   enqueueCopySg(dst: SgList, src: SgList, flags = 0): number {
-    if (!(dst instanceof SgList) || !(src instanceof SgList)) throw new InvalidArgumentError('dst and src must be SgLists', { argument: 'dst' });
+    if (!isInstance(dst, SgList) || !isInstance(src, SgList)) throw new InvalidArgumentError('dst and src must be SgLists', { argument: isInstance(dst, SgList) ? 'src' : 'dst' });
+    dst.assertUsable();
+    src.assertUsable();
     if (dst.fabric !== this.fabric || src.fabric !== this.fabric) throw new InvalidArgumentError("a list lives in another fabric's scratch area", { argument: dst.fabric !== this.fabric ? 'dst' : 'src' });
-    return this.#enqueue(OP.COPY_SG, flags, dst.offset, src.offset, 0, dst.count, src.count);
+    return this.#enqueue(OP.COPY_SG, flags, dst.offset, src.offset, 0, dst.count, src.count, [dst, src]);
   }
 
-  /** Enqueues every (dst, src, len) entry of an SgTable as one op (bytes completed are tracked per entry). */
+  /**
+   * Enqueues every (dst, src, len) entry of an SgTable as one op (bytes completed are tracked per
+   * entry). The table is pinned (clear() and release() refuse it) until the completion is gathered.
+   */
   enqueueCopyTable(table: SgTable, flags = 0): number {
-    if (!(table instanceof SgTable)) throw new InvalidArgumentError('table must be an SgTable', { argument: 'table' });
+    if (!isInstance(table, SgTable)) throw new InvalidArgumentError('table must be an SgTable', { argument: 'table' });
+    table.assertUsable();
     if (table.fabric !== this.fabric) throw new InvalidArgumentError("table lives in another fabric's scratch area", { argument: 'table' });
-    return this.#enqueue(OP.COPY_TABLE, flags, 0, table.offset, 0, table.count, 0);
+    return this.#enqueue(OP.COPY_TABLE, flags, 0, table.offset, 0, table.count, 0, table);
   }
 
   /** Enqueues a fill of len bytes at dst with the 8-byte little-endian pattern. */
   enqueueFill(dst: number, pattern: bigint, len: number, flags = 0): number {
     if (typeof pattern !== 'bigint') throw new InvalidArgumentError('pattern must be a bigint', { argument: 'pattern' });
+    this.#check3(dst, 0, len);
     const p = BigInt.asUintN(64, pattern);
-    return this.#enqueue(OP.FILL, flags, dst, 0, len, Number(p & 0xffffffffn), Number(p >> 32n));
+    return this.#enqueue(OP.FILL, flags, dst, 0, len, Number(p & 0xffffffffn), Number(p >> 32n), undefined);
   }
 
   /** Enqueues a copy that also computes the CRC32C of the source (the completion's `result`). */
   enqueueCopyCrc32c(dst: number, src: number, len: number, seed = 0, flags = 0): number {
-    return this.#enqueue(OP.COPY_CRC, flags, dst, src, len, seed, 0);
+    this.#check3(dst, src, len);
+    if (!isU32(seed)) throw new InvalidArgumentError(`seed ${describe(seed)} is not an integer in 0..2^32-1`, { argument: 'seed' });
+    return this.#enqueue(OP.COPY_CRC, flags, dst, src, len, seed, 0, undefined);
   }
 
-  #enqueue(op: number, flags: number, dst: number, src: number, len: number, a: number, b: number): number {
-    if (this.#stopped) throw new EngineStoppedError('the ring is stopped: start() it before enqueueing');
-    if ((dst >>> 0) !== dst || (src >>> 0) !== src || (len >>> 0) !== len || (a >>> 0) !== a || (b >>> 0) !== b || (flags >>> 0) !== flags) {
-      throw new InvalidArgumentError('addresses, lengths and flags are integers in 0..2^32-1', { argument: 'descriptor' });
+  #check3(dst: unknown, src: unknown, len: unknown): void {
+    for (const [name, value] of [['dst', dst], ['src', src], ['len', len]] as const) {
+      if (!isU32(value)) throw new InvalidArgumentError(`${name} ${describe(value)} is not an integer in 0..2^32-1`, { argument: name });
     }
+  }
+
+  #enqueue(op: number, flags: unknown, dst: number, src: number, len: number, a: number, b: number, reads: SegmentTable | readonly SegmentTable[] | undefined): number {
+    this.#live();
+    if (this.#stopped) throw new EngineStoppedError('the ring is stopped: start() it before enqueueing');
+    if (!isU32(flags) || (flags & ~KNOWN_FLAGS) !== 0) throw new InvalidArgumentError(`flags ${describe(flags)} must be OP_FLAG_FENCE and/or OP_FLAG_SUBMIT`, { argument: 'flags' });
     if (((this.#enqueued - this.#gathered) >>> 0) === this.slots) return NO_SPACE;
     const slot = this.#enqueued & this.#mask;
+    if (reads) {
+      if (Array.isArray(reads)) for (const t of reads) pinTable(t);
+      else pinTable(reads as SegmentTable);
+      this.#pinned[slot] = reads;
+    }
     const w = (this.#descs + slot * DESC_SIZE) >> 2;
     const u32 = this.#u32;
     u32[w] = op;
@@ -173,8 +230,9 @@ export class Ring {
     return index;
   }
 
-  /** Rings the doorbell: every op enqueued so far becomes visible to the server. */
+  /** Rings the doorbell: every op enqueued so far becomes visible to the server (nothing to do while stopped). ERR_INVALID_STATE when released. */
   submit(): void {
+    this.#live();
     if (this.#submitted === this.#enqueued || this.#stopped) return;
     this.#stats.submitted += (this.#enqueued - this.#submitted) >>> 0;
     this.#submitted = this.#enqueued;
@@ -195,8 +253,11 @@ export class Ring {
   /**
    * Gathers up to `max` successful completions in order, stopping at the first failure
    * (which stays for completedStatus). On an idle ring: count 0 and the previous lastIdx.
+   * Throws ERR_INVALID_ARGUMENT for a `max` that is not an integer in 0..2^32-1, ERR_INVALID_STATE when released.
    */
   completed(max = this.slots): CompletedResult {
+    this.#live();
+    checkMax(max);
     const tail = this.#tail();
     const u32 = this.#u32;
     let count = 0;
@@ -206,6 +267,7 @@ export class Ring {
         hasError = true;
         break;
       }
+      this.#unpin(this.#gathered);
       this.#gathered = (this.#gathered + 1) >>> 0;
       count++;
     }
@@ -213,8 +275,10 @@ export class Ring {
     return { count, lastIdx: this.lastIdx, hasError };
   }
 
-  /** Gathers up to `max` completions, failed or not, with their status and details. */
+  /** Gathers up to `max` completions, failed or not, with their status and details (errors as completed()). */
   completedStatus(max = this.slots): CompletedStatusResult {
+    this.#live();
+    checkMax(max);
     const tail = this.#tail();
     const completions: Completion[] = [];
     while (completions.length < max && this.#gathered !== tail) {
@@ -228,7 +292,9 @@ export class Ring {
         faultAddress: this.#u32[c + 2]!,
         result: this.#u32[c + 3]!,
       });
-      if (status === Status.SUCCESS) this.#stats.completed++; else this.#stats.errors++;
+      this.#stats.completed++;
+      if (status !== Status.SUCCESS) this.#stats.errors++;
+      this.#unpin(this.#gathered);
       this.#gathered = (this.#gathered + 1) >>> 0;
     }
     return { count: completions.length, lastIdx: this.lastIdx, completions };
@@ -241,6 +307,7 @@ export class Ring {
 
   /** Ops that can still be enqueued before completions are gathered: drops by one per enqueue. */
   burstCapacity(): number {
+    this.#live();
     return this.slots - ((this.#enqueued - this.#gathered) >>> 0);
   }
 
@@ -251,18 +318,27 @@ export class Ring {
 
   /** Ops submitted that the server has not completed yet. */
   get inFlight(): number {
+    if (this.#released) return 0;
     return (this.#submitted - this.#tail()) >>> 0;
   }
 
+  /** The counters (rte_dma_stats): ops submitted, completions gathered (failed ones included), failed ones. */
   stats(): RingStats {
     return { ...this.#stats };
   }
 
+  /** True once release() ran: every method but stats() then throws ERR_INVALID_STATE. */
+  get released(): boolean {
+    return this.#released;
+  }
+
   /**
-   * Resolves once the server has completed something not yet gathered (at once if it has).
-   * Uses Atomics.waitAsync: the caller's thread is never blocked.
+   * Resolves once the server has completed something not yet gathered (at once if it has, or
+   * when the ring is released meanwhile). Uses Atomics.waitAsync: the caller's thread is never
+   * blocked. Rejects with ERR_INVALID_STATE on a released ring.
    */
   waitForCompletion(): Promise<void> {
+    if (this.#released) return Promise.reject(releasedError());
     const tail = this.#tail();
     if (tail !== this.#gathered) return Promise.resolve();
     const wait = Atomics.waitAsync(this.#i32, (this.ctrl + CTRL.TAIL) >> 2, tail | 0);
@@ -272,9 +348,15 @@ export class Ring {
   /**
    * Busy-polls for up to `micros` µs until the server completes something not yet gathered;
    * returns whether it did. Blocks the calling thread, so keep it short: it trades a little CPU
-   * for not paying the Atomics.waitAsync wake-up (tens of µs through the event loop).
+   * for not paying the Atomics.waitAsync wake-up (tens of µs through the event loop). Throws
+   * ERR_INVALID_ARGUMENT for `micros` that is not a number in 0..MAX_POLL_MICROS (one second),
+   * ERR_INVALID_STATE when released.
    */
   pollCompletion(micros: number): boolean {
+    this.#live();
+    if (typeof micros !== 'number' || !(micros >= 0 && micros <= MAX_POLL_MICROS)) {
+      throw new InvalidArgumentError(`micros ${describe(micros)} must be a number in 0..${MAX_POLL_MICROS}`, { argument: 'micros' });
+    }
     const tail = (this.ctrl + CTRL.TAIL) >> 2;
     if (Atomics.load(this.#u32, tail) !== this.#gathered) return true;
     if (!(micros > 0)) return false;
@@ -295,8 +377,13 @@ export class Ring {
   /**
    * Marks the op at `index` cancelled. If the server has not started it, it completes as
    * USER_ABORT; if it has, the op finishes normally. Returns false for an index not outstanding.
+   * Throws ERR_INVALID_ARGUMENT for an index that is not an integer in 0..65535, ERR_INVALID_STATE when released.
    */
   cancel(index: number): boolean {
+    this.#live();
+    if (!Number.isInteger(index) || index < 0 || index > RING_INDEX_MASK) {
+      throw new InvalidArgumentError(`index ${describe(index)} must be a ring index in 0..${RING_INDEX_MASK}`, { argument: 'index' });
+    }
     const distance = (index - (this.#gathered & RING_INDEX_MASK)) & RING_INDEX_MASK;
     if (distance >= this.outstanding) return false;
     const slot = (this.#gathered + distance) & this.#mask;
@@ -310,8 +397,9 @@ export class Ring {
 
   // ---- control path (used by the channel that owns the server)
 
-  /** Asks the server to stop after its current op. */
+  /** Asks the server to stop after its current op. ERR_INVALID_STATE when released. */
   requestStop(): void {
+    this.#live();
     Atomics.store(this.#i32, (this.ctrl + CTRL.STATE) >> 2, STATE.STOP);
     this.#ring();
   }
@@ -338,6 +426,8 @@ export class Ring {
    * extends this to ops enqueued but never submitted. Returns how many ops got an error status.
    */
   completeAbandoned(current: StatusCode, rest: StatusCode, includeUnsubmitted: boolean): number {
+    this.#live();
+    if (this.serverActive) throw new InvalidStateError('a server still holds the ring: its completions are its own', { argument: 'ring' });
     let tail = this.#tail();
     const end = includeUnsubmitted ? this.#enqueued : this.#submitted;
     let count = 0;
@@ -380,16 +470,73 @@ export class Ring {
     return op === OP.COPY_SG ? 0 : this.#u32[w + 2]! + done;
   }
 
-  /** Puts the server state back to RUN (for a new server after a death). */
+  /** Puts the server state back to RUN (for a new server after a death). ERR_INVALID_STATE when released. */
   resumeServing(): void {
+    this.#live();
     Atomics.store(this.#i32, (this.ctrl + CTRL.STATE) >> 2, STATE.RUN);
   }
 
-  /** Marks the ring stopped: enqueue throws ERR_ENGINE_STOPPED until reset(). */
+  /** Marks the ring stopped: enqueue throws ERR_ENGINE_STOPPED until reset(). ERR_INVALID_STATE when released. */
   markStopped(): void {
+    this.#live();
     this.#stopped = true;
   }
 
+  // ---- the one-consumer claim (the control block's CLAIM word)
+
+  /** True while a server holds the ring (it claimed it and has not stopped; or died holding it). */
+  get serverActive(): boolean {
+    return (Atomics.load(this.#u32, (this.ctrl + CTRL.CLAIM) >> 2) & 1) !== 0;
+  }
+
+  /**
+   * Reserves the ring for one server: returns the token to give its serve task ({ kind: 'serve',
+   * ctrl, token }); every other serve task then finds the ring busy. Replaces an earlier
+   * reservation no server took up (a task that never ran can no longer claim it). Throws
+   * ERR_RING_BUSY while a server holds the ring, ERR_INVALID_STATE when released.
+   */
+  reserveServer(): number {
+    this.#live();
+    const claim = (this.ctrl + CTRL.CLAIM) >> 2;
+    const current = Atomics.load(this.#u32, claim);
+    const token = freshToken();
+    if ((current & 1) !== 0 || Atomics.compareExchange(this.#u32, claim, current, token) !== current) {
+      throw new RingBusyError(`the ring at ${this.ctrl} already has a server`, { ctrl: this.ctrl });
+    }
+    return token;
+  }
+
+  /**
+   * Withdraws the reservation `token` if its server has not claimed the ring yet (it then finds
+   * the ring busy and leaves it alone); returns false when the server holds the ring.
+   */
+  revokeServer(token: number): boolean {
+    this.#live();
+    return Atomics.compareExchange(this.#u32, (this.ctrl + CTRL.CLAIM) >> 2, token, freshToken()) === token;
+  }
+
+  /** True while the server reserved with `token` holds the ring. */
+  serverHolds(token: number): boolean {
+    return Atomics.load(this.#u32, (this.ctrl + CTRL.CLAIM) >> 2) === ((token | 1) >>> 0);
+  }
+
+  /** After the thread of the server reserved with `token` is known dead: frees its claim. */
+  releaseDeadServer(token: number): void {
+    this.#live();
+    Atomics.compareExchange(this.#u32, (this.ctrl + CTRL.CLAIM) >> 2, (token | 1) >>> 0, token);
+  }
+
+  /** Resolves once the server reserved with `token` no longer holds the ring. */
+  async serverReleased(token: number): Promise<void> {
+    const claim = (this.ctrl + CTRL.CLAIM) >> 2;
+    for (;;) {
+      if (this.#released || !this.serverHolds(token)) return;
+      const wait = Atomics.waitAsync(this.#i32, claim, (token | 1) | 0);
+      if (wait.async) await wait.value;
+    }
+  }
+
+  /** True from markStopped() (a channel's stop) until reset(): enqueue throws ERR_ENGINE_STOPPED meanwhile. */
   get stopped(): boolean {
     return this.#stopped;
   }
@@ -399,6 +546,7 @@ export class Ring {
    * completions remain that the caller has not gathered: they would be lost.
    */
   reset(): void {
+    this.#live();
     if (this.outstanding !== 0) {
       throw new InvalidStateError(`${this.outstanding} completions have not been gathered; call completedStatus() before start()`, { outstanding: this.outstanding });
     }
@@ -410,10 +558,51 @@ export class Ring {
     this.#stopped = false;
   }
 
-  /** Returns the ring's memory to the scratch area. Only once no server uses it. */
+  /**
+   * Returns the ring's memory to the scratch area (later calls do nothing) and unpins the tables
+   * of ops not gathered. The control block is cleared first, so a serve task that arrives later
+   * refuses it. Throws ERR_INVALID_STATE (ring unchanged) while a server holds the ring:
+   * requestStop() and wait for it.
+   */
   release(): void {
     if (this.#released) return;
+    if (this.serverActive) throw new InvalidStateError('a server still holds the ring: stop it before releasing the ring', { argument: 'ring' });
+    for (let counter = this.#gathered; counter !== this.#enqueued; counter = (counter + 1) >>> 0) this.#unpin(counter);
     this.#released = true;
+    this.fabric.bytes.fill(0, this.ctrl, this.ctrl + CONTROL_SIZE);
+    Atomics.notify(this.#i32, (this.ctrl + CTRL.TAIL) >> 2);
     this.fabric.scratch.free(this.ctrl);
   }
+
+  #unpin(counter: number): void {
+    const slot = counter & this.#mask;
+    const reads = this.#pinned[slot];
+    if (reads === undefined) return;
+    this.#pinned[slot] = undefined;
+    if (Array.isArray(reads)) for (const t of reads) unpinTable(t);
+    else unpinTable(reads as SegmentTable);
+  }
+
+  #live(): void {
+    if (this.#released) throw releasedError();
+  }
+}
+
+function releasedError(): InvalidStateError {
+  return new InvalidStateError('the ring was released', { argument: 'ring' });
+}
+
+function checkMax(max: unknown): void {
+  if (!isU32(max)) throw new InvalidArgumentError(`max ${describe(max)} must be an integer in 0..2^32-1`, { argument: 'max' });
+}
+
+/** Validated ring options, each read once. Throws ERR_INVALID_ARGUMENT naming the option. */
+export function ringOptions(options: unknown): { readonly slots: number; readonly spin: number } {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object', { argument: 'options' });
+  const { slots = 1024, spin = 200000 } = readInput('options', () => ({ slots: (options as RingOptions).slots, spin: (options as RingOptions).spin }));
+  if (!Number.isInteger(slots) || slots < 2 || slots > 65536 || (slots & (slots - 1)) !== 0) {
+    throw new InvalidArgumentError(`slots ${describe(slots)} must be a power of two from 2 to 65536`, { argument: 'slots' });
+  }
+  if (!isU32(spin)) throw new InvalidArgumentError(`spin ${describe(spin)} must be an integer in 0..2^32-1`, { argument: 'spin' });
+  return { slots, spin };
 }

@@ -1,5 +1,6 @@
 // Completion statuses, after DPDK's enum rte_dma_status_code.
 
+/** The completion statuses a ring reports (after DPDK's `enum rte_dma_status_code`). */
 export const Status = {
   SUCCESS: 0,
   /** Cancelled (AbortSignal) or still queued when the ring was stopped. */
@@ -15,9 +16,11 @@ export const Status = {
   FAULT: 7,
   UNKNOWN: 8,
 } as const;
+/** A completion status code (a value of `Status`). */
 export type StatusCode = (typeof Status)[keyof typeof Status];
 
 const NAMES = Object.fromEntries(Object.entries(Status).map(([name, code]) => [code, name])) as Record<number, StatusName>;
+/** A completion status name (`'SUCCESS'`, `'INVALID_SRC'`, ...). */
 export type StatusName = keyof typeof Status;
 
 /** The status's name ('SUCCESS', 'INVALID_SRC', ...), or 'UNKNOWN' for a code out of range. */

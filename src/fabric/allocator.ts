@@ -2,6 +2,7 @@
 // Used for every region's spans and for the fabric's scratch area. Failures throw and
 // leave the allocator exactly as it was.
 import { AllocationError, DoubleFreeError, ForeignSpanError, InvalidArgumentError } from '../errors.js';
+import { describe } from './input.js';
 
 /** Counters of one allocator. */
 /**
@@ -28,6 +29,7 @@ export interface AllocatorStats {
   readonly largestFree: number;
 }
 
+/** First-fit allocation of aligned ranges in [base, base + size), with coalescing free; failures change nothing. */
 export class RangeAllocator {
   readonly base: number;
   readonly size: number;
@@ -40,8 +42,8 @@ export class RangeAllocator {
   #used = 0;
 
   constructor(base: number, size: number) {
-    if (!Number.isSafeInteger(base) || base < 0) throw new InvalidArgumentError(`base ${base} is not a non-negative integer`, { argument: 'base' });
-    if (!Number.isSafeInteger(size) || size <= 0) throw new InvalidArgumentError(`size ${size} is not a positive integer`, { argument: 'size' });
+    if (!Number.isSafeInteger(base) || base < 0) throw new InvalidArgumentError(`base ${describe(base)} is not a non-negative integer`, { argument: 'base' });
+    if (!Number.isSafeInteger(size) || size <= 0) throw new InvalidArgumentError(`size ${describe(size)} is not a positive integer`, { argument: 'size' });
     this.base = base;
     this.size = size;
     this.#freeStarts = [base];
@@ -55,10 +57,10 @@ export class RangeAllocator {
    */
   allocate(length: number, alignment = 1): number {
     if (!Number.isSafeInteger(length) || length <= 0) {
-      throw new InvalidArgumentError(`length ${length} is not a positive integer`, { argument: 'length' });
+      throw new InvalidArgumentError(`length ${describe(length)} is not a positive integer`, { argument: 'length' });
     }
     if (!isPowerOfTwo(alignment)) {
-      throw new InvalidArgumentError(`alignment ${alignment} is not a power of two`, { argument: 'alignment' });
+      throw new InvalidArgumentError(`alignment ${describe(alignment)} is not a power of two`, { argument: 'alignment' });
     }
     const starts = this.#freeStarts;
     const lengths = this.#freeLengths;
@@ -102,6 +104,7 @@ export class RangeAllocator {
     const length = this.#live.get(start);
     if (length === undefined) {
       if (this.#freed.has(start)) throw new DoubleFreeError(`offset ${start} was already freed`, { offset: start });
+      if (typeof start !== 'number') throw new InvalidArgumentError(`start ${describe(start)} is not a number`, { argument: 'start' });
       throw new ForeignSpanError(`offset ${start} was not allocated here`, { offset: start });
     }
     this.#live.delete(start);
@@ -116,6 +119,7 @@ export class RangeAllocator {
     return this.#live.get(start);
   }
 
+  /** The counters now (bytes used and free, allocations, the largest free extent). Never throws. */
   stats(): AllocatorStats {
     return { size: this.size, used: this.#used, free: this.size - this.#used, allocations: this.#live.size, largestFree: this.#largest() };
   }

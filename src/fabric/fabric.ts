@@ -3,6 +3,7 @@
 // CPU physical addresses (what SG lists carry) and bus addresses (phys + a region's bus offset).
 import { randomUUID } from 'node:crypto';
 import { AddressError, FabricFullError, InvalidArgumentError, RegionConflictError } from '../errors.js';
+import { describe, readInput } from './input.js';
 import { parseSize, type Size } from '../size.js';
 import { RangeAllocator, type PhysAllocator } from './allocator.js';
 import { FabricKernels } from './kernels.js';
@@ -18,6 +19,7 @@ export const PAGE_SIZE = 4096;
 /** The largest fabric: wasm32 addresses 4 GiB. */
 export const MAX_FABRIC_SIZE = 2 ** 32;
 
+/** Options of `new Fabric()`; each is read once. */
 export interface FabricOptions {
   /** Total shared memory (default 256 MiB, at most 4 GiB). Pages are committed only when touched. */
   readonly size?: Size;
@@ -25,6 +27,7 @@ export interface FabricOptions {
   readonly scratch?: Size;
 }
 
+/** What `fabric.addRegion()` takes: a named stretch of host RAM, BAR or bounce-pool memory; each field is read once. */
 export interface RegionDefinition {
   readonly name: string;
   readonly kind: RegionKind;
@@ -51,6 +54,10 @@ export interface FabricHandle {
   readonly size: number;
 }
 
+/**
+ * The shared memory every kernel, ring and worker works on: a guard page, the scratch area (rings, SG
+ * tables, the CRC table) and the regions' data, addressed by fabric offset.
+ */
 export class Fabric {
   readonly id = randomUUID();
   readonly memory: WebAssembly.Memory;
@@ -71,8 +78,9 @@ export class Fabric {
    */
   constructor(options: FabricOptions = {}) {
     if (options === null || typeof options !== 'object') throw new InvalidArgumentError('options must be an object', { argument: 'options' });
-    const size = parseSize(options.size ?? DEFAULTS.size, 'size');
-    const scratch = parseSize(options.scratch ?? DEFAULTS.scratch, 'scratch');
+    const read = readInput('options', () => ({ size: options.size, scratch: options.scratch }));
+    const size = parseSize(read.size ?? DEFAULTS.size, 'size');
+    const scratch = parseSize(read.scratch ?? DEFAULTS.scratch, 'scratch');
     if (size % WASM_PAGE !== 0 || size <= 0 || size > MAX_FABRIC_SIZE) {
       throw new InvalidArgumentError(`fabric size ${size} must be a positive multiple of 64KiB and at most 4GiB`, { argument: 'size' });
     }
@@ -110,7 +118,7 @@ export class Fabric {
    */
   addRegion(definition: RegionDefinition): Region {
     if (definition === null || typeof definition !== 'object') throw new InvalidArgumentError('region definition must be an object', { argument: 'definition' });
-    const { name, kind, phys, busOffset = 0 } = definition;
+    const { name, kind, phys, busOffset = 0, size: sizeOption } = readInput('definition', () => ({ name: definition.name, kind: definition.kind, phys: definition.phys, busOffset: definition.busOffset, size: definition.size }));
     if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('region name must be a non-empty string', { argument: 'name' });
     if (!REGION_KINDS.includes(kind)) throw new InvalidArgumentError(`region ${name}: kind must be one of ${REGION_KINDS.join(', ')}`, { argument: 'kind' });
     if (!Number.isSafeInteger(phys) || phys < 0 || phys % PAGE_SIZE !== 0) {
@@ -119,7 +127,7 @@ export class Fabric {
     if (!Number.isSafeInteger(busOffset) || !Number.isSafeInteger(phys + busOffset) || phys + busOffset < 0) {
       throw new InvalidArgumentError(`region ${name}: busOffset must be an integer that keeps bus addresses non-negative`, { argument: 'busOffset' });
     }
-    const size = parseSize(definition.size, `region ${name} size`);
+    const size = parseSize(sizeOption, `region ${name} size`);
     if (size <= 0 || size % PAGE_SIZE !== 0 || !Number.isSafeInteger(phys + size)) {
       throw new InvalidArgumentError(`region ${name}: size must be a positive multiple of ${PAGE_SIZE}`, { argument: 'size' });
     }
@@ -154,15 +162,19 @@ export class Fabric {
   /** The region named `name`. Throws ERR_INVALID_ARGUMENT when there is none. */
   region(name: string): Region {
     const region = this.#regions.find((r) => r.name === name);
-    if (!region) throw new InvalidArgumentError(`no region named ${String(name)}`, { argument: 'name' });
+    if (!region) throw new InvalidArgumentError(`no region named ${describe(name)}`, { argument: 'name' });
     return region;
   }
 
   /**
    * The region holding all of [phys, phys + length). Throws ERR_BAD_ADDRESS when phys falls in
-   * no region or the range crosses the region's end.
+   * no region or the range crosses the region's end (NaN and fractions included),
+   * ERR_INVALID_ARGUMENT for a phys or length that is not a number.
    */
   regionAt(phys: number, length = 1): Region {
+    // Only numbers are addresses: anything else would be coerced by the compares below (or throw).
+    if (typeof phys !== 'number') throw new InvalidArgumentError(`phys ${describe(phys)} is not a number`, { argument: 'phys' });
+    if (typeof length !== 'number') throw new InvalidArgumentError(`length ${describe(length)} is not a number`, { argument: 'length' });
     const regions = this.#regions;
     let lo = 0, hi = regions.length;
     while (lo < hi) {
@@ -185,8 +197,9 @@ export class Fabric {
     return region.offset + (phys - region.phys);
   }
 
-  /** CPU physical address of a fabric offset. Throws ERR_BAD_ADDRESS for an offset in no region. */
+  /** CPU physical address of a fabric offset. Throws ERR_BAD_ADDRESS for an offset in no region, ERR_INVALID_ARGUMENT for one that is not a number. */
   offsetToPhys(offset: number): number {
+    if (typeof offset !== 'number') throw new InvalidArgumentError(`fabric offset ${describe(offset)} is not a number`, { argument: 'offset' });
     for (const region of this.#regions) {
       if (offset >= region.offset && offset < region.offset + region.size) return region.phys + (offset - region.offset);
     }

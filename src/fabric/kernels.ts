@@ -4,10 +4,12 @@ import { InvalidArgumentError, KernelBoundsError } from '../errors.js';
 import { instantiateKernels, type KernelExports } from '../kernels/module.js';
 import type { RangeAllocator } from './allocator.js';
 import { SgList, SgTable } from './sg-table.js';
+import { describe, isInstance, isU32 } from './input.js';
 
 /** Bytes of the CRC32C slicing-by-8 table the kernels read. */
 export const CRC32C_TABLE_SIZE = 8 * 256 * 4;
 
+/** The kernels bound to one fabric (`fabric.kernels`), every argument checked before a kernel runs. */
 export class FabricKernels {
   /** The unchecked exports, for callers that validated their arguments already (the engine). */
   readonly raw: KernelExports;
@@ -41,10 +43,12 @@ export class FabricKernels {
    * nothing is copied: SgTable checked each entry as it was pushed, and a table with a bad
    * entry is scanned before any byte moves. Only a table rewritten behind SgTable's back
    * (through raw memory) can fail mid-copy; the kernel stops before the bad entry, never
-   * writes outside the data area, and the error says how many bytes were copied.
+   * writes outside the data area, and the error says how many bytes were copied. A released table
+   * is ERR_INVALID_STATE.
    */
   copySg(table: SgTable): number {
-    if (!(table instanceof SgTable)) throw new InvalidArgumentError('table must be an SgTable', { argument: 'table' });
+    if (!isInstance(table, SgTable)) throw new InvalidArgumentError('table must be an SgTable', { argument: 'table' });
+    table.assertUsable();
     this.#own(table, 'table');
     if (!table.inBounds) {
       const bad = this.raw.checkSg(table.offset, table.count, this.lo, this.hi);
@@ -58,10 +62,14 @@ export class FabricKernels {
   /**
    * Copies the source list into the destination list, segmented differently; returns the bytes
    * copied. The totals must be equal (ERR_INVALID_ARGUMENT); ERR_KERNEL_BOUNDS names the first bad
-   * entry and `list` ('dst' or 'src'); nothing is copied on failure.
+   * entry and `list` ('dst' or 'src'); nothing is copied on failure. Released lists are
+   * ERR_INVALID_STATE. Lists rewritten by another thread during the copy are caught by the kernel,
+   * which checks each entry as it reads it (ERR_KERNEL_BOUNDS or ERR_INVALID_ARGUMENT with `copied`).
    */
   copySgLists(dst: SgList, src: SgList): number {
-    if (!(dst instanceof SgList) || !(src instanceof SgList)) throw new InvalidArgumentError('dst and src must be SgLists', { argument: 'dst' });
+    if (!isInstance(dst, SgList) || !isInstance(src, SgList)) throw new InvalidArgumentError('dst and src must be SgLists', { argument: isInstance(dst, SgList) ? 'src' : 'dst' });
+    dst.assertUsable();
+    src.assertUsable();
     this.#own(dst, 'dst');
     this.#own(src, 'src');
     for (const [name, list] of [['dst', dst], ['src', src]] as const) {
@@ -69,10 +77,18 @@ export class FabricKernels {
       if (bad >= 0) throw new KernelBoundsError(`${name} segment ${bad} leaves the fabric`, { index: bad, list: name });
     }
     const total = dst.totalLength();
-    if (total !== src.totalLength()) {
-      throw new InvalidArgumentError(`dst totals ${total} bytes but src totals ${src.totalLength()}`, { argument: 'src' });
+    const srcTotal = src.totalLength();
+    if (total !== srcTotal) {
+      throw new InvalidArgumentError(`dst totals ${total} bytes but src totals ${srcTotal}`, { argument: 'src' });
     }
-    return this.raw.copySgLists(dst.offset, dst.count, src.offset, src.count);
+    const copied = this.raw.copySgLists(dst.offset, dst.count, src.offset, src.count, this.lo, this.hi);
+    if (copied < 0) {
+      const bad = -1 - copied;
+      const name = bad % 2 === 0 ? 'dst' : 'src';
+      throw new KernelBoundsError(`${name} segment ${Math.floor(bad / 2)} leaves the fabric (the list was rewritten during the copy)`, { index: Math.floor(bad / 2), list: name });
+    }
+    if (copied !== total) throw new InvalidArgumentError(`the lists were rewritten during the copy: ${copied} of ${total} bytes copied`, { argument: 'src', copied });
+    return copied;
   }
 
   /** Fills len bytes at dst with the repeating 8-byte little-endian pattern. */
@@ -105,8 +121,8 @@ export class FabricKernels {
   }
 
   #range(addr: number, len: number, what: string): void {
-    if ((addr >>> 0) !== addr || (len >>> 0) !== len) {
-      throw new InvalidArgumentError(`${what} ${addr}+${len}: offsets and lengths are integers in 0..2^32-1`, { argument: what });
+    if (!isU32(addr) || !isU32(len)) {
+      throw new InvalidArgumentError(`${what} ${describe(addr)}+${describe(len)}: offsets and lengths are integers in 0..2^32-1`, { argument: isU32(addr) ? 'len' : what });
     }
     if (addr < this.lo || addr + len > this.hi) {
       throw new KernelBoundsError(`${what} range [${addr}, ${addr + len}) leaves the fabric's usable range [${this.lo}, ${this.hi})`, { offset: addr, length: len });
@@ -125,7 +141,7 @@ export class FabricKernels {
   }
 
   #seed(seed: number): void {
-    if ((seed >>> 0) !== seed) throw new InvalidArgumentError(`seed ${seed} is not a u32`, { argument: 'seed' });
+    if (!isU32(seed)) throw new InvalidArgumentError(`seed ${describe(seed)} is not a u32`, { argument: 'seed' });
   }
 }
 

@@ -4,6 +4,7 @@
 import { dirname } from 'node:path';
 import {
   CopyEngine,
+  DmaChannel,
   DmaDirection,
   DmaSystem,
   Fabric,
@@ -20,6 +21,8 @@ import {
   applyOverrides,
   buildTopology,
   createRestrictedDmaPool,
+  createWorkerPool,
+  runBatch,
   cpuFromCpuinfo,
   explainPair,
   formatExplanation,
@@ -34,6 +37,7 @@ import {
   parseLspciDump,
   parseSize,
   type DmaDevice,
+  type IovaState,
   type Region,
   type Span,
 } from '../../dist/src/index.js';
@@ -150,6 +154,53 @@ export function catalogue(r: Rig): Row[] {
     { api: 'CopyEngine.copySg', cls: 'out of range', input: 'a segment reaching the scratch area', code: 'ERR_COPY_FAILED', run: () => e.copySg([[base - 64, base, 128]]) },
     { api: 'CopyEngine.fill', cls: 'wrong type', input: 'pattern 1 (not a bigint)', code: 'ERR_INVALID_ARGUMENT', run: () => e.fill(base, any(1), 8) },
     { api: 'CopyEngine.copyCrc32c', cls: 'negative', input: 'seed -1', code: 'ERR_INVALID_ARGUMENT', run: () => e.copyCrc32c(base, base, 8, { seed: -1 }) },
+    // engine and fabric: types, NaN/Infinity, null options, non-fabrics, pools, states
+    { api: 'CopyEngine.create', cls: 'wrong type', input: 'options null', code: 'ERR_INVALID_ARGUMENT', run: () => CopyEngine.create(r.fabric, any(null)) },
+    { api: 'CopyEngine.create', cls: 'wrong type', input: 'fabric {} (not a Fabric)', code: 'ERR_INVALID_ARGUMENT', run: () => CopyEngine.create(any({})) },
+    { api: 'CopyEngine.create', cls: 'wrong type', input: 'workers 1n (a BigInt)', code: 'ERR_INVALID_ARGUMENT', run: () => CopyEngine.create(r.fabric, { workers: any(1n) }) },
+    { api: 'CopyEngine.create', cls: 'huge', input: 'pollMicros Infinity', code: 'ERR_INVALID_ARGUMENT', run: () => CopyEngine.create(r.fabric, { pollMicros: Infinity }) },
+    { api: 'CopyEngine.create', cls: 'huge', input: 'splitAbove "8GiB"', code: 'ERR_INVALID_ARGUMENT', run: () => CopyEngine.create(r.fabric, { splitAbove: '8GiB' }) },
+    { api: 'CopyEngine.create', cls: 'unaligned', input: 'slots 100', code: 'ERR_INVALID_ARGUMENT', run: () => CopyEngine.create(r.fabric, { slots: 100 }) },
+    { api: 'CopyEngine.create', cls: 'wrong type', input: 'pool {} (not a piscina pool)', code: 'ERR_INVALID_ARGUMENT', run: () => CopyEngine.create(r.fabric, { pool: any({}) }) },
+    { api: 'CopyEngine.create', cls: 'out of range', input: 'a pool with fewer free threads than workers', code: 'ERR_POOL_TOO_SMALL', run: () => CopyEngine.create(r.fabric, { workers: 2, pool: any(fakePool(1)) }) },
+    { api: 'CopyEngine.create', cls: 'unknown', input: 'a pool with concurrentTasksPerWorker 2', code: 'ERR_INVALID_ARGUMENT', run: () => CopyEngine.create(r.fabric, { workers: 1, pool: any(fakePool(4, 2)) }) },
+    { api: 'CopyEngine.copy', cls: 'wrong type', input: 'dst 1n (a BigInt)', code: 'ERR_INVALID_ARGUMENT', run: () => e.copy(any(1n), base, 1) },
+    { api: 'CopyEngine.copy', cls: 'wrong type', input: 'options null', code: 'ERR_INVALID_ARGUMENT', run: () => e.copy(base, base, 1, any(null)) },
+    { api: 'CopyEngine.copy', cls: 'huge', input: 'len Infinity', code: 'ERR_INVALID_ARGUMENT', run: () => e.copy(base, base, Infinity) },
+    { api: 'CopyEngine.copySg', cls: 'empty', input: 'a sparse array ([, seg])', code: 'ERR_INVALID_ARGUMENT', run: () => e.copySg(any([, [base, base + 64, 8]])) },
+    { api: 'CopyEngine.copySg', cls: 'wrong type', input: 'a segment field 1n', code: 'ERR_INVALID_ARGUMENT', run: () => e.copySg(any([[base, 1n, 8]])) },
+    { api: 'CopyEngine.copySg', cls: 'state', input: 'a released SgTable', code: 'ERR_INVALID_STATE', run: () => { const t = new SgTable(r.system.fabric, 1); t.release(); return e.copySg(t); } },
+    { api: 'DmaChannel.open', cls: 'wrong type', input: 'options null', code: 'ERR_INVALID_ARGUMENT', run: () => DmaChannel.open(r.fabric, any(null)) },
+    { api: 'DmaChannel.open', cls: 'wrong type', input: 'fabric {} (not a Fabric)', code: 'ERR_INVALID_ARGUMENT', run: () => DmaChannel.open(any({})) },
+    { api: 'DmaChannel.open', cls: 'NaN', input: 'maxRestarts NaN', code: 'ERR_INVALID_ARGUMENT', run: () => DmaChannel.open(r.fabric, { maxRestarts: Number.NaN }) },
+    { api: 'DmaChannel.open', cls: 'huge', input: 'maxRestarts 1e9', code: 'ERR_INVALID_ARGUMENT', run: () => DmaChannel.open(r.fabric, { maxRestarts: 1e9 }) },
+    { api: 'DmaChannel.open', cls: 'out of range', input: 'a pool whose every thread serves a ring', code: 'ERR_POOL_TOO_SMALL', run: () => DmaChannel.open(r.fabric, { pool: any(fakePool(0)) }) },
+    { api: 'DmaChannel.start', cls: 'state', input: 'while stop() is in progress', code: 'ERR_INVALID_STATE', run: async () => { const c = DmaChannel.open(r.fabric, { slots: 2 }); const stopping = c.stop(); try { c.start(); } finally { await stopping; await c.close(); } } },
+    { api: 'DmaChannel.stop', cls: 'state', input: 'after close()', code: 'ERR_ENGINE_CLOSED', run: async () => { const c = DmaChannel.open(r.fabric, { slots: 2 }); await c.close(); return c.stop(); } },
+    { api: 'new Ring', cls: 'wrong type', input: 'options null', code: 'ERR_INVALID_ARGUMENT', run: () => new Ring(r.fabric, any(null)) },
+    { api: 'new Ring', cls: 'wrong type', input: 'fabric {} (not a Fabric)', code: 'ERR_INVALID_ARGUMENT', run: () => new Ring(any({})) },
+    { api: 'new Ring', cls: 'wrong type', input: 'spin 1n (a BigInt)', code: 'ERR_INVALID_ARGUMENT', run: () => new Ring(r.fabric, { spin: any(1n) }) },
+    { api: 'Ring.enqueueCopy', cls: 'wrong type', input: 'src 1n (a BigInt)', code: 'ERR_INVALID_ARGUMENT', run: () => r.ring.enqueueCopy(0, any(1n), 1) },
+    { api: 'Ring.enqueueCopy', cls: 'unknown', input: 'flags 8 (no such flag)', code: 'ERR_INVALID_ARGUMENT', run: () => r.ring.enqueueCopy(0, 0, 1, 8) },
+    { api: 'Ring.cancel', cls: 'NaN', input: 'NaN (was: cancelled the oldest op)', code: 'ERR_INVALID_ARGUMENT', run: () => r.ring.cancel(Number.NaN) },
+    { api: 'Ring.cancel', cls: 'huge', input: '65536', code: 'ERR_INVALID_ARGUMENT', run: () => r.ring.cancel(65536) },
+    { api: 'Ring.pollCompletion', cls: 'huge', input: 'Infinity (was: blocked forever)', code: 'ERR_INVALID_ARGUMENT', run: () => r.ring.pollCompletion(Infinity) },
+    { api: 'Ring.pollCompletion', cls: 'NaN', input: 'NaN', code: 'ERR_INVALID_ARGUMENT', run: () => r.ring.pollCompletion(Number.NaN) },
+    { api: 'Ring.completedStatus', cls: 'unaligned', input: 'max 1.5', code: 'ERR_INVALID_ARGUMENT', run: () => r.ring.completedStatus(1.5) },
+    { api: 'Ring.submit', cls: 'state', input: 'a released ring', code: 'ERR_INVALID_STATE', run: () => { const ring = new Ring(r.fabric, { slots: 2 }); ring.release(); ring.submit(); } },
+    { api: 'Ring.release', cls: 'state', input: 'a ring a server holds', code: 'ERR_INVALID_STATE', run: async () => { const c = DmaChannel.open(r.fabric, { slots: 2 }); try { while (!c.ring.serverActive) await new Promise((t) => setTimeout(t, 1)); c.ring.release(); } finally { await c.close(); } } },
+    { api: 'Ring.reserveServer', cls: 'state', input: 'a ring a server holds', code: 'ERR_RING_BUSY', run: async () => { const c = DmaChannel.open(r.fabric, { slots: 2 }); try { while (!c.ring.serverActive) await new Promise((t) => setTimeout(t, 1)); c.ring.reserveServer(); } finally { await c.close(); } } },
+    { api: 'SgTable.push', cls: 'wrong type', input: 'len 1n (a BigInt)', code: 'ERR_INVALID_ARGUMENT', run: () => withTable(r.fabric, (t) => t.push(0, 0, any(1n))) },
+    { api: 'SgTable.push', cls: 'state', input: 'a released table', code: 'ERR_INVALID_STATE', run: () => { const t = new SgTable(r.fabric, 1); t.release(); t.push(0, 0, 1); } },
+    { api: 'SgTable.release', cls: 'state', input: 'a table a ring op still reads', code: 'ERR_INVALID_STATE', run: () => { const ring = new Ring(r.fabric, { slots: 2 }); const t = new SgTable(r.fabric, 1); try { ring.enqueueCopyTable(t); t.release(); } finally { ring.release(); t.release(); } } },
+    { api: 'new SgTable', cls: 'wrong type', input: 'fabric {} (not a Fabric)', code: 'ERR_INVALID_ARGUMENT', run: () => new SgTable(any({}), 1) },
+    { api: 'SgList.totalLength', cls: 'state', input: 'a released list', code: 'ERR_INVALID_STATE', run: () => { const l = new SgList(r.fabric, 1); l.release(); return l.totalLength(); } },
+    { api: 'runBatch', cls: 'wrong type', input: 'pool {} (not a piscina pool)', code: 'ERR_INVALID_ARGUMENT', run: () => runBatch(any({}), { table: 0, count: 0 }) },
+    { api: 'runBatch', cls: 'out of range', input: 'a pool whose every thread serves a ring', code: 'ERR_POOL_TOO_SMALL', run: () => runBatch(any(fakePool(0)), { table: 0, count: 0 }) },
+    { api: 'createWorkerPool', cls: 'wrong type', input: 'fabric {} (not a Fabric)', code: 'ERR_INVALID_ARGUMENT', run: () => createWorkerPool(any({}), 1) },
+    { api: 'Fabric.regionAt', cls: 'wrong type', input: 'Symbol()', code: 'ERR_INVALID_ARGUMENT', run: () => r.fabric.regionAt(any(Symbol('phys'))) },
+    { api: 'Region.free', cls: 'wrong type', input: '{ region, phys: Symbol() }', code: 'ERR_INVALID_ARGUMENT', run: () => r.ram.free(any({ region: r.ram, phys: Symbol('phys') })) },
+    { api: 'Region.view', cls: 'unaligned', input: '{ offset: region.offset + 0.5, length: 4 }', code: 'ERR_INVALID_ARGUMENT', run: () => r.ram.view({ offset: r.ram.offset + 0.5, length: 4 }) },
     // swiotlb pool
     { api: 'new SwiotlbPool', cls: 'unaligned', input: 'base 0x1001', code: 'ERR_INVALID_ARGUMENT', run: () => new SwiotlbPool({ base: 0x1001 }) },
     { api: 'new SwiotlbPool', cls: 'unaligned', input: 'size "100KiB"', code: 'ERR_INVALID_ARGUMENT', run: () => new SwiotlbPool({ base: 0, size: '100KiB' }) },
@@ -356,11 +407,76 @@ export function catalogue(r: Rig): Row[] {
     { api: 'P2pmemProvider.allocate', cls: 'huge', input: '"1TiB"', code: 'ERR_P2PMEM', run: () => r.provider.allocate('1TiB') },
     { api: 'P2pmemProvider.free', cls: 'state', input: 'an allocation never made', code: 'ERR_P2PMEM', run: () => r.provider.free(any({ provider: r.provider, phys: r.provider.bar.phys + 4096, size: 4096 })) },
     { api: 'P2pmemProvider.free', cls: 'wrong type', input: 'null', code: 'ERR_INVALID_ARGUMENT', run: () => r.provider.free(any(null)) },
+    ...iommuRows(r),
   ];
   return rows;
 }
 
-// Runs `use` with a new one-entry table of `fabric`, released afterwards (no scratch memory left behind).
+// iommu-dma: the system option, the untrusted device option, the IOVA API and the IOMMU's clock. Rows
+// that need a translating IOMMU build their own small system and close it.
+function iommuRows(r: Rig): Row[] {
+  const d = r.device;
+  const p = r.span.phys;
+  const G = 4096;
+  const withIommu = async (use: (device: DmaDevice, system: DmaSystem) => Promise<unknown> | unknown, clock: 'real' | 'manual' = 'manual') => {
+    const system = DmaSystem.create({ iommu: { mode: 'strict', clock }, engine: { workers: 1 }, swiotlb: { size: '1MiB' } });
+    try {
+      const device = system.device('0000:04:00.0');
+      return await use(device, system);
+    } finally {
+      await system.close();
+    }
+  };
+  const linked = (fn: (device: DmaDevice, state: IovaState, phys: number) => unknown) =>
+    withIommu(async (device, system) => {
+      const span = system.ram[1]!.allocate(4 * G, G);
+      const state = device.iovaTryAlloc(span.phys, 4 * G);
+      await device.iovaLink(state, span.phys, 0, G, TO);
+      return fn(device, state, span.phys);
+    });
+  return [
+    { api: 'DmaSystem.create', cls: 'wrong type', input: 'iommu 42', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ iommu: any(42) }) },
+    { api: 'DmaSystem.create', cls: 'unknown', input: 'iommu "on"', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ iommu: any('on') }) },
+    { api: 'DmaSystem.create', cls: 'unknown', input: 'iommu { mode: "strict", turbo: true }', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ iommu: any({ mode: 'strict', turbo: true }) }) },
+    { api: 'DmaSystem.create', cls: 'out of range', input: 'iommu granule "8KiB"', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ iommu: { mode: 'strict', granule: '8KiB' } }) },
+    { api: 'DmaSystem.create', cls: 'NaN', input: 'iommu granule NaN', code: 'ERR_INVALID_SIZE', run: () => DmaSystem.create({ iommu: { mode: 'strict', granule: Number.NaN } }) },
+    { api: 'DmaSystem.create', cls: 'unaligned', input: 'iommu aperture start 0x1001', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ iommu: { mode: 'strict', aperture: { start: 0x1001 } } }) },
+    { api: 'DmaSystem.create', cls: 'out of range', input: 'iommu aperture end 2^20 - 1', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ iommu: { mode: 'strict', aperture: { end: 2 ** 20 - 1 } } }) },
+    { api: 'DmaSystem.create', cls: 'huge', input: 'iommu aperture end 2^60', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ iommu: { mode: 'strict', aperture: { end: 2 ** 60 } } }) },
+    { api: 'DmaSystem.create', cls: 'negative', input: 'iommu cpus -1', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ iommu: { mode: 'lazy', cpus: -1 } }) },
+    { api: 'DmaSystem.create', cls: 'unknown', input: 'iommu clock "fast"', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ iommu: { mode: 'lazy', clock: any('fast') } }) },
+    { api: 'DmaSystem.create', cls: 'wrong type', input: 'iommu rcache "yes"', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ iommu: { mode: 'lazy', rcache: any('yes') } }) },
+    { api: 'DmaSystem.create', cls: 'unknown', input: 'iommu vendor "arm"', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ iommu: { mode: 'strict', vendor: any('arm') } }) },
+    { api: 'DmaSystem.device', cls: 'wrong type', input: 'untrusted "yes"', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.device('0000:04:00.0', { untrusted: any('yes') }) },
+    { api: 'DmaDevice.iovaTryAlloc', cls: 'out of range', input: 'size 0', code: 'ERR_INVALID_ARGUMENT', run: () => d.iovaTryAlloc(p, 0) },
+    { api: 'DmaDevice.iovaTryAlloc', cls: 'NaN', input: 'size NaN', code: 'ERR_INVALID_ARGUMENT', run: () => d.iovaTryAlloc(p, Number.NaN) },
+    { api: 'DmaDevice.iovaTryAlloc', cls: 'negative', input: 'phys -1', code: 'ERR_INVALID_ARGUMENT', run: () => d.iovaTryAlloc(-1, G) },
+    { api: 'DmaDevice.iovaTryAlloc', cls: 'wrong type', input: 'size "4KiB"', code: 'ERR_INVALID_ARGUMENT', run: () => d.iovaTryAlloc(p, any('4KiB')) },
+    { api: 'DmaDevice.iovaLink', cls: 'wrong type', input: 'state {}', code: 'ERR_INVALID_ARGUMENT', run: () => d.iovaLink(any({}), p, 0, G, TO) },
+    { api: 'DmaDevice.iovaLink', cls: 'wrong type', input: 'a Proxy of a state', code: 'ERR_INVALID_ARGUMENT', run: () => linked((dev, s, phys) => dev.iovaLink(new Proxy(s, {}), phys + G, G, G, TO)) },
+    { api: 'DmaDevice.iovaLink', cls: 'state', input: 'an unallocated state (no IOMMU)', code: 'ERR_IOVA_STATE', run: () => d.iovaLink(d.iovaTryAlloc(p, G), p, 0, G, TO) },
+    { api: 'DmaDevice.iovaLink', cls: 'unaligned', input: 'a second link off the merge boundary', code: 'ERR_IOVA_RULE', run: () => linked((dev, s, phys) => dev.iovaLink(s, phys + G, G + 8, G, TO)) },
+    { api: 'DmaDevice.iovaLink', cls: 'out of range', input: 'offset + size past the state', code: 'ERR_IOVA_RULE', run: () => linked((dev, s, phys) => dev.iovaLink(s, phys + G, G, 4 * G, TO)) },
+    { api: 'DmaDevice.iovaLink', cls: 'overlapping', input: 'a range already linked', code: 'ERR_IOVA_RULE', run: () => linked((dev, s, phys) => dev.iovaLink(s, phys, 0, G, TO)) },
+    { api: 'DmaDevice.iovaLink', cls: 'negative', input: 'offset -4096', code: 'ERR_INVALID_ARGUMENT', run: () => linked((dev, s, phys) => dev.iovaLink(s, phys, -G, G, TO)) },
+    { api: 'DmaDevice.iovaSync', cls: 'out of range', input: 'past the state', code: 'ERR_IOVA_RULE', run: () => linked((dev, s) => dev.iovaSync(s, 0, 8 * G)) },
+    { api: 'DmaDevice.iovaUnlink', cls: 'unaligned', input: 'part of a linked range', code: 'ERR_IOVA_RULE', run: () => linked((dev, s) => dev.iovaUnlink(s, 0, 100, TO)) },
+    { api: 'DmaDevice.iovaDestroy', cls: 'negative', input: 'mappedLen -1', code: 'ERR_INVALID_ARGUMENT', run: () => linked((dev, s) => dev.iovaDestroy(s, -1, TO)) },
+    { api: 'DmaDevice.iovaDestroy', cls: 'out of range', input: 'mappedLen short of the links', code: 'ERR_IOVA_RULE', run: () => linked((dev, s) => dev.iovaDestroy(s, 100, TO)) },
+    { api: 'DmaDevice.iovaFree', cls: 'state', input: 'ranges still linked', code: 'ERR_IOVA_RULE', run: () => linked((dev, s) => dev.iovaFree(s)) },
+    { api: 'DeviceDma.read', cls: 'out of range', input: 'an IOVA never mapped', code: 'ERR_IOMMU_FAULT', run: () => withIommu((dev) => dev.dma.read(0x1000_0000, 4)) },
+    { api: 'Iommu.advanceTime', cls: 'negative', input: '-1', code: 'ERR_INVALID_ARGUMENT', run: () => withIommu((_dev, s) => s.iommu!.advanceTime(-1)) },
+    { api: 'Iommu.advanceTime', cls: 'NaN', input: 'NaN', code: 'ERR_INVALID_ARGUMENT', run: () => withIommu((_dev, s) => s.iommu!.advanceTime(Number.NaN)) },
+    { api: 'Iommu.advanceTime', cls: 'state', input: 'a real clock', code: 'ERR_INVALID_STATE', run: () => withIommu((_dev, s) => s.iommu!.advanceTime(10), 'real') },
+  ];
+}
+
+// Something shaped like a piscina pool of `threads` threads (never runs a task): for the rows that a
+// pool's thread budget refuses before anything runs.
+function fakePool(threads: number, concurrentTasksPerWorker = 1) {
+  return { run: () => Promise.resolve(undefined), maxThreads: threads, threads: [], options: { concurrentTasksPerWorker } };
+}
+
 /** Pool-memory callbacks that hand out fresh pages above 2 GiB. */
 function poolMemory(alloc?: () => { phys: number } | undefined) {
   let next = 0x8000_0000;
@@ -381,6 +497,7 @@ function restrictedPool(): SwiotlbMem {
   return createRestrictedDmaPool({ name: 'restricted', base: 0x4000_0000, size: '1MiB' });
 }
 
+// Runs `use` with a new one-entry table of `fabric`, released afterwards (no scratch memory left behind).
 function withTable<T>(fabric: Fabric, use: (t: SgTable) => T): T {
   const t = new SgTable(fabric, 1);
   try {
@@ -457,5 +574,7 @@ export function cliCatalogue(files: { json: string; lspci: string; missing: stri
     { cls: 'unknown', argv: ['report', '--topology', files.json, '--bench', files.json, '--out', `${files.missing}.d`], code: 'ERR_REPORT_INPUT' },
     { cls: 'overlapping', argv: ['report', '--topology', files.json, '--out', files.json], code: 'ERR_OUTPUT_PATH' },
     { cls: 'wrong type', argv: ['report', '--lspci', files.json, '--out', `${files.missing}.d`], code: 'ERR_LSPCI_PARSE' },
+    { cls: 'unknown', argv: ['map-benchmark', '--iommu', 'passthrough'], code: 'ERR_USAGE' },
+    { cls: 'unknown', argv: ['policies', '--iommu', 'fast'], code: 'ERR_USAGE' },
   ];
 }

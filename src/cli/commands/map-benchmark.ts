@@ -7,7 +7,8 @@ import type { Command, Io } from '../command.js';
 import { EXIT, UsageError } from '../errors.js';
 
 const usage = `Usage: dma-bounce map-benchmark [--threads N] [--seconds S] [--granule PAGES] [--dir 0|1|2]
-                                [--dma-bits B] [--trans-ns NS] [--force-bounce] [--buffer low|high] [--json]
+                                [--dma-bits B] [--trans-ns NS] [--force-bounce] [--buffer low|high]
+                                [--iommu strict|lazy] [--untrusted] [--json]
 
 The kernel's dma_map_benchmark (kernel/dma/map_benchmark.c) on the model: N threads each map and
 unmap their own buffer through the streaming DMA API for S seconds, and the report is the kernel
@@ -23,6 +24,9 @@ Options:
   --trans-ns NS      delay between map and unmap, at most 10000000 (default 0)
   --force-bounce     bounce every mapping (the kernel tool needs swiotlb=force at boot for this)
   --buffer low|high  buffers below 4 GiB (default) or above, so that --dma-bits 32 bounces them
+  --iommu MODE       map through an IOMMU (iommu-dma): strict (invalidate at unmap) or lazy
+                     (flush queue); default none (dma-direct)
+  --untrusted        the device is untrusted (iommu-dma maps it strictly and bounces unaligned buffers)
   --json             print the report as one JSON document
   -h, --help         show this help
 `;
@@ -46,6 +50,8 @@ async function run(argv: string[], io: Io): Promise<number> {
     'trans-ns': { type: 'string' },
     'force-bounce': { type: 'boolean' },
     buffer: { type: 'string' },
+    iommu: { type: 'string' },
+    untrusted: { type: 'boolean' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -56,6 +62,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const dir = integer('dir', values.dir);
   if (dir !== undefined && dir !== 0 && dir !== 1 && dir !== 2) throw new UsageError(`map-benchmark: --dir must be 0, 1 or 2, got ${dir}`, { flag: '--dir' });
   if (values.buffer !== undefined && values.buffer !== 'low' && values.buffer !== 'high') throw new UsageError(`map-benchmark: --buffer must be low or high`, { flag: '--buffer' });
+  if (values.iommu !== undefined && values.iommu !== 'strict' && values.iommu !== 'lazy') throw new UsageError(`map-benchmark: --iommu must be strict or lazy, got "${values.iommu}"`, { flag: '--iommu' });
   const input = {
     ...(values.threads !== undefined ? { threads: integer('threads', values.threads)! } : {}),
     ...(values.seconds !== undefined ? { seconds: integer('seconds', values.seconds)! } : {}),
@@ -65,6 +72,8 @@ async function run(argv: string[], io: Io): Promise<number> {
     ...(values['trans-ns'] !== undefined ? { transNs: integer('trans-ns', values['trans-ns'])! } : {}),
     ...(values['force-bounce'] ? { forceBounce: true } : {}),
     ...(values.buffer !== undefined ? { buffer: values.buffer as 'low' | 'high' } : {}),
+    ...(values.iommu !== undefined ? { iommu: values.iommu as 'strict' | 'lazy' } : {}),
+    ...(values.untrusted ? { untrusted: true } : {}),
   };
   // Every value against the benchmark's limits before anything runs: a bad one is a usage error.
   try {
@@ -101,7 +110,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const dirName = ['BIDIRECTIONAL', 'TO_DEVICE', 'FROM_DEVICE'][o.dir];
   io.stdout(
     `dma mapping benchmark: threads:${o.threads} seconds:${o.seconds} node:-1 dir:${dirName} granule: ${o.granule}\n` +
-      `  dma_bits:${o.dmaBits} trans_ns:${o.transNs} buffer:${o.buffer}${o.forceBounce ? ' force-bounce' : ''} loops:${report.loops} ${report.bounced ? 'bounced through swiotlb' : 'direct'}${report.complete ? '' : ' (stopped early)'}\n` +
+      `  dma_bits:${o.dmaBits} trans_ns:${o.transNs} buffer:${o.buffer}${o.forceBounce ? ' force-bounce' : ''}${o.iommu !== 'off' ? ` iommu:${o.iommu}` : ''}${o.untrusted ? ' untrusted' : ''} loops:${report.loops} ${report.bounced ? 'bounced through swiotlb' : o.iommu !== 'off' ? 'iommu-dma' : 'direct'}${report.complete ? '' : ' (stopped early)'}\n` +
       `average map latency(us):${report.map.averageUs.toFixed(1)} standard deviation:${report.map.stddevUs.toFixed(1)}\n` +
       `average unmap latency(us):${report.unmap.averageUs.toFixed(1)} standard deviation:${report.unmap.stddevUs.toFixed(1)}\n`,
   );

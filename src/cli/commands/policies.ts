@@ -9,7 +9,7 @@ import { EXIT, NothingToReportError, UsageError } from '../errors.js';
 import { readInput } from '../input.js';
 import { formatTable } from '../output.js';
 
-const usage = `Usage: dma-bounce policies [--topology FILE | --lspci FILE] [--provider BDF[:BAR]] [--client BDF,...] [--size SIZE] [--qd N] [--ios N] [--json]
+const usage = `Usage: dma-bounce policies [--topology FILE | --lspci FILE] [--provider BDF[:BAR]] [--client BDF,...] [--size SIZE] [--qd N] [--ios N] [--iommu MODE] [--json]
 
 The P2PDMA debate measured: a client device reads and writes data that lives in a provider's
 BAR, for each route the topology offers (BUS_ADDR, THRU_HOST_BRIDGE, NOT_SUPPORTED), under
@@ -29,6 +29,7 @@ Options:
   --size SIZE      bytes per I/O (default 128KiB, at most 256KiB: swiotlb's largest mapping)
   --qd N           I/Os in flight (default 8)
   --ios N          I/Os per route and policy (default 2000)
+  --iommu MODE     off (default), strict, lazy or identity: the IOMMU the DMA mapper runs behind
   --json           print { workload, results } as one JSON document
   -h, --help       show this help
 `;
@@ -42,6 +43,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     size: { type: 'string' },
     qd: { type: 'string' },
     ios: { type: 'string' },
+    iommu: { type: 'string' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -58,6 +60,8 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (ioSize !== undefined && (ioSize < 1 || ioSize > 256 * 1024)) throw new UsageError(`policies: --size must be 1B..256KiB, got ${values.size}`);
   const queueDepth = whole('qd', values.qd, 1, 256);
   const ios = whole('ios', values.ios, 1, 1_000_000);
+  const iommu = values.iommu;
+  if (iommu !== undefined && iommu !== 'off' && iommu !== 'strict' && iommu !== 'lazy' && iommu !== 'identity') throw new UsageError(`policies: --iommu must be off, strict, lazy or identity, got "${iommu}"`, { flag: '--iommu' });
   if (values.topology !== undefined && values.lspci !== undefined) throw new UsageError('policies: give at most one of --topology FILE and --lspci FILE');
   let provider: { bdf: string; bar?: number } | undefined;
   if (values.provider !== undefined) {
@@ -87,6 +91,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       ...(ioSize !== undefined ? { ioSize } : {}),
       ...(queueDepth !== undefined ? { queueDepth } : {}),
       ...(ios !== undefined ? { ios } : {}),
+      ...(iommu !== undefined ? { iommu } : {}),
       shouldStop: () => stop,
       onProgress: (done, total, label) => { if (label) io.stderr(`[${done + 1}/${total}] ${label}\n`); },
     });
@@ -101,7 +106,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     return stop ? EXIT.INTERRUPTED : EXIT.OK;
   }
   const w = report.workload;
-  io.stdout(`workload: ${w.ios} I/Os of ${w.ioSize} bytes, queue depth ${w.queueDepth}, half device reads, half device writes\n\n`);
+  io.stdout(`workload: ${w.ios} I/Os of ${w.ioSize} bytes, queue depth ${w.queueDepth}, half device reads, half device writes${report.iommu !== 'off' ? `, IOMMU ${report.iommu}` : ''}\n\n`);
   io.stdout(
     formatTable(
       ['ROUTE', 'CLIENT', 'POLICY', 'RESULT', 'MiB/s', 'p50 µs', 'p99 µs', 'COPIED', 'SWIOTLB HIGH', 'BAD'],
