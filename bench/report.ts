@@ -6,6 +6,7 @@ import { kernelCases } from './suites/kernels.js';
 import { mapperCases } from './suites/mapper.js';
 import { swiotlbCases } from './suites/swiotlb.js';
 import { topologyCases } from './suites/topology.js';
+import { traceCases } from './suites/trace.js';
 import { runCases, type BenchCase, type CaseResult, type Measure } from './runner.js';
 
 export interface BenchOptions {
@@ -86,7 +87,7 @@ export function ratioContradicted(ratios: readonly number[]): boolean {
 
 /** Every case of every suite, in run order. */
 export function allCases(quick: boolean): BenchCase[] {
-  return [...kernelCases({ skipHuge: quick }), ...engineCases({ skipHuge: quick }), ...mapperCases(), ...swiotlbCases(), ...topologyCases({ skipHuge: quick })];
+  return [...kernelCases({ skipHuge: quick }), ...engineCases({ skipHuge: quick }), ...mapperCases(), ...swiotlbCases(), ...topologyCases({ skipHuge: quick }), ...traceCases()];
 }
 
 /** The cases a run with these options measures, in run order. */

@@ -389,6 +389,22 @@ export class MappingStateError extends coded('ERR_MAPPING_STATE', 'MappingStateE
 /** The DmaSystem was closed (or is closing): the call was refused, or a wait for pool space was cut short. */
 export class SystemClosedError extends coded('ERR_SYSTEM_CLOSED', 'SystemClosedError', 'The DMA system is closed') {}
 
+// --- tracing and replay
+/** A dma: or swiotlb: line of a capture does not match its event's format. */
+export class TraceParseError extends coded('ERR_TRACE_PARSE', 'TraceParseError', 'Cannot parse trace line') {
+  /** The line, counted from 1. */
+  declare readonly line: number;
+  /** The event name the line gave ('' when the line was cut short before one). */
+  declare readonly event: string;
+  /** Where in the line the fault is, counted from 0. */
+  declare readonly column: number;
+}
+/** A capture cannot be replayed as given: its memory does not fit the model, or the topology has no endpoint. */
+export class TraceReplayError extends coded('ERR_TRACE_REPLAY', 'TraceReplayError', 'Cannot replay trace') {
+  /** 'memory' or 'topology'. */
+  declare readonly reason: 'memory' | 'topology';
+}
+
 // --- the union of every coded class, derived from the exports (so an appended class joins it)
 type Instances<M> = { [K in keyof M]: M[K] extends abstract new (...args: never[]) => infer I ? (I extends DmaBounceError ? (string extends I['code'] ? never : I) : never) : never }[keyof M];
 

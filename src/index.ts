@@ -10,3 +10,5 @@ export type { KernelExports } from './kernels/module.js';
 export * from './engine/index.js';
 export * from './pci/index.js';
 export * from './dma/index.js';
+export * from './trace/index.js';
+export * from './replay/index.js';

@@ -97,7 +97,7 @@ describe('dma-bounce topo', () => {
 
 describe('errors and usage', () => {
   const cases: { name: string; args: string[]; code: number; error: RegExp }[] = [
-    { name: 'unknown command lists the commands', args: ['frobnicate'], code: 2, error: /^dma-bounce: ERR_USAGE: unknown command "frobnicate" \(available: bench, explain, map-benchmark, p2p, policies, report, topo; see dma-bounce --help\)\n$/ },
+    { name: 'unknown command lists the commands', args: ['frobnicate'], code: 2, error: /^dma-bounce: ERR_USAGE: unknown command "frobnicate" \(available: bench, explain, map-benchmark, p2p, policies, replay, report, topo; see dma-bounce --help\)\n$/ },
     { name: 'no source', args: ['p2p'], code: 2, error: /^dma-bounce: ERR_USAGE: p2p: give exactly one of --topology FILE and --lspci FILE/ },
     { name: 'two sources', args: ['topo', '--topology', 'a', '--lspci', 'b'], code: 2, error: /^dma-bounce: ERR_USAGE: topo: give exactly one/ },
     { name: 'unknown option', args: ['p2p', '--topolgy', 'x'], code: 2, error: /^dma-bounce: ERR_USAGE: p2p: Unknown option '--topolgy'/ },

@@ -31,6 +31,8 @@ export interface RunControl {
   readonly onProgress?: (elapsed: number, total: number) => void;
   /** Resolving it stops the run early. */
   readonly stopSignal?: AbortSignal;
+  /** Each thread appends its dma:/swiotlb: trace lines to this file (the caller writes the header). */
+  readonly traceFile?: string;
 }
 
 const THREAD_URL = new URL('./thread.js', import.meta.url);
@@ -39,7 +41,8 @@ export async function runMapBenchmark(input: Partial<MapBenchmarkOptions>, contr
   const options = mapBenchmarkOptions(input);
   const stop = new SharedArrayBuffer(4);
   const flag = new Int32Array(stop);
-  const workers = Array.from({ length: options.threads }, () => new Worker(THREAD_URL, { workerData: { options, control: stop } }));
+  const trace = control.traceFile === undefined ? undefined : { file: control.traceFile, clockBase: performance.timeOrigin };
+  const workers = Array.from({ length: options.threads }, (_, index) => new Worker(THREAD_URL, { workerData: { options, control: stop, index, trace } }));
   const results = workers.map(
     (worker) =>
       new Promise<{ sums: LatencySums; bounced: boolean }>((resolve, reject) => {

@@ -1,8 +1,9 @@
 // One benchmark thread (a worker_threads Worker): its own DmaSystem and buffer, looping
 // fill / map / delay / unmap like map_benchmark_thread() until told to stop, then posting its
 // latency sums. Bounce copies run inline here, as swiotlb_bounce() is a memcpy on the mapping CPU.
+import { createWriteStream } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { DmaSystem } from '../../src/dma/index.js';
+import { DmaSystem, MAX_CPUS } from '../../src/dma/index.js';
 import { emptySums, type MapBenchmarkOptions } from './options.js';
 
 const NVME = '0000:04:00.0';
@@ -12,9 +13,15 @@ interface ThreadData {
   readonly options: MapBenchmarkOptions;
   /** Int32Array over a SharedArrayBuffer: [0] = stop flag. */
   readonly control: SharedArrayBuffer;
+  /** This thread's number (its CPU column in a trace). */
+  readonly index: number;
+  /** Append trace lines to `file`, timestamps in seconds since the main thread's time origin. */
+  readonly trace: { readonly file: string; readonly clockBase: number } | undefined;
 }
 
-const { options, control } = workerData as ThreadData;
+const { options, control, index, trace } = workerData as ThreadData;
+// The kernel tool's threads are kthreads "dma-map-benchmark/N" (comm cut to 15 characters); lines are appended whole.
+const traceStream = trace ? createWriteStream(trace.file, { flags: 'a' }) : undefined;
 const stop = new Int32Array(control);
 const size = options.granule * PAGE;
 const system = DmaSystem.create({
@@ -25,8 +32,11 @@ const system = DmaSystem.create({
   ],
   engine: { workers: 1, inlineBelow: '1GiB', spin: 0 },
   iommu: options.iommu,
+  ...(traceStream && trace
+    ? { trace: { sink: traceStream, header: false, comm: 'dma-map-benchmark', pid: process.pid + 1 + index, clock: () => (performance.timeOrigin + performance.now() - trace.clockBase) / 1000 } }
+    : {}),
 });
-const device = system.device(NVME, { dmaBits: options.dmaBits, forceBounce: options.forceBounce, untrusted: options.untrusted });
+const device = system.device(NVME, { dmaBits: options.dmaBits, forceBounce: options.forceBounce, untrusted: options.untrusted, cpu: index % MAX_CPUS });
 const region = options.buffer === 'low' ? system.ram[0]! : system.ram[1]!;
 const buffer = region.allocate(size, PAGE);
 const bytes = region.view(buffer);
@@ -59,4 +69,5 @@ while (Atomics.load(stop, 0) === 0) {
   sums.unmapSumSq += unmap * unmap;
 }
 await system.close();
+if (traceStream) await new Promise<void>((resolve) => traceStream.end(resolve));
 parentPort!.postMessage({ sums, bounced });

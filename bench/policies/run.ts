@@ -5,7 +5,7 @@
 // copy engine, then does normal DMA, and the reverse for reads.
 import { randomFillSync } from 'node:crypto';
 import {
-  DmaDirection, DmaSystem, InvalidArgumentError, Topology, buildTopology, loadTopologyJson, mapType, type DmaDevice, type IommuMode, type P2pMapType, type Region, type Span, type TopologySpec,
+  DmaDirection, DmaSystem, InvalidArgumentError, Topology, buildTopology, loadTopologyJson, mapType, type DmaDevice, type IommuMode, type P2pMapType, type Region, type Span, type TopologySpec, type TraceSpec,
 } from '../../src/index.js';
 import { DEFAULT_TOPOLOGY } from '../../src/dma/default-topology.js';
 
@@ -57,6 +57,8 @@ export interface PolicyRunOptions extends Partial<PolicyWorkload> {
   readonly shouldStop?: () => boolean;
   /** The IOMMU of the modelled system (default 'off'): 'strict'/'lazy' map through iommu-dma, 'identity' passes through. */
   readonly iommu?: IommuMode;
+  /** The tracepoints of every measured run's system (not of the probe that finds the routes). */
+  readonly trace?: TraceSpec;
 }
 
 const SLOT = 2048;
@@ -84,7 +86,7 @@ export async function runPolicies(options: PolicyRunOptions = {}): Promise<Polic
     for (const policy of POLICIES) {
       if (options.shouldStop?.()) return { workload, iommu, results };
       options.onProgress?.(done++, total, `${pair.route} ${policy}`);
-      results.push(await runOne(options.topology, pair, policy, workload, iommu));
+      results.push(await runOne(options.topology, pair, policy, workload, iommu, options.trace));
     }
   }
   options.onProgress?.(total, total, '');
@@ -138,8 +140,8 @@ function routes(topology: Topology, providerBdf?: string, clients?: readonly str
   return pairs;
 }
 
-async function runOne(topology: PolicyRunOptions['topology'], pair: Pair, policy: Policy, w: PolicyWorkload, iommu: IommuMode): Promise<PolicyResult> {
-  const system = DmaSystem.create({ ...(topology ? { topology } : {}), engine: { workers: 1 }, iommu });
+async function runOne(topology: PolicyRunOptions['topology'], pair: Pair, policy: Policy, w: PolicyWorkload, iommu: IommuMode, trace: TraceSpec | undefined): Promise<PolicyResult> {
+  const system = DmaSystem.create({ ...(topology ? { topology } : {}), engine: { workers: 1 }, iommu, ...(trace !== undefined ? { trace } : {}) });
   try {
     const bar = system.barMemory(pair.provider, system.topology.device(pair.provider).bars.find((b) => b.provider)!.index);
     const device = system.device(pair.client, { p2pPolicy: policy === 'bounce' ? 'bounce' : 'reject' });

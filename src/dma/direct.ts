@@ -10,6 +10,7 @@ import { DMA_ATTR_MMIO, DMA_ATTR_SKIP_CPU_SYNC, deviceReads, deviceWrites, type 
 import type { DmaMapOps, SegmentRef, SyncTarget } from './ops.js';
 import { p2pdmaBusAddrMap, P2pdmaMapType, P2pdmaState } from './p2pdma-state.js';
 import type { BounceReason, MappedSegment, MappingKind, SgEntry } from './types.js';
+import { dmaMaskText } from '../trace/index.js';
 
 export type P2pPolicy = 'reject' | 'bounce';
 
@@ -21,6 +22,8 @@ export interface MappingDevice {
   readonly forceBounce: boolean;
   readonly p2pPolicy: P2pPolicy;
   readonly owner: BounceOwner;
+  /** The DMA mask's width in bits (swiotlb_bounced prints the mask). */
+  readonly dmaBits: number;
 }
 
 // A segment being mapped: the MappedSegment handed back, its dmaAddress filled in for bounced
@@ -140,10 +143,13 @@ export async function mapSegments(ctx: DmaContext, device: MappingDevice, entrie
   const inFlight: Promise<void>[] = [];
   let batchStart = 0;
   let batchBytes = 0;
+  const tracer = ctx.tracer;
   try {
     for (let i = 0; i < n; i++) {
       const seg = segments[i]!;
       if (seg.kind !== 'bounced') continue;
+      // models trace_swiotlb_bounced() in swiotlb_map(): before the slot is taken, the original's DMA address.
+      if (tracer !== undefined) tracer.emit({ type: 'bounced', ts: tracer.now(), cpu: device.owner.cpu, device: device.pci.bdf, dmaMask: dmaMaskText(device.dmaBits), devAddr: seg.phys, size: seg.length, force: device.forceBounce ? 'FORCE' : 'NORMAL' });
       const record = device.owner.waitForSpace === false
         ? allocateBounce(ctx, device.owner, seg.phys, origOffsets[i]!, seg.length, direction)
         : await allocateBounceWaiting(ctx, device.owner, seg.phys, origOffsets[i]!, seg.length, direction, signal);

@@ -40,7 +40,16 @@ import {
   type IovaState,
   type Region,
   type Span,
+  DmaTracer,
+  PageCollector,
+  TraceLineParser,
+  checkTraceFormat,
+  readCapture,
+  replayCapture,
 } from '../../dist/src/index.js';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 
 export type InputClass = 'wrong type' | 'NaN' | 'negative' | 'huge' | 'unaligned' | 'out of range' | 'overlapping' | 'empty' | 'unknown' | 'state';
 
@@ -333,6 +342,15 @@ export function catalogue(r: Rig): Row[] {
     { api: 'DmaSystem.create', cls: 'wrong type', input: 'ram [null]', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create(any({ ram: [null] })) },
     { api: 'DmaSystem.create', cls: 'negative', input: 'ram phys -4096', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ ram: [{ name: 'r', phys: -4096, size: '1MiB' }] }) },
     { api: 'DmaSystem.allocRam', cls: 'unaligned', input: 'alignment 3', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.allocRam(4096, { alignment: 3 }) },
+    { api: 'DmaSystem.create', cls: 'unknown', input: 'restrictedPools naming no device', code: 'ERR_UNKNOWN_DEVICE', run: () => DmaSystem.create({ restrictedPools: [{ name: 'p', phys: 0x0800_0000, size: '64KiB', devices: ['0000:99:00.0'] }] }) },
+    { api: 'DmaSystem.create', cls: 'overlapping', input: 'a device in two restricted pools', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ restrictedPools: [{ name: 'a', phys: 0x0800_0000, size: '64KiB', devices: ['0000:04:00.0'] }, { name: 'b', phys: 0x0801_0000, size: '64KiB', devices: ['0000:04:00.0'] }] }) },
+    { api: 'DmaSystem.create', cls: 'unaligned', input: 'a restricted pool at phys 0x8000001', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ restrictedPools: [{ name: 'p', phys: 0x0800_0001, size: '64KiB', devices: ['0000:04:00.0'] }] }) },
+    { api: 'DmaSystem.create', cls: 'wrong type', input: 'restrictedPools {}', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create(any({ restrictedPools: {} })) },
+    { api: 'DmaDevice.allocCoherent', cls: 'empty', input: 'size 0', code: 'ERR_INVALID_ARGUMENT', run: () => d.allocCoherent(0) },
+    { api: 'DmaDevice.allocCoherent', cls: 'huge', input: 'size 2GiB', code: 'ERR_INVALID_ARGUMENT', run: () => d.allocCoherent(2 ** 31) },
+    { api: 'DmaDevice.allocCoherent', cls: 'wrong type', input: 'size "4KiB"', code: 'ERR_INVALID_ARGUMENT', run: () => d.allocCoherent(any('4KiB')) },
+    { api: 'DmaDevice.freeCoherent', cls: 'state', input: 'an allocation never made', code: 'ERR_MAPPING_STATE', run: () => d.freeCoherent({ phys: 0x1000_0000, dmaAddress: 0x1000_0000, size: 4096 }) },
+    { api: 'DmaDevice.freeCoherent', cls: 'wrong type', input: 'null', code: 'ERR_INVALID_ARGUMENT', run: () => d.freeCoherent(any(null)) },
     { api: 'DmaSystem.allocRam', cls: 'wrong type', input: 'options null', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.allocRam(4096, any(null)) },
     { api: 'DmaSystem.barMemory', cls: 'wrong type', input: 'index 1n', code: 'ERR_INVALID_ARGUMENT', run: () => r.system.barMemory('0000:03:00.0', any(1n)) },
     { api: 'DmaDevice.unmapSingle', cls: 'state', input: 'an address never mapped', code: 'ERR_INVALID_ARGUMENT', run: () => d.unmapSingle(0x0400_0000, 16, TO) },
@@ -408,6 +426,39 @@ export function catalogue(r: Rig): Row[] {
     { api: 'P2pmemProvider.free', cls: 'state', input: 'an allocation never made', code: 'ERR_P2PMEM', run: () => r.provider.free(any({ provider: r.provider, phys: r.provider.bar.phys + 4096, size: 4096 })) },
     { api: 'P2pmemProvider.free', cls: 'wrong type', input: 'null', code: 'ERR_INVALID_ARGUMENT', run: () => r.provider.free(any(null)) },
     ...iommuRows(r),
+    // tracing (docs/tracing.md)
+    { api: 'DmaSystem.create', cls: 'wrong type', input: 'trace: 42', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ trace: any(42) }) },
+    { api: 'DmaSystem.create', cls: 'unknown', input: 'trace: { sink, colour: 1 }', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ trace: any({ sink: () => {}, colour: 1 }) }) },
+    { api: 'DmaSystem.create', cls: 'out of range', input: "trace.format '5.4'", code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ trace: { sink: () => {}, format: any('5.4') } }) },
+    { api: 'DmaSystem.create', cls: 'unknown', input: "trace.style 'json'", code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ trace: { sink: () => {}, style: any('json') } }) },
+    { api: 'DmaSystem.create', cls: 'empty', input: 'trace.capacity 0', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ trace: { sink: 'iterator', capacity: 0 } }) },
+    { api: 'DmaSystem.create', cls: 'NaN', input: 'trace.capacity NaN', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ trace: { sink: 'iterator', capacity: Number.NaN } }) },
+    { api: 'DmaSystem.create', cls: 'huge', input: 'trace.capacity 2^60', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ trace: { sink: 'iterator', capacity: 2 ** 60 } }) },
+    { api: 'DmaSystem.create', cls: 'unknown', input: "trace.whenFull 'block'", code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ trace: { sink: 'iterator', whenFull: any('block') } }) },
+    { api: 'DmaSystem.create', cls: 'overlapping', input: 'trace.capacity with a callback sink', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ trace: { sink: () => {}, capacity: 8 } }) },
+    { api: 'DmaSystem.create', cls: 'negative', input: 'trace.pid -1', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ trace: { sink: () => {}, pid: -1 } }) },
+    { api: 'DmaSystem.create', cls: 'wrong type', input: "trace.comm 'two words'", code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ trace: { sink: () => {}, comm: 'two words' } }) },
+    { api: 'DmaTracer.lines', cls: 'state', input: 'a callback sink', code: 'ERR_INVALID_STATE', run: () => new DmaTracer(() => {}).lines() },
+    { api: 'checkTraceFormat', cls: 'wrong type', input: '6.18 (a number)', code: 'ERR_INVALID_ARGUMENT', run: () => checkTraceFormat(6.18) },
+    { api: 'TraceLineParser.parse', cls: 'out of range', input: 'dir=SIDEWAYS', code: 'ERR_TRACE_PARSE', run: () => new TraceLineParser().parse('  a-1 [000] .....   1.000000: dma_unmap_phys: 0000:04:00.0 dir=SIDEWAYS dma_addr=1 size=1 attrs=', 1) },
+    { api: 'readCapture', cls: 'wrong type', input: 'source 42', code: 'ERR_INVALID_ARGUMENT', run: () => readCapture(any(42), () => {}) },
+    { api: 'readCapture', cls: 'wrong type', input: 'onEvent "x"', code: 'ERR_INVALID_ARGUMENT', run: () => readCapture(Readable.from(['']), any('x')) },
+    { api: 'readCapture', cls: 'huge', input: 'a hex address of 17 digits', code: 'ERR_TRACE_PARSE', run: () => readCapture(Readable.from(['  a-1 [000] .....   1.000000: dma_unmap_phys: 0000:04:00.0 dir=TO_DEVICE dma_addr=11112222333344445 size=1 attrs=\n']), () => {}) },
+    { api: 'readCapture', cls: 'wrong type', input: 'a source yielding numbers', code: 'ERR_INVALID_ARGUMENT', run: () => readCapture(Readable.from([1, 2], { objectMode: true }) as never, () => {}) },
+    { api: 'readCapture', cls: 'out of range', input: 'a file that cannot be read', code: 'ERR_INVALID_ARGUMENT', run: () => readCapture(createReadStream('/nonexistent-dir/capture.trace'), () => {}) },
+    { api: 'TraceLineParser.parse', cls: 'wrong type', input: 'a line 42', code: 'ERR_INVALID_ARGUMENT', run: () => new TraceLineParser().parse(any(42), 1) },
+    { api: 'replayCapture', cls: 'wrong type', input: 'open "file"', code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(any('file'), [{}]) },
+    { api: 'replayCapture', cls: 'empty', input: 'configs []', code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(() => Readable.from(['']), []) },
+    { api: 'replayCapture', cls: 'unaligned', input: "swiotlb '100KiB'", code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(() => Readable.from(['']), [{ swiotlb: '100KiB' }]) },
+    { api: 'replayCapture', cls: 'huge', input: "swiotlb '4GiB'", code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(() => Readable.from(['']), [{ swiotlb: '4GiB' }]) },
+    { api: 'replayCapture', cls: 'negative', input: 'swiotlb -1', code: 'ERR_INVALID_SIZE', run: () => replayCapture(() => Readable.from(['']), [{ swiotlb: -1 }]) },
+    { api: 'replayCapture', cls: 'NaN', input: 'swiotlb NaN', code: 'ERR_INVALID_SIZE', run: () => replayCapture(() => Readable.from(['']), [{ swiotlb: Number.NaN }]) },
+    { api: 'replayCapture', cls: 'unknown', input: 'an unknown option', code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(() => Readable.from(['']), [any({ swiotbl: '4MiB' })]) },
+    { api: 'replayCapture', cls: 'unknown', input: "iommu { mode: 'fast' }", code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(() => Readable.from(['']), [{ iommu: { mode: 'fast' } }]) },
+    { api: 'replayCapture', cls: 'out of range', input: "p2pPolicy 'maybe'", code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(() => Readable.from(['']), [{ p2pPolicy: any('maybe') }]) },
+    { api: 'replayCapture', cls: 'unknown', input: "provider { bdf: '0000:04:00.0' } (no p2pmem BAR)", code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(() => Readable.from(['']), [{}], { provider: { bdf: '0000:04:00.0' } }) },
+    { api: 'replayCapture', cls: 'wrong type', input: 'provider "0000:03:00.0"', code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(() => Readable.from(['']), [{}], { provider: any('0000:03:00.0') }) },
+    { api: 'PageCollector.plan', cls: 'huge', input: 'more pages than the budget', code: 'ERR_TRACE_REPLAY', run: () => { const c = new PageCollector(); c.add(0, 1 << 20); return c.plan(0x1000_0000, 2 ** 32, 4096); } },
   ];
   return rows;
 }
@@ -518,6 +569,9 @@ export interface CliRow {
   readonly exit?: number;
 }
 
+const TRACE = fileURLToPath(new URL('../fixtures/traces/handwritten-ftrace.trace', import.meta.url));
+const BAD_TRACE = fileURLToPath(new URL('../fixtures/traces/not-a-kernel-format.trace', import.meta.url));
+
 export function cliCatalogue(files: { json: string; lspci: string; missing: string; garbage: string }): CliRow[] {
   return [
     { cls: 'unknown', argv: ['frobnicate'], code: 'ERR_USAGE' },
@@ -576,5 +630,33 @@ export function cliCatalogue(files: { json: string; lspci: string; missing: stri
     { cls: 'wrong type', argv: ['report', '--lspci', files.json, '--out', `${files.missing}.d`], code: 'ERR_LSPCI_PARSE' },
     { cls: 'unknown', argv: ['map-benchmark', '--iommu', 'passthrough'], code: 'ERR_USAGE' },
     { cls: 'unknown', argv: ['policies', '--iommu', 'fast'], code: 'ERR_USAGE' },
+    // replay and --trace (docs/tracing.md)
+    { cls: 'empty', argv: ['replay'], code: 'ERR_USAGE' },
+    { cls: 'overlapping', argv: ['replay', TRACE, TRACE], code: 'ERR_USAGE' },
+    { cls: 'out of range', argv: ['replay', files.missing], code: 'ERR_INPUT_FILE' },
+    { cls: 'wrong type', argv: ['replay', '/'], code: 'ERR_INPUT_FILE' },
+    { cls: 'wrong type', argv: ['replay', BAD_TRACE], code: 'ERR_TRACE_PARSE' },
+    { cls: 'unaligned', argv: ['replay', TRACE, '--swiotlb', '100KiB'], code: 'ERR_USAGE' },
+    { cls: 'negative', argv: ['replay', TRACE, '--swiotlb', '-1'], code: 'ERR_USAGE' },
+    { cls: 'NaN', argv: ['replay', TRACE, '--swiotlb', 'NaN'], code: 'ERR_USAGE' },
+    { cls: 'huge', argv: ['replay', TRACE, '--swiotlb', '4GiB'], code: 'ERR_USAGE' },
+    { cls: 'overlapping', argv: ['replay', TRACE, '--swiotlb', '1MiB,1MiB'], code: 'ERR_USAGE' },
+    { cls: 'unknown', argv: ['replay', TRACE, '--p2p-policy', 'maybe'], code: 'ERR_USAGE' },
+    { cls: 'unknown', argv: ['replay', TRACE, '--iommu', 'sometimes'], code: 'ERR_USAGE' },
+    { cls: 'unknown', argv: ['replay', TRACE, '--iommu', 'fast'], code: 'ERR_USAGE' },
+    { cls: 'empty', argv: ['replay', TRACE, '--compare', ' '], code: 'ERR_USAGE' },
+    { cls: 'unknown', argv: ['replay', TRACE, '--compare', '--frob'], code: 'ERR_USAGE' },
+    { cls: 'overlapping', argv: ['replay', TRACE, '--compare', '--force-bounce --no-force-bounce'], code: 'ERR_USAGE' },
+    { cls: 'overlapping', argv: ['replay', TRACE, '--swiotlb', '1MiB,2MiB', '--compare', '--force-bounce'], code: 'ERR_USAGE' },
+    { cls: 'out of range', argv: ['replay', TRACE, '--trace', files.missing, '--trace-format', '5.4'], code: 'ERR_USAGE' },
+    { cls: 'empty', argv: ['replay', TRACE, '--trace-format', 'latest'], code: 'ERR_USAGE' },
+    { cls: 'wrong type', argv: ['replay', TRACE, '--force-bounce=1'], code: 'ERR_USAGE' },
+    { cls: 'out of range', argv: ['replay', TRACE, '--trace', '/nonexistent-dir/replayed.trace'], code: 'ERR_OUTPUT_PATH' },
+    { cls: 'out of range', argv: ['replay', TRACE, '--provider', '0000:03:00.0:9'], code: 'ERR_USAGE' },
+    { cls: 'unknown', argv: ['replay', TRACE, '--provider', '0000:04:00.0'], code: 'ERR_INVALID_ARGUMENT' },
+    { cls: 'empty', argv: ['policies', '--trace'], code: 'ERR_USAGE' },
+    { cls: 'out of range', argv: ['policies', '--trace', '/nonexistent-dir/policies.trace'], code: 'ERR_OUTPUT_PATH' },
+    { cls: 'out of range', argv: ['map-benchmark', '--trace', '/nonexistent-dir/bench.trace'], code: 'ERR_OUTPUT_PATH' },
+    { cls: 'wrong type', argv: ['map-benchmark', '--trace', '/'], code: 'ERR_OUTPUT_PATH' },
   ];
 }

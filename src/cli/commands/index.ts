@@ -8,6 +8,7 @@ export const registry: Readonly<Record<string, () => Promise<Command>>> = {
   'map-benchmark': async () => (await import('./map-benchmark.js')).command,
   p2p: async () => (await import('./p2p.js')).command,
   policies: async () => (await import('./policies.js')).command,
+  replay: async () => (await import('./replay.js')).command,
   report: async () => (await import('./report.js')).command,
   topo: async () => (await import('./topo.js')).command,
 };

@@ -1,14 +1,17 @@
 // dma-bounce map-benchmark: the kernel's dma_map_benchmark on the model.
 import { mapBenchmarkOptions } from '../../../bench/map-benchmark/options.js';
 import { runMapBenchmark, type MapBenchmarkReport } from '../../../bench/map-benchmark/run.js';
+import { writeFileSync } from 'node:fs';
 import { InvalidArgumentError } from '../../errors.js';
+import { traceHeader } from '../../trace/index.js';
+import { checkOutputPath } from '../output-path.js';
 import { parseOptions } from '../args.js';
 import type { Command, Io } from '../command.js';
-import { EXIT, UsageError } from '../errors.js';
+import { EXIT, OutputPathError, UsageError } from '../errors.js';
 
 const usage = `Usage: dma-bounce map-benchmark [--threads N] [--seconds S] [--granule PAGES] [--dir 0|1|2]
                                 [--dma-bits B] [--trans-ns NS] [--force-bounce] [--buffer low|high]
-                                [--iommu strict|lazy] [--untrusted] [--json]
+                                [--iommu strict|lazy] [--untrusted] [--trace FILE] [--json]
 
 The kernel's dma_map_benchmark (kernel/dma/map_benchmark.c) on the model: N threads each map and
 unmap their own buffer through the streaming DMA API for S seconds, and the report is the kernel
@@ -27,6 +30,7 @@ Options:
   --iommu MODE       map through an IOMMU (iommu-dma): strict (invalidate at unmap) or lazy
                      (flush queue); default none (dma-direct)
   --untrusted        the device is untrusted (iommu-dma maps it strictly and bounces unaligned buffers)
+  --trace FILE       write every thread's dma:/swiotlb: events to FILE (ftrace format; slows the loop)
   --json             print the report as one JSON document
   -h, --help         show this help
 `;
@@ -52,6 +56,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     buffer: { type: 'string' },
     iommu: { type: 'string' },
     untrusted: { type: 'boolean' },
+    trace: { type: 'string' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -83,6 +88,14 @@ async function run(argv: string[], io: Io): Promise<number> {
     const flag = FLAG_OF[err.argument ?? ''] ?? err.argument ?? 'an option';
     throw new UsageError(`map-benchmark: ${flag}: ${err.message} (see dma-bounce map-benchmark --help)`, { flag, cause: err });
   }
+  if (values.trace !== undefined) {
+    const file = checkOutputPath(values.trace, '--trace', 'file');
+    try {
+      writeFileSync(file, traceHeader('ftrace', 1));
+    } catch (err) {
+      throw new OutputPathError(`--trace ${values.trace}: ${(err as Error).message}`, { path: values.trace, flag: '--trace', cause: err });
+    }
+  }
   const abort = new AbortController();
   let interrupted = false;
   const onSignal = () => {
@@ -95,6 +108,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   try {
     report = await runMapBenchmark(input, {
       stopSignal: abort.signal,
+      ...(values.trace !== undefined ? { traceFile: values.trace } : {}),
       onProgress: (elapsed, total) => { if (process.stderr.isTTY) io.stderr(`\rmap-benchmark: ${elapsed.toFixed(0)}/${total} s`); },
     });
   } finally {

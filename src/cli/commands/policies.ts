@@ -1,15 +1,18 @@
 // dma-bounce policies: reject vs bounce vs staged, measured on the model.
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { runPolicies, type PolicyReport } from '../../../bench/policies/run.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { loadLspci, parseBdf, type Topology } from '../../pci/index.js';
 import { parseSize } from '../../size.js';
+import { traceHeader } from '../../trace/index.js';
 import { parseOptions } from '../args.js';
 import type { Command, Io } from '../command.js';
-import { EXIT, NothingToReportError, UsageError } from '../errors.js';
+import { EXIT, NothingToReportError, OutputPathError, UsageError } from '../errors.js';
 import { readInput } from '../input.js';
 import { formatTable } from '../output.js';
+import { checkOutputPath } from '../output-path.js';
 
-const usage = `Usage: dma-bounce policies [--topology FILE | --lspci FILE] [--provider BDF[:BAR]] [--client BDF,...] [--size SIZE] [--qd N] [--ios N] [--iommu MODE] [--json]
+const usage = `Usage: dma-bounce policies [--topology FILE | --lspci FILE] [--provider BDF[:BAR]] [--client BDF,...] [--size SIZE] [--qd N] [--ios N] [--iommu MODE] [--trace FILE] [--json]
 
 The P2PDMA debate measured: a client device reads and writes data that lives in a provider's
 BAR, for each route the topology offers (BUS_ADDR, THRU_HOST_BRIDGE, NOT_SUPPORTED), under
@@ -30,6 +33,7 @@ Options:
   --qd N           I/Os in flight (default 8)
   --ios N          I/Os per route and policy (default 2000)
   --iommu MODE     off (default), strict, lazy or identity: the IOMMU the DMA mapper runs behind
+  --trace FILE     write every run's dma:/swiotlb: events to FILE (ftrace format)
   --json           print { workload, results } as one JSON document
   -h, --help       show this help
 `;
@@ -44,6 +48,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     qd: { type: 'string' },
     ios: { type: 'string' },
     iommu: { type: 'string' },
+    trace: { type: 'string' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -79,6 +84,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (values.topology !== undefined) topology = readInput(values.topology);
   else if (values.lspci !== undefined) topology = loadLspci(readInput(values.lspci));
   if (values.lspci !== undefined && provider === undefined) throw new UsageError('policies: --lspci needs --provider BDF[:BAR] (lspci output publishes no p2pmem)');
+  const traceOut = values.trace === undefined ? undefined : await openTrace(values.trace);
   let stop = false;
   const onSignal = () => { stop = true; io.stderr('\nstopping after the current run\n'); };
   process.once('SIGINT', onSignal);
@@ -93,10 +99,12 @@ async function run(argv: string[], io: Io): Promise<number> {
       ...(ios !== undefined ? { ios } : {}),
       ...(iommu !== undefined ? { iommu } : {}),
       shouldStop: () => stop,
+      ...(traceOut ? { trace: { sink: traceOut, header: false, comm: 'dma-bounce' } } : {}),
       onProgress: (done, total, label) => { if (label) io.stderr(`[${done + 1}/${total}] ${label}\n`); },
     });
   } finally {
     process.removeListener('SIGINT', onSignal);
+    if (traceOut) await new Promise<void>((resolve) => traceOut.end(resolve));
   }
   if (report.results.length === 0 && !stop) {
     throw new NothingToReportError('policies: the topology publishes no p2pmem BAR (a BAR with "p2pmem": true), so there is no route to measure');
@@ -120,6 +128,18 @@ async function run(argv: string[], io: Io): Promise<number> {
     ),
   );
   return stop ? EXIT.INTERRUPTED : EXIT.OK;
+}
+
+// The trace file, truncated, with the ftrace header once (each run's system writes lines only).
+async function openTrace(path: string): Promise<WriteStream> {
+  const file = checkOutputPath(path, '--trace', 'file');
+  const out = createWriteStream(file);
+  await new Promise<void>((resolve, reject) => {
+    out.once('open', () => resolve());
+    out.once('error', (err) => reject(new OutputPathError(`--trace ${path}: ${err.message}`, { path, flag: '--trace', cause: err })));
+  });
+  out.write(traceHeader('ftrace', 1));
+  return out;
 }
 
 export const command: Command = {

@@ -6,6 +6,7 @@
 // bounce.ts, so they have its states ('mapping', 'live', 'unmapping', 'free').
 import { DmaMappingError, InvalidArgumentError, MappingStateError, P2PNotSupportedError, AddressError } from '../../errors.js';
 import { allocateBounce, allocateBounceWaiting, copyRecords, notLive, releaseBounce } from '../bounce.js';
+import { dmaMaskText } from '../../trace/index.js';
 import type { BounceRecord, DmaContext } from '../context.js';
 import { syncSegments, unmapSegments, type MappingDevice } from '../direct.js';
 import { DMA_ATTR_MMIO, DMA_ATTR_SKIP_CPU_SYNC, DmaDirection, type StreamingDirection } from '../direction.js';
@@ -98,6 +99,9 @@ function place(ctx: DmaContext, device: IommuMappingDevice, entry: SgEntry, attr
 async function takeBounce(ctx: DmaContext, device: IommuMappingDevice, placed: Placed, direction: StreamingDirection, signal: AbortSignal | undefined): Promise<BounceRecord> {
   const g = domainOf(device).granule;
   if (device.owner.minAlignMask > g - 1) throw new DmaMappingError(`${device.pci.bdf}: Unsupported alignment constraint (min_align_mask 0x${device.owner.minAlignMask.toString(16)} above the IOVA granule)`, { errno: 'EIO', address: placed.phys, length: placed.length });
+  // models trace_swiotlb_bounced() in iommu_dma_map_swiotlb(): before the slot is taken, the original's physical address.
+  const tracer = ctx.tracer;
+  if (tracer !== undefined) tracer.emit({ type: 'bounced', ts: tracer.now(), cpu: device.owner.cpu, device: device.pci.bdf, dmaMask: dmaMaskText(device.dmaBits), devAddr: placed.phys, size: placed.length, force: device.forceBounce ? 'FORCE' : 'NORMAL' });
   return device.owner.waitForSpace === false
     ? allocateBounce(ctx, device.owner, placed.phys, placed.origOffset, placed.length, direction, g - 1)
     : allocateBounceWaiting(ctx, device.owner, placed.phys, placed.origOffset, placed.length, direction, signal, g - 1);

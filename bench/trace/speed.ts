@@ -1,0 +1,48 @@
+// npm run bench:trace: parse and replay speed on a generated capture of a million events
+// (target: 500,000 events per second parsed and replayed), parse alone and parse + replay.
+import { createReadStream, mkdtempSync, openSync, rmSync, statSync, writeSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { replayCapture } from '../../src/replay/index.js';
+import { readCapture } from '../../src/trace/index.js';
+import { generateCapture } from './capture.js';
+
+const EVENTS = Number(process.argv[2] ?? 1_000_000);
+const ROUNDS = Number(process.argv[3] ?? 3);
+
+const dir = mkdtempSync(join(tmpdir(), 'dma-bounce-trace-speed-'));
+const file = join(dir, 'capture.trace');
+try {
+  const fd = openSync(file, 'w');
+  const events = generateCapture(EVENTS, (text) => writeSync(fd, text));
+  closeSync(fd);
+  const bytes = statSync(file).size;
+  console.log(`capture: ${events} dma/swiotlb events, ${(bytes / 2 ** 20).toFixed(0)} MiB (measured while other work ran)`);
+  const open = () => createReadStream(file, { highWaterMark: 1 << 20 });
+  // Wall time, and this process's CPU time (steadier on a shared machine: others' load does not count).
+  const parse: number[] = [];
+  const replay: number[] = [];
+  const parseCpu: number[] = [];
+  const replayCpu: number[] = [];
+  const cpuSeconds = (from: NodeJS.CpuUsage) => { const u = process.cpuUsage(from); return (u.user + u.system) / 1e6; };
+  for (let round = 0; round < ROUNDS; round++) {
+    let t = process.hrtime.bigint();
+    let c = process.cpuUsage();
+    const summary = await readCapture(open(), () => {});
+    parse.push(summary.events / (Number(process.hrtime.bigint() - t) / 1e9));
+    parseCpu.push(summary.events / cpuSeconds(c));
+    t = process.hrtime.bigint();
+    c = process.cpuUsage();
+    // replayCapture reads the capture twice (a scan, then the run): events per second counts the run's events once.
+    const result = await replayCapture(open, [{ swiotlb: '64MiB' }]);
+    replay.push(result.capture.summary.events / (Number(process.hrtime.bigint() - t) / 1e9));
+    replayCpu.push(result.capture.summary.events / cpuSeconds(c));
+    if (round === 0) console.log(`replay: ${result.runs[0]!.total.calls} calls, ${result.runs[0]!.pool.highWaterSlots} slots high water, ${result.runs[0]!.total.failures} failures`);
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  const fmt = (xs: number[]) => `${Math.round(median(xs)).toLocaleString('en')} events/s (rounds: ${xs.map((x) => Math.round(x / 1000) + 'k').join(', ')})`;
+  console.log(`parse alone:    ${fmt(parse)} wall; ${fmt(parseCpu)} per CPU second`);
+  console.log(`parse + replay: ${fmt(replay)} wall; ${fmt(replayCpu)} per CPU second`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

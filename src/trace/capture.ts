@@ -1,0 +1,200 @@
+// Reads a capture line by line from a stream (never whole) and hands each dma:/swiotlb: event to
+// the caller, counting everything else: other events, headers, lost-event marks, lines the
+// trace tool could not format, and (with `lenient`) malformed lines.
+import { InvalidArgumentError, TraceParseError } from '../errors.js';
+import type { TraceEvent } from './events.js';
+import { LineKind, TraceLineParser } from './parser.js';
+
+/** The longest line accepted (an old-format dma_map_sg of ~400,000 entries); longer is a parse error. */
+export const MAX_TRACE_LINE = 16 * 2 ** 20;
+/** How many malformed line numbers a summary lists. */
+const LISTED = 20;
+
+/** How readCapture() reads. */
+export interface CaptureOptions {
+  /** Count and skip malformed dma:/swiotlb: lines instead of throwing (default false). */
+  readonly lenient?: boolean;
+  /** Called every 64 KiB or so with the bytes read so far. */
+  readonly onProgress?: (bytes: number) => void;
+  /** Parse only these dma:/swiotlb: events (by kernel name); the others are counted, not read nor checked. */
+  readonly only?: ReadonlySet<string>;
+  /** Lines holding none of these strings are counted as `filtered` and not parsed at all (a fast first look). */
+  readonly prefilter?: readonly string[];
+}
+
+/** What a capture held. */
+export interface CaptureSummary {
+  readonly lines: number;
+  readonly bytes: number;
+  /** dma:/swiotlb: events parsed, by kernel event name. */
+  readonly events: number;
+  readonly eventsByName: Readonly<Record<string, number>>;
+  /** Lines of other events, and how many of each name (the 50 most frequent names). */
+  readonly otherEvents: number;
+  readonly otherByName: Readonly<Record<string, number>>;
+  readonly comments: number;
+  readonly blank: number;
+  /** Events the kernel reported lost ("CPU:n [LOST m EVENTS]"). */
+  readonly lostEvents: number;
+  /** dma:/swiotlb: lines printed as "[FAILED TO PARSE]" (perf, old libtraceevent): skipped. */
+  readonly failedToParse: number;
+  /** Lines that are no event line at all. */
+  readonly unrecognised: number;
+  /** Lines the `prefilter` passed over unread. */
+  readonly filtered: number;
+  /** Malformed dma:/swiotlb: lines skipped under `lenient`, and the first line numbers. */
+  readonly malformed: number;
+  readonly malformedLines: readonly number[];
+  /** Attribute names no supported format has (ignored). */
+  readonly unknownAttrs: number;
+  /** First and last timestamps of the dma:/swiotlb: events (seconds), or 0. */
+  readonly firstTs: number;
+  readonly lastTs: number;
+}
+
+/** A source of text: a Readable (utf8 or Buffers) or any async iterable of string / Uint8Array chunks. */
+export type CaptureSource = AsyncIterable<string | Uint8Array>;
+
+/**
+ * Streams `source`, calling `onEvent` for each dma:/swiotlb: event in order (awaited when it returns
+ * a promise). Resolves with the summary. Rejects with TraceParseError (ERR_TRACE_PARSE, with the
+ * line number) for a malformed dma:/swiotlb: line unless `lenient`, ERR_INVALID_ARGUMENT for a
+ * source that is not async-iterable, and whatever `onEvent` throws.
+ */
+export async function readCapture(source: CaptureSource, onEvent: (event: TraceEvent, line: number) => void | Promise<void>, options: CaptureOptions = {}): Promise<CaptureSummary> {
+  if (source === null || typeof source !== 'object' || typeof (source as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== 'function') {
+    throw new InvalidArgumentError('source must be a readable stream or an async iterable of chunks', { argument: 'source' });
+  }
+  if (typeof onEvent !== 'function') throw new InvalidArgumentError('onEvent must be a function', { argument: 'onEvent' });
+  const lenient = options.lenient ?? false;
+  const onProgress = options.onProgress;
+  const parser = new TraceLineParser(options.only);
+  const decoder = new TextDecoder('utf-8');
+  const eventsByName = new Map<string, { n: number }>();
+  const otherByName = new Map<string, number>();
+  const malformedLines: number[] = [];
+  const counts = { lines: 0, bytes: 0, events: 0, otherEvents: 0, comments: 0, blank: 0, lostEvents: 0, failedToParse: 0, unrecognised: 0, filtered: 0, malformed: 0, firstTs: 0, lastTs: 0 };
+  const prefilter = options.prefilter;
+  let nextProgress = 65536;
+  // A line that spans chunks is kept as pieces and joined once its end arrives.
+  let pieces: string[] = [];
+  let pending = 0;
+
+  const handle = (text: string): void | Promise<void> => {
+    const line = ++counts.lines;
+    if (prefilter !== undefined) {
+      let wanted = false;
+      for (let i = 0; i < prefilter.length && !wanted; i++) wanted = text.includes(prefilter[i]!);
+      if (!wanted) {
+        counts.filtered++;
+        return;
+      }
+    }
+    let event: TraceEvent | undefined;
+    try {
+      event = parser.parse(text, line);
+    } catch (error) {
+      if (!lenient || !(error instanceof TraceParseError)) throw error;
+      counts.malformed++;
+      if (malformedLines.length < LISTED) malformedLines.push(line);
+      return;
+    }
+    if (event !== undefined) {
+      counts.events++;
+      const name = parser.name;
+      const count = eventsByName.get(name);
+      if (count) count.n++;
+      else eventsByName.set(name, { n: 1 });
+      if (counts.events === 1) counts.firstTs = event.ts;
+      counts.lastTs = event.ts;
+      return onEvent(event, line);
+    }
+    switch (parser.kind) {
+      case LineKind.Skipped: {
+        if (++counts.events === 1) counts.firstTs = parser.ts;
+        counts.lastTs = parser.ts;
+        const count = eventsByName.get(parser.name);
+        if (count) count.n++;
+        else eventsByName.set(parser.name, { n: 1 });
+        break;
+      }
+      case LineKind.Other:
+        counts.otherEvents++;
+        if (otherByName.size < 1000 || otherByName.has(parser.name)) otherByName.set(parser.name, (otherByName.get(parser.name) ?? 0) + 1);
+        break;
+      case LineKind.Comment: counts.comments++; break;
+      case LineKind.Blank: counts.blank++; break;
+      case LineKind.Lost: counts.lostEvents += parser.lost; break;
+      case LineKind.FailedToParse: counts.failedToParse++; break;
+      default: counts.unrecognised++;
+    }
+  };
+
+  const tooLong = (): never => {
+    throw new TraceParseError(`line ${counts.lines + 1}: longer than ${MAX_TRACE_LINE} characters`, { line: counts.lines + 1, event: '', column: MAX_TRACE_LINE });
+  };
+
+  // The source's own failures (a file that cannot be read) come back coded; onEvent's pass through as they are.
+  const chunks = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  const nextChunk = async (): Promise<IteratorResult<unknown>> => {
+    try {
+      return await chunks.next();
+    } catch (error) {
+      throw new InvalidArgumentError(`reading the capture failed: ${(error as Error)?.message ?? String(error)}`, { argument: 'source', cause: error });
+    }
+  };
+  for (let step = await nextChunk(); !step.done; step = await nextChunk()) {
+    const chunk = step.value;
+    if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
+      await chunks.return?.();
+      throw new InvalidArgumentError('the capture source must yield strings or bytes', { argument: 'source' });
+    }
+    const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    counts.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+    let start = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', start);
+      if (nl < 0) break;
+      let lineText = text.slice(start, nl);
+      if (pending > 0) {
+        pieces.push(lineText);
+        lineText = pieces.join('');
+        pieces = [];
+        pending = 0;
+      }
+      if (lineText.length > MAX_TRACE_LINE) tooLong();
+      let result: void | Promise<void>;
+      try {
+        result = handle(lineText);
+        if (result !== undefined && typeof (result as Promise<void>).then === 'function') await result;
+      } catch (error) {
+        await chunks.return?.();
+        throw error;
+      }
+      start = nl + 1;
+    }
+    if (start < text.length) {
+      pieces.push(start === 0 ? text : text.slice(start));
+      pending += text.length - start;
+      if (pending > MAX_TRACE_LINE) {
+        await chunks.return?.();
+        tooLong();
+      }
+    }
+    if (onProgress && counts.bytes >= nextProgress) {
+      onProgress(counts.bytes);
+      nextProgress = counts.bytes + 65536;
+    }
+  }
+  const tail = decoder.decode();
+  if (tail !== '') pieces.push(tail);
+  if (pieces.length > 0) await handle(pieces.join(''));
+  onProgress?.(counts.bytes);
+  return {
+    ...counts,
+    eventsByName: Object.fromEntries([...eventsByName].map(([name, c]) => [name, c.n])),
+    otherByName: Object.fromEntries([...otherByName].sort((a, b) => b[1] - a[1]).slice(0, 50)),
+    malformedLines,
+    unknownAttrs: parser.unknownAttrs,
+  };
+}
