@@ -6,7 +6,7 @@ import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { runPolicies } from '../dist/bench/policies/run.js';
 import { syntheticMachine } from '../dist/bench/report-machine.js';
-import { buildTopology, iommuGroupOf, loadLspci, loadTopologyJson, mapType } from '../dist/src/pci/index.js';
+import { buildTopology, explainPair, formatExplanation, iommuGroupOf, loadLspci, loadTopologyJson, mapType } from '../dist/src/pci/index.js';
 import { axisOrder, busAddressPeers } from '../dist/src/report/browser/matrix-axes.js';
 import { moveFocus } from '../dist/src/report/browser/matrix-keys.js';
 import {
@@ -41,9 +41,14 @@ describe('the matrix encoding', () => {
     }));
     expect(data.pairCounts).toEqual(counts);
     // The page rebuilds the topology from the spec it carries: the same verdicts.
-    const rebuilt = buildTopology(data.spec);
+    const rebuilt = buildTopology(data.spec, data.build);
     const [p, c] = [rng.pick(endpoints), rng.pick(endpoints)];
-    if (p !== c) expect(pairDetail(rebuilt.device(p.bdf), rebuilt.device(c.bdf))).toEqual(pairDetail(p, c));
+    if (p !== c) {
+      const detail = pairDetail(rebuilt.device(p.bdf), rebuilt.device(c.bdf));
+      expect(detail).toEqual(pairDetail(p, c));
+      // The cell says what `dma-bounce explain` says for the pair.
+      expect(detail.lines.slice(1)).toEqual(formatExplanation(explainPair(p.topology, p, c)).split('\n').slice(1));
+    }
   });
 
   test.prop([fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 2 ** 31 })])('random verdicts round-trip, wide distances included', (n, seed) => {
