@@ -299,6 +299,11 @@ export class DmaDevice implements MappingDevice {
     iovaFree(this, state);
   }
 
+  /** dma_get_merge_boundary(): the IOMMU granule - 1 behind a translating IOMMU, 0 (no merging) with dma-direct. */
+  get mergeBoundary(): number {
+    return this.iommuDomain ? this.iommuDomain.granule - 1 : 0;
+  }
+
   /** dma_use_iova(): true for a state iovaTryAlloc() allocated (the unmap side then uses the IOVA API). */
   useIova(state: IovaState): boolean {
     return useIova(state);
