@@ -127,6 +127,20 @@ describe('the block layer DMA iterator', () => {
     buf.check();
   });
 
+  it('calls do not overlap: next() or unmap() while a segment is being mapped is ERR_INVALID_STATE, and nothing leaks', async () => {
+    const dev = system.device(NVME_FAR, { forceBounce: true });
+    const buf = new GuardedBuffer(system.ram[0]!, rng, 3 * 4096);
+    const iter = new BlkDmaIterator(dev, request([{ phys: buf.phys, length: 4096 }, { phys: buf.phys + 8192, length: 4096 }]));
+    const first = iter.start();
+    await expect(iter.unmap()).rejects.toMatchObject({ code: 'ERR_INVALID_STATE', state: 'busy' });
+    await expect(iter.next()).rejects.toMatchObject({ code: 'ERR_INVALID_STATE' });
+    expect(await first).not.toBeNull();
+    expect(await iter.next()).not.toBeNull();
+    await iter.unmap();
+    expect(system.swiotlb.stats().usedSlots).toBe(0);
+    buf.check();
+  });
+
   it('refuses malformed requests with a code', () => {
     const dev = system.device(NVME);
     expect(() => new BlkDmaIterator(dev, request([]))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', argument: 'bvecs' }));

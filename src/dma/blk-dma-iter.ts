@@ -66,6 +66,8 @@ export class BlkDmaIterator {
   /** The first segment's provider bus offset when the request is BUS_ADDR. */
   #busOffset: number | undefined;
   #state: IterState = 'idle';
+  /** A start(), next() or unmap() is in flight: another call now is refused (they do not overlap). */
+  #busy = false;
   /** iter->status after a start() or next() that returned null. */
   status: BlkStatus = 'ok';
 
@@ -98,7 +100,11 @@ export class BlkDmaIterator {
    * and `status` set (BLK_STS_INVAL when a P2P request's first segment is not P2P memory the device
    * can reach, BLK_STS_RESOURCE when the mapping failed). Throws ERR_INVALID_STATE when called twice.
    */
-  async start(): Promise<BlkDmaSegment | null> {
+  start(): Promise<BlkDmaSegment | null> {
+    return this.#exclusive('start', () => this.#start());
+  }
+
+  async #start(): Promise<BlkDmaSegment | null> {
     if (this.#state !== 'idle') throw new InvalidStateError(`start() on an iterator that is ${this.#state}`);
     this.#state = 'mapping';
     const first = this.#vecs[0];
@@ -143,7 +149,11 @@ export class BlkDmaIterator {
   }
 
   /** models blk_rq_dma_map_iter_next(): the next segment, or null at the end (status 'ok') or on a failure. */
-  async next(): Promise<BlkDmaSegment | null> {
+  next(): Promise<BlkDmaSegment | null> {
+    return this.#exclusive('next', () => this.#nextSegment());
+  }
+
+  async #nextSegment(): Promise<BlkDmaSegment | null> {
     if (this.#state !== 'mapping') throw new InvalidStateError(`next() on an iterator that is ${this.#state}`);
     const vec = this.#vecs[this.#next];
     if (!vec) return this.#finish('ok');
@@ -170,7 +180,11 @@ export class BlkDmaIterator {
   }
 
   /** The driver's unmap (blk_rq_dma_unmap(), then dma_unmap_phys() per segment): bus addresses need none. Idempotent. */
-  async unmap(): Promise<void> {
+  unmap(): Promise<void> {
+    return this.#exclusive('unmap', () => this.#unmap());
+  }
+
+  async #unmap(): Promise<void> {
     if (this.#state === 'unmapped') return;
     this.#state = 'unmapped';
     if (this.#iova !== undefined) {
@@ -193,6 +207,17 @@ export class BlkDmaIterator {
       // dma_mapping_error() after dma_map_phys(): BLK_STS_RESOURCE, whatever the cause.
       if (code === 'ERR_DMA_MAPPING' || code === 'ERR_SWIOTLB_FULL' || code === 'ERR_DMA_P2P_NOT_SUPPORTED' || code === 'ERR_BAD_ADDRESS') return this.#finish('BLK_STS_RESOURCE');
       throw error;
+    }
+  }
+
+  // One call at a time: an unmap() while a segment is still being mapped would miss it (a leak).
+  async #exclusive<T>(call: string, run: () => Promise<T>): Promise<T> {
+    if (this.#busy) throw new InvalidStateError(`${call}() while another call of this iterator is in flight: await it first`, { state: 'busy' });
+    this.#busy = true;
+    try {
+      return await run();
+    } finally {
+      this.#busy = false;
     }
   }
 
