@@ -5,6 +5,7 @@ import { engineCases } from './suites/engine.js';
 import { kernelCases } from './suites/kernels.js';
 import { mapperCases } from './suites/mapper.js';
 import { swiotlbCases } from './suites/swiotlb.js';
+import { topologyCases } from './suites/topology.js';
 import { traceCases } from './suites/trace.js';
 import type { NativeCopier } from './native/addon.js';
 import { runCases, type BenchCase, type CaseResult, type Measure } from './runner.js';
@@ -96,7 +97,7 @@ export function ratioContradicted(ratios: readonly number[]): boolean {
 /** Every case of every suite, in run order (with `native`, the native baselines beside their cases). */
 export function allCases(quick: boolean, native?: NativeCopier): BenchCase[] {
   const common = { skipHuge: quick, ...(native ? { native } : {}) };
-  return [...kernelCases(common), ...engineCases(common), ...mapperCases(), ...swiotlbCases(), ...traceCases()];
+  return [...kernelCases(common), ...engineCases(common), ...mapperCases(), ...swiotlbCases(), ...topologyCases({ skipHuge: quick }), ...traceCases()];
 }
 
 /** The cases a run with these options measures, in run order. */

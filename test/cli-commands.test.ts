@@ -54,7 +54,7 @@ describe('usage errors', () => {
     [['policies', '--size', '64MB'], /ERR_INVALID_SIZE: --size: "64MB" is not a size/],
     [['policies', '--topology', '/nonexistent.json'], /ERR_INPUT_FILE: cannot read \/nonexistent.json: no such file/],
     [['policies', '--topology', '/dev/zero'], /ERR_INPUT_FILE: cannot read \/dev\/zero: it is a device/],
-    [['bench', '--only', 'nothing/'], /ERR_USAGE: bench: --only nothing\/ matches no case \(names start with kernel\/, engine\/, map\/, swiotlb\/, trace\/\): nothing to run/],
+    [['bench', '--only', 'nothing/'], /ERR_USAGE: bench: --only nothing\/ matches no case \(names start with kernel\/, engine\/, map\/, swiotlb\/, topology\/, trace\/\): nothing to run/],
     [['bench', '--out', '/dev/null/x'], /ERR_OUTPUT_PATH: --out \/dev\/null\/x: \/dev\/null is not a directory/],
     [['bench', '--out', cli], /ERR_OUTPUT_PATH: --out .*main\.js: exists and is not a directory/],
     [['help', 'frobnicate'], /ERR_USAGE: unknown command "frobnicate"/],

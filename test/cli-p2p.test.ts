@@ -31,9 +31,9 @@ describe('dma-bounce p2p', () => {
     const doc = JSON.parse(stdout);
     expect(Object.keys(doc)).toEqual(['pairs']);
     expect(doc.pairs).toHaveLength(5 * 4);
-    expect(doc.pairs).toContainEqual({ provider: '0000:03:00.0', client: '0000:04:00.0', type: 'BUS_ADDR', distance: 4, acsRedirect: false, reasons: [] });
-    expect(doc.pairs).toContainEqual({ provider: '0000:05:00.0', client: '0000:05:00.1', type: 'BUS_ADDR', distance: 2, acsRedirect: false, reasons: [] });
-    expect(doc.pairs).toContainEqual({ provider: '0000:03:00.0', client: '0000:05:00.0', type: 'THRU_HOST_BRIDGE', distance: 6, acsRedirect: false, reasons: [] });
+    expect(doc.pairs).toContainEqual({ provider: '0000:03:00.0', client: '0000:04:00.0', type: 'BUS_ADDR', distance: 4, acsRedirect: false, reasons: [], cpuDependent: false });
+    expect(doc.pairs).toContainEqual({ provider: '0000:05:00.0', client: '0000:05:00.1', type: 'BUS_ADDR', distance: 2, acsRedirect: false, reasons: [], cpuDependent: false });
+    expect(doc.pairs).toContainEqual({ provider: '0000:03:00.0', client: '0000:05:00.0', type: 'THRU_HOST_BRIDGE', distance: 6, acsRedirect: false, reasons: [], cpuDependent: false });
     expect(doc.pairs.some((pair: any) => pair.provider === pair.client)).toBe(false);
   });
 
@@ -81,7 +81,7 @@ describe('dma-bounce topo', () => {
     const { code, stdout, stderr } = cli('topo', '--topology', example('switch-gpu-nvme.json'));
     expect([code, stderr]).toEqual([0, '']);
     expect(stdout).toContain('Host bridge 0000:00: MMIO 0x20000000000 (1TiB), bus offset 0x10000000000, identity 0000:00:00.0 [8086:2020], whitelisted');
-    expect(stdout).toContain('\n        0000:03:00.0  endpoint  [10de:20b0]  GA100 [A100 SXM4 40GB]\n');
+    expect(stdout).toContain('\n        0000:03:00.0  endpoint  [10de:20b0]  group 1  GA100 [A100 SXM4 40GB]\n');
     expect(stdout).toContain('BAR1  64MiB  phys 0x20004000000  bus 0x10004000000  p2pmem');
   });
 
@@ -97,7 +97,7 @@ describe('dma-bounce topo', () => {
 
 describe('errors and usage', () => {
   const cases: { name: string; args: string[]; code: number; error: RegExp }[] = [
-    { name: 'unknown command lists the commands', args: ['frobnicate'], code: 2, error: /^dma-bounce: ERR_USAGE: unknown command "frobnicate" \(available: bench, map-benchmark, p2p, policies, replay, report, topo; see dma-bounce --help\)\n$/ },
+    { name: 'unknown command lists the commands', args: ['frobnicate'], code: 2, error: /^dma-bounce: ERR_USAGE: unknown command "frobnicate" \(available: bench, explain, map-benchmark, p2p, policies, replay, report, topo; see dma-bounce --help\)\n$/ },
     { name: 'no source', args: ['p2p'], code: 2, error: /^dma-bounce: ERR_USAGE: p2p: give exactly one of --topology FILE and --lspci FILE/ },
     { name: 'two sources', args: ['topo', '--topology', 'a', '--lspci', 'b'], code: 2, error: /^dma-bounce: ERR_USAGE: topo: give exactly one/ },
     { name: 'unknown option', args: ['p2p', '--topolgy', 'x'], code: 2, error: /^dma-bounce: ERR_USAGE: p2p: Unknown option '--topolgy'/ },

@@ -82,7 +82,7 @@ const cases: { name: string; edit: (t: any) => unknown; path: string }[] = [
   { name: 'BAR size with a decimal unit', edit: (t) => void (gpu(t).bars[0].size = '64MB'), path: '$.hostBridges[0].devices[1].children[0].children[0].children[0].bars[0].size' },
   { name: 'BAR size not a power of two', edit: (t) => void (gpu(t).bars[0].size = 12288), path: '$.hostBridges[0].devices[1].children[0].children[0].children[0].bars[0].size' },
   { name: 'BAR size below 4KiB', edit: (t) => void (gpu(t).bars[0].size = '2KiB'), path: '$.hostBridges[0].devices[1].children[0].children[0].children[0].bars[0].size' },
-  { name: 'BAR unknown key', edit: (t) => void (gpu(t).bars[0].prefetchable = true), path: '$.hostBridges[0].devices[1].children[0].children[0].children[0].bars[0].prefetchable' },
+  { name: 'BAR unknown key', edit: (t) => void (gpu(t).bars[0].prefetch = true), path: '$.hostBridges[0].devices[1].children[0].children[0].children[0].bars[0].prefetch' },
   { name: 'BAR p2pmem not boolean', edit: (t) => void (gpu(t).bars[0].p2pmem = 1), path: '$.hostBridges[0].devices[1].children[0].children[0].children[0].bars[0].p2pmem' },
   { name: 'BAR phys misaligned', edit: (t) => void (gpu(t).bars[0].phys = '0x20000100000'), path: '$.hostBridges[0].devices[1].children[0].children[0].children[0].bars[0].phys' },
   { name: 'BAR phys outside the window', edit: (t) => void (gpu(t).bars[0].phys = '0x1000000000'), path: '$.hostBridges[0].devices[1].children[0].children[0].children[0].bars[0].phys' },

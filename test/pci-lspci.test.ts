@@ -107,7 +107,7 @@ describe('malformed and truncated output names the line', () => {
     { name: 'bad function', text: lines.map((l, i) => (i === 13 ? l.replace('1f.0', '1g.0') : l)).join('\n'), line: 14 },
     { name: 'device number above 1f', text: lines.map((l, i) => (i === 13 ? l.replace('1f.0', '3f.0') : l)).join('\n'), line: 14 },
     { name: 'text glued to a function', text: lines.map((l, i) => (i === 13 ? l.replace('1f.0  ', '1f.0 ') : l)).join('\n'), line: 14 },
-    { name: 'text after the tree', text: twoDomains + 'lspci: Unable to load libkmod resources\n', line: 17 },
+    { name: 'text after the tree', text: twoDomains + 'Unable to load libkmod resources\n', line: 17 },
     { name: 'function listed twice', text: '-[0000:00]-+-00.0\n           \\-00.0\n', line: 2 },
     { name: 'bridge bus range reversed', text: '-[0000:00]---01.0-[05-03]--\n', line: 1 },
     { name: 'bridge secondary bus not above its bus', text: '-[0000:05]---01.0-[05]--\n', line: 1 },

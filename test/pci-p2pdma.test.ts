@@ -117,7 +117,8 @@ describe('mapType on one host bridge (calc_map_type_and_dist)', () => {
   it.each(cases)('$name: $provider -> $client is $type, distance $distance', (c) => {
     const topology = switchTopology(c.acs ?? [], INTEL, c.hostIds);
     const result = mapType(topology.device(c.provider), topology.device(c.client));
-    expect(result).toEqual({ type: c.type, distance: c.distance, acsRedirect: c.acsRedirect, reasons: c.reasons });
+    // Every verdict of this table that reached the host bridge step was decided by the whitelist and this Intel CPU.
+    expect(result).toEqual({ type: c.type, distance: c.distance, acsRedirect: c.acsRedirect, reasons: c.reasons, cpuDependent: c.type === 'NOT_SUPPORTED' });
   });
 });
 
@@ -213,6 +214,7 @@ describe('CPU rule (cpu_supports_p2pdma)', () => {
       distance: 4,
       acsRedirect: true,
       reasons: [ACS_MSG('0000:04:00.0', '0000:03:00.0'), ACS_FIX('0000:04:00.0', '0000:02:01.0')],
+      cpuDependent: true, // the host bridge 1022:1480 is not whitelisted: only the Zen CPU allows this
     });
   });
 });
@@ -307,5 +309,23 @@ describe('findProvider (pci_p2pmem_find_many)', () => {
 
   it('returns null for no clients', () => {
     expect(findProvider([])).toBeNull();
+  });
+});
+
+describe('the kernel\'s ACS list buffer (128 bytes of seq_buf)', () => {
+  // A chain of switches, every downstream port redirecting: the list outgrows the kernel's buffer.
+  it('prints at most 127 characters and keeps the last ";" when the list is cut', () => {
+    const hx = (n: number) => n.toString(16).padStart(2, '0');
+    let leaf: any = { bdf: '0000:15:00.0' };
+    for (let bus = 0x14; bus >= 1; bus--) leaf = { bdf: `0000:${hx(bus)}:00.0`, kind: 'bridge', acsRedirect: true, children: [leaf] };
+    const t = buildTopology({ cpu: INTEL, hostBridges: [{ segment: 0, bus: 0, devices: [{ bdf: '0000:00:01.0', kind: 'root-port', children: [leaf, { bdf: '0000:01:01.0' }].slice(0, 1) }] }] });
+    // provider at the bottom, client the root port's first bridge: 20 redirecting bridges on the provider path
+    const r = mapType(t.device('0000:15:00.0'), t.device('0000:01:00.0'));
+    const fix = r.reasons[1]!;
+    const list = fix.slice(fix.indexOf('pci=disable_acs_redir=') + 'pci=disable_acs_redir='.length);
+    expect(list).toHaveLength(127);
+    expect(list.startsWith('0000:14:00.0;0000:13:00.0;')).toBe(true);
+    const short = mapType(t.device('0000:15:00.0'), t.device('0000:13:00.0')).reasons[1]!;
+    expect(short.endsWith('pci=disable_acs_redir=0000:14:00.0;0000:13:00.0')).toBe(true);
   });
 });

@@ -6,7 +6,7 @@ import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { runPolicies } from '../dist/bench/policies/run.js';
 import { syntheticMachine } from '../dist/bench/report-machine.js';
-import { buildTopology, loadLspci, loadTopologyJson, mapType } from '../dist/src/pci/index.js';
+import { buildTopology, explainPair, formatExplanation, iommuGroupOf, loadLspci, loadTopologyJson, mapType } from '../dist/src/pci/index.js';
 import { axisOrder, busAddressPeers } from '../dist/src/report/browser/matrix-axes.js';
 import { moveFocus } from '../dist/src/report/browser/matrix-keys.js';
 import {
@@ -41,9 +41,14 @@ describe('the matrix encoding', () => {
     }));
     expect(data.pairCounts).toEqual(counts);
     // The page rebuilds the topology from the spec it carries: the same verdicts.
-    const rebuilt = buildTopology(data.spec);
+    const rebuilt = buildTopology(data.spec, data.build);
     const [p, c] = [rng.pick(endpoints), rng.pick(endpoints)];
-    if (p !== c) expect(pairDetail(rebuilt.device(p.bdf), rebuilt.device(c.bdf))).toEqual(pairDetail(p, c));
+    if (p !== c) {
+      const detail = pairDetail(rebuilt.device(p.bdf), rebuilt.device(c.bdf));
+      expect(detail).toEqual(pairDetail(p, c));
+      // The cell says what `dma-bounce explain` says for the pair.
+      expect(detail.lines.slice(1)).toEqual(formatExplanation(explainPair(p.topology, p, c)).split('\n').slice(1));
+    }
   });
 
   test.prop([fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 2 ** 31 })])('random verdicts round-trip, wide distances included', (n, seed) => {
@@ -65,38 +70,31 @@ describe('the matrix encoding', () => {
 
 describe('device facts', () => {
   const topology = loadTopologyJson(readFileSync(example('switch-gpu-nvme.json'), 'utf8'));
-  it('shows what the model has today: kind, IDs, name, class, BARs with p2pmem', () => {
+  it('shows kind, IDs, name, class, BARs with p2pmem and flags, the IOMMU group and the trust marks', () => {
     const gpu = deviceFacts(topology.device('0000:03:00.0'));
-    expect(gpu).toMatchObject({ bdf: '0000:03:00.0', kind: 'endpoint', ids: '10de:20b0', name: 'GA100 [A100 SXM4 40GB]', deviceClass: 'GPU', classFrom: 'name', acsRedirect: false });
+    expect(gpu).toMatchObject({ bdf: '0000:03:00.0', kind: 'endpoint', ids: '10de:20b0', name: 'GA100 [A100 SXM4 40GB]', deviceClass: 'GPU', classFrom: 'name', acsRedirect: false, untrusted: false, externalFacing: false });
     expect(gpu.bars).toEqual([
-      { index: 0, size: 16 * 2 ** 20, sizeText: '16MiB', phys: '0x20000000000', busAddress: '0x10000000000', p2pmem: false },
-      { index: 1, size: 64 * 2 ** 20, sizeText: '64MiB', phys: '0x20004000000', busAddress: '0x10004000000', p2pmem: true },
+      { index: 0, size: 16 * 2 ** 20, sizeText: '16MiB', phys: '0x20000000000', busAddress: '0x10000000000', p2pmem: false, prefetchable: false, is64Bit: false },
+      { index: 1, size: 64 * 2 ** 20, sizeText: '64MiB', phys: '0x20004000000', busAddress: '0x10004000000', p2pmem: true, prefetchable: false, is64Bit: false },
     ]);
     expect(gpu).not.toHaveProperty('acs');
-    expect(gpu).not.toHaveProperty('iommuGroup');
-    expect(gpu).not.toHaveProperty('untrusted');
+    expect(gpu.iommuGroup).toBe(iommuGroupOf(topology.device('0000:03:00.0')).id);
     expect(deviceFacts(topology.device('0000:02:08.0'))).toMatchObject({ isBridge: true, kind: 'downstream-port', secondaryBus: 3 });
   });
 
-  it('shows ACS bits, IOMMU group, untrusted and BAR flags once the model carries them, and ignores malformed ones', () => {
-    const device = buildTopology(topology.toSpec()).device('0000:04:00.0');
-    Object.defineProperty(device, 'acs', { value: { capability: ['SrcValid', 'ReqRedir'], control: ['ReqRedir'] } });
-    Object.defineProperty(device, 'iommuGroup', { value: { id: 7 } });
-    Object.defineProperty(device, 'untrusted', { value: true });
-    Object.defineProperty(device, 'classCode', { value: 0x0108 });
-    Object.defineProperty(device.bars[0]!, 'prefetchable', { value: false });
-    Object.defineProperty(device.bars[0]!, 'is64Bit', { value: true });
-    const facts = deviceFacts(device);
-    expect(facts).toMatchObject({ acs: { capability: ['SrcValid', 'ReqRedir'], control: ['ReqRedir'] }, iommuGroup: 7, untrusted: true, deviceClass: 'storage', classFrom: 'class code' });
-    expect(facts.bars[0]).toMatchObject({ prefetchable: false, is64Bit: true });
-    const odd = buildTopology(topology.toSpec()).device('0000:04:00.0');
-    Object.defineProperty(odd, 'acs', { value: { capability: 'ReqRedir', control: [] } });
-    Object.defineProperty(odd, 'iommuGroup', { value: '7' });
-    Object.defineProperty(odd, 'untrusted', { value: 'yes' });
-    const ignored = deviceFacts(odd);
-    expect(ignored).not.toHaveProperty('acs');
-    expect(ignored).not.toHaveProperty('iommuGroup');
-    expect(ignored).not.toHaveProperty('untrusted');
+  it('shows ACS bits by name, the untrusted mark below an external-facing port and BAR flags from the model', () => {
+    const spec = topology.toSpec() as any;
+    const port = spec.hostBridges[0].devices.find((d: { bdf: string }) => d.bdf === '0000:00:01.0');
+    port.acs = { capability: ['SrcValid', 'ReqRedir', 'CmpltRedir', 'UpstreamFwd'], control: ['SrcValid', 'ReqRedir'] };
+    delete port.acsRedirect;
+    port.externalFacing = true;
+    const model = buildTopology(spec);
+    expect(deviceFacts(model.device('0000:00:01.0'))).toMatchObject({ acs: { capability: ['SrcValid', 'ReqRedir', 'CmpltRedir', 'UpstreamFwd'], control: ['SrcValid', 'ReqRedir'] }, acsRedirect: true, externalFacing: true, untrusted: false });
+    expect(deviceFacts(model.device('0000:04:00.0'))).toMatchObject({ untrusted: true, iommuGroup: iommuGroupOf(model.device('0000:04:00.0')).id });
+    const flagged = structuredClone(spec);
+    const nvme = flagged.hostBridges[0].devices[0];
+    nvme.bars = [{ index: 0, size: '16KiB', prefetchable: true, is64bit: true }];
+    expect(deviceFacts(buildTopology(flagged).device(nvme.bdf)).bars[0]).toMatchObject({ prefetchable: true, is64Bit: true });
   });
 
   it('classes: class code first, then the name, then the vendor', () => {

@@ -5,8 +5,9 @@
 // copy engine, then does normal DMA, and the reverse for reads.
 import { randomFillSync } from 'node:crypto';
 import {
-  DmaDirection, DmaSystem, mapType, type DmaDevice, type IommuMode, type P2pMapType, type Region, type Span, type Topology, type TopologySpec, type TraceSpec,
+  DmaDirection, DmaSystem, InvalidArgumentError, Topology, buildTopology, loadTopologyJson, mapType, type DmaDevice, type IommuMode, type P2pMapType, type Region, type Span, type TopologySpec, type TraceSpec,
 } from '../../src/index.js';
+import { DEFAULT_TOPOLOGY } from '../../src/dma/default-topology.js';
 
 export type Policy = 'reject' | 'bounce' | 'staged';
 export const POLICIES: readonly Policy[] = ['reject', 'bounce', 'staged'];
@@ -48,6 +49,10 @@ export interface PolicyReport {
 
 export interface PolicyRunOptions extends Partial<PolicyWorkload> {
   readonly topology?: Topology | TopologySpec | string;
+  /** The provider: a function and optionally its BAR (default: its largest prefetchable BAR), made p2pmem for the run. */
+  readonly provider?: { readonly bdf: string; readonly bar?: number };
+  /** The clients to run (default: one per route the topology offers). */
+  readonly clients?: readonly string[];
   readonly onProgress?: (done: number, total: number, label: string) => void;
   readonly shouldStop?: () => boolean;
   /** The IOMMU of the modelled system (default 'off'): 'strict'/'lazy' map through iommu-dma, 'identity' passes through. */
@@ -66,9 +71,15 @@ export async function runPolicies(options: PolicyRunOptions = {}): Promise<Polic
   const workload: PolicyWorkload = { ioSize: options.ioSize ?? 128 * 1024, queueDepth: options.queueDepth ?? 8, ios: options.ios ?? 2000 };
   const results: PolicyResult[] = [];
   const iommu = options.iommu ?? 'off';
-  const probe = DmaSystem.create({ ...(options.topology ? { topology: options.topology } : {}), engine: { workers: 1 } });
-  const pairs = routes(probe.topology);
-  await probe.close();
+  const topology = options.provider ? withProvider(options.topology, options.provider) : options.topology;
+  const probe = DmaSystem.create({ ...(topology ? { topology } : {}), engine: { workers: 1 } });
+  let pairs: Pair[];
+  try {
+    pairs = routes(probe.topology, options.provider?.bdf, options.clients);
+  } finally {
+    await probe.close();
+  }
+  options = { ...options, ...(topology ? { topology } : {}) };
   const total = pairs.length * POLICIES.length;
   let done = 0;
   for (const pair of pairs) {
@@ -88,9 +99,37 @@ interface Pair {
   readonly route: P2pMapType;
 }
 
-function routes(topology: Topology): Pair[] {
-  const provider = topology.providers()[0]?.bar.device;
+// The description with the provider's BAR published as p2pmem (a prefetchable BAR unless one is named).
+function withProvider(source: PolicyRunOptions['topology'], provider: { readonly bdf: string; readonly bar?: number }): TopologySpec {
+  const topology = source instanceof Topology ? source : typeof source === 'string' ? loadTopologyJson(source) : buildTopology(source ?? DEFAULT_TOPOLOGY);
+  const device = topology.device(provider.bdf);
+  const bar = provider.bar !== undefined
+    ? device.bar(provider.bar)
+    : [...device.bars].filter((b) => b.prefetchable).sort((a, b) => b.size - a.size)[0];
+  if (!bar) {
+    throw new InvalidArgumentError(provider.bar !== undefined ? `provider ${provider.bdf} has no memory BAR ${provider.bar}` : `provider ${provider.bdf} has no prefetchable memory BAR (name one: --provider ${provider.bdf}:N)`, { argument: 'provider' });
+  }
+  const spec = topology.toSpec();
+  const stack = spec.hostBridges.flatMap((hb) => hb.devices);
+  while (stack.length > 0) {
+    const d = stack.pop()!;
+    for (const b of d.bars ?? []) b.p2pmem = d.bdf === provider.bdf && b.index === bar.index;
+    if (d.children) stack.push(...d.children);
+  }
+  return spec;
+}
+
+function routes(topology: Topology, providerBdf?: string, clients?: readonly string[]): Pair[] {
+  const provider = providerBdf !== undefined ? topology.device(providerBdf) : topology.providers()[0]?.bar.device;
   if (!provider) return [];
+  if (clients !== undefined) {
+    return clients.map((bdf) => {
+      const client = topology.device(bdf);
+      if (client.isBridge) throw new InvalidArgumentError(`client ${bdf} is a bridge, not an endpoint`, { argument: 'client' });
+      if (client === provider) throw new InvalidArgumentError(`client ${bdf} is the provider itself`, { argument: 'client' });
+      return { provider: provider.bdf, client: bdf, route: mapType(provider, client).type };
+    });
+  }
   // Real DMA masters have BARs; functions without any (host bridge registers) come last.
   const candidates = topology.endpoints().filter((c) => c !== provider).sort((a, b) => Number(b.bars.length > 0) - Number(a.bars.length > 0));
   const pairs: Pair[] = [];

@@ -8,7 +8,9 @@ export type Align = 'left' | 'right';
  * ending with a newline. `align` defaults to left for every column. Never throws.
  */
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[], align: readonly Align[] = []): string {
-  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => (row[i] ?? '').length)));
+  // A loop, not Math.max(...rows): a spread of thousands of rows overflows the stack.
+  const widths = headers.map((header) => header.length);
+  for (const row of rows) for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, (row[i] ?? '').length);
   const line = (cells: readonly string[]): string =>
     widths
       .map((width, i) => {
@@ -17,7 +19,9 @@ export function formatTable(headers: readonly string[], rows: readonly (readonly
       })
       .join('  ')
       .trimEnd();
-  return [line(headers), ...rows.map(line)].join('\n') + '\n';
+  const lines = [line(headers)];
+  for (const row of rows) lines.push(line(row));
+  return lines.join('\n') + '\n';
 }
 
 /** `0x`-prefixed lower-case hex. */

@@ -3,10 +3,11 @@
 // into physical segments as the queue limits allow, the first segment alone decides P2P for the
 // whole request, and each segment is mapped with dma_map_phys(). The IOVA path
 // (dma_iova_try_alloc()) is taken only when the queue's virtual boundary fits the device's merge
-// boundary; on dma-direct there is no IOVA (dma_iova_try_alloc() fails), so the per-segment path
-// serves every request.
+// boundary; without a translating IOMMU dma_iova_try_alloc() fails, so the per-segment path
+// serves the request.
 import { DmaMappingError, InvalidArgumentError, InvalidStateError, P2PNotSupportedError } from '../errors.js';
 import { DMA_ATTR_MMIO, checkDirection, type StreamingDirection } from './direction.js';
+import type { IovaState } from './iommu/iova-api.js';
 import type { DmaDevice } from './mapping.js';
 import { P2pdmaMapType } from './p2pdma-state.js';
 import type { MappedSegment, SgEntry } from './types.js';
@@ -54,12 +55,19 @@ export class BlkDmaIterator {
   readonly #direction: StreamingDirection;
   readonly #p2p: boolean;
   readonly #mapped: MappedSegment[] = [];
+  readonly #limits: Limits;
+  readonly #totalLen: number;
+  /** The IOVA state when the request took the IOVA path (dma_use_iova()). */
+  #iova: IovaState | undefined;
+  #iovaMapped = 0;
   #next = 0;
   /** DMA_ATTR_MMIO for a request through the host bridge (REQ_MMIO), else 0. */
   #attrs = 0;
   /** The first segment's provider bus offset when the request is BUS_ADDR. */
   #busOffset: number | undefined;
   #state: IterState = 'idle';
+  /** A start(), next() or unmap() is in flight: another call now is refused (they do not overlap). */
+  #busy = false;
   /** iter->status after a start() or next() that returned null. */
   status: BlkStatus = 'ok';
 
@@ -72,7 +80,14 @@ export class BlkDmaIterator {
     this.#device = device;
     this.#direction = direction;
     this.#p2p = p2p;
-    this.#vecs = mergeSegments(bvecs, queueLimits(limits));
+    this.#limits = queueLimits(limits);
+    this.#vecs = mergeSegments(bvecs, this.#limits);
+    this.#totalLen = this.#vecs.reduce((sum, v) => sum + v.length, 0);
+  }
+
+  /** Whether the request was mapped through the IOVA API as one DMA segment (dma_use_iova()). */
+  get usedIova(): boolean {
+    return this.#iova !== undefined;
   }
 
   /** The physical segments the request merged into (what __blk_rq_map_sg() would put in a list). */
@@ -85,7 +100,11 @@ export class BlkDmaIterator {
    * and `status` set (BLK_STS_INVAL when a P2P request's first segment is not P2P memory the device
    * can reach, BLK_STS_RESOURCE when the mapping failed). Throws ERR_INVALID_STATE when called twice.
    */
-  async start(): Promise<BlkDmaSegment | null> {
+  start(): Promise<BlkDmaSegment | null> {
+    return this.#exclusive('start', () => this.#start());
+  }
+
+  async #start(): Promise<BlkDmaSegment | null> {
     if (this.#state !== 'idle') throw new InvalidStateError(`start() on an iterator that is ${this.#state}`);
     this.#state = 'mapping';
     const first = this.#vecs[0];
@@ -98,12 +117,43 @@ export class BlkDmaIterator {
       // Beyond mainline: under policy 'bounce' unreachable P2P memory is bounced like RAM.
       else if (!(map === P2pdmaMapType.NOT_SUPPORTED && this.#device.p2pPolicy === 'bounce')) return this.#finish('BLK_STS_INVAL');
     }
+    // models blk_can_dma_map_iova(): the queue's gap mask must fit the IOVA merge boundary.
+    if (this.#busOffset === undefined && ((this.#limits.virtBoundaryMask + 1) & this.#device.mergeBoundary) === 0) {
+      const state = this.#device.iovaTryAlloc(first.phys, this.#totalLen);
+      if (this.#device.useIova(state)) return this.#mapIova(state);
+    }
     this.#next = 1;
     return this.#map(first);
   }
 
+  // models blk_rq_dma_map_iova(): every segment linked at its offset, one sync, one DMA segment for the request.
+  async #mapIova(state: IovaState): Promise<BlkDmaSegment | null> {
+    this.#iova = state;
+    const dir = this.#direction;
+    try {
+      for (const vec of this.#vecs) {
+        await this.#device.iovaLink(state, vec.phys, this.#iovaMapped, vec.length, dir, this.#attrs);
+        this.#iovaMapped += vec.length;
+      }
+      this.#device.iovaSync(state, 0, this.#iovaMapped);
+    } catch (error) {
+      const status = blkStatusOf(error);
+      if (status === undefined) throw error;
+      await this.#device.iovaDestroy(state, this.#iovaMapped, dir, this.#attrs);
+      this.#iova = undefined;
+      this.#iovaMapped = 0;
+      return this.#finish(status);
+    }
+    this.#next = this.#vecs.length;
+    return { addr: state.addr, len: state.size, kind: 'iommu' };
+  }
+
   /** models blk_rq_dma_map_iter_next(): the next segment, or null at the end (status 'ok') or on a failure. */
-  async next(): Promise<BlkDmaSegment | null> {
+  next(): Promise<BlkDmaSegment | null> {
+    return this.#exclusive('next', () => this.#nextSegment());
+  }
+
+  async #nextSegment(): Promise<BlkDmaSegment | null> {
     if (this.#state !== 'mapping') throw new InvalidStateError(`next() on an iterator that is ${this.#state}`);
     const vec = this.#vecs[this.#next];
     if (!vec) return this.#finish('ok');
@@ -130,9 +180,18 @@ export class BlkDmaIterator {
   }
 
   /** The driver's unmap (blk_rq_dma_unmap(), then dma_unmap_phys() per segment): bus addresses need none. Idempotent. */
-  async unmap(): Promise<void> {
+  unmap(): Promise<void> {
+    return this.#exclusive('unmap', () => this.#unmap());
+  }
+
+  async #unmap(): Promise<void> {
     if (this.#state === 'unmapped') return;
     this.#state = 'unmapped';
+    if (this.#iova !== undefined) {
+      // dma_use_iova(): the IOVA API takes it all back (dma_iova_destroy()).
+      await this.#device.iovaDestroy(this.#iova, this.#iovaMapped, this.#direction, this.#attrs);
+      return;
+    }
     for (const segment of this.#mapped.splice(0)) await this.#device.unmapPhys(segment.dmaAddress, segment.length, this.#direction, this.#attrs);
   }
 
@@ -151,11 +210,31 @@ export class BlkDmaIterator {
     }
   }
 
+  // One call at a time: an unmap() while a segment is still being mapped would miss it (a leak).
+  async #exclusive<T>(call: string, run: () => Promise<T>): Promise<T> {
+    if (this.#busy) throw new InvalidStateError(`${call}() while another call of this iterator is in flight: await it first`, { state: 'busy' });
+    this.#busy = true;
+    try {
+      return await run();
+    } finally {
+      this.#busy = false;
+    }
+  }
+
   #finish(status: BlkStatus): null {
     this.status = status;
     this.#state = 'done';
     return null;
   }
+}
+
+// models errno_to_blk_status() for the errors a link or sync gives; undefined for anything else (a bug: rethrown).
+function blkStatusOf(error: unknown): BlkStatus | undefined {
+  const { code, errno } = error as { code?: unknown; errno?: unknown };
+  if (code === 'ERR_SWIOTLB_FULL' || errno === 'ENOMEM') return 'BLK_STS_RESOURCE';
+  if (code === 'ERR_IOVA_RULE' || errno === 'EINVAL') return 'BLK_STS_INVAL';
+  if (code === 'ERR_DMA_MAPPING' || code === 'ERR_BAD_ADDRESS') return 'BLK_STS_IOERR';
+  return undefined;
 }
 
 interface Limits {

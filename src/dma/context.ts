@@ -8,6 +8,7 @@ import type { StreamingDirection } from './direction.js';
 import type { BounceRecords } from './bounce-records.js';
 import type { SystemLifecycle } from './lifecycle.js';
 import type { P2pdmaProviders } from './p2pdma-state.js';
+import type { CoherentRecord } from './coherent.js';
 import type { SwiotlbMem } from './swiotlb-mem.js';
 import type { Iommu } from './iommu/iommu.js';
 import type { DmaTracer } from '../trace/index.js';
@@ -65,4 +66,13 @@ export interface DmaContext {
   readonly iommu: Iommu | undefined;
   /** The tracepoints, when the system was created with `trace`. */
   readonly tracer?: DmaTracer | undefined;
+  /** Host RAM regions (coherent allocations come from them). */
+  readonly ram: readonly Region[];
+  /** Live coherent allocations of this swiotlb view's devices, by DMA address. */
+  readonly coherent: Map<number, CoherentRecord>;
+  /**
+   * The system's own io_tlb_mem. A device with a restricted DMA pool sees that pool as `pool`
+   * (the kernel's dev->dma_io_tlb_mem); the system's pools must still refuse its DMA.
+   */
+  readonly systemPool: SwiotlbMem;
 }

@@ -63,11 +63,14 @@ export class DeviceDma {
     // stay inside one live mapping of this device.
     if (ctx.pool.overlaps(dmaAddress, length)) {
       if (!inLimit) throw fault('beyond the device DMA mask');
+      const coherent = this.#coherentHolding(dmaAddress, length);
+      if (coherent !== undefined) return { offset: coherent, via: 'swiotlb' };
       const record = this.#domain ? this.#allocationHolding(dmaAddress, length) : ctx.bounced.containing(dmaAddress, length);
       if (record === undefined || record.deviceId !== this.#deviceId) throw fault('swiotlb slot not mapped for this device');
       if (record.state !== 'live') throw fault(`swiotlb mapping is not live (${record.state === 'mapping' ? 'its map has not resolved' : 'it is being unmapped'})`);
       return { offset: record.slotOffset + (dmaAddress - record.tlbAddr), via: 'swiotlb' };
     }
+    if (ctx.systemPool !== ctx.pool && ctx.systemPool.overlaps(dmaAddress, length)) throw fault('swiotlb slot not mapped for this device (the system pool; this device has a restricted DMA pool)');
     for (const region of ctx.fabric.regions) {
       if (region.kind === 'ram' && region.containsPhys(dmaAddress, length)) {
         if (!inLimit) throw fault('beyond the device DMA mask');
@@ -88,6 +91,17 @@ export class DeviceDma {
       }
     }
     throw fault('no memory answers at this address');
+  }
+
+  // A coherent allocation of this device in its restricted pool: the fabric offset of the range, or undefined.
+  #coherentHolding(phys: number, length: number): number | undefined {
+    const ctx = this.#ctx;
+    if (ctx.coherent.size === 0) return undefined;
+    const info = ctx.pool.mappingContaining(phys);
+    if (info === undefined || info.kind !== 'alloc') return undefined;
+    const record = ctx.coherent.get(info.tlbAddr);
+    if (record === undefined || record.deviceId !== this.#deviceId || phys + length > info.tlbAddr + record.size) return undefined;
+    return ctx.poolRegion.physToOffset(phys, length);
   }
 
   // Through the IOMMU a device sees whole granules of a bounce allocation, its (zeroed) padding too.

@@ -83,3 +83,5 @@ export type { DmaAccess } from './device-dma.js';
 export { P2pdmaMapType, P2pdmaProviders, P2pdmaState, p2pdmaBusAddrMap, type P2pdmaProvider } from './p2pdma-state.js';
 export { BlkDmaIterator, type BlkDmaSegment, type BlkQueueLimits, type BlkRequest, type BlkStatus } from './blk-dma-iter.js';
 export { mapErrno } from './traced-ops.js';
+export type { RestrictedPoolDefinition } from './restricted.js';
+export type { CoherentAllocation } from './coherent.js';

@@ -9,6 +9,7 @@ import type { MapTypeResult, PciDevice } from '../pci/index.js';
 import type { BounceOwner } from './bounce.js';
 import type { DmaContext } from './context.js';
 import { DMA_MAPPING_ERROR, type DmaDebug, type MappingFunction } from './debug.js';
+import { allocCoherent, freeCoherent, type CoherentAllocation } from './coherent.js';
 import { DeviceDma } from './device-dma.js';
 import { deviceSettings, type DmaDeviceOptions } from './device-options.js';
 import { directOps, type MappingDevice, type P2pPolicy } from './direct.js';
@@ -73,7 +74,8 @@ export class DmaDevice implements MappingDevice {
     this.segmentBoundaryMask = settings.segmentBoundaryMask;
     this.minAlignMask = settings.minAlignMask;
     this.coherent = settings.coherent;
-    this.forceBounce = settings.forceBounce;
+    // models is_swiotlb_force_bounce(): a restricted DMA pool bounces every streaming map.
+    this.forceBounce = settings.forceBounce || ctx.pool.forceBounce;
     this.p2pPolicy = settings.p2pPolicy;
     const id = nextDeviceId++;
     // models dma_get_seg_boundary_nr_pages(dev, IO_TLB_SHIFT) as swiotlb_find_slots() uses it:
@@ -300,9 +302,32 @@ export class DmaDevice implements MappingDevice {
     iovaFree(this, state);
   }
 
+  /** dma_get_merge_boundary(): the IOMMU granule - 1 behind a translating IOMMU, 0 (no merging) with dma-direct. */
+  get mergeBoundary(): number {
+    return this.iommuDomain ? this.iommuDomain.granule - 1 : 0;
+  }
+
   /** dma_use_iova(): true for a state iovaTryAlloc() allocated (the unmap side then uses the IOVA API). */
   useIova(state: IovaState): boolean {
     return useIova(state);
+  }
+
+  /**
+   * dma_alloc_coherent(): `size` bytes (rounded up to whole pages) that the CPU and the device
+   * both use until freeCoherent(); from the device's restricted DMA pool when it has one
+   * (swiotlb_alloc()), else host RAM the device can address. Throws ERR_INVALID_ARGUMENT,
+   * ERR_SWIOTLB_FULL, ERR_ALLOC_EXHAUSTED, ERR_SYSTEM_CLOSED, ERR_INVALID_STATE (released);
+   * nothing is taken then.
+   */
+  allocCoherent(size: number): CoherentAllocation {
+    this.#check(DmaDirection.BIDIRECTIONAL, 0, undefined);
+    return allocCoherent(this.#ctx, this.owner.id, this.owner.cpu, this.dmaLimit, size);
+  }
+
+  /** dma_free_coherent(): gives back what allocCoherent() returned. Throws ERR_INVALID_ARGUMENT / ERR_MAPPING_STATE (freed already), changing nothing. */
+  freeCoherent(allocation: CoherentAllocation): void {
+    if (this.#ctx.lifecycle.state !== 'open') this.#ctx.lifecycle.enter();
+    freeCoherent(this.#ctx, this.owner.id, allocation);
   }
 
   /** Bounce mappings this device holds slots for (being mapped, live, or being unmapped). */

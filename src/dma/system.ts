@@ -6,7 +6,7 @@ import { InvalidArgumentError, InvalidStateError, SystemClosedError, UnknownDevi
 import { Fabric, WASM_PAGE, type Region, type Span } from '../fabric/index.js';
 import { buildTopology, loadTopologyJson, Topology, type PciBar, type TopologySpec } from '../pci/index.js';
 import { parseSize, type Size } from '../size.js';
-import type { DmaContext } from './context.js';
+import type { BounceRecord, DmaContext } from './context.js';
 import { providerAllocator } from './bar-memory.js';
 import { DmaDebug, type DmaDebugOptions } from './debug.js';
 import { BounceRecords } from './bounce-records.js';
@@ -14,7 +14,9 @@ import { DEFAULT_TOPOLOGY } from './default-topology.js';
 import { SystemLifecycle, type SystemState } from './lifecycle.js';
 import { P2pdmaProviders } from './p2pdma-state.js';
 import { DmaDevice, type DmaDeviceOptions } from './mapping.js';
+import { restrictedPoolPlans, type RestrictedPoolDefinition } from './restricted.js';
 import { SwiotlbMem } from './swiotlb-mem.js';
+import { createRestrictedDmaPool } from './swiotlb-restricted.js';
 import { Iommu, iommuSettings, type IommuMode, type IommuOptions } from './iommu/iommu.js';
 import type { AllocPoolMemory, FreePoolMemory } from './swiotlb-pool-memory.js';
 import { DmaTracer, type TraceSpec } from '../trace/index.js';
@@ -36,6 +38,12 @@ export interface SystemOptions {
    * host RAM when the pools are full, and transient pools for the mapping that found them full).
    */
   readonly swiotlb?: { readonly size?: Size; readonly phys?: number; readonly areas?: number; readonly dynamic?: boolean };
+  /**
+   * Restricted DMA pools (the device tree's restricted-dma-pool nodes): each its own memory and
+   * the devices it serves; those devices bounce every streaming map through it and take their
+   * coherent allocations from it. See docs/swiotlb.md.
+   */
+  readonly restrictedPools?: readonly RestrictedPoolDefinition[];
   /** Bytes of backing memory per p2pmem BAR, from the BAR's start (default 64 MiB; the rest of a larger BAR has none). */
   readonly barBacking?: Size;
   /** Options for the copy engine the bounce copies use. */
@@ -77,6 +85,9 @@ export class DmaSystem {
   readonly #devices = new Set<WeakRef<DmaDevice>>();
   readonly #forget = new FinalizationRegistry<WeakRef<DmaDevice>>((ref) => this.#devices.delete(ref));
   readonly #lifecycle = new SystemLifecycle();
+  /** Restricted DMA pools by name, and the view each device of one sees. */
+  readonly #restricted = new Map<string, DmaContext>();
+  readonly #viewOf = new Map<string, DmaContext>();
   #closing: Promise<void> | undefined;
 
   /**
@@ -106,9 +117,17 @@ export class DmaSystem {
     const providers = topology.providers();
     const bars = providers.map((p) => p.bar);
     const ramSizes = ram.map((r) => r.size);
+    const restricted = restrictedPoolPlans(options.restrictedPools);
+    for (const plan of restricted) {
+      for (const bdf of plan.devices) {
+        const pci = topology.findDevice(bdf);
+        if (!pci) throw new UnknownDeviceError(`restricted pool ${plan.name}: no device ${bdf} in the topology`, { bdf });
+        if (pci.isBridge) throw new InvalidArgumentError(`restricted pool ${plan.name}: ${bdf} is a bridge, not an endpoint`, { argument: 'restrictedPools' });
+      }
+    }
     const barSizes = bars.map((bar) => Math.min(bar.size, backing));
     const pages = (n: number) => Math.ceil(n / WASM_PAGE) * WASM_PAGE;
-    const total = WASM_PAGE + SCRATCH + pages(poolSize) + ramSizes.reduce((a, n) => a + pages(n), 0) + barSizes.reduce((a, n) => a + pages(n), 0);
+    const total = WASM_PAGE + SCRATCH + pages(poolSize) + ramSizes.reduce((a, n) => a + pages(n), 0) + barSizes.reduce((a, n) => a + pages(n), 0) + restricted.reduce((a, r) => a + pages(r.size), 0);
     if (total > 2 ** 32) throw new InvalidArgumentError(`the regions need ${total} bytes but a fabric holds at most 4 GiB`, { argument: 'ram' });
     const tracer = options.trace === undefined ? undefined : new DmaTracer(options.trace);
 
@@ -126,6 +145,13 @@ export class DmaSystem {
       barRegions.set(bar, fabric.addRegion({ name: `${bar.device.bdf}/bar${bar.index}`, kind: 'bar', phys: bar.phys, size: barSizes[i]!, busOffset: -bar.busOffset, allocator }));
     });
     if (typeof pool.dynamic !== 'boolean') throw new InvalidArgumentError('swiotlb.dynamic must be a boolean', { argument: 'swiotlb.dynamic' });
+    // Each restricted pool: its region (resident, like the default pool), its mem, and its devices.
+    const views = restricted.map((plan) => {
+      const mem = createRestrictedDmaPool({ name: plan.name, base: plan.phys, size: plan.size, properties: plan.properties });
+      const region = fabric.addRegion({ name: `restricted:${plan.name}`, kind: 'bounce', phys: plan.phys, size: plan.size });
+      region.view({ offset: region.offset, length: region.size }).fill(0);
+      return { plan, mem, region };
+    });
     this.swiotlb = new SwiotlbMem({ base: pool.phys, size: poolSize, areas: pool.areas, ...(pool.dynamic ? { dynamic: poolMemory(this.#ram) } : {}) });
     this.fabric = fabric;
     this.topology = topology;
@@ -133,7 +159,13 @@ export class DmaSystem {
     this.tracer = tracer;
     this.engine = CopyEngine.create(fabric, options.engine);
     this.iommu = iommu.mode === 'off' ? undefined : new Iommu(iommu);
-    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new BounceRecords(this.swiotlb), barRegions, barOfRegion: new Map([...barRegions].map(([bar, region]) => [region, bar])), p2pdma: new P2pdmaProviders(barRegions), debug, lifecycle: this.#lifecycle, iommu: this.iommu, tracer };
+    this.#ctx = { fabric, topology, engine: this.engine, pool: this.swiotlb, poolRegion, bounced: new BounceRecords(this.swiotlb), barRegions, barOfRegion: new Map([...barRegions].map(([bar, region]) => [region, bar])), p2pdma: new P2pdmaProviders(barRegions), debug, lifecycle: this.#lifecycle, iommu: this.iommu, tracer, ram: this.#ram, coherent: new Map(), systemPool: this.swiotlb };
+    // A device of a restricted pool sees that pool as its swiotlb (the kernel's dev->dma_io_tlb_mem).
+    for (const { plan, mem, region } of views) {
+      const view: DmaContext = { ...this.#ctx, pool: mem, poolRegion: region, bounced: new BounceRecords(mem), coherent: new Map() };
+      this.#restricted.set(plan.name, view);
+      for (const bdf of plan.devices) this.#viewOf.set(bdf, view);
+    }
     tracer?.start();
   }
 
@@ -196,7 +228,12 @@ export class DmaSystem {
       throw new InvalidArgumentError('freeRam: expected a span that allocRam() returned', { argument: 'span' });
     }
     const { phys, length } = span;
-    for (const record of this.#ctx.bounced.values()) {
+    // Memory the system took from RAM for itself is not the caller's to free.
+    const coherent = [this.#ctx, ...this.#restricted.values()].some((view) => view.coherent.has(phys));
+    if (coherent || this.swiotlb.overlaps(phys, length)) {
+      throw new InvalidStateError(`freeRam: 0x${phys.toString(16)} is ${coherent ? 'a coherent allocation (freeCoherent() gives it back)' : 'swiotlb pool memory'}, not a buffer from allocRam()`, { address: phys });
+    }
+    for (const record of this.#bounceRecords()) {
       if (record.origPhys < phys + length && phys < record.origPhys + record.size) {
         throw new InvalidStateError(`freeRam: 0x${phys.toString(16)}+${length} is the original of a ${record.state} swiotlb mapping at 0x${record.tlbAddr.toString(16)}; unmap it first`, { address: record.origPhys, state: record.state });
       }
@@ -214,7 +251,7 @@ export class DmaSystem {
     const pci = this.topology.findDevice(bdf);
     if (!pci) throw new UnknownDeviceError(`no device ${bdf} in the topology`, { bdf });
     if (pci.isBridge) throw new InvalidArgumentError(`${bdf} is a bridge, not an endpoint`, { argument: 'bdf' });
-    const device = new DmaDevice(this.#ctx, pci, options);
+    const device = new DmaDevice(this.#viewOf.get(pci.bdf) ?? this.#ctx, pci, options);
     const ref = new WeakRef(device);
     this.#devices.add(ref);
     this.#forget.register(device, ref);
@@ -233,6 +270,17 @@ export class DmaSystem {
     if (this.#closing) return this.#closing.then(ignore, ignore);
     this.#closing = this.#close();
     return this.#closing;
+  }
+
+  /** A restricted DMA pool by name (its counters: `.stats()`), or undefined. */
+  restrictedPool(name: string): SwiotlbMem | undefined {
+    return this.#restricted.get(name)?.pool;
+  }
+
+  // Every bounce mapping of the system: its own pools' and each restricted pool's.
+  *#bounceRecords(): IterableIterator<BounceRecord> {
+    yield* this.#ctx.bounced.values();
+    for (const view of this.#restricted.values()) yield* view.bounced.values();
   }
 
   /** `await using system = DmaSystem.create()` closes it at the end of the block. */
@@ -295,7 +343,7 @@ function poolMemory(ram: readonly Region[]): { allocPoolMemory: AllocPoolMemory;
   };
 }
 
-const SYSTEM_KEYS: ReadonlySet<string> = new Set(['topology', 'ram', 'swiotlb', 'barBacking', 'engine', 'debug', 'iommu', 'trace']);
+const SYSTEM_KEYS: ReadonlySet<string> = new Set(['topology', 'ram', 'swiotlb', 'restrictedPools', 'barBacking', 'engine', 'debug', 'iommu', 'trace']);
 
 // A snapshot of the RAM definitions: each read once and checked.
 function ramDefinitions(given: unknown): { name: string; phys: number; size: number }[] {

@@ -1,9 +1,12 @@
-// P2PDMA map type and distance, following drivers/pci/p2pdma.c.
+// P2PDMA map type and distance, following drivers/pci/p2pdma.c (calc_map_type_and_dist() and its helpers).
 import { InvalidArgumentError } from '../errors.js';
 import { compareBdf } from './bdf.js';
+import { cpuSupportsP2pdma } from './cpu.js';
 import type { P2pmemProvider } from './p2pmem.js';
-import type { Cpu, PciDevice } from './topology.js';
-import { hostBridgeWhitelisted } from './whitelist.js';
+import type { PciDevice } from './topology.js';
+import { hostBridgeWhitelisted, type WhitelistVerdict } from './whitelist.js';
+
+export { cpuSupportsP2pdma } from './cpu.js';
 
 /** How a client reaches a provider's memory (the kernel's enum pci_p2pdma_map_type, minus UNKNOWN). */
 export type P2pMapType = 'BUS_ADDR' | 'THRU_HOST_BRIDGE' | 'NOT_SUPPORTED';
@@ -17,11 +20,32 @@ export interface MapTypeResult {
   readonly acsRedirect: boolean;
   /** The kernel's warnings for this pair (and why a host bridge was refused); empty for a clean BUS_ADDR. */
   readonly reasons: readonly string[];
+  /** True when the verdict went to the host bridge step and the CPU decides it (AMD Zen: THRU_HOST_BRIDGE, else NOT_SUPPORTED). */
+  readonly cpuDependent: boolean;
 }
 
-/** Whether the CPU allows P2P through any host bridge: AMD Zen or newer (models cpu_supports_p2pdma()). Never throws. */
-export function cpuSupportsP2pdma(cpu: Cpu | null): boolean {
-  return cpu !== null && cpu.vendor === 'AuthenticAMD' && cpu.family >= 0x17;
+/** Every step of calc_map_type_and_dist() for one pair, as data (what explainPair() shows). @internal */
+export interface MapTypeWalk {
+  /** The provider and its upstream bridges, up to the common node (or to the root bus). */
+  readonly providerPath: readonly PciDevice[];
+  /** The client and its upstream bridges, up to (not including) the common node, or to the root bus. */
+  readonly clientPath: readonly PciDevice[];
+  readonly common: PciDevice | null;
+  readonly distance: number;
+  /** Bridges counted as ACS redirect, in the kernel's order (provider path first). */
+  readonly acsList: readonly PciDevice[];
+  /** acs_redirects: a common node exists and ACS redirect was counted. */
+  readonly acsRedirects: boolean;
+  /** Whether the walk went on to map_through_host_bridge. */
+  readonly throughHostBridge: boolean;
+  readonly cpuAllows: boolean;
+  /** The whitelist checks the kernel makes, in order (it stops at the first refusal across two host bridges). */
+  readonly whitelist: readonly { readonly verdict: WhitelistVerdict; readonly sameHostBridge: boolean; readonly checkedByKernel: boolean }[];
+  readonly whitelistAllows: boolean;
+  readonly type: P2pMapType;
+  /** What the kernel prints for this pair with verbose warnings, in order. */
+  readonly kernelWarnings: readonly string[];
+  readonly reasons: readonly string[];
 }
 
 function sameTopology(provider: PciDevice, clients: readonly PciDevice[]): void {
@@ -32,20 +56,11 @@ function sameTopology(provider: PciDevice, clients: readonly PciDevice[]): void 
   }
 }
 
-// models host_bridge_whitelist(): same host bridge -> it must be listed; else both, without REQ_SAME_HOST_BRIDGE.
-function hostBridgesAllow(provider: PciDevice, client: PciDevice, reasons: string[]): boolean {
-  const a = provider.hostBridge;
-  const b = client.hostBridge;
-  if (a === b) {
-    const verdict = hostBridgeWhitelisted(a, true);
-    if (verdict.reason) reasons.push(verdict.reason);
-    return verdict.allowed;
-  }
-  const va = hostBridgeWhitelisted(a, false);
-  const vb = hostBridgeWhitelisted(b, false);
-  if (va.reason) reasons.push(va.reason);
-  if (vb.reason) reasons.push(vb.reason);
-  return va.allowed && vb.allowed;
+// The kernel prints the ACS list from a 128-byte seq_buf: "BDF;" per bridge, the final ';' dropped. When the
+// list does not fit, the buffer holds the first 127 characters and no ';' is dropped.
+function kernelAcsList(bridges: readonly PciDevice[]): string {
+  const full = bridges.map((b) => `${b.bdf};`).join('');
+  return full.length <= 127 ? full.slice(0, -1) : full.slice(0, 127);
 }
 
 /**
@@ -56,7 +71,86 @@ function hostBridgesAllow(provider: PciDevice, client: PciDevice, reasons: strin
  */
 export function hostBridgeRouteAllowed(provider: PciDevice, client: PciDevice): boolean {
   sameTopology(provider, [client]);
-  return cpuSupportsP2pdma(provider.topology.cpu) || hostBridgesAllow(provider, client, []);
+  return cpuSupportsP2pdma(provider.topology.cpu) || whitelistChecks(provider, client).allowed;
+}
+
+// models host_bridge_whitelist(): one host bridge -> it must be listed; two -> both, without REQ_SAME_HOST_BRIDGE,
+// the second looked at only when the first passes.
+function whitelistChecks(provider: PciDevice, client: PciDevice): { allowed: boolean; checks: MapTypeWalk['whitelist'] } {
+  const a = provider.hostBridge;
+  const b = client.hostBridge;
+  if (a === b) {
+    const verdict = hostBridgeWhitelisted(a, true);
+    return { allowed: verdict.allowed, checks: [{ verdict, sameHostBridge: true, checkedByKernel: true }] };
+  }
+  const va = hostBridgeWhitelisted(a, false);
+  const vb = hostBridgeWhitelisted(b, false);
+  return {
+    allowed: va.allowed && vb.allowed,
+    checks: [
+      { verdict: va, sameHostBridge: false, checkedByKernel: true },
+      { verdict: vb, sameHostBridge: false, checkedByKernel: va.allowed },
+    ],
+  };
+}
+
+/**
+ * The whole walk of calc_map_type_and_dist() for one pair. Linear in the depth of the two devices (a map of the
+ * client's ancestors replaces the kernel's nested loop; the result is the same). @internal
+ */
+export function walkMapType(provider: PciDevice, client: PciDevice): MapTypeWalk {
+  sameTopology(provider, [client]);
+  const clientDepth = new Map<PciDevice, number>();
+  let clientChainLength = 0;
+  for (let b: PciDevice | null = client; b; b = b.upstream) clientDepth.set(b, clientChainLength++);
+  const providerPath: PciDevice[] = [];
+  const acsList: PciDevice[] = [];
+  let common: PciDevice | null = null;
+  let distB = clientChainLength;
+  for (let a: PciDevice | null = provider; a; a = a.upstream) {
+    providerPath.push(a);
+    if (a.acsRedirect) acsList.push(a);
+    const depth = clientDepth.get(a);
+    if (depth !== undefined) {
+      common = a;
+      distB = depth;
+      break;
+    }
+  }
+  const distA = common ? providerPath.length - 1 : providerPath.length;
+  const distance = distA + distB;
+  const clientPath: PciDevice[] = [];
+  for (let b: PciDevice | null = client; b && b !== common; b = b.upstream) clientPath.push(b);
+  const kernelWarnings: string[] = [];
+  const reasons: string[] = [];
+  let acsRedirects = false;
+  if (common) {
+    for (const b of clientPath) if (b.acsRedirect) acsList.push(b);
+    if (acsList.length === 0) {
+      return { providerPath, clientPath, common, distance, acsList, acsRedirects, throughHostBridge: false, cpuAllows: false, whitelist: [], whitelistAllows: false, type: 'BUS_ADDR', kernelWarnings, reasons };
+    }
+    kernelWarnings.push(`${client.bdf}: ACS redirect is set between the client and provider (${provider.bdf})`);
+    kernelWarnings.push(`${client.bdf}: to disable ACS redirect for this path, add the kernel parameter: pci=disable_acs_redir=${kernelAcsList(acsList)}`);
+    reasons.push(...kernelWarnings);
+    acsRedirects = true;
+  }
+  // map_through_host_bridge:
+  const cpuAllows = cpuSupportsP2pdma(provider.topology.cpu);
+  const { allowed, checks } = whitelistChecks(provider, client);
+  // The whitelist is consulted only when the CPU does not allow P2P by itself.
+  const whitelist = checks.map((c) => ({ ...c, checkedByKernel: c.checkedByKernel && !cpuAllows }));
+  for (const c of whitelist) {
+    if (c.verdict.reason && !cpuAllows) reasons.push(c.verdict.reason);
+    if (c.checkedByKernel && acsRedirects && c.verdict.kernelWarns && c.verdict.reason) kernelWarnings.push(c.verdict.reason);
+  }
+  let type: P2pMapType = 'THRU_HOST_BRIDGE';
+  if (!cpuAllows && !allowed) {
+    const refusal = `${client.bdf}: cannot be used for peer-to-peer DMA as the client and provider (${provider.bdf}) do not share an upstream bridge or whitelisted host bridge`;
+    kernelWarnings.push(refusal);
+    reasons.push(refusal);
+    type = 'NOT_SUPPORTED';
+  }
+  return { providerPath, clientPath, common, distance, acsList, acsRedirects, throughHostBridge: true, cpuAllows, whitelist, whitelistAllows: allowed, type, kernelWarnings, reasons };
 }
 
 /**
@@ -69,40 +163,14 @@ export function hostBridgeRouteAllowed(provider: PciDevice, client: PciDevice): 
  * different topologies. Pure: nothing changes.
  */
 export function mapType(provider: PciDevice, client: PciDevice): MapTypeResult {
-  sameTopology(provider, [client]);
-  const acsList: string[] = [];
-  let common: PciDevice | null = null;
-  let distA = 0;
-  let distB = 0;
-  for (let a: PciDevice | null = provider; a; a = a.upstream, distA++) {
-    distB = 0;
-    if (a.acsRedirect) acsList.push(a.bdf);
-    for (let b: PciDevice | null = client; b; b = b.upstream, distB++) {
-      if (a === b) {
-        common = a;
-        break;
-      }
-    }
-    if (common) break;
-  }
-  const distance = distA + distB;
-  const reasons: string[] = [];
-  let acsRedirect = false;
-  if (common) {
-    for (let b: PciDevice | null = client; b && b !== common; b = b.upstream) if (b.acsRedirect) acsList.push(b.bdf);
-    if (acsList.length === 0) return { type: 'BUS_ADDR', distance, acsRedirect: false, reasons };
-    reasons.push(`${client.bdf}: ACS redirect is set between the client and provider (${provider.bdf})`);
-    reasons.push(`${client.bdf}: to disable ACS redirect for this path, add the kernel parameter: pci=disable_acs_redir=${acsList.join(';')}`);
-    acsRedirect = true;
-  }
-  // map_through_host_bridge:
-  if (!cpuSupportsP2pdma(provider.topology.cpu) && !hostBridgesAllow(provider, client, reasons)) {
-    reasons.push(
-      `${client.bdf}: cannot be used for peer-to-peer DMA as the client and provider (${provider.bdf}) do not share an upstream bridge or whitelisted host bridge`,
-    );
-    return { type: 'NOT_SUPPORTED', distance, acsRedirect, reasons };
-  }
-  return { type: 'THRU_HOST_BRIDGE', distance, acsRedirect, reasons };
+  const walk = walkMapType(provider, client);
+  return {
+    type: walk.type,
+    distance: walk.distance,
+    acsRedirect: walk.acsRedirects,
+    reasons: walk.reasons,
+    cpuDependent: walk.throughHostBridge && !walk.whitelistAllows,
+  };
 }
 
 /**

@@ -1,7 +1,9 @@
-// What the report shows about one PCI function, read from the model in one place. The model has kind, IDs,
-// name, ACS redirect and BARs today; ACS capability/control bits, IOMMU groups, untrusted marks, BAR flags
-// and class codes are being added to it, and show up here (optional fields) as soon as the model carries them.
+// What the report shows about one PCI function, read from the model in one place: kind, IDs, name, ACS
+// redirect and bits, the IOMMU group (as pci_device_group() forms it), untrusted and external-facing marks,
+// BARs with their flags.
 import { formatSize } from '../size.js';
+import { acsNames } from '../pci/acs.js';
+import { iommuGroupOf } from '../pci/iommu-group.js';
 import type { DeviceKind, PciBar, PciDevice } from '../pci/topology.js';
 import { deviceClass, type DeviceClass } from './device-class.js';
 
@@ -17,8 +19,8 @@ export interface BarFacts {
   readonly busAddress: string;
   /** Published as peer-to-peer memory (a p2pmem provider). */
   readonly p2pmem: boolean;
-  readonly prefetchable?: boolean;
-  readonly is64Bit?: boolean;
+  readonly prefetchable: boolean;
+  readonly is64Bit: boolean;
 }
 
 /** ACS capability and control bits, with lspci's names (SrcValid, TransBlk, ReqRedir, ...). */
@@ -27,7 +29,7 @@ export interface AcsFacts {
   readonly control: readonly string[];
 }
 
-/** One function as the report shows it. Optional fields are absent when the model does not know them. */
+/** One function as the report shows it. Optional fields are absent when the description does not say. */
 export interface DeviceFacts {
   readonly bdf: string;
   readonly kind: DeviceKind;
@@ -41,50 +43,18 @@ export interface DeviceFacts {
   readonly secondaryBus?: number;
   /** ACS control has RR, CR or EC set (the bits the P2P rules count). */
   readonly acsRedirect: boolean;
+  /** Absent when the description has no ACS capability bits (lspci -t, or the short form acsRedirect). */
   readonly acs?: AcsFacts;
-  readonly iommuGroup?: number;
-  readonly untrusted?: boolean;
-  readonly externalFacing?: boolean;
+  /** The IOMMU group's number (iommuGroupOf()). */
+  readonly iommuGroup: number;
+  readonly untrusted: boolean;
+  readonly externalFacing: boolean;
   readonly bars: readonly BarFacts[];
-}
-
-/** Whatever the model may carry beyond what it has today, read defensively. */
-interface MaybeMore {
-  readonly acs?: unknown;
-  readonly iommuGroup?: unknown;
-  readonly untrusted?: unknown;
-  readonly externalFacing?: unknown;
-  readonly classCode?: unknown;
-  readonly prefetchable?: unknown;
-  readonly is64Bit?: unknown;
 }
 
 const hexAddress = (value: number): string => (value < 0 ? `-0x${(-value).toString(16)}` : `0x${value.toString(16)}`);
 
-function names(value: unknown): readonly string[] | undefined {
-  return Array.isArray(value) && value.every((item) => typeof item === 'string') ? [...(value as string[])] : undefined;
-}
-
-function acsOf(value: unknown): AcsFacts | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const { capability, control } = value as { capability?: unknown; control?: unknown };
-  const cap = names(capability);
-  const ctl = names(control);
-  return cap && ctl ? { capability: cap, control: ctl } : undefined;
-}
-
-// A group may be a number or an object with a numeric id (whichever the model settles on).
-function groupOf(value: unknown): number | undefined {
-  if (typeof value === 'number' && Number.isInteger(value)) return value;
-  if (typeof value === 'object' && value !== null) {
-    const id = (value as { id?: unknown }).id;
-    if (typeof id === 'number' && Number.isInteger(id)) return id;
-  }
-  return undefined;
-}
-
 function barFacts(bar: PciBar): BarFacts {
-  const more = bar as unknown as MaybeMore;
   return {
     index: bar.index,
     size: bar.size,
@@ -92,25 +62,25 @@ function barFacts(bar: PciBar): BarFacts {
     phys: hexAddress(bar.phys),
     busAddress: hexAddress(bar.busAddress),
     p2pmem: bar.provider !== undefined,
-    ...(typeof more.prefetchable === 'boolean' ? { prefetchable: more.prefetchable } : {}),
-    ...(typeof more.is64Bit === 'boolean' ? { is64Bit: more.is64Bit } : {}),
+    prefetchable: bar.prefetchable,
+    is64Bit: bar.is64bit,
   };
+}
+
+// A class code, should the model ever carry one (lspci -nn shows it; the model keeps the name instead).
+function classCodeOf(device: PciDevice): number | undefined {
+  const value = (device as unknown as { readonly classCode?: unknown }).classCode;
+  return typeof value === 'number' ? value : undefined;
 }
 
 /**
  * The facts the report shows about `device`: kind, IDs, name, its device class (and what it was read from),
- * secondary bus, ACS redirect, BARs, and (when the model has them) ACS bits, IOMMU group, untrusted and
- * external-facing marks, BAR flags. Returns plain data. Never throws; reads the device only.
+ * secondary bus, ACS redirect, ACS bits (when the description has them), IOMMU group, untrusted and
+ * external-facing marks, BARs with their flags. Returns plain data. Never throws; reads the device only.
  */
 export function deviceFacts(device: PciDevice): DeviceFacts {
-  const more = device as unknown as MaybeMore;
-  const acs = acsOf(more.acs);
-  const iommuGroup = groupOf(more.iommuGroup);
-  const cls = deviceClass({
-    classCode: typeof more.classCode === 'number' ? more.classCode : undefined,
-    name: device.name,
-    vendorId: device.vendorId,
-  });
+  const acs = device.acs;
+  const cls = deviceClass({ classCode: classCodeOf(device), name: device.name, vendorId: device.vendorId });
   return {
     bdf: device.bdf,
     kind: device.kind,
@@ -121,10 +91,10 @@ export function deviceFacts(device: PciDevice): DeviceFacts {
     classFrom: cls.from,
     ...(device.secondaryBus !== undefined ? { secondaryBus: device.secondaryBus } : {}),
     acsRedirect: device.acsRedirect,
-    ...(acs ? { acs } : {}),
-    ...(iommuGroup !== undefined ? { iommuGroup } : {}),
-    ...(typeof more.untrusted === 'boolean' ? { untrusted: more.untrusted } : {}),
-    ...(typeof more.externalFacing === 'boolean' ? { externalFacing: more.externalFacing } : {}),
+    ...(acs ? { acs: { capability: acsNames(acs.capability), control: acsNames(acs.control) } } : {}),
+    iommuGroup: iommuGroupOf(device).id,
+    untrusted: device.untrusted,
+    externalFacing: device.externalFacing,
     bars: device.bars.map(barFacts),
   };
 }

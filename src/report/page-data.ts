@@ -17,6 +17,8 @@ export interface PageEndpoint {
 /** Everything the page script needs, embedded as JSON. */
 export interface PageData {
   readonly spec: TopologySpec;
+  /** What buildTopology() needs besides the spec for the same explanations: the importer's notes and where the CPU came from. */
+  readonly build: { readonly notes: readonly string[]; readonly cpuOrigin: Topology['cpuOrigin'] };
   /** Endpoint functions in tree order: row i and column i of the matrix. */
   readonly endpoints: readonly PageEndpoint[];
   readonly matrix: EncodedMatrix;
@@ -38,6 +40,7 @@ export function pageData(topology: Topology): PageData {
   });
   return {
     spec: topology.toSpec(),
+    build: { notes: topology.notes, cpuOrigin: topology.cpuOrigin },
     endpoints: endpoints.map((device) => {
       const facts = deviceFacts(device);
       return { bdf: facts.bdf, ...(facts.name !== undefined ? { name: facts.name } : {}), deviceClass: facts.deviceClass };

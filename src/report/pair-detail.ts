@@ -1,7 +1,9 @@
 // The verdict and explanation of one (provider, client) cell: the only place the report learns why a pair
-// maps as it does. Today it is built from mapType() (type, distance, ACS redirect, the kernel's reasons);
-// when the model gains a hop-by-hop explanation (explainPair()/formatExplanation()), this file switches to it
-// and the matrix and the page follow. It runs both where the report is built and inside the page itself.
+// maps as it does. The verdict comes from mapType() (type, distance, ACS redirect); the explanation is the
+// one `dma-bounce explain` prints (explainPair() / formatExplanation(): the walk hop by hop, the rule that
+// applied, the kernel's warnings, what would change it). It runs both where the report is built and inside
+// the page itself.
+import { explainPair, formatExplanation } from '../pci/explain.js';
 import { mapType, type P2pMapType } from '../pci/p2pdma.js';
 import type { PciDevice } from '../pci/topology.js';
 import { CELL_STYLES } from './palette.js';
@@ -21,7 +23,7 @@ export interface PairDetail extends PairVerdict {
   readonly letter: string;
   /** One line: "0000:03:00.0 -> 0000:04:00.0: BUS_ADDR, distance 4". */
   readonly headline: string;
-  /** What the verdict means, then the kernel's own messages for this pair. */
+  /** What the verdict means, then the explanation `dma-bounce explain` prints for this pair. */
   readonly lines: readonly string[];
 }
 
@@ -41,15 +43,15 @@ export function pairVerdict(provider: PciDevice, client: PciDevice): PairVerdict
 }
 
 /**
- * The verdict of the pair with its explanation: a headline, what the map type means, and the kernel's
- * messages (ACS redirect warnings, the whitelist refusal). Throws InvalidArgumentError (ERR_INVALID_ARGUMENT)
- * when the devices come from different topologies. Pure.
+ * The verdict of the pair with its explanation: a headline, what the map type means, and the text of
+ * `dma-bounce explain` (the walk, the whitelist or Zen rule, the kernel's warnings, the parameter that
+ * would make it BUS_ADDR or why none can). Throws InvalidArgumentError (ERR_INVALID_ARGUMENT) when the
+ * devices come from different topologies. Pure.
  */
 export function pairDetail(provider: PciDevice, client: PciDevice): PairDetail {
   const result = mapType(provider, client);
-  const lines = [MEANING[result.type]];
-  if (result.acsRedirect) lines.push('ACS redirect is set on the path, so the peers cannot talk below their common bridge.');
-  lines.push(...result.reasons);
+  const explanation = formatExplanation(explainPair(provider.topology, provider, client)).split('\n');
+  const lines = [MEANING[result.type], ...explanation.slice(1)];
   return {
     provider: provider.bdf,
     client: client.bdf,

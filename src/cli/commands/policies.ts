@@ -1,6 +1,8 @@
 // dma-bounce policies: reject vs bounce vs staged, measured on the model.
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { runPolicies, type PolicyReport } from '../../../bench/policies/run.js';
+import { InvalidArgumentError } from '../../errors.js';
+import { loadLspci, parseBdf, type Topology } from '../../pci/index.js';
 import { parseSize } from '../../size.js';
 import { traceHeader } from '../../trace/index.js';
 import { parseOptions } from '../args.js';
@@ -10,7 +12,7 @@ import { readInput } from '../input.js';
 import { formatTable } from '../output.js';
 import { checkOutputPath } from '../output-path.js';
 
-const usage = `Usage: dma-bounce policies [--topology FILE] [--size SIZE] [--qd N] [--ios N] [--iommu MODE] [--trace FILE] [--json]
+const usage = `Usage: dma-bounce policies [--topology FILE | --lspci FILE] [--provider BDF[:BAR]] [--client BDF,...] [--size SIZE] [--qd N] [--ios N] [--iommu MODE] [--trace FILE] [--json]
 
 The P2PDMA debate measured: a client device reads and writes data that lives in a provider's
 BAR, for each route the topology offers (BUS_ADDR, THRU_HOST_BRIDGE, NOT_SUPPORTED), under
@@ -23,6 +25,10 @@ I/O's data is checked. Default topology: the embedded one (GPU 0000:03:00.0 as p
 
 Options:
   --topology FILE  topology JSON with a p2pmem BAR (default: the embedded topology); - reads stdin
+  --lspci FILE     a real machine: lspci -tvnn or -vvv output, - reads stdin (give --provider: lspci shows no p2pmem)
+  --provider BDF[:BAR]  the device whose memory the clients use; its BAR (default: the largest
+                   prefetchable one) becomes p2pmem for the run
+  --client BDF,... the devices doing DMA (default: one per route the machine has); repeatable
   --size SIZE      bytes per I/O (default 128KiB, at most 256KiB: swiotlb's largest mapping)
   --qd N           I/Os in flight (default 8)
   --ios N          I/Os per route and policy (default 2000)
@@ -35,6 +41,9 @@ Options:
 async function run(argv: string[], io: Io): Promise<number> {
   const values = parseOptions('policies', argv, {
     topology: { type: 'string' },
+    lspci: { type: 'string' },
+    provider: { type: 'string' },
+    client: { type: 'string', multiple: true },
     size: { type: 'string' },
     qd: { type: 'string' },
     ios: { type: 'string' },
@@ -58,7 +67,23 @@ async function run(argv: string[], io: Io): Promise<number> {
   const ios = whole('ios', values.ios, 1, 1_000_000);
   const iommu = values.iommu;
   if (iommu !== undefined && iommu !== 'off' && iommu !== 'strict' && iommu !== 'lazy' && iommu !== 'identity') throw new UsageError(`policies: --iommu must be off, strict, lazy or identity, got "${iommu}"`, { flag: '--iommu' });
-  const topology = values.topology !== undefined ? readInput(values.topology) : undefined;
+  if (values.topology !== undefined && values.lspci !== undefined) throw new UsageError('policies: give at most one of --topology FILE and --lspci FILE');
+  let provider: { bdf: string; bar?: number } | undefined;
+  if (values.provider !== undefined) {
+    const [bdf = '', bar, extra] = values.provider.trim().toLowerCase().split(/:(?=[0-5]$)/);
+    if (!parseBdf(bdf) || extra !== undefined) throw new InvalidArgumentError(`--provider: expected BDF[:BAR] such as 0000:03:00.0:1, got "${values.provider.slice(0, 60)}"`, { argument: 'provider' });
+    provider = bar === undefined ? { bdf } : { bdf, bar: Number(bar) };
+  }
+  let clients: string[] | undefined;
+  if (values.client !== undefined) {
+    clients = values.client.flatMap((list) => list.split(',')).map((bdf) => bdf.trim().toLowerCase()).filter((bdf) => bdf !== '');
+    const bad = clients.find((bdf) => !parseBdf(bdf));
+    if (bad !== undefined || clients.length === 0) throw new InvalidArgumentError(`--client: expected BDF,... such as 0000:04:00.0, got "${(bad ?? '').slice(0, 60)}"`, { argument: 'client' });
+  }
+  let topology: string | Topology | undefined;
+  if (values.topology !== undefined) topology = readInput(values.topology);
+  else if (values.lspci !== undefined) topology = loadLspci(readInput(values.lspci));
+  if (values.lspci !== undefined && provider === undefined) throw new UsageError('policies: --lspci needs --provider BDF[:BAR] (lspci output publishes no p2pmem)');
   const traceOut = values.trace === undefined ? undefined : await openTrace(values.trace);
   let stop = false;
   const onSignal = () => { stop = true; io.stderr('\nstopping after the current run\n'); };
@@ -67,6 +92,8 @@ async function run(argv: string[], io: Io): Promise<number> {
   try {
     report = await runPolicies({
       ...(topology !== undefined ? { topology } : {}),
+      ...(provider !== undefined ? { provider } : {}),
+      ...(clients !== undefined ? { clients } : {}),
       ...(ioSize !== undefined ? { ioSize } : {}),
       ...(queueDepth !== undefined ? { queueDepth } : {}),
       ...(ios !== undefined ? { ios } : {}),

@@ -198,6 +198,14 @@ function padLength(mask: number, len: number): number {
 }
 
 /** dma_addr & seg_mask is non-zero. */
+// models the merge test of __finalise_sg(): the entry joins the current segment when there is one,
+// the entry starts at offset 0, the IOVA is not on a segment boundary, and max_len - cur_len >=
+// s_length in unsigned int (a negative difference wraps to 2^32 + it).
+function mergesInto(curLen: number, off: number, dmaAddr: number, mask: number, maxLen: number, sLength: number): boolean {
+  const room = maxLen - curLen;
+  return curLen !== 0 && off === 0 && offBoundary(dmaAddr, mask) && (room < 0 ? room + UINT32 : room) >= sLength;
+}
+
 function offBoundary(addr: number, mask: number): boolean {
   return mask >= 2 ** 53 - 1 ? addr !== 0 : addr <= mask ? addr !== 0 : addr % (mask + 1) !== 0;
 }
@@ -332,8 +340,7 @@ function mapSgRam(ctx: DmaContext, device: IommuMappingDevice, entries: readonly
     const e = entries[i]!;
     const sLength = e.length;
     const off = offs[i]!;
-    const room = maxLen - curLen;
-    if (curLen && !off && offBoundary(dmaAddr, mask) && (room < 0 ? room + UINT32 : room) >= sLength) {
+    if (mergesInto(curLen, off, dmaAddr, mask, maxLen, sLength)) {
       curLen += sLength;
       if (curLen >= UINT32) curLen -= UINT32;
     } else {
@@ -380,9 +387,7 @@ function finaliseSg(device: IommuMappingDevice, placed: readonly Placed[], dmaAd
       continue;
     }
     const off = p.ioOff;
-    // max_len - cur_len >= s_length, in unsigned int: a negative difference wraps to 2^32 + it.
-    const room = maxLen - curLen;
-    if (curLen && !off && offBoundary(dmaAddr, mask) && (room < 0 ? room + UINT32 : room) >= sLength) {
+    if (mergesInto(curLen, off, dmaAddr, mask, maxLen, sLength)) {
       curLen += sLength;
       if (curLen >= UINT32) curLen -= UINT32;
     } else {

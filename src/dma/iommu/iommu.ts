@@ -3,7 +3,7 @@
 // state, and the fault log the hardware reports (DMAR for Intel VT-d, AMD-Vi event log).
 import { EventEmitter } from 'node:events';
 import { InvalidArgumentError, InvalidStateError } from '../../errors.js';
-import type { PciDevice } from '../../pci/index.js';
+import { iommuGroupOf, type PciDevice } from '../../pci/index.js';
 import { parseSize, type Size } from '../../size.js';
 import { manualClock, realClock, type IommuClock } from './clock.js';
 import { IommuDomain, type DomainType, type Pci32bitState } from './domain.js';
@@ -100,10 +100,9 @@ export function iommuSettings(given: unknown): IommuSettings {
   };
 }
 
-/** The group a function belongs to: the pci model's `iommuGroup` when it has one, else the function alone. */
+/** The group a function belongs to, as pci_device_group() forms it (iommuGroupOf(), cached per topology). */
 function groupKey(pci: PciDevice): unknown {
-  const group = (pci as { iommuGroup?: unknown }).iommuGroup;
-  return group === undefined || group === null ? pci : group;
+  return iommuGroupOf(pci);
 }
 
 interface Group {

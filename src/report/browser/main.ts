@@ -19,7 +19,7 @@ function element<T extends HTMLElement>(id: string): T {
 
 function start(): void {
   const data = JSON.parse(element('report-data').textContent ?? '') as PageData;
-  const topology = buildTopology(data.spec);
+  const topology = buildTopology(data.spec, data.build);
   const cells = decodeMatrix(data.matrix);
   const endpoints = data.endpoints;
   wireTreeControls(element('pci-tree'), element('tree-expand'), element('tree-collapse'));
