@@ -420,6 +420,8 @@ export class CopyEngine {
    * New ops reject with ERR_ENGINE_CLOSED from the call on. Later calls return the same promise.
    * Always settles: a lane whose worker has not started after UNSTARTED_LANE_GRACE_MS (a pool of
    * your own that never runs the serve task) is stopped, and its ops reject with ERR_ENGINE_STOPPED.
+   * A private pool is destroyed only once its workers have started (or that grace has passed):
+   * Node 20 aborts the process when a thread is terminated while it loads an ES module.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -438,6 +440,15 @@ export class CopyEngine {
         await idle;
       } finally {
         clearTimeout(timer);
+      }
+    }
+    // A worker of our pool still loading the worker module must not be terminated: Node 20 aborts
+    // the whole process when a thread is terminated inside require() of an ES module (an engine
+    // closed a few ms after it was created hit it). Its server claims the ring once it is loaded.
+    if (this.#ownsPool) {
+      const deadline = Date.now() + UNSTARTED_LANE_GRACE_MS;
+      while (this.#lanes.some((l) => l.channel.state === 'running' && !l.ring.released && !l.ring.serverActive) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
       }
     }
     for (const lane of this.#lanes) await lane.channel.close();
