@@ -7,6 +7,7 @@ import { buildTopology, type Topology } from '../pci/index.js';
 import { DEFAULT_TOPOLOGY } from '../dma/index.js';
 import { parseSize, type Size } from '../size.js';
 import { readCaptureInWorker } from '../trace/capture-in-worker.js';
+import { snapshotReplayOptions, type ReplayOptionsSnapshot } from './replay-options.js';
 import { readCapture, TRACE_MAPPING_ERROR, type CaptureSource, type CaptureSummary, type TraceEvent, type TraceOptions, type TraceSink, type TraceSpec, TRACE_ATTR_MMIO } from '../trace/index.js';
 import { PageCollector, REPLAY_PAGE, type AddressPlan } from './address-map.js';
 import { addFigures, emptyFigures, type PoolOccupancySample, type ReplayDeviceReport, type ReplayFigures, type ReplayFullEvent, type ReplayRun, type UnmatchedCall } from './report.js';
@@ -105,15 +106,13 @@ interface DeviceInfo {
  * cannot model, ERR_TRACE_PARSE for a malformed line (unless `lenient`), ERR_TRACE_REPLAY when the
  * capture's memory does not fit the model, ERR_INVALID_SIZE for a bad pool size.
  */
-export async function replayCapture(open: CaptureOpener, configs: readonly ReplayConfig[], options: ReplayOptions = {}): Promise<ReplayResult> {
+export async function replayCapture(open: CaptureOpener, configs: readonly ReplayConfig[], options?: ReplayOptions): Promise<ReplayResult> {
   if (typeof open !== 'function') throw new InvalidArgumentError('open must be a function returning the capture stream', { argument: 'open' });
   if (!Array.isArray(configs) || configs.length === 0 || configs.length > 64) throw new InvalidArgumentError('configs must hold 1..64 configurations', { argument: 'configs' });
   const runs = configs.map((c, i) => checkConfig(c, i));
-  const topology = options.topology ?? buildTopology(DEFAULT_TOPOLOGY);
-  const provider = providerOf(topology, options.provider);
-  const lenient = options.lenient ?? false;
-  const parseInWorker = options.parseInWorker;
-  if (parseInWorker !== undefined && typeof parseInWorker !== 'boolean') throw new InvalidArgumentError('parseInWorker must be a boolean', { argument: 'parseInWorker' });
+  const { topology: given, lenient, onProgress, provider: wanted, parseInWorker } = snapshotReplayOptions(options);
+  const topology = given ?? buildTopology(DEFAULT_TOPOLOGY);
+  const provider = providerOf(topology, wanted);
   const warnings: string[] = [];
 
   // Pass 0: pages, devices, masks, the time span.
@@ -163,7 +162,7 @@ export async function replayCapture(open: CaptureOpener, configs: readonly Repla
         break;
       default:
     }
-  }, { lenient, only: SCANNED, prefilter: PREFILTER, ...(options.onProgress ? { onProgress: (bytes: number) => options.onProgress!(0, bytes) } : {}) });
+  }, { lenient, only: SCANNED, prefilter: PREFILTER, ...(onProgress ? { onProgress: (bytes: number) => onProgress(0, bytes) } : {}) });
 
   const standIn = standInEndpoint(topology);
   const results: ReplayRun[] = [];
@@ -179,7 +178,7 @@ export async function replayCapture(open: CaptureOpener, configs: readonly Repla
     const mmioPlan = provider && mmioMaps > 0 ? mmioPages.planAt(provider.phys, provider.size) : undefined;
     const span = { t0: scan.firstTs, t1: scan.lastTs };
     const inWorker = parseInWorker ?? scan.bytes >= PARSE_IN_WORKER_FROM;
-    const { run, summary: read } = await runOne(open, topology, plan, mmioPlan, devices, standIn, config, lenient, inWorker, span, index === 0 ? { replayedAs, deviceEvents } : undefined, options.onProgress ? (bytes) => options.onProgress!(index + 1, bytes) : undefined);
+    const { run, summary: read } = await runOne(open, topology, plan, mmioPlan, devices, standIn, config, lenient, inWorker, span, index === 0 ? { replayedAs, deviceEvents } : undefined, onProgress ? (bytes) => onProgress(index + 1, bytes) : undefined);
     summary ??= read;
     results.push(run);
   }
@@ -593,13 +592,12 @@ function isMmio(event: { readonly name: string; readonly attrs: number }): boole
 }
 
 // The p2pmem BAR MMIO mappings go to: the one named, or the topology's first; undefined when it has none.
-function providerOf(topology: Topology, given: ReplayOptions['provider']): { bdf: string; index: number; phys: number; size: number } | undefined {
+function providerOf(topology: Topology, given: ReplayOptionsSnapshot['provider']): { bdf: string; index: number; phys: number; size: number } | undefined {
   const providers = topology.providers();
   if (given === undefined) {
     const first = providers[0];
     return first && { bdf: first.bar.device.bdf, index: first.bar.index, phys: first.bar.phys, size: Math.min(first.bar.size, BAR_BACKING) };
   }
-  if (given === null || typeof given !== 'object' || typeof given.bdf !== 'string') throw new InvalidArgumentError('provider must be { bdf, bar? }', { argument: 'provider' });
   const { bdf, bar } = given;
   const match = providers.find((p) => p.bar.device.bdf === bdf.toLowerCase() && (bar === undefined || p.bar.index === bar));
   if (!match) throw new InvalidArgumentError(`provider ${bdf}${bar === undefined ? '' : `:${bar}`} is no p2pmem BAR of the topology`, { argument: 'provider' });

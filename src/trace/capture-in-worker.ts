@@ -4,8 +4,9 @@
 // expensive part (a replay) overlaps it with the parsing of the lines that follow. Bounded on both
 // sides: at most MAX_CHUNK_BYTES of text and a few batches of events are in flight.
 import { Worker } from 'node:worker_threads';
-import { InvalidArgumentError, TraceParseError } from '../errors.js';
+import { errorFromJSON, InvalidArgumentError, TraceParseError, WorkerDiedError, type PlainError } from '../errors.js';
 import type { CaptureOptions, CaptureSource, CaptureSummary } from './capture.js';
+import { snapshotCaptureOptions } from './capture-options.js';
 import { EventDecoder, type EventBatch } from './event-codec.js';
 import type { TraceEvent } from './events.js';
 
@@ -26,7 +27,7 @@ export type WorkerReply =
   | { readonly t: 'took'; readonly bytes: number }
   | { readonly t: 'batch'; readonly batch: EventBatch; readonly bytes: number }
   | { readonly t: 'done'; readonly summary: CaptureSummary }
-  | { readonly t: 'error'; readonly kind: 'parse' | 'source' | 'other'; readonly message: string; readonly line?: number; readonly event?: string; readonly column?: number };
+  | { readonly t: 'error'; readonly kind: 'parse' | 'source' | 'coded' | 'other'; readonly message: string; readonly line?: number; readonly event?: string; readonly column?: number; readonly error?: PlainError };
 
 type Inbox = WorkerReply | { readonly t: 'crash'; readonly error: unknown };
 
@@ -38,13 +39,13 @@ type Inbox = WorkerReply | { readonly t: 'crash'; readonly error: unknown };
  * text nor bytes; whatever onEvent throws (the source is closed then). The worker is gone when
  * the promise settles.
  */
-export async function readCaptureInWorker(source: CaptureSource, onEvent: (event: TraceEvent, line: number) => void | Promise<void>, options: CaptureOptions = {}): Promise<CaptureSummary> {
+export async function readCaptureInWorker(source: CaptureSource, onEvent: (event: TraceEvent, line: number) => void | Promise<void>, options?: CaptureOptions): Promise<CaptureSummary> {
   if (source === null || typeof source !== 'object' || typeof (source as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== 'function') {
     throw new InvalidArgumentError('source must be a readable stream or an async iterable of chunks', { argument: 'source' });
   }
   if (typeof onEvent !== 'function') throw new InvalidArgumentError('onEvent must be a function', { argument: 'onEvent' });
-  const onProgress = options.onProgress;
-  const setup: WorkerSetup = { lenient: options.lenient ?? false, only: options.only ? [...options.only] : undefined, prefilter: options.prefilter ? [...options.prefilter] : undefined };
+  const { lenient, onProgress, only, prefilter } = snapshotCaptureOptions(options);
+  const setup: WorkerSetup = { lenient, only: only ? [...only] : undefined, prefilter };
   const worker = new Worker(new URL('./capture-worker.js', import.meta.url), { workerData: setup });
   const inbox: Inbox[] = [];
   let wake: (() => void) | undefined;
@@ -63,8 +64,9 @@ export async function readCaptureInWorker(source: CaptureSource, onEvent: (event
     credit = undefined;
     c?.();
   });
-  worker.on('error', (error) => deliver({ t: 'crash', error }));
-  worker.on('exit', (code) => deliver({ t: 'crash', error: new Error(`the capture parser's worker exited (code ${code})`) }));
+  // A worker that dies or throws outside the parse rejects the read with a coded error, its cause kept.
+  worker.on('error', (error) => deliver({ t: 'crash', error: new WorkerDiedError(`the capture parser's worker failed: ${(error as Error)?.message ?? String(error)}`, { cause: error }) }));
+  worker.on('exit', (code) => deliver({ t: 'crash', error: new WorkerDiedError(`the capture parser's worker exited (code ${code})`) }));
 
   // Reads the source and posts its chunks, at most MAX_CHUNK_BYTES ahead of the worker.
   const chunks = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
@@ -139,7 +141,9 @@ export async function readCaptureInWorker(source: CaptureSource, onEvent: (event
         case 'error':
           if (message.kind === 'parse') throw new TraceParseError(message.message, { line: message.line!, event: message.event!, column: message.column! });
           if (message.kind === 'source' && sourceError !== undefined) throw sourceError;
-          throw new Error(message.message);
+          // Errors cross the thread as {code, message, fields} and are rebuilt as their class.
+          if (message.kind === 'coded' && message.error) throw errorFromJSON(message.error);
+          throw new WorkerDiedError(`the capture parser's worker failed: ${message.message}`);
         case 'crash':
           throw message.error;
         default:

@@ -2,7 +2,7 @@
 // posts and posts the events back in encoded batches, at most MAX_BATCHES ahead of the main
 // thread, then the summary (or the error that stopped the read).
 import { parentPort, workerData } from 'node:worker_threads';
-import { TraceParseError } from '../errors.js';
+import { DmaBounceError, TraceParseError } from '../errors.js';
 import { readCapture } from './capture.js';
 import { EventEncoder } from './event-codec.js';
 import type { WorkerReply, WorkerRequest, WorkerSetup } from './capture-in-worker.js';
@@ -81,5 +81,6 @@ try {
   flush();
   if (error instanceof TraceParseError) post({ t: 'error', kind: 'parse', message: error.message, line: error.line, event: error.event, column: error.column });
   else if (ended === 'fail') post({ t: 'error', kind: 'source', message: '' });
+  else if (error instanceof DmaBounceError) post({ t: 'error', kind: 'coded', message: error.message, error: error.toJSON() });
   else post({ t: 'error', kind: 'other', message: (error as Error)?.message ?? String(error) });
 }

@@ -3,6 +3,7 @@
 // trace tool could not format, and (with `lenient`) malformed lines.
 import { InvalidArgumentError, TraceParseError } from '../errors.js';
 import type { TraceEvent } from './events.js';
+import { snapshotCaptureOptions } from './capture-options.js';
 import { LineKind, TraceLineParser } from './parser.js';
 
 /** The longest line accepted (an old-format dma_map_sg of ~400,000 entries); longer is a parse error. */
@@ -61,20 +62,18 @@ export type CaptureSource = AsyncIterable<string | Uint8Array>;
  * line number) for a malformed dma:/swiotlb: line unless `lenient`, ERR_INVALID_ARGUMENT for a
  * source that is not async-iterable, and whatever `onEvent` throws.
  */
-export async function readCapture(source: CaptureSource, onEvent: (event: TraceEvent, line: number) => void | Promise<void>, options: CaptureOptions = {}): Promise<CaptureSummary> {
+export async function readCapture(source: CaptureSource, onEvent: (event: TraceEvent, line: number) => void | Promise<void>, options?: CaptureOptions): Promise<CaptureSummary> {
   if (source === null || typeof source !== 'object' || typeof (source as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== 'function') {
     throw new InvalidArgumentError('source must be a readable stream or an async iterable of chunks', { argument: 'source' });
   }
   if (typeof onEvent !== 'function') throw new InvalidArgumentError('onEvent must be a function', { argument: 'onEvent' });
-  const lenient = options.lenient ?? false;
-  const onProgress = options.onProgress;
-  const parser = new TraceLineParser(options.only);
+  const { lenient, onProgress, only, prefilter } = snapshotCaptureOptions(options);
+  const parser = new TraceLineParser(only);
   const decoder = new TextDecoder('utf-8');
   const eventsByName = new Map<string, { n: number }>();
   const otherByName = new Map<string, number>();
   const malformedLines: number[] = [];
   const counts = { lines: 0, bytes: 0, events: 0, otherEvents: 0, comments: 0, blank: 0, lostEvents: 0, failedToParse: 0, unrecognised: 0, filtered: 0, malformed: 0, firstTs: 0, lastTs: 0 };
-  const prefilter = options.prefilter;
   let nextProgress = 65536;
   // A line that spans chunks is kept as pieces and joined once its end arrives.
   let pieces: string[] = [];
