@@ -55,6 +55,30 @@ describe('lines read in place', () => {
     }
   });
 
+  it('byte chunks of up to 1 MiB, decoded in pieces: lines and multi-byte characters across piece ends arrive whole', async () => {
+    const outcome = await runWorkload(rng, { steps: 400, swiotlb: '512KiB', p2pPolicy: 'bounce' });
+    // Comments of multi-byte characters (2, 3 and 4 bytes in UTF-8) and long other-event lines, so
+    // that piece ends fall inside characters and inside lines.
+    const wide = ['é', '€', '🚀', 'ß'];
+    const lines = outcome.lines.flatMap((l) => (rng.next() < 0.3 ? [`# ${Array.from({ length: rng.int(1, 3000) }, () => wide[rng.int(0, 3)]).join('')}`, l] : [l]));
+    let text = lines.join('\n') + '\n';
+    while (Buffer.byteLength(text) < 200 * 1024) text += text; // several 64 KiB pieces
+    const expected = alone(text);
+    const bytes = Buffer.from(text, 'utf8');
+    const chunks: Uint8Array[] = [];
+    for (let at = 0; at < bytes.length;) {
+      const n = rng.int(1, rng.next() < 0.5 ? 1 << 20 : 70000);
+      chunks.push(bytes.subarray(at, at + n));
+      at += n;
+    }
+    const events: [TraceEvent, number][] = [];
+    const summary = await readCapture(source(chunks as never), (e, n) => { events.push([e, n]); });
+    expect(events).toEqual(expected.events);
+    expect(summary.bytes).toBe(bytes.length);
+    expect(summary.lines).toBe(text.split('\n').length - 1);
+    expect(summary.comments).toBe(text.split('\n').filter((l) => l.startsWith('#')).length);
+  });
+
   it('chunks that repeat the same text: each chunk is searched on its own', async () => {
     const block = [
       '  fio-1  [000] .....  1.000001: irq_handler_entry: irq=30 name=nvme0q1',

@@ -84,8 +84,6 @@ const HIGH_BASE = 2 ** 32;
 // What the first pass reads: the events that name memory or a device's mask (unmaps and syncs
 // name only what a map named; the runs parse and check every line).
 const SCANNED: ReadonlySet<string> = new Set(['dma_map_phys', 'dma_map_page', 'dma_map_resource', 'dma_map_sg', 'dma_map_sg_err', 'swiotlb_bounced']);
-// Every one of those names holds one of these: other lines are passed over unread in the scan.
-const PREFILTER = ['dma_map_', 'swiotlb_bounced'];
 const OCCUPANCY_BUCKETS = 500;
 const BAR_BACKING = 64 * 2 ** 20; // DmaSystem's default barBacking
 const LISTED_FULL = 1000;
@@ -162,7 +160,7 @@ export async function replayCapture(open: CaptureOpener, configs: readonly Repla
         break;
       default:
     }
-  }, { lenient, only: SCANNED, prefilter: PREFILTER, ...(onProgress ? { onProgress: (bytes: number) => onProgress(0, bytes) } : {}) });
+  }, { lenient, only: SCANNED, ...(onProgress ? { onProgress: (bytes: number) => onProgress(0, bytes) } : {}) });
 
   const standIn = standInEndpoint(topology);
   const results: ReplayRun[] = [];
