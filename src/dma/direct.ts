@@ -242,7 +242,12 @@ export function unmapSegments(ctx: DmaContext, device: MappingDevice, segments: 
 // unmapSegments' second half, for the bounce records it claimed: wait for syncs, copy back, free.
 async function releaseSegments(ctx: DmaContext, live: readonly BounceRecord[], direction: StreamingDirection, attrs: number): Promise<void> {
   try {
-    for (const record of live) await untilIdle(record);
+    // Only a mapping with a sync in flight makes the unmap wait: awaiting the others' undefined
+    // cost a promise and a microtask per segment.
+    for (const record of live) {
+      const idle = untilIdle(record);
+      if (idle !== undefined) await idle;
+    }
     // The copy-back in this thread, which would only wait for a worker (see bounceSegments).
     if (deviceWrites(direction) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) await copyRecords(ctx, live, false, waitingCopy(ctx));
   } finally {
