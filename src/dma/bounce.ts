@@ -192,9 +192,18 @@ export async function runCopies(ctx: DmaContext, copies: CopyTriple[], placement
 
 const PLACED = { auto: undefined, worker: { placement: 'worker' }, caller: { placement: 'caller' } } as const;
 
-/** Copies every record's whole mapping, original → slot (`toSlot`) or back, as one engine op (see runCopies). */
-export function copyRecords(ctx: DmaContext, records: readonly BounceRecord[], toSlot: boolean, placement: Placement = 'auto'): Promise<void> {
-  return runCopies(ctx, records.map((r) => (toSlot ? toBounce(r) : fromBounce(r))), placement);
+/**
+ * Copies the whole mapping of records[start..end), original → slot (`toSlot`) or back, as one
+ * engine op (see runCopies). By default every record.
+ */
+export function copyRecords(ctx: DmaContext, records: readonly BounceRecord[], toSlot: boolean, placement: Placement = 'auto', start = 0, end = records.length): Promise<void> {
+  // A loop over the range, not a slice and a map with a closure: this runs for every bounced list.
+  const copies: CopyTriple[] = new Array(end - start);
+  for (let i = start; i < end; i++) {
+    const r = records[i]!;
+    copies[i - start] = toSlot ? [r.slotOffset, r.origOffset, r.size] : [r.origOffset, r.slotOffset, r.size];
+  }
+  return runCopies(ctx, copies, placement);
 }
 
 /** Throws ERR_INVALID_ARGUMENT naming an address that is not a live bounce mapping of the device. */

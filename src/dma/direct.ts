@@ -152,15 +152,17 @@ async function bounceSegments(ctx: DmaContext, device: MappingDevice, segments: 
   let batchStart = 0;
   let batchBytes = 0;
   const tracer = ctx.tracer;
+  const owner = device.owner;
+  const waits = owner.waitForSpace !== false;
   try {
     for (let i = 0; i < n; i++) {
       const seg = segments[i]!;
       if (seg.kind !== 'bounced') continue;
       // models trace_swiotlb_bounced() in swiotlb_map(): before the slot is taken, the original's DMA address.
       if (tracer !== undefined) tracer.emit({ type: 'bounced', ts: tracer.now(), cpu: device.owner.cpu, device: device.pci.bdf, dmaMask: dmaMaskText(device.dmaBits), devAddr: seg.phys, size: seg.length, force: device.forceBounce ? 'FORCE' : 'NORMAL' });
-      let record = device.owner.waitForSpace === false
-        ? allocateBounce(ctx, device.owner, seg.phys, origOffsets[i]!, seg.length, direction)
-        : allocateBounceWaiting(ctx, device.owner, seg.phys, origOffsets[i]!, seg.length, direction, signal);
+      let record = waits
+        ? allocateBounceWaiting(ctx, owner, seg.phys, origOffsets[i]!, seg.length, direction, signal)
+        : allocateBounce(ctx, owner, seg.phys, origOffsets[i]!, seg.length, direction);
       // Only a wait for space yields here: a slot taken at once keeps the loop going, so the
       // engine's pump cannot start polling for the first batch before this thread's copy begins.
       if (isPromise(record)) record = await record;
@@ -172,7 +174,7 @@ async function bounceSegments(ctx: DmaContext, device: MappingDevice, segments: 
       }
       batchBytes += seg.length;
       if (batchBytes >= MAP_COPY_BATCH && records.length < bounced) {
-        inFlight.push(copyRecords(ctx, records.slice(batchStart), true, 'worker'));
+        inFlight.push(copyRecords(ctx, records, true, 'worker', batchStart));
         batchStart = records.length;
         batchBytes = 0;
       }
@@ -182,7 +184,7 @@ async function bounceSegments(ctx: DmaContext, device: MappingDevice, segments: 
     // copy on its workers (inlineBelow 0): handing it to a worker cost the hop and, when the copy
     // outlasted the engine's poll, a wake-up through the event loop (a 128 KiB map: 8 µs at the
     // median and 0.4 ms at the 99th percentile, against 7 and 0.06 here).
-    await copyRecords(ctx, records.slice(batchStart), true, inFlight.length > 0 ? 'caller' : waitingCopy(ctx));
+    await copyRecords(ctx, records, true, inFlight.length > 0 ? 'caller' : waitingCopy(ctx), batchStart);
     await Promise.all(inFlight);
   } catch (error) {
     // No slot may be freed while a worker still writes it.
@@ -242,7 +244,18 @@ export function unmapSegments(ctx: DmaContext, device: MappingDevice, segments: 
 // unmapSegments' second half, for the bounce records it claimed: wait for syncs, copy back, free.
 async function releaseSegments(ctx: DmaContext, live: readonly BounceRecord[], direction: StreamingDirection, attrs: number): Promise<void> {
   try {
-    for (const record of live) await untilIdle(record);
+    // Only a mapping with a sync in flight makes the unmap wait: awaiting the others' undefined
+    // cost a promise and a microtask per segment. One turn is always yielded, so a call made
+    // right after this unmap still finds its mappings 'unmapping' (ERR_MAPPING_STATE).
+    let waited = false;
+    for (const record of live) {
+      const idle = untilIdle(record);
+      if (idle !== undefined) {
+        await idle;
+        waited = true;
+      }
+    }
+    if (!waited) await undefined;
     // The copy-back in this thread, which would only wait for a worker (see bounceSegments).
     if (deviceWrites(direction) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) await copyRecords(ctx, live, false, waitingCopy(ctx));
   } finally {

@@ -77,6 +77,10 @@ export class P2pdmaState {
   /** Its map type for the client (state->map). */
   map: P2pdmaMapType = P2pdmaMapType.UNKNOWN;
   #route: MapTypeResult | undefined;
+  // The last region classified and its answer: a list's segments mostly share a region, and the
+  // region -> provider map never changes, so the lookup is skipped for a repeat.
+  #region: Region | undefined = undefined;
+  #regionMap: P2pdmaMapType = P2pdmaMapType.NONE;
 
   constructor(
     readonly providers: P2pdmaProviders,
@@ -85,14 +89,16 @@ export class P2pdmaState {
 
   /** Classifies memory in `region`: NONE for memory no provider owns, else the pair's map type. */
   classify(region: Region): P2pdmaMapType {
+    if (region === this.#region) return this.#regionMap;
     const mem = this.providers.ofRegion(region);
-    if (mem === undefined) return P2pdmaMapType.NONE;
-    if (mem !== this.mem) {
+    if (mem !== undefined && mem !== this.mem) {
       this.mem = mem;
       this.#route = this.providers.route(mem.owner, this.client);
       this.map = P2pdmaMapType[this.#route.type];
     }
-    return this.map;
+    this.#region = region;
+    this.#regionMap = mem === undefined ? P2pdmaMapType.NONE : this.map;
+    return this.#regionMap;
   }
 
   /** The full verdict behind `map` (distance, ACS, the kernel's reasons), for messages. */

@@ -135,6 +135,22 @@ export function checkMapRequest(origAddr: number, size: number, minAlignMask: nu
   if (boundaryMask !== -1) checkBoundaryMask(boundaryMask);
 }
 
+/**
+ * checkMapRequest() for a request whose masks, cpu and boundary already passed it (the same
+ * numbers, so the same verdict): only what depends on the mapping itself, origAddr and size, in
+ * the same order and with the same errors.
+ */
+export function checkMapAddress(origAddr: number, size: number, minAlignMask: number, allocAlignMask: number): void {
+  if (!Number.isSafeInteger(origAddr) || origAddr < 0) {
+    throw new InvalidArgumentError(`swiotlb map: origAddr must be an address, got ${String(origAddr)}`, { argument: 'origAddr', value: origAddr });
+  }
+  if (minAlignMask === 0 && allocAlignMask === 0) {
+    if (!Number.isSafeInteger(size) || size < 1 || size > SEGMENT_BYTES) checkSize(size, origAddr, 0, 0);
+  } else {
+    checkSize(size, origAddr, minAlignMask, allocAlignMask);
+  }
+}
+
 export function checkPhysLimit(physLimit: number): void {
   if (!Number.isSafeInteger(physLimit) || physLimit < 0) {
     throw new InvalidArgumentError(`swiotlb map: physLimit must be an address, got ${String(physLimit)}`, { argument: 'physLimit', value: physLimit });
@@ -156,10 +172,9 @@ export function checkBoundaryMask(boundaryMask: number): void {
 }
 
 function checkSize(size: number, origAddr: number, minAlignMask: number, allocAlignMask: number): void {
-  const max = maxMappingSizeOf(minAlignMask);
   if (!Number.isSafeInteger(size) || size < 1 || size > SEGMENT_BYTES) {
     throw new InvalidArgumentError(`swiotlb map: size must be 1..${SEGMENT_BYTES} bytes (one segment), got ${String(size)}`, {
-      argument: 'size', value: size, maxMappingSize: max, ...(size > SEGMENT_BYTES ? { reason: 'larger-than-segment' } : {}),
+      argument: 'size', value: size, maxMappingSize: maxMappingSizeOf(minAlignMask), ...(size > SEGMENT_BYTES ? { reason: 'larger-than-segment' } : {}),
     });
   }
   const allocBytes = allocBytesOf(origAddr, size, minAlignMask, allocAlignMask);
@@ -171,7 +186,7 @@ function checkSize(size: number, origAddr: number, minAlignMask: number, allocAl
     throw new InvalidArgumentError(
       `swiotlb map: ${size} bytes take ${allocBytes} with the alignment offset and rounding, more than a 128-slot segment (${SEGMENT_BYTES}); ` +
         `the kernel fails it ("swiotlb buffer is full (sz: ${allocBytes} bytes)")`,
-      { argument, value: size, allocBytes, maxMappingSize: max, reason: 'larger-than-segment' },
+      { argument, value: size, allocBytes, maxMappingSize: maxMappingSizeOf(minAlignMask), reason: 'larger-than-segment' },
     );
   }
 }

@@ -37,6 +37,7 @@ import {
   allocBytesOf,
   checkBoundaryMask,
   checkCpu,
+  checkMapAddress,
   checkMapRequest,
   checkPhysLimit,
   checkUint32,
@@ -251,6 +252,8 @@ export class SwiotlbMem {
   #inCallback = false;
   #lastEntry: PoolEntry | undefined;
   #lastAllocBytes = 0;
+  /** The last masks, cpu, boundary and physLimit tryMap() found valid (NaN: none yet, equal to nothing). */
+  readonly #checkedOwner = { minAlignMask: NaN, allocAlignMask: NaN, cpu: NaN, boundaryMask: NaN, physLimit: NaN };
 
   /**
    * Builds the io_tlb_mem with its default pool. Throws InvalidArgumentError
@@ -364,8 +367,20 @@ export class SwiotlbMem {
    */
   tryMap(origAddr: number, size: number, minAlignMask = 0, allocAlignMask = 0, cpu = 0, boundaryMask = -1, physLimit = NO_PHYS_LIMIT): number {
     this.#checkUsable('map');
-    checkMapRequest(origAddr, size, minAlignMask, allocAlignMask, cpu, boundaryMask);
-    checkPhysLimit(physLimit);
+    // A device maps with the same masks, cpu and limit every time: numbers that passed once
+    // pass again, so only the mapping's own address and size are checked then.
+    const owner = this.#checkedOwner;
+    if (minAlignMask === owner.minAlignMask && allocAlignMask === owner.allocAlignMask && cpu === owner.cpu && boundaryMask === owner.boundaryMask && physLimit === owner.physLimit) {
+      checkMapAddress(origAddr, size, minAlignMask, allocAlignMask);
+    } else {
+      checkMapRequest(origAddr, size, minAlignMask, allocAlignMask, cpu, boundaryMask);
+      checkPhysLimit(physLimit);
+      owner.minAlignMask = minAlignMask;
+      owner.allocAlignMask = allocAlignMask;
+      owner.cpu = cpu;
+      owner.boundaryMask = boundaryMask;
+      owner.physLimit = physLimit;
+    }
     const tlbAddr = this.#mapSlots(origAddr, size, minAlignMask, allocAlignMask, cpu, boundaryMask, physLimit);
     if (tlbAddr < 0) this.#reportFull(size, this.#lastAllocBytes);
     return tlbAddr;

@@ -214,6 +214,12 @@ export class SwiotlbPool {
   private lastOffset = 0;
   private lastAllocBytes = 0;
 
+  // searchPoolArea()'s values for the last boundary mask it was given (NaN: none yet).
+  private boundaryFor = NaN;
+  private boundaryTblDma = 0;
+  private boundaryMaxSlots = 0;
+  private boundaryShift = 0;
+
   /**
    * Builds an empty pool. Throws InvalidArgumentError (ERR_INVALID_ARGUMENT, field `argument`)
    * for a bad base, cpus, areas or a size that is not a whole number of segments, and
@@ -594,11 +600,19 @@ export class SwiotlbPool {
     const checkOrig = origAddr !== 0;
     const origBits = origAddr & iotlbAlignMask;
 
-    // tbl_dma_addr: the pool's DMA address under the segment boundary mask.
+    // tbl_dma_addr: the pool's DMA address under the segment boundary mask. A device maps with
+    // one mask, so the last mask's values are kept (a float modulo and two divisions a map).
     const bounded = boundaryMask !== -1;
-    const tblDma = bounded ? this.base % (boundaryMask + 1) : this.base;
-    const maxSlots = bounded ? Math.floor(boundaryMask / IO_TLB_SIZE) + 1 : 0;
-    const boundaryShift = bounded ? nrSlots(tblDma) : 0;
+    if (boundaryMask !== this.boundaryFor) {
+      const tblDma = bounded ? this.base % (boundaryMask + 1) : this.base;
+      this.boundaryMaxSlots = bounded ? Math.floor(boundaryMask / IO_TLB_SIZE) + 1 : 0;
+      this.boundaryShift = bounded ? nrSlots(tblDma) : 0;
+      this.boundaryTblDma = tblDma;
+      this.boundaryFor = boundaryMask;
+    }
+    const tblDma = this.boundaryTblDma;
+    const maxSlots = this.boundaryMaxSlots;
+    const boundaryShift = this.boundaryShift;
 
     const slotBase = area * areaSlots;
     let index = this.areaIndex[area]!;
