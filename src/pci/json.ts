@@ -1,4 +1,4 @@
-// The topology JSON format (CONTRACTS.md "Topology JSON", plus the address keys in docs/topology.md).
+// The topology JSON format (docs/topology.md; schema/topology.schema.json), with the address keys.
 import { TopologyError } from '../errors.js';
 import { isDumpHeader } from './lspci-dump.js';
 import { applyOverrides, buildTopology, overrideInPlace, type Topology, type TopologyOverrides, type TopologySpec } from './topology.js';

@@ -1,4 +1,4 @@
-// A second, independent reading of the iommu-dma map_sg rules (kernel-facts: iommu-dma 1-3 and 8),
+// A second, independent reading of the iommu-dma map_sg rules (iommu_dma_map_sg(), __finalise_sg()),
 // in BigInt so that the unsigned 32-bit and 64-bit arithmetic is the kernel's and not a float's:
 // where each entry lands in the IOVA range, how long the range is, and the segments __finalise_sg()
 // makes. The tests compare the library's layout with this one, address for address.
