@@ -8,6 +8,7 @@ import { DmaChannel, Fabric, OP_FLAG_SUBMIT, SgTable, Status, WORKER_URL, runBat
 import { Arena } from './support/arena.js';
 import { until, within } from './support/deadline.js';
 import { testRng } from './support/random.js';
+import { gatherCompletions } from './support/ring.js';
 
 const rng = testRng('engine-channel-states');
 const MiB = 2 ** 20;
@@ -27,14 +28,6 @@ const code = (fn: () => unknown) => {
   }
 };
 
-async function gather(ring: Ring, count: number) {
-  const all = [];
-  while (all.length < count) {
-    all.push(...ring.completedStatus().completions);
-    if (all.length < count) await ring.waitForCompletion();
-  }
-  return all;
-}
 
 describe('stop() and start()', () => {
   it('start() while a stop is in progress is refused (ERR_INVALID_STATE); the stop completes; start() then serves again (was: a hang)', async () => {
@@ -44,7 +37,7 @@ describe('stop() and start()', () => {
       const src = arena.at(4096, 0, 8 * MiB), dst = arena.at(4096, 8 * MiB, 16 * MiB);
       ring.enqueueCopy(dst, src, 4096, OP_FLAG_SUBMIT);
       arena.copied(dst, src, 4096);
-      await gather(ring, 1);
+      await gatherCompletions(ring, 1);
       const stopping = channel.stop();
       expect(channel.state).toBe('stopping');
       expect(code(() => channel.start())).toBe('ERR_INVALID_STATE');
@@ -54,7 +47,7 @@ describe('stop() and start()', () => {
       channel.start();
       expect(channel.state).toBe('running');
       expect(ring.enqueueCopy(dst, src, 4096, OP_FLAG_SUBMIT)).toBe(0);
-      expect((await gather(ring, 1))[0]).toMatchObject({ index: 0, status: Status.SUCCESS });
+      expect((await gatherCompletions(ring, 1))[0]).toMatchObject({ index: 0, status: Status.SUCCESS });
       arena.check();
     } finally {
       await within(channel.close(), 5000, 'close()');
@@ -67,7 +60,7 @@ describe('stop() and start()', () => {
       const ring = channel.ring;
       for (let k = 0; k < 3; k++) ring.enqueueCopy(arena.at(64, 0, MiB), arena.at(64, MiB, 2 * MiB), 64);
       const report = (await within(channel.stop(), 5000, 'stop()')).value!;
-      const completions = await gather(ring, 3);
+      const completions = await gatherCompletions(ring, 3);
       // Each op ran (the server got there first) or was aborted; the aborted ones are the report's.
       expect(completions.filter((c) => c.statusName === 'USER_ABORT').length).toBe(report.aborted);
       expect(completions.every((c) => c.statusName === 'USER_ABORT' || c.statusName === 'SUCCESS')).toBe(true);
@@ -288,7 +281,7 @@ describe('a channel that gives up', () => {
       expect(channel.failure).toBeUndefined();
       channel.ring.enqueueCopy(dst, src, 1000, OP_FLAG_SUBMIT);
       arena.copied(dst, src, 1000);
-      expect((await gather(channel.ring, 1))[0]!.statusName).toBe('SUCCESS');
+      expect((await gatherCompletions(channel.ring, 1))[0]!.statusName).toBe('SUCCESS');
       arena.check();
     } finally {
       await within(channel.close(), 5000, 'close()');
@@ -305,7 +298,7 @@ describe('a channel that gives up', () => {
       const src = arena.at(1000, 0, MiB), dst = arena.at(1000, MiB, 2 * MiB);
       channel.ring.enqueueCopy(dst, src, 1000, OP_FLAG_SUBMIT);
       arena.copied(dst, src, 1000);
-      expect((await gather(channel.ring, 1))[0]!.statusName).toBe('SUCCESS');
+      expect((await gatherCompletions(channel.ring, 1))[0]!.statusName).toBe('SUCCESS');
       expect(Atomics.load(faults, 1)).toBe(2);
       expect(channel.deaths).toBe(2);
       arena.check();

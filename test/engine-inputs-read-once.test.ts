@@ -10,6 +10,7 @@ import { CopyEngine, DmaChannel, Fabric, OP_FLAG_SUBMIT, Ring, SgList, SgTable, 
 import { Arena } from './support/arena.js';
 import { until } from './support/deadline.js';
 import { testRng } from './support/random.js';
+import { gatherCompletions } from './support/ring.js';
 
 const rng = testRng('engine-inputs-read-once');
 const MiB = 2 ** 20;
@@ -125,14 +126,6 @@ describe('engine.copySg() reads its segments once', () => {
   });
 });
 
-async function gather(ring: RingType, count: number) {
-  const all = [];
-  while (all.length < count) {
-    all.push(...ring.completedStatus().completions);
-    if (all.length < count) await ring.waitForCompletion();
-  }
-  return all;
-}
 
 // A thread that waits (in Atomics.wait) to be armed, then spins until the first bytes of `marker`
 // equal those of `source` (the copy under test has passed its check and started), then stores
@@ -219,7 +212,7 @@ describe('ring ops over shared tables that another thread rewrites mid-copy', ()
         await null;
         copyStarted();
         Atomics.store(new Uint32Array(fabric.buffer), last, canary.offset);
-        const [c] = await gather(channel.ring, 1);
+        const [c] = await gatherCompletions(channel.ring, 1);
         const copied = settle();
         expect(['SUCCESS', 'INVALID_DST']).toContain(c!.statusName);
         if (c!.statusName === 'INVALID_DST') {
@@ -255,7 +248,7 @@ describe('ring ops over shared tables that another thread rewrites mid-copy', ()
         await null;
         copyStarted();
         Atomics.store(new Uint32Array(fabric.buffer), last, canary.offset);
-        const [c] = await gather(channel.ring, 1);
+        const [c] = await gatherCompletions(channel.ring, 1);
         const copied = settle();
         expect(['SUCCESS', 'INVALID_DST']).toContain(c!.statusName);
         if (c!.statusName === 'INVALID_DST') {
@@ -370,7 +363,7 @@ describe('released and pinned tables, lists and rings', () => {
       expect(() => table.release()).toThrow(INVALID_STATE);
       expect(() => table.clear()).toThrow(INVALID_STATE);
       expect(table.count).toBe(64);
-      await gather(channel.ring, 1);
+      await gatherCompletions(channel.ring, 1);
       expect(table.inUse).toBe(0);
       table.clear();
       // The engine pins a caller's table for as long as its op may read it, even while it waits in a backlog.

@@ -6,6 +6,7 @@ import { DmaChannel, Fabric, OP_FLAG_SUBMIT, Ring, RingBusyError, WORKER_URL, er
 import { Arena } from './support/arena.js';
 import { until, within } from './support/deadline.js';
 import { testRng } from './support/random.js';
+import { gatherCompletions } from './support/ring.js';
 
 const rng = testRng('engine-ring-consumer');
 const MiB = 2 ** 20;
@@ -15,14 +16,6 @@ void fabric.kernels;
 const pool = new Piscina({ filename: WORKER_URL.href, maxThreads: 3, concurrentTasksPerWorker: 1, workerData: { fabric: fabric.handle() } });
 afterAll(() => pool.destroy());
 
-async function gather(ring: RingType, count: number) {
-  const all = [];
-  while (all.length < count) {
-    all.push(...ring.completedStatus().completions);
-    if (all.length < count) await ring.waitForCompletion();
-  }
-  return all;
-}
 
 async function copies(ring: RingType, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
@@ -31,7 +24,7 @@ async function copies(ring: RingType, n: number): Promise<void> {
     ring.enqueueCopy(dst, src, len, OP_FLAG_SUBMIT);
     arena.copied(dst, src, len);
   }
-  const done = await gather(ring, n);
+  const done = await gatherCompletions(ring, n);
   expect(done.every((c) => c.statusName === 'SUCCESS')).toBe(true);
   arena.check();
 }

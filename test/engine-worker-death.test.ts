@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CopyEngine, DmaChannel, Fabric, SgTable, type Ring } from '../dist/src/index.js';
 import { Arena } from './support/arena.js';
 import { testRng } from './support/random.js';
+import { gatherCompletions } from './support/ring.js';
 
 const rng = testRng('engine-worker-death');
 const fabric = new Fabric({ size: '256MiB', scratch: '4MiB' });
@@ -14,14 +15,6 @@ async function waitUntil(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((r) => setTimeout(r, 1));
 }
 
-async function gatherAll(ring: Ring, count: number) {
-  const all = [];
-  while (all.length < count) {
-    all.push(...ring.completedStatus().completions);
-    if (all.length < count) await ring.waitForCompletion();
-  }
-  return all;
-}
 
 describe('worker death', () => {
   const channel = DmaChannel.open(fabric, { slots: 256 });
@@ -41,7 +34,7 @@ describe('worker death', () => {
     ring.submit();
     await waitUntil(() => ring.served > 10);
     expect(await channel.killWorker()).toBe(true);
-    const completions = await gatherAll(ring, N);
+    const completions = await gatherCompletions(ring, N);
     expect(completions).toHaveLength(N);
     expect(completions.map((c) => c.index)).toEqual(jobs.map((_, i) => (completions[0]!.index + i) & 0xffff));
     const names = completions.map((c) => c.statusName);
@@ -70,7 +63,7 @@ describe('worker death', () => {
     const dst = arena.base + 199 * MiB, src = arena.base;
     ring.enqueueCopy(dst, src, 4096);
     ring.submit();
-    const [after] = await gatherAll(ring, 1);
+    const [after] = await gatherCompletions(ring, 1);
     expect(after!.statusName).toBe('SUCCESS');
     expect(ring.serverThreadId).not.toBe(firstThread);
     arena.copied(dst, src, 4096);
@@ -91,7 +84,7 @@ describe('worker death', () => {
     const source = arena.bytes.slice(0, seg);
     await waitUntil(() => Buffer.compare(first, source) === 0);
     await channel.killWorker();
-    const completions = await gatherAll(ring, 8);
+    const completions = await gatherCompletions(ring, 8);
     const fault = completions.find((c) => c.statusName === 'FAULT');
     expect(fault).toBeDefined();
     expect(fault!.bytesCompleted % seg).toBe(0);
