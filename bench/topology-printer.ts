@@ -11,8 +11,8 @@ function secondaryOf(d: DeviceSpec): number | undefined {
   return d.secondaryBus ?? (d.children && d.children.length > 0 ? busOf(d.children[0]!.bdf) : undefined);
 }
 
-// Highest bus number below each bridge (its subordinate bus), computed bottom-up without recursion.
-function subordinates(spec: TopologySpec): Map<DeviceSpec, number> {
+// Every device of a description, parents before their children, walked without recursion.
+function preorder(spec: TopologySpec): DeviceSpec[] {
   const order: DeviceSpec[] = [];
   const stack: DeviceSpec[] = spec.hostBridges.flatMap((hb) => hb.devices);
   while (stack.length > 0) {
@@ -20,6 +20,12 @@ function subordinates(spec: TopologySpec): Map<DeviceSpec, number> {
     order.push(d);
     if (d.children) stack.push(...d.children);
   }
+  return order;
+}
+
+// Highest bus number below each bridge (its subordinate bus), computed bottom-up without recursion.
+function subordinates(spec: TopologySpec): Map<DeviceSpec, number> {
+  const order = preorder(spec);
   const sub = new Map<DeviceSpec, number>();
   for (let i = order.length - 1; i >= 0; i--) {
     const d = order[i]!;
@@ -122,13 +128,7 @@ function sizeText(bytes: number): string {
 /** lspci -vvvnn text of a description, devices in bus order as lspci sorts them. `-D` domains are printed when any segment is not 0. */
 export function printDump(spec: TopologySpec): string {
   const sub = subordinates(spec);
-  const all: DeviceSpec[] = [];
-  const stack: DeviceSpec[] = spec.hostBridges.flatMap((hb) => hb.devices);
-  while (stack.length > 0) {
-    const d = stack.pop()!;
-    all.push(d);
-    if (d.children) stack.push(...d.children);
-  }
+  const all = preorder(spec);
   all.sort((a, b) => (a.bdf < b.bdf ? -1 : a.bdf > b.bdf ? 1 : 0));
   const domains = spec.hostBridges.some((hb) => hb.segment !== 0);
   const out: string[] = [];
