@@ -44,4 +44,19 @@ describe('capture options', () => {
       expect(seen).toEqual(want);
     });
   }
+
+  it('a source is read by one call at a time: a second read while the first runs is refused and takes nothing from it', async () => {
+    const n = rng.int(50, 500);
+    const text = Array.from({ length: n }, (_, i) => line(i, 'dma_unmap_phys')).join('');
+    for (const [first, second] of [[readCapture, readCapture], [readCaptureInWorker, readCapture], [readCapture, readCaptureInWorker]] as const) {
+      const source = Readable.from([text.slice(0, text.length >> 1), text.slice(text.length >> 1)]);
+      const events: number[] = [];
+      const reading = first(source, (_e, lineNo) => { events.push(lineNo); });
+      await expect(second(source, () => {})).rejects.toMatchObject({ code: 'ERR_INVALID_STATE', state: 'reading', argument: 'source' });
+      expect((await reading).events).toBe(n);
+      expect(events).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+      // Once the first read has settled the source may be read again (an ended stream holds nothing).
+      await expect(readCapture(source, () => {})).resolves.toMatchObject({ events: 0 });
+    }
+  });
 });

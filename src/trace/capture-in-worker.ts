@@ -6,7 +6,8 @@
 import { Worker } from 'node:worker_threads';
 import { errorFromJSON, InvalidArgumentError, TraceParseError, WorkerDiedError, type PlainError } from '../errors.js';
 import type { CaptureOptions, CaptureSource, CaptureSummary } from './capture.js';
-import { snapshotCaptureOptions } from './capture-options.js';
+import { snapshotCaptureOptions, type CaptureOptionsSnapshot } from './capture-options.js';
+import { claimSource, releaseSource } from './capture-source.js';
 import { EventDecoder, type EventBatch } from './event-codec.js';
 import type { TraceEvent } from './events.js';
 
@@ -36,15 +37,22 @@ type Inbox = WorkerReply | { readonly t: 'crash'; readonly error: unknown };
  * the lines parsed on a worker thread. Rejects as readCapture() does: ERR_TRACE_PARSE with the
  * line number for a malformed line (after every event before it was handed to onEvent), unless
  * `lenient`; ERR_INVALID_ARGUMENT for a source that is not async-iterable, fails, or yields neither
- * text nor bytes; whatever onEvent throws (the source is closed then). The worker is gone when
+ * text nor bytes; ERR_INVALID_STATE while another call reads the same source; whatever onEvent
+ * throws (the source is closed then). The worker is gone when
  * the promise settles.
  */
 export async function readCaptureInWorker(source: CaptureSource, onEvent: (event: TraceEvent, line: number) => void | Promise<void>, options?: CaptureOptions): Promise<CaptureSummary> {
-  if (source === null || typeof source !== 'object' || typeof (source as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== 'function') {
-    throw new InvalidArgumentError('source must be a readable stream or an async iterable of chunks', { argument: 'source' });
-  }
   if (typeof onEvent !== 'function') throw new InvalidArgumentError('onEvent must be a function', { argument: 'onEvent' });
-  const { lenient, onProgress, only, prefilter } = snapshotCaptureOptions(options);
+  const snapshot = snapshotCaptureOptions(options);
+  const chunks = claimSource(source);
+  try {
+    return await readChunksInWorker(chunks, onEvent, snapshot);
+  } finally {
+    releaseSource(source);
+  }
+}
+
+async function readChunksInWorker(chunks: AsyncIterator<unknown>, onEvent: (event: TraceEvent, line: number) => void | Promise<void>, { lenient, onProgress, only, prefilter }: CaptureOptionsSnapshot): Promise<CaptureSummary> {
   const setup: WorkerSetup = { lenient, only: only ? [...only] : undefined, prefilter };
   const worker = new Worker(new URL('./capture-worker.js', import.meta.url), { workerData: setup });
   const inbox: Inbox[] = [];
@@ -69,7 +77,6 @@ export async function readCaptureInWorker(source: CaptureSource, onEvent: (event
   worker.on('exit', (code) => deliver({ t: 'crash', error: new WorkerDiedError(`the capture parser's worker exited (code ${code})`) }));
 
   // Reads the source and posts its chunks, at most MAX_CHUNK_BYTES ahead of the worker.
-  const chunks = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
   let stopped = false;
   let reading = false;
   let pumpDone = false;

@@ -3,7 +3,8 @@
 // trace tool could not format, and (with `lenient`) malformed lines.
 import { InvalidArgumentError, TraceParseError } from '../errors.js';
 import type { TraceEvent } from './events.js';
-import { snapshotCaptureOptions } from './capture-options.js';
+import { snapshotCaptureOptions, type CaptureOptionsSnapshot } from './capture-options.js';
+import { claimSource, releaseSource } from './capture-source.js';
 import { LineKind, TraceLineParser } from './parser.js';
 
 /** The longest line accepted (an old-format dma_map_sg of ~400,000 entries); longer is a parse error. */
@@ -63,14 +64,21 @@ export type CaptureSource = AsyncIterable<string | Uint8Array>;
  * Streams `source`, calling `onEvent` for each dma:/swiotlb: event in order (awaited when it returns
  * a promise). Resolves with the summary. Rejects with TraceParseError (ERR_TRACE_PARSE, with the
  * line number) for a malformed dma:/swiotlb: line unless `lenient`, ERR_INVALID_ARGUMENT for a
- * source that is not async-iterable, and whatever `onEvent` throws.
+ * source that is not async-iterable or bad options, ERR_INVALID_STATE while another call still reads
+ * the same source (it would see only the chunks left over), and whatever `onEvent` throws.
  */
 export async function readCapture(source: CaptureSource, onEvent: (event: TraceEvent, line: number) => void | Promise<void>, options?: CaptureOptions): Promise<CaptureSummary> {
-  if (source === null || typeof source !== 'object' || typeof (source as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== 'function') {
-    throw new InvalidArgumentError('source must be a readable stream or an async iterable of chunks', { argument: 'source' });
-  }
   if (typeof onEvent !== 'function') throw new InvalidArgumentError('onEvent must be a function', { argument: 'onEvent' });
-  const { lenient, onProgress, only, prefilter } = snapshotCaptureOptions(options);
+  const snapshot = snapshotCaptureOptions(options);
+  const chunks = claimSource(source);
+  try {
+    return await readChunks(chunks, onEvent, snapshot);
+  } finally {
+    releaseSource(source);
+  }
+}
+
+async function readChunks(chunks: AsyncIterator<unknown>, onEvent: (event: TraceEvent, line: number) => void | Promise<void>, { lenient, onProgress, only, prefilter }: CaptureOptionsSnapshot): Promise<CaptureSummary> {
   const parser = new TraceLineParser(only);
   const decoder = new TextDecoder('utf-8');
   const eventsByName = new Map<string, { n: number }>();
@@ -150,7 +158,6 @@ export async function readCapture(source: CaptureSource, onEvent: (event: TraceE
   };
 
   // The source's own failures (a file that cannot be read) come back coded; onEvent's pass through as they are.
-  const chunks = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
   const nextChunk = async (): Promise<IteratorResult<unknown>> => {
     try {
       return await chunks.next();

@@ -454,6 +454,7 @@ export function catalogue(r: Rig): Row[] {
     { api: 'readCapture', cls: 'out of range', input: 'a file that cannot be read', code: 'ERR_INVALID_ARGUMENT', run: () => readCapture(createReadStream('/nonexistent-dir/capture.trace'), () => {}) },
     { api: 'readCapture', cls: 'wrong type', input: 'options null', code: 'ERR_INVALID_ARGUMENT', run: () => readCapture(Readable.from(['']), () => {}, any(null)) },
     { api: 'readCapture', cls: 'unknown', input: 'options { lenent: true } (a typo)', code: 'ERR_INVALID_ARGUMENT', run: () => readCapture(Readable.from(['']), () => {}, any({ lenent: true })) },
+    { api: 'readCapture', cls: 'state', input: 'a source another call is still reading', code: 'ERR_INVALID_STATE', run: () => { const source = Readable.from(['']); const first = readCapture(source, () => {}); return readCapture(source, () => {}).finally(() => first); } },
     { api: 'readCapture', cls: 'wrong type', input: "lenient 'yes'", code: 'ERR_INVALID_ARGUMENT', run: () => readCapture(Readable.from(['']), () => {}, { lenient: any('yes') }) },
     { api: 'readCapture', cls: 'wrong type', input: 'onProgress 5', code: 'ERR_INVALID_ARGUMENT', run: () => readCapture(Readable.from(['']), () => {}, { onProgress: any(5) }) },
     { api: 'readCapture', cls: 'wrong type', input: "only 'dma_map_phys' (a string, not a set)", code: 'ERR_INVALID_ARGUMENT', run: () => readCapture(Readable.from(['']), () => {}, { only: any('dma_map_phys') }) },
