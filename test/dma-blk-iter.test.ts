@@ -128,17 +128,26 @@ describe('the block layer DMA iterator', () => {
   });
 
   it('calls do not overlap: next() or unmap() while a segment is being mapped is ERR_INVALID_STATE, and nothing leaks', async () => {
-    const dev = system.device(NVME_FAR, { forceBounce: true });
+    const dev = system.device(NVME_FAR, { forceBounce: true, waitForSpace: Infinity });
     const buf = new GuardedBuffer(system.ram[0]!, rng, 3 * 4096);
     const iter = new BlkDmaIterator(dev, request([{ phys: buf.phys, length: 4096 }, { phys: buf.phys + 8192, length: 4096 }]));
+    // Another device holds the whole pool, so start() waits for space: in flight until it is freed
+    // (a map that finds a slot at once completes before the caller's next line).
+    const holder = system.device(NVME_FAR, { forceBounce: true });
+    const big = new GuardedBuffer(system.ram[0]!, rng, 4 * 256 * 1024);
+    const held = [];
+    for (let i = 0; i < 4; i++) held.push(await holder.mapPhys(big.phys + i * 256 * 1024, 256 * 1024, TO_DEVICE));
+    expect(system.swiotlb.stats().usedSlots).toBe(system.swiotlb.stats().totalSlots);
     const first = iter.start();
     await expect(iter.unmap()).rejects.toMatchObject({ code: 'ERR_INVALID_STATE', state: 'busy' });
     await expect(iter.next()).rejects.toMatchObject({ code: 'ERR_INVALID_STATE' });
+    for (const m of held) await holder.unmapPhys(m.dmaAddress, 256 * 1024, TO_DEVICE);
     expect(await first).not.toBeNull();
     expect(await iter.next()).not.toBeNull();
     await iter.unmap();
     expect(system.swiotlb.stats().usedSlots).toBe(0);
     buf.check();
+    big.check();
   });
 
   it('refuses malformed requests with a code', () => {

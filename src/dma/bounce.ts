@@ -193,17 +193,28 @@ export async function runCopies(ctx: DmaContext, copies: CopyTriple[], placement
 const PLACED = { auto: undefined, worker: { placement: 'worker' }, caller: { placement: 'caller' } } as const;
 
 /**
- * Copies the whole mapping of records[start..end), original → slot (`toSlot`) or back, as one
- * engine op (see runCopies). By default every record.
+ * runCopies(), done at once in this thread when the engine runs such an op inline (placement
+ * 'caller', or 'auto' below its inlineBelow): undefined then, with no promise; otherwise
+ * runCopies()'s promise. A copy done here throws what runCopies() would reject with.
  */
-export function copyRecords(ctx: DmaContext, records: readonly BounceRecord[], toSlot: boolean, placement: Placement = 'auto', start = 0, end = records.length): Promise<void> {
+export function runCopiesNow(ctx: DmaContext, copies: CopyTriple[], placement: Placement = 'auto'): void | Promise<void> {
+  if (copies.length === 0) return;
+  if (placement !== 'worker' && ctx.engine.copyHere(copies, placement)) return;
+  return runCopies(ctx, copies, placement);
+}
+
+/**
+ * Copies the whole mapping of records[start..end), original → slot (`toSlot`) or back, as one
+ * engine op (see runCopiesNow: done at once when it runs in this thread). By default every record.
+ */
+export function copyRecords(ctx: DmaContext, records: readonly BounceRecord[], toSlot: boolean, placement: Placement = 'auto', start = 0, end = records.length): void | Promise<void> {
   // A loop over the range, not a slice and a map with a closure: this runs for every bounced list.
   const copies: CopyTriple[] = new Array(end - start);
   for (let i = start; i < end; i++) {
     const r = records[i]!;
     copies[i - start] = toSlot ? [r.slotOffset, r.origOffset, r.size] : [r.origOffset, r.slotOffset, r.size];
   }
-  return runCopies(ctx, copies, placement);
+  return runCopiesNow(ctx, copies, placement);
 }
 
 /** Throws ERR_INVALID_ARGUMENT naming an address that is not a live bounce mapping of the device. */

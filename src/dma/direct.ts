@@ -7,6 +7,7 @@ import type { PciDevice } from '../pci/index.js';
 import { allocateBounce, allocateBounceWaiting, bounceRecordFor, copyRecords, fromBounce, notBounceMapping, notLive, releaseBounce, runCopies, toBounce, untilIdle, whileBusy, type BounceOwner, type CopyTriple } from './bounce.js';
 import type { BounceRecord, DmaContext } from './context.js';
 import { DMA_ATTR_MMIO, DMA_ATTR_SKIP_CPU_SYNC, deviceReads, deviceWrites, type StreamingDirection } from './direction.js';
+import { isImmediate } from './immediate.js';
 import { isPromise, type DmaMapOps, type MaybePromise, type SegmentRef, type SyncTarget } from './ops.js';
 import { p2pdmaBusAddrMap, P2pdmaMapType, P2pdmaState } from './p2pdma-state.js';
 import type { BounceReason, MappedSegment, MappingKind, SgEntry } from './types.js';
@@ -144,37 +145,76 @@ export function mapSegments(ctx: DmaContext, device: MappingDevice, entries: rea
   return bounceSegments(ctx, device, segments, origOffsets, bounced, direction, signal);
 }
 
-// mapSegments' second pass, for lists with bounced segments: slots, copy-in, then 'live'.
-async function bounceSegments(ctx: DmaContext, device: MappingDevice, segments: Segment[], origOffsets: number[], bounced: number, direction: StreamingDirection, signal: AbortSignal | undefined): Promise<MappedSegment[]> {
-  const n = segments.length;
+// mapSegments' second pass, for lists with bounced segments: slots, copy-in, then 'live'. It runs
+// to the end in this thread, with no promise, when every slot is taken at once and the copy-in is
+// this thread's (a single batch, an engine that copies inline); a wait for space or a batch for a
+// worker goes on in bounceSegmentsAsync from the segment where it arose.
+function bounceSegments(ctx: DmaContext, device: MappingDevice, segments: Segment[], origOffsets: number[], bounced: number, direction: StreamingDirection, signal: AbortSignal | undefined): MaybePromise<MappedSegment[]> {
   const records: BounceRecord[] = [];
-  const inFlight: Promise<void>[] = [];
-  let batchStart = 0;
-  let batchBytes = 0;
-  const tracer = ctx.tracer;
+  if (waitingCopy(ctx) !== 'caller') return bounceSegmentsAsync(ctx, device, segments, origOffsets, bounced, direction, signal, records, 0, 0, undefined);
+  const n = segments.length;
   const owner = device.owner;
   const waits = owner.waitForSpace !== false;
+  let batchBytes = 0;
   try {
     for (let i = 0; i < n; i++) {
       const seg = segments[i]!;
       if (seg.kind !== 'bounced') continue;
-      // models trace_swiotlb_bounced() in swiotlb_map(): before the slot is taken, the original's DMA address.
-      if (tracer !== undefined) tracer.emit({ type: 'bounced', ts: tracer.now(), cpu: device.owner.cpu, device: device.pci.bdf, dmaMask: dmaMaskText(device.dmaBits), devAddr: seg.phys, size: seg.length, force: device.forceBounce ? 'FORCE' : 'NORMAL' });
-      let record = waits
+      // This segment would close a batch for a worker: from here on, asynchronously.
+      if (batchBytes + seg.length >= MAP_COPY_BATCH && records.length + 1 < bounced) {
+        return bounceSegmentsAsync(ctx, device, segments, origOffsets, bounced, direction, signal, records, i, batchBytes, undefined);
+      }
+      traceBounced(ctx, device, seg);
+      const record = waits
         ? allocateBounceWaiting(ctx, owner, seg.phys, origOffsets[i]!, seg.length, direction, signal)
         : allocateBounce(ctx, owner, seg.phys, origOffsets[i]!, seg.length, direction);
-      // Only a wait for space yields here: a slot taken at once keeps the loop going, so the
-      // engine's pump cannot start polling for the first batch before this thread's copy begins.
-      if (isPromise(record)) record = await record;
-      records.push(record);
-      seg.dmaAddress = record.tlbAddr;
-      // models the dma_capable() check swiotlb_map() makes on the bounce address itself.
-      if (!dmaCapable(device, record.tlbAddr, seg.length)) {
-        throw new DmaMappingError(`${device.pci.bdf}: swiotlb addr 0x${record.tlbAddr.toString(16)}+${seg.length} overflow (mask limit 0x${device.dmaLimit.toString(16)})`, { errno: 'EIO', address: record.tlbAddr, length: seg.length });
+      if (isPromise(record)) return bounceSegmentsAsync(ctx, device, segments, origOffsets, bounced, direction, signal, records, i, batchBytes, record);
+      takeSlot(device, seg, record, records);
+      batchBytes += seg.length;
+    }
+    const copied = copyRecords(ctx, records, true, 'caller');
+    if (isPromise(copied)) return copied.then(() => goLive(records, segments), (error: unknown) => release(ctx, records, error));
+  } catch (error) {
+    return release(ctx, records, error);
+  }
+  // Copied in. A caller that takes the answer at once gets live mappings; a promise's caller gets
+  // them live a turn later, so a call made before the promise settles finds them 'mapping'.
+  if (isImmediate()) return goLive(records, segments);
+  return Promise.resolve(segments).then(() => goLive(records, segments));
+}
+
+// bounceSegments from segment `from` on, with the slots taken so far (`records`, `batchBytes` of
+// them not yet in a batch) and, when `pending`, the slot of segment `from` still being waited for
+// (its swiotlb_bounced line written). Each full batch but the last goes to a worker while the next
+// slots are taken; the last (or only) one is copied in this thread.
+async function bounceSegmentsAsync(
+  ctx: DmaContext, device: MappingDevice, segments: Segment[], origOffsets: number[], bounced: number, direction: StreamingDirection, signal: AbortSignal | undefined,
+  records: BounceRecord[], from: number, batchBytes: number, pending: Promise<BounceRecord> | undefined,
+): Promise<MappedSegment[]> {
+  const n = segments.length;
+  const inFlight: Promise<void>[] = [];
+  let batchStart = 0;
+  const owner = device.owner;
+  const waits = owner.waitForSpace !== false;
+  try {
+    for (let i = from; i < n; i++) {
+      const seg = segments[i]!;
+      if (seg.kind !== 'bounced') continue;
+      let record: BounceRecord;
+      if (i === from && pending !== undefined) record = await pending;
+      else {
+        traceBounced(ctx, device, seg);
+        const taken = waits
+          ? allocateBounceWaiting(ctx, owner, seg.phys, origOffsets[i]!, seg.length, direction, signal)
+          : allocateBounce(ctx, owner, seg.phys, origOffsets[i]!, seg.length, direction);
+        // Only a wait for space yields here: a slot taken at once keeps the loop going, so the
+        // engine's pump cannot start polling for the first batch before this thread's copy begins.
+        record = isPromise(taken) ? await taken : taken;
       }
+      takeSlot(device, seg, record, records);
       batchBytes += seg.length;
       if (batchBytes >= MAP_COPY_BATCH && records.length < bounced) {
-        inFlight.push(copyRecords(ctx, records, true, 'worker', batchStart));
+        inFlight.push(Promise.resolve(copyRecords(ctx, records, true, 'worker', batchStart)));
         batchStart = records.length;
         batchBytes = 0;
       }
@@ -184,17 +224,43 @@ async function bounceSegments(ctx: DmaContext, device: MappingDevice, segments: 
     // copy on its workers (inlineBelow 0): handing it to a worker cost the hop and, when the copy
     // outlasted the engine's poll, a wake-up through the event loop (a 128 KiB map: 8 µs at the
     // median and 0.4 ms at the 99th percentile, against 7 and 0.06 here).
-    await copyRecords(ctx, records, true, inFlight.length > 0 ? 'caller' : waitingCopy(ctx), batchStart);
-    await Promise.all(inFlight);
+    const last = copyRecords(ctx, records, true, inFlight.length > 0 ? 'caller' : waitingCopy(ctx), batchStart);
+    if (last !== undefined) await last;
+    if (inFlight.length > 0) await Promise.all(inFlight);
   } catch (error) {
     // No slot may be freed while a worker still writes it.
-    await Promise.allSettled(inFlight);
-    for (const record of records) releaseBounce(ctx, record);
-    throw error;
+    if (inFlight.length > 0) await Promise.allSettled(inFlight);
+    return release(ctx, records, error);
   }
-  // Copied in: from here the device may use the slots, and unmap and sync accept them.
+  return goLive(records, segments);
+}
+
+// models trace_swiotlb_bounced() in swiotlb_map(): before the slot is taken, the original's DMA address.
+function traceBounced(ctx: DmaContext, device: MappingDevice, seg: Segment): void {
+  const tracer = ctx.tracer;
+  if (tracer !== undefined) tracer.emit({ type: 'bounced', ts: tracer.now(), cpu: device.owner.cpu, device: device.pci.bdf, dmaMask: dmaMaskText(device.dmaBits), devAddr: seg.phys, size: seg.length, force: device.forceBounce ? 'FORCE' : 'NORMAL' });
+}
+
+// A slot taken for `seg`: kept in `records` (so a failure frees it) before its address is checked.
+function takeSlot(device: MappingDevice, seg: Segment, record: BounceRecord, records: BounceRecord[]): void {
+  records.push(record);
+  seg.dmaAddress = record.tlbAddr;
+  // models the dma_capable() check swiotlb_map() makes on the bounce address itself.
+  if (!dmaCapable(device, record.tlbAddr, seg.length)) {
+    throw new DmaMappingError(`${device.pci.bdf}: swiotlb addr 0x${record.tlbAddr.toString(16)}+${seg.length} overflow (mask limit 0x${device.dmaLimit.toString(16)})`, { errno: 'EIO', address: record.tlbAddr, length: seg.length });
+  }
+}
+
+// Copied in: from here the device may use the slots, and unmap and sync accept them.
+function goLive(records: readonly BounceRecord[], segments: Segment[]): MappedSegment[] {
   for (const record of records) record.state = 'live';
   return segments;
+}
+
+// A map that failed: every slot it took is freed (nothing copies into them any more), and the error goes on.
+function release(ctx: DmaContext, records: readonly BounceRecord[], error: unknown): never {
+  for (const record of records) releaseBounce(ctx, record);
+  throw error;
 }
 
 /**
@@ -238,7 +304,29 @@ export function unmapSegments(ctx: DmaContext, device: MappingDevice, segments: 
   }
   if (live.length === 0) return;
   for (const record of live) record.state = 'unmapping';
+  if (isImmediate() && live.every(isIdle)) return releaseNow(ctx, live, direction, attrs);
   return releaseSegments(ctx, live, direction, attrs);
+}
+
+function isIdle(record: BounceRecord): boolean {
+  return record.busy === 0;
+}
+
+// releaseSegments() for a caller that takes the answer at once, with no sync in flight: the
+// copy-back (in this thread when the engine copies inline), then the slots freed, in one turn.
+function releaseNow(ctx: DmaContext, live: readonly BounceRecord[], direction: StreamingDirection, attrs: number): MaybePromise<void> {
+  let copied: void | Promise<void> = undefined;
+  try {
+    if (deviceWrites(direction) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) copied = copyRecords(ctx, live, false, waitingCopy(ctx));
+  } catch (error) {
+    for (const record of live) releaseBounce(ctx, record);
+    throw error;
+  }
+  if (copied === undefined) {
+    for (const record of live) releaseBounce(ctx, record);
+    return;
+  }
+  return copied.finally(() => { for (const record of live) releaseBounce(ctx, record); });
 }
 
 // unmapSegments' second half, for the bounce records it claimed: wait for syncs, copy back, free.
@@ -257,7 +345,10 @@ async function releaseSegments(ctx: DmaContext, live: readonly BounceRecord[], d
     }
     if (!waited) await undefined;
     // The copy-back in this thread, which would only wait for a worker (see bounceSegments).
-    if (deviceWrites(direction) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) await copyRecords(ctx, live, false, waitingCopy(ctx));
+    if (deviceWrites(direction) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) {
+      const copied = copyRecords(ctx, live, false, waitingCopy(ctx));
+      if (copied !== undefined) await copied;
+    }
   } finally {
     for (const record of live) releaseBounce(ctx, record);
   }
@@ -291,6 +382,8 @@ export function syncSegments(ctx: DmaContext, device: MappingDevice, segments: r
     touched.push(record);
   }
   if (copies.length === 0) return;
+  // Done here at once, the copy cannot be seen in flight: no unmap can run while it does.
+  if (ctx.engine.copyHere(copies, 'auto')) return;
   return whileBusy(touched, () => runCopies(ctx, copies));
 }
 

@@ -14,6 +14,7 @@ import { DeviceDma } from './device-dma.js';
 import { deviceSettings, type DmaDeviceOptions } from './device-options.js';
 import { directOps, type MappingDevice, type P2pPolicy } from './direct.js';
 import { checkAttrs, checkDirection, DmaDirection, DMA_ATTR_MMIO, DMA_ATTR_SKIP_CPU_SYNC, type StreamingDirection } from './direction.js';
+import { enterImmediate, leaveImmediate } from './immediate.js';
 import { isPromise, type DmaMapOps, type MaybePromise, type SegmentRef, type SyncTarget } from './ops.js';
 import { P2pdmaState, type P2pdmaMapType, type P2pdmaProvider } from './p2pdma-state.js';
 import { tracedOps } from './traced-ops.js';
@@ -164,12 +165,7 @@ export class DmaDevice implements MappingDevice {
    * ERR_MAPPING_STATE (the mapping is not live: its map has not resolved, or another unmap has it).
    */
   async unmapPhys(dmaAddress: number, size: number, direction: StreamingDirection, attrs = 0): Promise<void> {
-    this.#check(direction, attrs, undefined);
-    const ref = segmentRef(dmaAddress, size);
-    const debug = this.#debug;
-    const done = this.#enter(debug
-      ? () => debug.unmap(this, [ref], 'single', 0, direction, async () => this.#ops.unmapPhys(this.#ctx, this, ref, direction, attrs))
-      : () => this.#ops.unmapPhys(this.#ctx, this, ref, direction, attrs));
+    const done = this.#unmapPhys(dmaAddress, size, direction, attrs);
     if (isPromise(done)) await done;
   }
 
@@ -200,35 +196,143 @@ export class DmaDevice implements MappingDevice {
    * codes of mapPhys() say which).
    */
   async mapSg(entries: readonly SgEntry[], direction: StreamingDirection, attrs = 0, signal?: AbortSignal): Promise<MappedSg> {
+    const mapped = this.#mapSg(entries, direction, attrs, signal);
+    return isPromise(mapped) ? await mapped : mapped;
+  }
+
+  /** dma_unmap_sg(): takes back what mapSg returned (read once). Rejects as unmapPhys() does, changing nothing. */
+  async unmapSg(sg: MappedSg, direction: StreamingDirection, attrs = 0): Promise<void> {
+    const done = this.#unmapSg(sg, direction, attrs);
+    if (isPromise(done)) await done;
+  }
+
+  /** dma_sync_sg_for_cpu(). */
+  async syncSgForCpu(sg: MappedSg, direction: StreamingDirection): Promise<void> {
+    const done = this.#syncSgAny(sg, direction, 'cpu');
+    if (isPromise(done)) await done;
+  }
+
+  /** dma_sync_sg_for_device(). */
+  async syncSgForDevice(sg: MappedSg, direction: StreamingDirection): Promise<void> {
+    const done = this.#syncSgAny(sg, direction, 'device');
+    if (isPromise(done)) await done;
+  }
+
+  // The calls below are the ones above without their promise: each returns its answer at once when
+  // it has nothing to copy to a worker or wait for, else a promise, and throws (rather than rejects)
+  // what the call above rejects with. Same checks, dma-debug and trace; for callers that make one
+  // call after another on a hot path (replayCapture()), where a promise and a microtask per call
+  // were a fifth of the cost. As the answer comes at once, a bounce mapping is live, and an unmap's
+  // slots are free, when the call returns (the calls above keep a turn in between: src/dma/immediate.ts).
+
+  /** @internal mapPhys() without its promise when none is needed (see above). */
+  mapPhysNow(phys: number, size: number, direction: StreamingDirection, attrs = 0): MaybePromise<MappedSegment> {
+    const was = enterImmediate();
+    try {
+      this.#check(direction, attrs, undefined);
+      return this.#mapRange(entry(phys, size), direction, attrs, undefined);
+    } finally {
+      leaveImmediate(was);
+    }
+  }
+
+  /** @internal unmapPhys() without its promise when none is needed. */
+  unmapPhysNow(dmaAddress: number, size: number, direction: StreamingDirection, attrs = 0): MaybePromise<void> {
+    const was = enterImmediate();
+    try {
+      return this.#unmapPhys(dmaAddress, size, direction, attrs);
+    } finally {
+      leaveImmediate(was);
+    }
+  }
+
+  /** @internal mapSg() without its promise when none is needed. */
+  mapSgNow(entries: readonly SgEntry[], direction: StreamingDirection, attrs = 0): MaybePromise<MappedSg> {
+    const was = enterImmediate();
+    try {
+      return this.#mapSg(entries, direction, attrs, undefined);
+    } finally {
+      leaveImmediate(was);
+    }
+  }
+
+  /** @internal unmapSg() without its promise when none is needed. */
+  unmapSgNow(sg: MappedSg, direction: StreamingDirection, attrs = 0): MaybePromise<void> {
+    const was = enterImmediate();
+    try {
+      return this.#unmapSg(sg, direction, attrs);
+    } finally {
+      leaveImmediate(was);
+    }
+  }
+
+  /** @internal syncSingleForCpu() / syncSingleForDevice() without the promise when none is needed. */
+  syncSingleNow(dmaAddress: number, size: number, direction: StreamingDirection, target: SyncTarget): MaybePromise<void> {
+    const was = enterImmediate();
+    try {
+      return this.#syncSingleAny(dmaAddress, size, direction, target);
+    } finally {
+      leaveImmediate(was);
+    }
+  }
+
+  /** @internal syncSgForCpu() / syncSgForDevice() without the promise when none is needed. */
+  syncSgNow(sg: MappedSg, direction: StreamingDirection, target: SyncTarget): MaybePromise<void> {
+    const was = enterImmediate();
+    try {
+      return this.#syncSgAny(sg, direction, target);
+    } finally {
+      leaveImmediate(was);
+    }
+  }
+
+  #unmapPhys(dmaAddress: number, size: number, direction: StreamingDirection, attrs: number): MaybePromise<void> {
+    this.#check(direction, attrs, undefined);
+    const ref = segmentRef(dmaAddress, size);
+    const debug = this.#debug;
+    return this.#enter(debug
+      ? () => debug.unmap(this, [ref], 'single', 0, direction, async () => this.#ops.unmapPhys(this.#ctx, this, ref, direction, attrs))
+      : () => this.#ops.unmapPhys(this.#ctx, this, ref, direction, attrs));
+  }
+
+  #mapSg(entries: readonly SgEntry[], direction: StreamingDirection, attrs: number, signal: AbortSignal | undefined): MaybePromise<MappedSg> {
     this.#check(direction, attrs, signal);
     const checked = sgEntries(entries);
     const debug = this.#debug;
     const mapped = this.#enter(debug
       ? () => debug.map(this, 'sg', direction, attrs, async () => this.#ops.mapSg(this.#ctx, this, checked, direction, attrs, signal), (s) => this.#undo(s, direction))
       : () => this.#ops.mapSg(this.#ctx, this, checked, direction, attrs, signal));
-    const segments = isPromise(mapped) ? await mapped : mapped;
-    return { direction, nents: checked.length, segments };
+    const nents = checked.length;
+    return isPromise(mapped) ? mapped.then((segments) => ({ direction, nents, segments })) : { direction, nents, segments: mapped };
   }
 
-  /** dma_unmap_sg(): takes back what mapSg returned (read once). Rejects as unmapPhys() does, changing nothing. */
-  async unmapSg(sg: MappedSg, direction: StreamingDirection, attrs = 0): Promise<void> {
+  #unmapSg(sg: MappedSg, direction: StreamingDirection, attrs: number): MaybePromise<void> {
     this.#check(direction, attrs, undefined);
     const { nents, refs } = mappedSg(sg);
     const debug = this.#debug;
-    const done = this.#enter(debug
+    return this.#enter(debug
       ? () => debug.unmap(this, refs, 'sg', nents, direction, async () => this.#ops.unmapSg(this.#ctx, this, refs, direction, attrs))
       : () => this.#ops.unmapSg(this.#ctx, this, refs, direction, attrs));
-    if (isPromise(done)) await done;
   }
 
-  /** dma_sync_sg_for_cpu(). */
-  syncSgForCpu(sg: MappedSg, direction: StreamingDirection): Promise<void> {
-    return this.#syncSg(sg, direction, 'cpu');
+  #syncSingleAny(dmaAddress: number, size: number, direction: StreamingDirection, target: SyncTarget): MaybePromise<void> {
+    this.#check(direction, 0, undefined);
+    checkTarget(target);
+    const ref = segmentRef(dmaAddress, size);
+    const debug = this.#debug;
+    return this.#enter(debug
+      ? () => debug.sync(this, [ref], 'single', 0, direction, target === 'cpu', async () => this.#ops.syncSingle(this.#ctx, this, ref, direction, target))
+      : () => this.#ops.syncSingle(this.#ctx, this, ref, direction, target));
   }
 
-  /** dma_sync_sg_for_device(). */
-  syncSgForDevice(sg: MappedSg, direction: StreamingDirection): Promise<void> {
-    return this.#syncSg(sg, direction, 'device');
+  #syncSgAny(sg: MappedSg, direction: StreamingDirection, target: SyncTarget): MaybePromise<void> {
+    this.#check(direction, 0, undefined);
+    checkTarget(target);
+    const { nents, refs } = mappedSg(sg);
+    const debug = this.#debug;
+    return this.#enter(debug
+      ? () => debug.sync(this, refs, 'sg', nents, direction, target === 'cpu', async () => this.#ops.syncSg(this.#ctx, this, refs, direction, target))
+      : () => this.#ops.syncSg(this.#ctx, this, refs, direction, target));
   }
 
   /**
@@ -359,22 +463,7 @@ export class DmaDevice implements MappingDevice {
   }
 
   async #syncSingle(dmaAddress: number, size: number, direction: StreamingDirection, target: SyncTarget): Promise<void> {
-    this.#check(direction, 0, undefined);
-    const ref = segmentRef(dmaAddress, size);
-    const debug = this.#debug;
-    const done = this.#enter(debug
-      ? () => debug.sync(this, [ref], 'single', 0, direction, target === 'cpu', async () => this.#ops.syncSingle(this.#ctx, this, ref, direction, target))
-      : () => this.#ops.syncSingle(this.#ctx, this, ref, direction, target));
-    if (isPromise(done)) await done;
-  }
-
-  async #syncSg(sg: MappedSg, direction: StreamingDirection, target: SyncTarget): Promise<void> {
-    this.#check(direction, 0, undefined);
-    const { nents, refs } = mappedSg(sg);
-    const debug = this.#debug;
-    const done = this.#enter(debug
-      ? () => debug.sync(this, refs, 'sg', nents, direction, target === 'cpu', async () => this.#ops.syncSg(this.#ctx, this, refs, direction, target))
-      : () => this.#ops.syncSg(this.#ctx, this, refs, direction, target));
+    const done = this.#syncSingleAny(dmaAddress, size, direction, target);
     if (isPromise(done)) await done;
   }
 
@@ -410,6 +499,10 @@ export class DmaDevice implements MappingDevice {
     checkAttrs(attrs);
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError('signal must be an AbortSignal', { argument: 'signal' });
   }
+}
+
+function checkTarget(target: unknown): asserts target is SyncTarget {
+  if (target !== 'cpu' && target !== 'device') throw new InvalidArgumentError(`target must be 'cpu' or 'device', got ${String(target)}`, { argument: 'target' });
 }
 
 // models the refusal in dma_map_page_attrs(): MMIO has no struct page.

@@ -310,6 +310,37 @@ export class CopyEngine {
     return this.#submit((ring) => ring.enqueueCopyTable(owned), () => total, op, { owned });
   }
 
+  /**
+   * @internal For a caller that would only wait for the copy (the DMA mapper's bounce copies):
+   * runs the [dst, src, len] segments in order in this thread, now, when the engine runs such an op
+   * inline (placement 'caller', or 'auto' with the total below inlineBelow), and returns true;
+   * returns false, copying nothing, when it would go to a worker (use copySg()). Throws, copying
+   * nothing, what copySg() rejects with: ERR_ENGINE_CLOSED, ERR_INVALID_ARGUMENT, ERR_COPY_FAILED.
+   */
+  copyHere(segments: readonly (readonly [number, number, number])[], placement: 'auto' | 'caller'): boolean {
+    if (this.#state !== 'open') throw new EngineClosedError('the copy engine is closed');
+    const count = segments.length;
+    let total = 0;
+    for (let i = 0; i < count; i++) {
+      const [dst, src, len] = segments[i]!;
+      if (!isU32(dst) || !isU32(src) || !isU32(len)) throw notU32({ [`segments[${i}].dst`]: dst, [`segments[${i}].src`]: src, [`segments[${i}].len`]: len })!;
+      total += len;
+    }
+    if (!this.#inline(total, placement)) return false;
+    for (let i = 0; i < count; i++) {
+      const [dst, src, len] = segments[i]!;
+      const fault = this.#badRange(src, len, Status.INVALID_SRC) ?? this.#badRange(dst, len, Status.INVALID_DST);
+      if (fault) throw fault;
+    }
+    const raw = this.fabric.kernels.raw;
+    for (let i = 0; i < count; i++) {
+      const [dst, src, len] = segments[i]!;
+      raw.copy(dst, src, len);
+    }
+    this.#stats.inline++;
+    return true;
+  }
+
   #copyTable(table: SgTable, op: OpConfig): Promise<number> {
     if (table.released) return Promise.reject(new InvalidStateError('the table was released', { argument: 'segments' }));
     if (table.fabric !== this.fabric) return Promise.reject(new InvalidArgumentError("the table lives in another fabric's scratch area", { argument: 'segments' }));
