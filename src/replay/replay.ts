@@ -2,13 +2,13 @@
 // masks the capture names; each run then streams the capture again and makes every map, unmap
 // and sync call of every device, in order, on a DmaSystem built for the run's configuration.
 import { InvalidArgumentError, TraceReplayError } from '../errors.js';
-import { DmaSystem, mapErrno, type DmaDevice, type IommuMode, type MappedSg, type SgEntry, type StreamingDirection } from '../dma/index.js';
+import { DmaSystem, mapErrno, type DmaDevice, type IommuMode, type MappedSegment, type MappedSg, type SgEntry, type StreamingDirection } from '../dma/index.js';
 import { buildTopology, type Topology } from '../pci/index.js';
 import { DEFAULT_TOPOLOGY } from '../dma/index.js';
 import { parseSize, type Size } from '../size.js';
 import { readCaptureInWorker } from '../trace/capture-in-worker.js';
 import { snapshotReplayOptions, type ReplayOptionsSnapshot } from './replay-options.js';
-import { readCapture, TRACE_MAPPING_ERROR, type CaptureSource, type CaptureSummary, type TraceEvent, type TraceOptions, type TraceSink, type TraceSpec, TRACE_ATTR_MMIO } from '../trace/index.js';
+import { readCapture, TRACE_MAPPING_ERROR, type CaptureSource, type CaptureSummary, type TraceEvent, type MapEvent, type MapSgEvent, type MapSgErrEvent, type TraceOptions, type TraceSink, type TraceSpec, TRACE_ATTR_MMIO } from '../trace/index.js';
 import { PageCollector, REPLAY_PAGE, type AddressPlan } from './address-map.js';
 import { addFigures, emptyFigures, type PoolOccupancySample, type ReplayDeviceReport, type ReplayFigures, type ReplayFullEvent, type ReplayRun, type UnmatchedCall } from './report.js';
 
@@ -338,8 +338,11 @@ async function runOne(
     sample(ts);
   };
 
+  // Each event's calls are made with the device's promise-free entry points (mapPhysNow() and the
+  // rest): a call that copies nothing answers at once, and the handler returns a promise only
+  // when a call did (a bounce), so most events cost no promise and no microtask.
   const hints = new BounceHints();
-  const onEvent = async (event: TraceEvent, line: number): Promise<void> => {
+  const onEvent = (event: TraceEvent, line: number): void | Promise<void> => {
     now = event.ts;
     if (notes) {
       const count = notes.deviceEvents.get(event.device);
@@ -357,36 +360,7 @@ async function runOne(
         r.calls++;
         r.maps++;
         r.bytes += event.size;
-        // A captured machine's MMIO range placed in the provider's BAR is mapped as that BAR's memory
-        // without DMA_ATTR_MMIO, so the topology's P2P route decides it (pci_p2pdma_state() before
-        // dma_map_phys() in a driver); MMIO at the model's own BAR addresses (a trace the model wrote)
-        // keeps it, and dma_map_resource (before 6.18) is MMIO without the attribute.
-        const mmio = isMmio(event);
-        const placed = mmio && mmioPlan !== undefined && !mmioPlan.isIdentity(event.physAddr);
-        const phys = (placed ? mmioPlan! : plan).translate(event.physAddr);
-        const attrs = placed ? event.attrs & MODEL_ATTRS & ~TRACE_ATTR_MMIO : (event.attrs & MODEL_ATTRS) | (mmio ? TRACE_ATTR_MMIO : 0);
-        let mapped;
-        try {
-          mapped = await s.device.mapPhys(phys < 0 ? event.physAddr : phys, event.size, event.dir as StreamingDirection, attrs);
-        } catch (error) {
-          failed(s, error, event.ts, event.size, line);
-          if (event.dmaAddr !== TRACE_MAPPING_ERROR) pushLive(s.live, event.dmaAddr, { modelDma: -1, size: event.size, bounced: 0, attrs, below: undefined });
-          return;
-        }
-        const bounced = mapped.kind === 'bounced' ? event.size : 0;
-        if (bounced > 0) {
-          r.bytesBounced += bounced;
-          hold(s, bounced, event.ts);
-        }
-        if (event.dmaAddr === TRACE_MAPPING_ERROR) {
-          // The driver saw a failure and never unmaps: undo at once.
-          r.mappedWhereCaptureFailed++;
-          await s.device.unmapPhys(mapped.dmaAddress, event.size, event.dir as StreamingDirection, attrs);
-          if (bounced > 0) hold(s, -bounced, event.ts);
-          return;
-        }
-        pushLive(s.live, event.dmaAddr, { modelDma: mapped.dmaAddress, size: event.size, bounced, attrs, below: undefined });
-        return;
+        return replayMap(s, event, line);
       }
       case 'unmap': {
         r.calls++;
@@ -394,56 +368,21 @@ async function runOne(
         const m = popLive(s.live, event.dmaAddr);
         if (!m) return unmatchedCall(s, unmatched, line, 'unmap', event.dmaAddr);
         if (m.modelDma < 0) return; // its map failed in the model
+        // The common case written out (no closures): the unmap answers at once.
+        let done: void | Promise<void> = undefined;
         try {
-          await s.device.unmapPhys(m.modelDma, m.size, event.dir as StreamingDirection, (event.attrs & MODEL_ATTRS & ~TRACE_ATTR_MMIO) | (m.attrs & TRACE_ATTR_MMIO));
+          done = s.device.unmapPhysNow(m.modelDma, m.size, event.dir as StreamingDirection, (event.attrs & MODEL_ATTRS & ~TRACE_ATTR_MMIO) | (m.attrs & TRACE_ATTR_MMIO));
         } catch (error) {
           failed(s, error, event.ts, m.size, line);
         }
-        if (m.bounced > 0) hold(s, -m.bounced, event.ts);
-        return;
+        if (isThenable(done)) return done.then(() => unmapped(s, m, event.ts), (error: unknown) => { failed(s, error, event.ts, m.size, line); unmapped(s, m, event.ts); });
+        return unmapped(s, m, event.ts);
       }
       case 'map_sg':
       case 'map_sg_err': {
         r.calls++;
         r.maps++;
-        const exact = event.type === 'map_sg' && event.nents === event.ents && !event.truncated;
-        const lengths = sgErrLengths ?? entryLengths(event.physAddrs, event.type === 'map_sg' ? event.sizes : [], exact);
-        const entries: SgEntry[] = event.physAddrs.map((p, i) => {
-          const phys = plan.translate(p);
-          return { phys: phys < 0 ? p : phys, length: lengths[i]! };
-        });
-        const bytes = lengths.reduce((a, b) => a + b, 0);
-        r.bytes += bytes;
-        const key = sgKey(event.physAddrs);
-        let sg: MappedSg;
-        try {
-          if (entries.length === 0) throw new InvalidArgumentError('an empty scatterlist', { argument: 'entries' });
-          sg = await s.device.mapSg(entries, event.dir as StreamingDirection, event.attrs & MODEL_ATTRS);
-        } catch (error) {
-          failed(s, error, event.ts, bytes, line);
-          if (event.type === 'map_sg') {
-            const live: LiveSg = { sg: undefined, tracedDma0: event.dmaAddrs[0] ?? -1, bytes, bounced: 0 };
-            push(s.liveSg, key, live);
-            if (event.dmaAddrs.length > 0) push(s.sgByDma, event.dmaAddrs[0]!, live);
-          }
-          return;
-        }
-        let bounced = 0;
-        for (const seg of sg.segments) if (seg.kind === 'bounced') bounced += seg.length;
-        if (bounced > 0) {
-          r.bytesBounced += bounced;
-          hold(s, bounced, event.ts);
-        }
-        if (event.type === 'map_sg_err') {
-          r.mappedWhereCaptureFailed++;
-          await s.device.unmapSg(sg, event.dir as StreamingDirection, event.attrs & MODEL_ATTRS);
-          if (bounced > 0) hold(s, -bounced, event.ts);
-          return;
-        }
-        const live: LiveSg = { sg, tracedDma0: event.dmaAddrs[0] ?? -1, bytes, bounced };
-        push(s.liveSg, key, live);
-        if (event.dmaAddrs.length > 0) push(s.sgByDma, event.dmaAddrs[0]!, live);
-        return;
+        return replayMapSg(s, event, sgErrLengths, line);
       }
       case 'unmap_sg': {
         r.calls++;
@@ -456,14 +395,13 @@ async function runOne(
           if (at >= 0) byDma.splice(at, 1);
           if (byDma.length === 0) s.sgByDma.delete(live.tracedDma0);
         }
-        if (!live.sg) return;
-        try {
-          await s.device.unmapSg(live.sg, event.dir as StreamingDirection, event.attrs & MODEL_ATTRS);
-        } catch (error) {
+        const sg = live.sg;
+        if (!sg) return;
+        const release = () => { if (live.bounced > 0) hold(s, -live.bounced, event.ts); };
+        return settle(() => s.device.unmapSgNow(sg, event.dir as StreamingDirection, event.attrs & MODEL_ATTRS), release, (error) => {
           failed(s, error, event.ts, live.bytes, line);
-        }
-        if (live.bounced > 0) hold(s, -live.bounced, event.ts);
-        return;
+          release();
+        });
       }
       case 'sync_single': {
         r.calls++;
@@ -472,13 +410,7 @@ async function runOne(
         if (!found) return unmatchedSync(s, unmatched, line, event.type, event.dmaAddr);
         if (found.live.modelDma < 0) return;
         const dma = found.live.modelDma + (event.dmaAddr - found.start);
-        try {
-          if (event.target === 'cpu') await s.device.syncSingleForCpu(dma, event.size, event.dir as StreamingDirection);
-          else await s.device.syncSingleForDevice(dma, event.size, event.dir as StreamingDirection);
-        } catch (error) {
-          failed(s, error, event.ts, event.size, line);
-        }
-        return;
+        return settle(() => s.device.syncSingleNow(dma, event.size, event.dir as StreamingDirection, event.target), noop, (error) => failed(s, error, event.ts, event.size, line));
       }
       case 'sync_sg': {
         r.calls++;
@@ -486,16 +418,96 @@ async function runOne(
         const list = s.sgByDma.get(event.dmaAddrs[0] ?? -1);
         const live = list?.[list.length - 1];
         if (!live) return unmatchedSync(s, unmatched, line, event.type, event.dmaAddrs[0] ?? -1);
-        if (!live.sg) return;
-        try {
-          if (event.target === 'cpu') await s.device.syncSgForCpu(live.sg, event.dir as StreamingDirection);
-          else await s.device.syncSgForDevice(live.sg, event.dir as StreamingDirection);
-        } catch (error) {
-          failed(s, error, event.ts, live.bytes, line);
-        }
-        return;
+        const sg = live.sg;
+        if (!sg) return;
+        return settle(() => s.device.syncSgNow(sg, event.dir as StreamingDirection, event.target), noop, (error) => failed(s, error, event.ts, live.bytes, line));
       }
     }
+  };
+
+  const replayMap = (s: DeviceState, event: MapEvent, line: number): void | Promise<void> => {
+    // A captured machine's MMIO range placed in the provider's BAR is mapped as that BAR's memory
+    // without DMA_ATTR_MMIO, so the topology's P2P route decides it (pci_p2pdma_state() before
+    // dma_map_phys() in a driver); MMIO at the model's own BAR addresses (a trace the model wrote)
+    // keeps it, and dma_map_resource (before 6.18) is MMIO without the attribute.
+    const mmio = isMmio(event);
+    const placed = mmio && mmioPlan !== undefined && !mmioPlan.isIdentity(event.physAddr);
+    const phys = (placed ? mmioPlan! : plan).translate(event.physAddr);
+    const attrs = placed ? event.attrs & MODEL_ATTRS & ~TRACE_ATTR_MMIO : (event.attrs & MODEL_ATTRS) | (mmio ? TRACE_ATTR_MMIO : 0);
+    // The common case written out (no closures): the map answers at once.
+    let mapped: MappedSegment | Promise<MappedSegment>;
+    try {
+      mapped = s.device.mapPhysNow(phys < 0 ? event.physAddr : phys, event.size, event.dir as StreamingDirection, attrs);
+    } catch (error) {
+      return mapFailed(s, event, attrs, error, line);
+    }
+    if (isThenable(mapped)) return mapped.then((m) => mapDone(s, event, attrs, m), (error: unknown) => mapFailed(s, event, attrs, error, line));
+    return mapDone(s, event, attrs, mapped);
+  };
+
+  const mapDone = (s: DeviceState, event: MapEvent, attrs: number, mapped: MappedSegment): void | Promise<void> => {
+    const r = s.report;
+    const bounced = mapped.kind === 'bounced' ? event.size : 0;
+    if (bounced > 0) {
+      r.bytesBounced += bounced;
+      hold(s, bounced, event.ts);
+    }
+    if (event.dmaAddr === TRACE_MAPPING_ERROR) {
+      // The driver saw a failure and never unmaps: undo at once.
+      r.mappedWhereCaptureFailed++;
+      return settle(() => s.device.unmapPhysNow(mapped.dmaAddress, event.size, event.dir as StreamingDirection, attrs), () => { if (bounced > 0) hold(s, -bounced, event.ts); });
+    }
+    pushLive(s.live, event.dmaAddr, { modelDma: mapped.dmaAddress, size: event.size, bounced, attrs, below: undefined });
+  };
+
+  const mapFailed = (s: DeviceState, event: MapEvent, attrs: number, error: unknown, line: number): void => {
+    failed(s, error, event.ts, event.size, line);
+    if (event.dmaAddr !== TRACE_MAPPING_ERROR) pushLive(s.live, event.dmaAddr, { modelDma: -1, size: event.size, bounced: 0, attrs, below: undefined });
+  };
+
+  // After a single mapping's unmap (done or failed): its bounce slots no longer count as held.
+  const unmapped = (s: DeviceState, m: Live, ts: number): void => {
+    if (m.bounced > 0) hold(s, -m.bounced, ts);
+  };
+
+  const replayMapSg = (s: DeviceState, event: MapSgEvent | MapSgErrEvent, sgErrLengths: number[] | undefined, line: number): void | Promise<void> => {
+    const r = s.report;
+    const exact = event.type === 'map_sg' && event.nents === event.ents && !event.truncated;
+    const lengths = sgErrLengths ?? entryLengths(event.physAddrs, event.type === 'map_sg' ? event.sizes : [], exact);
+    const entries: SgEntry[] = event.physAddrs.map((p, i) => {
+      const phys = plan.translate(p);
+      return { phys: phys < 0 ? p : phys, length: lengths[i]! };
+    });
+    const bytes = lengths.reduce((a, b) => a + b, 0);
+    r.bytes += bytes;
+    const key = sgKey(event.physAddrs);
+    const dir = event.dir as StreamingDirection;
+    const attrs = event.attrs & MODEL_ATTRS;
+    return settle(() => {
+      if (entries.length === 0) throw new InvalidArgumentError('an empty scatterlist', { argument: 'entries' });
+      return s.device.mapSgNow(entries, dir, attrs);
+    }, (sg) => {
+      let bounced = 0;
+      for (const seg of sg.segments) if (seg.kind === 'bounced') bounced += seg.length;
+      if (bounced > 0) {
+        r.bytesBounced += bounced;
+        hold(s, bounced, event.ts);
+      }
+      if (event.type === 'map_sg_err') {
+        r.mappedWhereCaptureFailed++;
+        return settle(() => s.device.unmapSgNow(sg, dir, attrs), () => { if (bounced > 0) hold(s, -bounced, event.ts); });
+      }
+      const live: LiveSg = { sg, tracedDma0: event.dmaAddrs[0] ?? -1, bytes, bounced };
+      push(s.liveSg, key, live);
+      if (event.dmaAddrs.length > 0) push(s.sgByDma, event.dmaAddrs[0]!, live);
+    }, (error) => {
+      failed(s, error, event.ts, bytes, line);
+      if (event.type === 'map_sg') {
+        const live: LiveSg = { sg: undefined, tracedDma0: event.dmaAddrs[0] ?? -1, bytes, bounced: 0 };
+        push(s.liveSg, key, live);
+        if (event.dmaAddrs.length > 0) push(s.sgByDma, event.dmaAddrs[0]!, live);
+      }
+    });
   };
 
   let summary: CaptureSummary;
@@ -570,13 +582,21 @@ class Occupancy {
  */
 class BounceHints {
   readonly #recent = new Map<string, { devAddr: number; size: number }[]>();
+  // Hints held over all devices. A device's list is emptied, not deleted: a Map that shrinks to
+  // nothing and grows again after every bounce reallocated its table each time.
+  #held = 0;
 
   note(device: string, devAddr: number, size: number): void {
     push(this.#recent, device, { devAddr, size });
+    this.#held++;
   }
 
   clear(device: string): void {
-    if (this.#recent.size > 0) this.#recent.delete(device);
+    if (this.#held === 0) return;
+    const list = this.#recent.get(device);
+    if (list === undefined || list.length === 0) return;
+    this.#held -= list.length;
+    list.length = 0;
   }
 
   lengths(device: string, physAddrs: readonly number[]): number[] {
@@ -607,6 +627,29 @@ function withClock(spec: TraceSpec, clock: () => number): TraceSpec {
   if (typeof spec === 'function' || spec === 'iterator' || typeof (spec as { write?: unknown }).write === 'function') return { sink: spec as TraceSink, clock };
   return (spec as TraceOptions).clock === undefined ? { ...(spec as TraceOptions), clock } : spec;
 }
+
+/**
+ * Runs `call` and hands its answer to `done` (or what it throws or rejects with to `failed`, when
+ * given): at once when the call answered at once, else when its promise settles. Returns what
+ * `done` returns, or a promise of it; undefined when nothing was pending.
+ */
+function settle<T>(call: () => T | Promise<T>, done: (value: T) => void | Promise<void>, failed?: (error: unknown) => void): void | Promise<void> {
+  let result: T | Promise<T>;
+  try {
+    result = call();
+  } catch (error) {
+    if (!failed) throw error;
+    return failed(error);
+  }
+  if (isThenable(result)) return result.then(done, failed);
+  return done(result);
+}
+
+function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+function noop(): void {}
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);
