@@ -36,6 +36,8 @@ describe('DmaDevice promise-free calls', () => {
     expect(isPromise(mapped)).toBe(false);
     expect(mapped.kind).toBe('bounced');
     expect(dev.dma.read(mapped.dmaAddress, size)).toEqual(buf.bytes());
+    expect(system.swiotlb.usedSlots).toBe(used + Math.ceil(size / 2048));
+    expect(system.swiotlb.usedSlots).toBe(system.swiotlb.stats().usedSlots);
     // The device writes; the unmap copies it back and frees the slots before it returns.
     const written = new Uint8Array(size);
     rng.fill(written);

@@ -326,6 +326,11 @@ export class SwiotlbMem {
     });
   }
 
+  /** io_tlb_used: the slots in use now (stats().usedSlots without building the rest). */
+  get usedSlots(): number {
+    return this.#used;
+  }
+
   /** 'open', or 'closed' once close() has finished. */
   get state(): 'open' | 'closed' {
     return this.#closed ? 'closed' : 'open';

@@ -295,7 +295,8 @@ async function runOne(
   const unmatched: UnmatchedCall[] = [];
   let fullCount = 0;
   const occupancy = new Occupancy(span.t0, span.t1);
-  const sample = (ts: number) => occupancy.add(ts, system.swiotlb.stats().usedSlots);
+  const pool = system.swiotlb;
+  const sample = (ts: number) => occupancy.add(ts, pool.usedSlots);
 
   const stateOf = (name: string): DeviceState => {
     let s = states.get(name);
