@@ -333,6 +333,34 @@ describe('readCaptureInWorker on several workers against readCapture', () => {
   });
 });
 
+describe('bounded memory', () => {
+  it('an onEvent that waits: the workers take at most a few MiB of text each ahead of it', async () => {
+    const block = Buffer.from(benchLines.join('\n') + '\n');
+    for (const workers of [2, 4]) {
+      let pulled = 0;
+      const source = {
+        returned: false,
+        [Symbol.asyncIterator]: () => ({
+          next: async () => { pulled += block.length; return { done: false, value: block }; },
+          return: async () => { source.returned = true; return { done: true, value: undefined }; },
+        }),
+      };
+      let release: (error: Error) => void = () => {};
+      const held = new Promise<void>((_resolve, reject) => { release = reject; });
+      const read = readCaptureInWorker(source as unknown as AsyncIterable<Uint8Array>, () => held, { workers });
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const ahead = pulled;
+      release(new Error('stop'));
+      await expect(read).rejects.toThrow('stop');
+      // Per worker: 4 MiB of text sent and not taken, a piece being cut, the chunk its parser holds.
+      expect(ahead).toBeGreaterThan(2 ** 20);
+      expect(ahead).toBeLessThan(workers * 7 * 2 ** 20);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(source.returned).toBe(true);
+    }
+  });
+});
+
 describe('the workers option', () => {
   it('is an integer 1..8; readCapture() has no such option', async () => {
     const text = benchLines.slice(0, 10).join('\n');
