@@ -59,7 +59,14 @@ export async function readCaptureInPieces(source: CaptureSource, onEvent: (event
 async function readChunksInWorkers(chunks: AsyncIterator<unknown>, onEvent: (event: TraceEvent, line: number) => void | Promise<void>, { lenient, onProgress, only, prefilter, workers: count }: CaptureOptionsSnapshot, pieceSize: number): Promise<CaptureSummary> {
   const setup: WorkerSetup = { lenient, only: only ? [...only] : undefined, prefilter };
   const signal = new Signal();
-  const workers = Array.from({ length: count }, () => new CaptureWorkerHandle(setup, signal));
+  const workers: CaptureWorkerHandle[] = [];
+  try {
+    while (workers.length < count) workers.push(new CaptureWorkerHandle(setup, signal));
+  } catch (error) {
+    // A thread that cannot start (too many threads): those started are stopped, the read fails coded.
+    await Promise.all(workers.map((w) => w.terminate()));
+    throw new WorkerDiedError(`the capture parser's worker could not start: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  }
   const crashed = () => workers.find((w) => w.crash !== undefined)?.crash;
 
   // Reads the source, cuts it into pieces and posts them, piece k to worker k % count, each worker at
