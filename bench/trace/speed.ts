@@ -1,10 +1,12 @@
 // npm run bench:trace: parse and replay speed on a generated capture of a million events
-// (target: 500,000 events per second parsed and replayed), parse alone and parse + replay.
+// (target: 500,000 events per second parsed and replayed), parse alone (on this thread, and on two
+// worker threads), and parse + replay.
 import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { replayCapture } from '../../src/replay/index.js';
+import { readCaptureInWorker } from '../../src/trace/capture-in-worker.js';
 import { readCapture } from '../../src/trace/index.js';
 
 const EVENTS = Number(process.argv[2] ?? 1_000_000);
@@ -26,6 +28,8 @@ try {
   const parse: number[] = [];
   const replay: number[] = [];
   const parseCpu: number[] = [];
+  const parseTwo: number[] = [];
+  const parseTwoCpu: number[] = [];
   const replayCpu: number[] = [];
   const cpuSeconds = (from: NodeJS.CpuUsage) => { const u = process.cpuUsage(from); return (u.user + u.system) / 1e6; };
   for (let round = 0; round < ROUNDS; round++) {
@@ -34,6 +38,12 @@ try {
     const summary = await readCapture(open(), () => {});
     parse.push(summary.events / (Number(process.hrtime.bigint() - t) / 1e9));
     parseCpu.push(summary.events / cpuSeconds(c));
+    // The same parse on two worker threads, the events handed to a no-op here (CPU: all threads).
+    t = process.hrtime.bigint();
+    c = process.cpuUsage();
+    const two = await readCaptureInWorker(open(), () => {}, { workers: 2 });
+    parseTwo.push(two.events / (Number(process.hrtime.bigint() - t) / 1e9));
+    parseTwoCpu.push(two.events / cpuSeconds(c));
     t = process.hrtime.bigint();
     c = process.cpuUsage();
     // replayCapture reads the capture twice (a scan, then the run): events per second counts the run's events once.
@@ -45,6 +55,7 @@ try {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
   const fmt = (xs: number[]) => `${Math.round(median(xs)).toLocaleString('en')} events/s (rounds: ${xs.map((x) => Math.round(x / 1000) + 'k').join(', ')})`;
   console.log(`parse alone:    ${fmt(parse)} wall; ${fmt(parseCpu)} per CPU second`);
+  console.log(`parse, 2 workers: ${fmt(parseTwo)} wall; ${fmt(parseTwoCpu)} per CPU second`);
   console.log(`parse + replay: ${fmt(replay)} wall; ${fmt(replayCpu)} per CPU second`);
 } finally {
   rmSync(dir, { recursive: true, force: true });

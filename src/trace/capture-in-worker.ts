@@ -1,82 +1,78 @@
-// readCapture() with the parsing on a worker thread: this thread reads the source and hands its
-// chunks over, the worker splits and parses the lines and hands back the events in encoded
-// batches, and this thread calls onEvent for each, in order. So a caller whose onEvent is the
-// expensive part (a replay) overlaps it with the parsing of the lines that follow. Bounded on both
-// sides: at most MAX_CHUNK_BYTES of text and a few batches of events are in flight.
-import { Worker } from 'node:worker_threads';
-import { errorFromJSON, InvalidArgumentError, TraceParseError, WorkerDiedError, type PlainError } from '../errors.js';
+// readCapture() with the parsing on worker threads: this thread reads the source, cuts it into
+// pieces of whole lines (capture-pieces.ts) and hands piece k to worker k % N; the workers parse
+// and hand back the events in encoded batches; this thread takes them strictly in piece order,
+// moves each piece's line numbers by the lines of the pieces before, calls onEvent for each, and
+// merges the pieces' tallies (capture-tally-merger.ts). So a caller whose onEvent is the expensive
+// part (a replay) overlaps it with the parsing of the lines that follow, and N workers parse N
+// pieces at once. Bounded on both sides: per worker, at most MAX_TEXT_IN_FLIGHT of text sent and
+// not yet parsed and a few batches of events not yet taken.
+import { errorFromJSON, InvalidArgumentError, TraceParseError, WorkerDiedError } from '../errors.js';
 import type { CaptureOptions, CaptureSource, CaptureSummary } from './capture.js';
 import { snapshotCaptureOptions, type CaptureOptionsSnapshot } from './capture-options.js';
+import { PieceCutter } from './capture-pieces.js';
 import { claimSource, releaseSource } from './capture-source.js';
-import { EventDecoder, type EventBatch } from './event-codec.js';
+import { CaptureTallyMerger } from './capture-tally-merger.js';
+import { CaptureWorkerHandle, Signal, type WorkerReply, type WorkerSetup } from './capture-worker-handle.js';
 import type { TraceEvent } from './events.js';
 
-const MAX_CHUNK_BYTES = 8 * 2 ** 20;
+/** A piece ends at the first newline after this many bytes (or characters): big enough that a piece's own costs vanish. */
+const PIECE_SIZE = 2 ** 20;
+/** Text sent to one worker and not yet taken by its parser. */
+const MAX_TEXT_IN_FLIGHT = 4 * 2 ** 20;
 
-/** @internal What the worker is started with. */
-export interface WorkerSetup {
-  readonly lenient: boolean;
-  readonly only: readonly string[] | undefined;
-  readonly prefilter: readonly string[] | undefined;
+/** readCaptureInWorker()'s options: readCapture()'s, and how many worker threads parse. */
+export interface CaptureInWorkerOptions extends CaptureOptions {
+  /** Worker threads parsing pieces of the capture at once, 1..8 (default 1). */
+  readonly workers?: number;
 }
 
-/** @internal This thread to the worker. */
-export type WorkerRequest = { readonly t: 'chunk'; readonly chunk: string | Uint8Array } | { readonly t: 'end' } | { readonly t: 'fail' } | { readonly t: 'ack' };
-
-/** @internal The worker to this thread. */
-export type WorkerReply =
-  | { readonly t: 'took'; readonly bytes: number }
-  | { readonly t: 'batch'; readonly batch: EventBatch; readonly bytes: number }
-  | { readonly t: 'done'; readonly summary: CaptureSummary }
-  | { readonly t: 'error'; readonly kind: 'parse' | 'source' | 'coded' | 'other'; readonly message: string; readonly line?: number; readonly event?: string; readonly column?: number; readonly error?: PlainError };
-
-type Inbox = WorkerReply | { readonly t: 'crash'; readonly error: unknown };
+/**
+ * readCapture() (same arguments, same events in the same order with the same line numbers, same
+ * summary, same errors) with the lines parsed on `options.workers` worker threads (default 1).
+ * Rejects as readCapture() does: ERR_TRACE_PARSE with the line number for a malformed or too long
+ * line (after every event before it was handed to onEvent), unless `lenient` for a malformed one;
+ * ERR_INVALID_ARGUMENT for bad options (`workers` not an integer 1..8), a source that is not
+ * async-iterable, fails, or yields neither text nor bytes; ERR_INVALID_STATE while another call
+ * reads the same source; ERR_WORKER_DIED if a worker dies; whatever onEvent throws (the source is
+ * closed then). Every worker is gone when the promise settles.
+ */
+export async function readCaptureInWorker(source: CaptureSource, onEvent: (event: TraceEvent, line: number) => void | Promise<void>, options?: CaptureInWorkerOptions): Promise<CaptureSummary> {
+  return readCaptureInPieces(source, onEvent, options, PIECE_SIZE);
+}
 
 /**
- * readCapture() (same arguments, same events in the same order, same summary, same errors) with
- * the lines parsed on a worker thread. Rejects as readCapture() does: ERR_TRACE_PARSE with the
- * line number for a malformed line (after every event before it was handed to onEvent), unless
- * `lenient`; ERR_INVALID_ARGUMENT for a source that is not async-iterable, fails, or yields neither
- * text nor bytes; ERR_INVALID_STATE while another call reads the same source; whatever onEvent
- * throws (the source is closed then). The worker is gone when
- * the promise settles.
+ * @internal readCaptureInWorker() with pieces of about `pieceSize` bytes or characters (an integer
+ * 1..2^30; else ERR_INVALID_ARGUMENT): small pieces make a small capture many pieces.
  */
-export async function readCaptureInWorker(source: CaptureSource, onEvent: (event: TraceEvent, line: number) => void | Promise<void>, options?: CaptureOptions): Promise<CaptureSummary> {
+export async function readCaptureInPieces(source: CaptureSource, onEvent: (event: TraceEvent, line: number) => void | Promise<void>, options: CaptureInWorkerOptions | undefined, pieceSize: number): Promise<CaptureSummary> {
   if (typeof onEvent !== 'function') throw new InvalidArgumentError('onEvent must be a function', { argument: 'onEvent' });
-  const snapshot = snapshotCaptureOptions(options);
+  if (!Number.isInteger(pieceSize) || pieceSize < 1 || pieceSize > 2 ** 30) throw new InvalidArgumentError('pieceSize must be an integer 1..2^30', { argument: 'pieceSize' });
+  const snapshot = snapshotCaptureOptions(options, true);
   const chunks = claimSource(source);
   try {
-    return await readChunksInWorker(chunks, onEvent, snapshot);
+    return await readChunksInWorkers(chunks, onEvent, snapshot, pieceSize);
   } finally {
     releaseSource(source);
   }
 }
 
-async function readChunksInWorker(chunks: AsyncIterator<unknown>, onEvent: (event: TraceEvent, line: number) => void | Promise<void>, { lenient, onProgress, only, prefilter }: CaptureOptionsSnapshot): Promise<CaptureSummary> {
+async function readChunksInWorkers(chunks: AsyncIterator<unknown>, onEvent: (event: TraceEvent, line: number) => void | Promise<void>, { lenient, onProgress, only, prefilter, workers: count }: CaptureOptionsSnapshot, pieceSize: number): Promise<CaptureSummary> {
   const setup: WorkerSetup = { lenient, only: only ? [...only] : undefined, prefilter };
-  const worker = new Worker(new URL('./capture-worker.js', import.meta.url), { workerData: setup });
-  const inbox: Inbox[] = [];
-  let wake: (() => void) | undefined;
-  let inFlight = 0;
-  let credit: (() => void) | undefined;
-  const deliver = (message: Inbox) => {
-    inbox.push(message);
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  worker.on('message', (message: WorkerReply) => {
-    if (message.t !== 'took') return deliver(message);
-    inFlight -= message.bytes;
-    const c = credit;
-    credit = undefined;
-    c?.();
-  });
-  // A worker that dies or throws outside the parse rejects the read with a coded error, its cause kept.
-  worker.on('error', (error) => deliver({ t: 'crash', error: new WorkerDiedError(`the capture parser's worker failed: ${(error as Error)?.message ?? String(error)}`, { cause: error }) }));
-  worker.on('exit', (code) => deliver({ t: 'crash', error: new WorkerDiedError(`the capture parser's worker exited (code ${code})`) }));
+  const signal = new Signal();
+  const workers: CaptureWorkerHandle[] = [];
+  try {
+    while (workers.length < count) workers.push(new CaptureWorkerHandle(setup, signal));
+  } catch (error) {
+    // A thread that cannot start (too many threads): those started are stopped, the read fails coded.
+    await Promise.all(workers.map((w) => w.terminate()));
+    throw new WorkerDiedError(`the capture parser's worker could not start: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  }
+  const crashed = () => workers.find((w) => w.crash !== undefined)?.crash;
 
-  // Reads the source and posts its chunks, at most MAX_CHUNK_BYTES ahead of the worker.
+  // Reads the source, cuts it into pieces and posts them, piece k to worker k % count, each worker at
+  // most MAX_TEXT_IN_FLIGHT ahead of its parser.
+  const cutter = new PieceCutter(pieceSize);
+  let pieces = 0;
   let stopped = false;
   let reading = false;
   let pumpDone = false;
@@ -104,71 +100,97 @@ async function readChunksInWorker(chunks: AsyncIterator<unknown>, onEvent: (even
         sourceError = new InvalidArgumentError('the capture source must yield strings or bytes', { argument: 'source' });
         break;
       }
-      while (inFlight > MAX_CHUNK_BYTES && !stopped) await new Promise<void>((resolve) => { credit = resolve; });
-      if (stopped) {
-        await chunks.return?.();
-        return;
-      }
-      if (typeof chunk === 'string') {
-        inFlight += chunk.length;
-        worker.postMessage({ t: 'chunk', chunk } satisfies WorkerRequest);
-      } else {
-        const copy = new Uint8Array(chunk); // the source may reuse its buffer: the worker gets its own
-        inFlight += copy.byteLength;
-        worker.postMessage({ t: 'chunk', chunk: copy } satisfies WorkerRequest, [copy.buffer]);
+      for (const part of cutter.cut(chunk)) {
+        if (part.starts) workers[pieces++ % count]!.startPiece(part.continued);
+        const worker = workers[(pieces - 1) % count]!;
+        while (worker.inFlight > MAX_TEXT_IN_FLIGHT && !stopped) await signal.wait();
+        if (stopped) {
+          await chunks.return?.();
+          return;
+        }
+        worker.sendChunk(part.text);
+        if (part.ends) worker.endPiece(false);
       }
     }
+    // The piece the source ended in is read to its end; the one it failed in stops there (a failure
+    // between pieces gets a piece of its own, so the error comes after every line before it).
+    if (sourceError !== undefined && !cutter.open) workers[pieces++ % count]!.startPiece(cutter.continued);
+    if (sourceError !== undefined || cutter.open) workers[(pieces - 1) % count]!.endPiece(sourceError !== undefined);
     pumpDone = true;
-    worker.postMessage({ t: sourceError === undefined ? 'end' : 'fail' } satisfies WorkerRequest);
+    signal.notify();
   })().catch(() => {}); // a source whose return() throws: the read's own outcome stands
 
-  const decoder = new EventDecoder();
+  // Takes the next reply of `worker`, waiting for it; any worker's crash rejects.
+  const reply = async (worker: CaptureWorkerHandle): Promise<WorkerReply> => {
+    for (;;) {
+      const crash = crashed();
+      if (crash) throw crash;
+      const next = worker.nextReply();
+      if (next !== undefined) return next;
+      await signal.wait();
+    }
+  };
+
+  const merger = new CaptureTallyMerger();
   let nextProgress = 65536;
   try {
-    for (;;) {
-      while (inbox.length === 0) await new Promise<void>((resolve) => { wake = resolve; });
-      const message = inbox.shift()!;
-      switch (message.t) {
-        case 'batch': {
-          decoder.begin(message.batch);
-          for (let event = decoder.next(); event !== undefined; event = decoder.next()) {
-            const result = onEvent(event, decoder.line);
-            if (result !== undefined && typeof (result as Promise<void>).then === 'function') await result;
+    for (let piece = 0; ; piece++) {
+      while (piece >= pieces && !pumpDone && crashed() === undefined) await signal.wait();
+      if (piece >= pieces && pumpDone) {
+        onProgress?.(merger.bytes);
+        return merger.summary();
+      }
+      const worker = workers[piece % count]!;
+      const lines = merger.lines;
+      for (let done = false; !done;) {
+        const message = await reply(worker);
+        switch (message.t) {
+          case 'batch': {
+            const decoder = worker.decoder;
+            decoder.begin(message.batch);
+            for (let event = decoder.next(); event !== undefined; event = decoder.next()) {
+              const result = onEvent(event, lines + decoder.line);
+              if (result !== undefined && typeof (result as Promise<void>).then === 'function') await result;
+            }
+            worker.ack();
+            const bytes = merger.bytes + message.bytes;
+            if (onProgress && bytes >= nextProgress) {
+              onProgress(bytes);
+              nextProgress = bytes + 65536;
+            }
+            break;
           }
-          worker.postMessage({ t: 'ack' } satisfies WorkerRequest);
-          if (onProgress && message.bytes >= nextProgress) {
-            onProgress(message.bytes);
-            nextProgress = message.bytes + 65536;
-          }
-          break;
+          case 'done':
+            merger.add(message.tally);
+            done = true;
+            break;
+          case 'error':
+            if (message.kind === 'parse') {
+              // The worker numbered the line within its piece: the error names it in the capture.
+              const local = message.line!;
+              const prefix = `line ${local}:`;
+              const text = message.message.startsWith(prefix) ? `line ${lines + local}:${message.message.slice(prefix.length)}` : message.message;
+              throw new TraceParseError(text, { line: lines + local, event: message.event!, column: message.column! });
+            }
+            if (message.kind === 'source' && sourceError !== undefined) throw sourceError;
+            // Errors cross the thread as {code, message, fields} and are rebuilt as their class.
+            if (message.kind === 'coded' && message.error) throw errorFromJSON(message.error);
+            throw new WorkerDiedError(`the capture parser's worker failed: ${message.message}`);
+          default:
         }
-        case 'done':
-          onProgress?.(message.summary.bytes);
-          return message.summary;
-        case 'error':
-          if (message.kind === 'parse') throw new TraceParseError(message.message, { line: message.line!, event: message.event!, column: message.column! });
-          if (message.kind === 'source' && sourceError !== undefined) throw sourceError;
-          // Errors cross the thread as {code, message, fields} and are rebuilt as their class.
-          if (message.kind === 'coded' && message.error) throw errorFromJSON(message.error);
-          throw new WorkerDiedError(`the capture parser's worker failed: ${message.message}`);
-        case 'crash':
-          throw message.error;
-        default:
       }
     }
   } catch (error) {
     // onEvent or the parse failed: close the source as readCapture() does. The pump closes it
     // when it next has control (a read in progress, a wait for room); once it is done, here.
     stopped = true;
-    const c = credit;
-    credit = undefined;
-    c?.();
+    signal.notify();
     if (pumpDone && error !== sourceError) await chunks.return?.();
     throw error;
   } finally {
     stopped = true;
-    worker.removeAllListeners('exit');
-    await worker.terminate();
+    signal.notify();
+    await Promise.all(workers.map((w) => w.terminate()));
     if (!reading) await pump;
   }
 }

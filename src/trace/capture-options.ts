@@ -9,9 +9,15 @@ export interface CaptureOptionsSnapshot {
   readonly onProgress: ((bytes: number) => void) | undefined;
   readonly only: ReadonlySet<string> | undefined;
   readonly prefilter: readonly string[] | undefined;
+  /** readCaptureInWorker()'s worker threads (1 where not given; readCapture() takes no `workers`). */
+  readonly workers: number;
 }
 
 const KEYS: ReadonlySet<string> = new Set(['lenient', 'onProgress', 'only', 'prefilter']);
+const WORKER_KEYS: ReadonlySet<string> = new Set([...KEYS, 'workers']);
+
+/** The most worker threads a read may parse on. */
+export const MAX_PARSE_WORKERS = 8;
 
 /** Bounds the lists a caller may hand over (every kernel event name fits many times over). */
 const MAX_ENTRIES = 4096;
@@ -34,17 +40,23 @@ function stringList(value: unknown, argument: string): string[] {
 /**
  * Reads `options` once and checks it: an object (or undefined) with only the known keys,
  * `lenient` a boolean, `onProgress` a function, `only` dma:/swiotlb: event names, `prefilter`
- * non-empty strings. Throws InvalidArgumentError naming the option.
+ * non-empty strings, and where `inWorkers` (readCaptureInWorker()) `workers` an integer
+ * 1..MAX_PARSE_WORKERS. Throws InvalidArgumentError naming the option.
  */
-export function snapshotCaptureOptions(options: unknown): CaptureOptionsSnapshot {
-  if (options === undefined) return { lenient: false, onProgress: undefined, only: undefined, prefilter: undefined };
+export function snapshotCaptureOptions(options: unknown, inWorkers = false): CaptureOptionsSnapshot {
+  if (options === undefined) return { lenient: false, onProgress: undefined, only: undefined, prefilter: undefined, workers: 1 };
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw bad('options', 'must be an object');
   const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) if (!KEYS.has(key)) throw bad(`options.${key}`, `unknown option (known: ${[...KEYS].join(', ')})`);
+  const keys = inWorkers ? WORKER_KEYS : KEYS;
+  for (const key of Object.keys(o)) if (!keys.has(key)) throw bad(`options.${key}`, `unknown option (known: ${[...keys].join(', ')})`);
   const lenient = o.lenient;
   const onProgress = o.onProgress;
   const only = o.only;
   const prefilter = o.prefilter;
+  const workers = inWorkers ? o.workers : undefined;
+  if (workers !== undefined && (typeof workers !== 'number' || !Number.isInteger(workers) || workers < 1 || workers > MAX_PARSE_WORKERS)) {
+    throw bad('options.workers', `must be an integer 1..${MAX_PARSE_WORKERS}, got ${typeof workers === 'number' ? workers : typeof workers}`);
+  }
   if (lenient !== undefined && typeof lenient !== 'boolean') throw bad('options.lenient', 'must be a boolean');
   if (onProgress !== undefined && typeof onProgress !== 'function') throw bad('options.onProgress', 'must be a function');
   let onlySet: Set<string> | undefined;
@@ -57,5 +69,6 @@ export function snapshotCaptureOptions(options: unknown): CaptureOptionsSnapshot
     onProgress: onProgress as ((bytes: number) => void) | undefined,
     only: onlySet,
     prefilter: prefilter === undefined ? undefined : stringList(prefilter, 'options.prefilter'),
+    workers: (workers as number | undefined) ?? 1,
   };
 }

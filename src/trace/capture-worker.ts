@@ -1,11 +1,13 @@
-// The worker side of readCaptureInWorker(): runs readCapture() over the chunks the main thread
-// posts and posts the events back in encoded batches, at most MAX_BATCHES ahead of the main
-// thread, then the summary (or the error that stopped the read).
+// The worker side of readCaptureInWorker(): reads each piece of a capture the main thread posts
+// (capture-tally.ts, the read readCapture() does, lines numbered from the piece's start) and posts
+// the events back in encoded batches, at most MAX_BATCHES ahead of the main thread, then the
+// piece's tally; or the error that stopped the read, after which it reads nothing more.
 import { parentPort, workerData } from 'node:worker_threads';
 import { DmaBounceError, TraceParseError } from '../errors.js';
-import { readCapture } from './capture.js';
+import { tallyChunks } from './capture-tally.js';
+import type { CaptureOptionsSnapshot } from './capture-options.js';
 import { EventEncoder } from './event-codec.js';
-import type { WorkerReply, WorkerRequest, WorkerSetup } from './capture-in-worker.js';
+import type { WorkerReply, WorkerRequest, WorkerSetup } from './capture-worker-handle.js';
 
 const port = parentPort!;
 const setup = workerData as WorkerSetup;
@@ -13,37 +15,51 @@ const BATCH_EVENTS = 4096;
 const BATCH_DOUBLES = 1 << 16;
 const MAX_BATCHES = 4;
 
-const chunks: (string | Uint8Array)[] = [];
-let ended: 'end' | 'fail' | undefined;
+// The requests of the pieces in order (acks are handled as they come).
+let requests: (WorkerRequest | undefined)[] = [];
+let head = 0;
 let wakeReader: (() => void) | undefined;
 let outstanding = 0;
 let wakeWriter: (() => void) | undefined;
 
 port.on('message', (message: WorkerRequest) => {
-  if (message.t === 'chunk') chunks.push(message.chunk);
-  else if (message.t === 'ack') {
+  if (message.t === 'ack') {
     outstanding--;
     wakeWriter?.();
     return;
-  } else ended = message.t;
-  wakeReader?.();
+  }
+  requests.push(message);
+  const wake = wakeReader;
+  wakeReader = undefined;
+  wake?.();
 });
+
+async function nextRequest(): Promise<WorkerRequest> {
+  while (head === requests.length) await new Promise<void>((resolve) => { wakeReader = resolve; });
+  const request = requests[head]!;
+  requests[head++] = undefined;
+  if (head > 4096 && head * 2 > requests.length) {
+    requests = requests.slice(head);
+    head = 0;
+  }
+  return request;
+}
 
 const post = (reply: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(reply, transfer);
 
-// The chunks as an async iterable: a 'fail' from the main thread (its source failed) throws here.
-async function* source(): AsyncGenerator<string | Uint8Array> {
+// One piece's chunks as an async iterable: a 'fail' (the main thread's source failed) throws here.
+let failed = false;
+async function* piece(): AsyncGenerator<string | Uint8Array> {
   for (;;) {
-    while (chunks.length === 0 && ended === undefined) await new Promise<void>((resolve) => { wakeReader = resolve; });
-    wakeReader = undefined;
-    const chunk = chunks.shift();
-    if (chunk !== undefined) {
-      post({ t: 'took', bytes: typeof chunk === 'string' ? chunk.length : chunk.byteLength });
-      yield chunk;
-      continue;
+    const request = await nextRequest();
+    if (request.t === 'chunk') {
+      post({ t: 'took', units: typeof request.chunk === 'string' ? request.chunk.length : request.chunk.byteLength });
+      yield request.chunk;
+    } else if (request.t === 'end') return;
+    else {
+      failed = true;
+      throw new Error('the capture source failed');
     }
-    if (ended === 'fail') throw new Error('the capture source failed');
-    return;
   }
 }
 
@@ -56,31 +72,43 @@ const flush = (): void => {
   post({ t: 'batch', batch, bytes }, [batch.data.buffer as ArrayBuffer]);
 };
 
-try {
-  const summary = await readCapture(source(), (event, line) => {
-    encoder.push(event, line);
-    if (encoder.count < BATCH_EVENTS && encoder.size < BATCH_DOUBLES) return undefined;
-    flush();
-    if (outstanding < MAX_BATCHES) return undefined;
-    return new Promise<void>((resolve) => {
-      wakeWriter = () => {
-        if (outstanding >= MAX_BATCHES) return;
-        wakeWriter = undefined;
-        resolve();
-      };
-    });
-  }, {
-    lenient: setup.lenient,
-    ...(setup.only ? { only: new Set(setup.only) } : {}),
-    ...(setup.prefilter ? { prefilter: setup.prefilter } : {}),
-    onProgress: (n) => { bytes = n; },
+const onEvent = (event: Parameters<EventEncoder['push']>[0], line: number): void | Promise<void> => {
+  encoder.push(event, line);
+  if (encoder.count < BATCH_EVENTS && encoder.size < BATCH_DOUBLES) return undefined;
+  flush();
+  if (outstanding < MAX_BATCHES) return undefined;
+  return new Promise<void>((resolve) => {
+    wakeWriter = () => {
+      if (outstanding >= MAX_BATCHES) return;
+      wakeWriter = undefined;
+      resolve();
+    };
   });
-  flush();
-  post({ t: 'done', summary });
-} catch (error) {
-  flush();
-  if (error instanceof TraceParseError) post({ t: 'error', kind: 'parse', message: error.message, line: error.line, event: error.event, column: error.column });
-  else if (ended === 'fail') post({ t: 'error', kind: 'source', message: '' });
-  else if (error instanceof DmaBounceError) post({ t: 'error', kind: 'coded', message: error.message, error: error.toJSON() });
-  else post({ t: 'error', kind: 'other', message: (error as Error)?.message ?? String(error) });
+};
+
+const options: CaptureOptionsSnapshot = {
+  lenient: setup.lenient,
+  only: setup.only ? new Set(setup.only) : undefined,
+  prefilter: setup.prefilter,
+  onProgress: (n) => { bytes = n; },
+  workers: 1,
+};
+
+for (;;) {
+  const start = await nextRequest();
+  if (start.t !== 'piece') break;
+  bytes = 0;
+  try {
+    // Every other-event name the piece saw is kept: the merge admits them as one read would.
+    const tally = await tallyChunks(piece(), onEvent, options, { continued: start.continued, otherNames: Infinity });
+    flush();
+    post({ t: 'done', tally });
+  } catch (error) {
+    flush();
+    if (error instanceof TraceParseError) post({ t: 'error', kind: 'parse', message: error.message, line: error.line, event: error.event, column: error.column });
+    else if (failed) post({ t: 'error', kind: 'source', message: '' });
+    else if (error instanceof DmaBounceError) post({ t: 'error', kind: 'coded', message: error.message, error: error.toJSON() });
+    else post({ t: 'error', kind: 'other', message: (error as Error)?.message ?? String(error) });
+    break;
+  }
 }

@@ -48,6 +48,7 @@ import {
   readCapture,
   replayCapture,
 } from '../../dist/src/index.js';
+import { readCaptureInWorker } from '../../dist/src/trace/capture-in-worker.js';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -461,6 +462,12 @@ export function catalogue(r: Rig): Row[] {
     { api: 'readCapture', cls: 'unknown', input: "only { 'dma_map_pgae' } (no such event)", code: 'ERR_INVALID_ARGUMENT', run: () => readCapture(Readable.from(['']), () => {}, { only: new Set(['dma_map_pgae']) }) },
     { api: 'readCapture', cls: 'wrong type', input: 'prefilter [1]', code: 'ERR_INVALID_ARGUMENT', run: () => readCapture(Readable.from(['']), () => {}, { prefilter: any([1]) }) },
     { api: 'readCapture', cls: 'empty', input: "prefilter ['']", code: 'ERR_INVALID_ARGUMENT', run: () => readCapture(Readable.from(['']), () => {}, { prefilter: [''] }) },
+    { api: 'readCapture', cls: 'unknown', input: 'workers 2 (readCaptureInWorker() only)', code: 'ERR_INVALID_ARGUMENT', run: () => readCapture(Readable.from(['']), () => {}, any({ workers: 2 })) },
+    { api: 'readCaptureInWorker', cls: 'out of range', input: 'workers 0', code: 'ERR_INVALID_ARGUMENT', run: () => readCaptureInWorker(Readable.from(['']), () => {}, { workers: 0 }) },
+    { api: 'readCaptureInWorker', cls: 'huge', input: 'workers 9', code: 'ERR_INVALID_ARGUMENT', run: () => readCaptureInWorker(Readable.from(['']), () => {}, { workers: 9 }) },
+    { api: 'readCaptureInWorker', cls: 'unaligned', input: 'workers 1.5', code: 'ERR_INVALID_ARGUMENT', run: () => readCaptureInWorker(Readable.from(['']), () => {}, { workers: 1.5 }) },
+    { api: 'readCaptureInWorker', cls: 'NaN', input: 'workers NaN', code: 'ERR_INVALID_ARGUMENT', run: () => readCaptureInWorker(Readable.from(['']), () => {}, { workers: Number.NaN }) },
+    { api: 'readCaptureInWorker', cls: 'wrong type', input: "workers '2'", code: 'ERR_INVALID_ARGUMENT', run: () => readCaptureInWorker(Readable.from(['']), () => {}, { workers: any('2') }) },
     { api: 'TraceLineParser.parse', cls: 'wrong type', input: 'a line 42', code: 'ERR_INVALID_ARGUMENT', run: () => new TraceLineParser().parse(any(42), 1) },
     { api: 'replayCapture', cls: 'wrong type', input: 'open "file"', code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(any('file'), [{}]) },
     { api: 'replayCapture', cls: 'empty', input: 'configs []', code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(() => Readable.from(['']), []) },
