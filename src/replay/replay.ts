@@ -10,6 +10,7 @@ import { readCaptureInWorker } from '../trace/capture-in-worker.js';
 import { snapshotReplayOptions, type ReplayOptionsSnapshot } from './replay-options.js';
 import { readCapture, TRACE_MAPPING_ERROR, type CaptureSource, type CaptureSummary, type TraceEvent, type MapEvent, type MapSgEvent, type MapSgErrEvent, type TraceOptions, type TraceSink, type TraceSpec, TRACE_ATTR_MMIO } from '../trace/index.js';
 import { PageCollector, REPLAY_PAGE, type AddressPlan } from './address-map.js';
+import { EarlyRead } from './early-read.js';
 import { addFigures, emptyFigures, type PoolOccupancySample, type ReplayDeviceReport, type ReplayFigures, type ReplayFullEvent, type ReplayRun, type UnmatchedCall } from './report.js';
 
 /** One configuration to replay under. */
@@ -129,79 +130,102 @@ export async function replayCapture(open: CaptureOpener, configs: readonly Repla
   const mmioPages = new PageCollector(identity);
   let mmioMaps = 0;
   const hints = new BounceHints();
-  // Pass 0 reads only the events that name memory or a mask; every run reads the whole capture.
-  const scan = await readCapture(open(), (event) => {
-    const d = info(event.device);
-    if (event.type !== 'bounced') hints.clear(event.device);
-    switch (event.type) {
-      case 'map':
-        if (provider && isMmio(event)) {
-          if (mmioPages.add(event.physAddr, event.size)) mmioMaps++;
-        } else pages.add(event.physAddr, event.size);
-        if (event.dmaAddr === TRACE_MAPPING_ERROR) capturedFailures++;
-        break;
-      case 'map_sg': {
-        const lengths = entryLengths(event.physAddrs, event.sizes, event.nents === event.ents && !event.truncated);
-        event.physAddrs.forEach((p, i) => pages.add(p, lengths[i]!));
-        if (event.truncated) truncatedSg++;
-        break;
-      }
-      case 'map_sg_err': {
-        capturedFailures++;
-        const lengths = hints.lengths(event.device, event.physAddrs);
-        event.physAddrs.forEach((p, i) => pages.add(p, lengths[i]!));
-        break;
-      }
-      case 'bounced':
-        hints.note(event.device, event.devAddr, event.size);
-        capturedBounces++;
-        if (event.force === 'FORCE') d.forced = true;
-        d.dmaBits ??= maskBits(event.dmaMask);
-        break;
-      default:
-    }
-  }, { lenient, only: SCANNED, ...(onProgress ? { onProgress: (bytes: number) => onProgress(0, bytes) } : {}) });
-
-  const standIn = standInEndpoint(topology);
-  const results: ReplayRun[] = [];
-  let plan: AddressPlan | undefined;
-  let summary: CaptureSummary | undefined;
-  const replayedAs = new Map<string, string>();
-  const deviceEvents = new Map<string, { n: number }>();
-  for (const [index, config] of runs.entries()) {
-    const lowBase = Math.max(LOW_BASE_MIN, alignUp(0x0400_0000 + config.swiotlbBytes, 2 ** 20));
-    const barBytes = topology.providers().length * BAR_BACKING;
-    const budget = 2 ** 32 - FABRIC_OVERHEAD - config.swiotlbBytes - barBytes;
-    plan = pages.plan(lowBase, HIGH_BASE, budget);
-    const mmioPlan = provider && mmioMaps > 0 ? mmioPages.planAt(provider.phys, provider.size) : undefined;
-    const span = { t0: scan.firstTs, t1: scan.lastTs };
-    const inWorker = parseInWorker ?? scan.bytes >= PARSE_IN_WORKER_FROM;
-    const { run, summary: read } = await runOne(open, topology, plan, mmioPlan, devices, standIn, config, lenient, inWorker, span, index === 0 ? { replayedAs, deviceEvents } : undefined, onProgress ? (bytes) => onProgress(index + 1, bytes) : undefined);
-    summary ??= read;
-    results.push(run);
+  // The first run's read starts on a worker once the scan has read PARSE_IN_WORKER_FROM bytes (at
+  // once with parseInWorker, never with parseInWorker false): its worker parses on the core the
+  // scan leaves free, and the run takes the events when its plan exists (early-read.ts).
+  const earlyFrom = parseInWorker === false ? Infinity : parseInWorker === true ? 0 : PARSE_IN_WORKER_FROM;
+  let early: EarlyRead | undefined = earlyFrom === 0 ? new EarlyRead(open(), lenient) : undefined;
+  try {
+    return await replayRuns();
+  } catch (error) {
+    await early?.cancel();
+    throw error;
   }
-  const s = summary!;
-  if (s.lostEvents > 0) warnings.push(`the capture lost ${s.lostEvents} events (ring buffer overruns): the replay misses their calls`);
-  if (s.failedToParse > 0) warnings.push(`${s.failedToParse} dma/swiotlb lines were printed as [FAILED TO PARSE] by the trace tool and were skipped`);
-  if (s.malformed > 0) warnings.push(`${s.malformed} malformed dma/swiotlb lines were skipped (first at line ${s.malformedLines[0]})`);
-  if (s.unknownAttrs > 0) warnings.push(`${s.unknownAttrs} attribute names no supported kernel format has were ignored`);
-  if (mmioMaps > 0 && provider) warnings.push(`${mmioMaps} MMIO mappings (DMA_ATTR_MMIO, dma_map_resource) were replayed as memory of ${provider.bdf} BAR ${provider.index}: a capture does not say whose BAR they were`);
-  if (truncatedSg > 0) warnings.push(`${truncatedSg} dma_map_sg events had more than 128 entries: only the printed entries are replayed`);
-  for (const [name, as] of replayedAs) if (as !== name) warnings.push(`device ${name} is not an endpoint of the topology: replayed as a default device at ${as}'s place in the tree`);
-  return {
-    capture: {
-      summary: s,
-      devices: [...deviceEvents].map(([device, events]) => ({ device, dmaBits: devices.get(device)?.dmaBits, forced: devices.get(device)?.forced ?? false, events: events.n })),
-      capturedFailures,
-      capturedBounces,
-      pages: pages.pages,
-      ramBelow4G: plan!.lowBytes,
-      ramAbove4G: plan!.highBytes,
-      truncatedSg,
-    },
-    warnings,
-    runs: results,
-  };
+
+  async function replayRuns(): Promise<ReplayResult> {
+    // Pass 0 reads only the events that name memory or a mask; every run reads the whole capture.
+    const scan = await readCapture(open(), (event) => {
+      const d = info(event.device);
+      if (event.type !== 'bounced') hints.clear(event.device);
+      switch (event.type) {
+        case 'map':
+          if (provider && isMmio(event)) {
+            if (mmioPages.add(event.physAddr, event.size)) mmioMaps++;
+          } else pages.add(event.physAddr, event.size);
+          if (event.dmaAddr === TRACE_MAPPING_ERROR) capturedFailures++;
+          break;
+        case 'map_sg': {
+          const lengths = entryLengths(event.physAddrs, event.sizes, event.nents === event.ents && !event.truncated);
+          event.physAddrs.forEach((p, i) => pages.add(p, lengths[i]!));
+          if (event.truncated) truncatedSg++;
+          break;
+        }
+        case 'map_sg_err': {
+          capturedFailures++;
+          const lengths = hints.lengths(event.device, event.physAddrs);
+          event.physAddrs.forEach((p, i) => pages.add(p, lengths[i]!));
+          break;
+        }
+        case 'bounced':
+          hints.note(event.device, event.devAddr, event.size);
+          capturedBounces++;
+          if (event.force === 'FORCE') d.forced = true;
+          d.dmaBits ??= maskBits(event.dmaMask);
+          break;
+        default:
+      }
+    }, {
+      lenient,
+      only: SCANNED,
+      onProgress: (bytes: number) => {
+        onProgress?.(0, bytes);
+        if (early === undefined && bytes >= earlyFrom) early = new EarlyRead(open(), lenient);
+      },
+    });
+
+    const standIn = standInEndpoint(topology);
+    const results: ReplayRun[] = [];
+    let plan: AddressPlan | undefined;
+    let summary: CaptureSummary | undefined;
+    const replayedAs = new Map<string, string>();
+    const deviceEvents = new Map<string, { n: number }>();
+    for (const [index, config] of runs.entries()) {
+      const lowBase = Math.max(LOW_BASE_MIN, alignUp(0x0400_0000 + config.swiotlbBytes, 2 ** 20));
+      const barBytes = topology.providers().length * BAR_BACKING;
+      const budget = 2 ** 32 - FABRIC_OVERHEAD - config.swiotlbBytes - barBytes;
+      plan = pages.plan(lowBase, HIGH_BASE, budget);
+      const mmioPlan = provider && mmioMaps > 0 ? mmioPages.planAt(provider.phys, provider.size) : undefined;
+      const span = { t0: scan.firstTs, t1: scan.lastTs };
+      const inWorker = parseInWorker ?? scan.bytes >= PARSE_IN_WORKER_FROM;
+      const read0 = index === 0 ? early : undefined;
+      const { run, summary: read } = await runOne(open, read0, topology, plan, mmioPlan, devices, standIn, config, lenient, inWorker, span, index === 0 ? { replayedAs, deviceEvents } : undefined, onProgress ? (bytes) => onProgress(index + 1, bytes) : undefined);
+      if (read0 !== undefined) early = undefined; // the run took it (and ended it)
+      summary ??= read;
+      results.push(run);
+    }
+    const s = summary!;
+    if (s.lostEvents > 0) warnings.push(`the capture lost ${s.lostEvents} events (ring buffer overruns): the replay misses their calls`);
+    if (s.failedToParse > 0) warnings.push(`${s.failedToParse} dma/swiotlb lines were printed as [FAILED TO PARSE] by the trace tool and were skipped`);
+    if (s.malformed > 0) warnings.push(`${s.malformed} malformed dma/swiotlb lines were skipped (first at line ${s.malformedLines[0]})`);
+    if (s.unknownAttrs > 0) warnings.push(`${s.unknownAttrs} attribute names no supported kernel format has were ignored`);
+    if (mmioMaps > 0 && provider) warnings.push(`${mmioMaps} MMIO mappings (DMA_ATTR_MMIO, dma_map_resource) were replayed as memory of ${provider.bdf} BAR ${provider.index}: a capture does not say whose BAR they were`);
+    if (truncatedSg > 0) warnings.push(`${truncatedSg} dma_map_sg events had more than 128 entries: only the printed entries are replayed`);
+    for (const [name, as] of replayedAs) if (as !== name) warnings.push(`device ${name} is not an endpoint of the topology: replayed as a default device at ${as}'s place in the tree`);
+    return {
+      capture: {
+        summary: s,
+        devices: [...deviceEvents].map(([device, events]) => ({ device, dmaBits: devices.get(device)?.dmaBits, forced: devices.get(device)?.forced ?? false, events: events.n })),
+        capturedFailures,
+        capturedBounces,
+        pages: pages.pages,
+        ramBelow4G: plan!.lowBytes,
+        ramAbove4G: plan!.highBytes,
+        truncatedSg,
+      },
+      warnings,
+      runs: results,
+    };
+  }
 }
 
 interface CheckedConfig {
@@ -272,7 +296,7 @@ interface FirstRunNotes {
 }
 
 async function runOne(
-  open: CaptureOpener, topology: Topology, plan: AddressPlan, mmioPlan: AddressPlan | undefined, devices: Map<string, DeviceInfo>, standIn: string, config: CheckedConfig, lenient: boolean, inWorker: boolean,
+  open: CaptureOpener, early: EarlyRead | undefined, topology: Topology, plan: AddressPlan, mmioPlan: AddressPlan | undefined, devices: Map<string, DeviceInfo>, standIn: string, config: CheckedConfig, lenient: boolean, inWorker: boolean,
   span: { t0: number; t1: number }, notes: FirstRunNotes | undefined, onProgress: ((bytes: number) => void) | undefined,
 ): Promise<{ run: ReplayRun; summary: CaptureSummary }> {
   const ram = [];
@@ -513,7 +537,9 @@ async function runOne(
 
   let summary: CaptureSummary;
   try {
-    summary = await (inWorker ? readCaptureInWorker : readCapture)(open(), onEvent, { lenient, ...(onProgress ? { onProgress } : {}) });
+    summary = await (early !== undefined
+      ? early.start(onEvent, onProgress)
+      : (inWorker ? readCaptureInWorker : readCapture)(open(), onEvent, { lenient, ...(onProgress ? { onProgress } : {}) }));
   } catch (error) {
     await system.close().catch(() => {});
     throw error;

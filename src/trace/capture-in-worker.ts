@@ -40,24 +40,40 @@ export async function readCaptureInWorker(source: CaptureSource, onEvent: (event
   return readCaptureInPieces(source, onEvent, options, PIECE_SIZE);
 }
 
+/** Batches of events (up to 4096 each) a worker parses ahead of onEvent by default. */
+const BATCHES_AHEAD = 4;
+/** The most readCaptureAhead() allows (about 40 MiB of encoded events per worker). */
+export const MAX_BATCHES_AHEAD = 128;
+
+/**
+ * @internal readCaptureInWorker() whose workers parse up to `batches` batches of events (1..128,
+ * 4096 events each at most) ahead of onEvent instead of four: a caller that starts the read
+ * before it can take the events (a replay, while its first pass runs) has them parsed meanwhile,
+ * with the memory they take bounded. ERR_INVALID_ARGUMENT for another `batches`.
+ */
+export async function readCaptureAhead(source: CaptureSource, onEvent: (event: TraceEvent, line: number) => void | Promise<void>, options: CaptureInWorkerOptions | undefined, batches: number): Promise<CaptureSummary> {
+  if (!Number.isInteger(batches) || batches < 1 || batches > MAX_BATCHES_AHEAD) throw new InvalidArgumentError(`batches must be an integer 1..${MAX_BATCHES_AHEAD}`, { argument: 'batches' });
+  return readCaptureInPieces(source, onEvent, options, PIECE_SIZE, batches);
+}
+
 /**
  * @internal readCaptureInWorker() with pieces of about `pieceSize` bytes or characters (an integer
  * 1..2^30; else ERR_INVALID_ARGUMENT): small pieces make a small capture many pieces.
  */
-export async function readCaptureInPieces(source: CaptureSource, onEvent: (event: TraceEvent, line: number) => void | Promise<void>, options: CaptureInWorkerOptions | undefined, pieceSize: number): Promise<CaptureSummary> {
+export async function readCaptureInPieces(source: CaptureSource, onEvent: (event: TraceEvent, line: number) => void | Promise<void>, options: CaptureInWorkerOptions | undefined, pieceSize: number, batchesAhead = BATCHES_AHEAD): Promise<CaptureSummary> {
   if (typeof onEvent !== 'function') throw new InvalidArgumentError('onEvent must be a function', { argument: 'onEvent' });
   if (!Number.isInteger(pieceSize) || pieceSize < 1 || pieceSize > 2 ** 30) throw new InvalidArgumentError('pieceSize must be an integer 1..2^30', { argument: 'pieceSize' });
   const snapshot = snapshotCaptureOptions(options, true);
   const chunks = claimSource(source);
   try {
-    return await readChunksInWorkers(chunks, onEvent, snapshot, pieceSize);
+    return await readChunksInWorkers(chunks, onEvent, snapshot, pieceSize, batchesAhead);
   } finally {
     releaseSource(source);
   }
 }
 
-async function readChunksInWorkers(chunks: AsyncIterator<unknown>, onEvent: (event: TraceEvent, line: number) => void | Promise<void>, { lenient, onProgress, only, prefilter, workers: count }: CaptureOptionsSnapshot, pieceSize: number): Promise<CaptureSummary> {
-  const setup: WorkerSetup = { lenient, only: only ? [...only] : undefined, prefilter };
+async function readChunksInWorkers(chunks: AsyncIterator<unknown>, onEvent: (event: TraceEvent, line: number) => void | Promise<void>, { lenient, onProgress, only, prefilter, workers: count }: CaptureOptionsSnapshot, pieceSize: number, batchesAhead: number): Promise<CaptureSummary> {
+  const setup: WorkerSetup = { lenient, only: only ? [...only] : undefined, prefilter, batchesAhead };
   const signal = new Signal();
   const workers: CaptureWorkerHandle[] = [];
   try {

@@ -11,6 +11,8 @@ export interface WorkerSetup {
   readonly lenient: boolean;
   readonly only: readonly string[] | undefined;
   readonly prefilter: readonly string[] | undefined;
+  /** Batches of events the worker may post before the main thread has taken them (its credit). */
+  readonly batchesAhead: number;
 }
 
 /**

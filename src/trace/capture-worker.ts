@@ -1,6 +1,6 @@
 // The worker side of readCaptureInWorker(): reads each piece of a capture the main thread posts
 // (capture-tally.ts, the read readCapture() does, lines numbered from the piece's start) and posts
-// the events back in encoded batches, at most MAX_BATCHES ahead of the main thread, then the
+// the events back in encoded batches, at most setup.batchesAhead ahead of the main thread, then the
 // piece's tally; or the error that stopped the read, after which it reads nothing more.
 import { parentPort, workerData } from 'node:worker_threads';
 import { DmaBounceError, TraceParseError } from '../errors.js';
@@ -13,7 +13,7 @@ const port = parentPort!;
 const setup = workerData as WorkerSetup;
 const BATCH_EVENTS = 4096;
 const BATCH_DOUBLES = 1 << 16;
-const MAX_BATCHES = 4;
+const MAX_BATCHES = setup.batchesAhead;
 
 // The requests of the pieces in order (acks are handled as they come).
 let requests: (WorkerRequest | undefined)[] = [];
