@@ -172,3 +172,32 @@ export function copyPair(dst: usize, src: usize, dst2: usize, src2: usize, len: 
   move64(dst + last, src + last);
   move64(dst2 + last, src2 + last);
 }
+
+/** Segments up to this many bytes take copySg's short loop (moveUpTo64, move128). */
+export const SHORT_MAX: usize = 256;
+
+// memmove of up to 64 bytes, every load before any store: 16-64 bytes are four overlapping 16-byte
+// moves, two from each end (the inner two start at 16 and end at len - 16 from 32 bytes on, at 32
+// and 48 for 64 bytes, and repeat the outer two below 32), shorter ones moveShort's.
+// @ts-ignore: decorator
+@inline
+export function moveUpTo64(dst: usize, src: usize, len: usize): void {
+  if (len >= 16) {
+    const mid = (len >> 5) << 4;
+    const a = v128.load(src), b = v128.load(src + mid), c = v128.load(src + len - 16 - mid), d = v128.load(src + len - 16);
+    v128.store(dst, a); v128.store(dst + mid, b); v128.store(dst + len - 16 - mid, c); v128.store(dst + len - 16, d);
+  } else {
+    moveShort(dst, src, len);
+  }
+}
+
+// memmove of 64-128 bytes: the first 64 and the last 64, all eight loads before the stores.
+// @ts-ignore: decorator
+@inline
+export function move128(dst: usize, src: usize, len: usize): void {
+  const t = len - 64;
+  const a = v128.load(src), b = v128.load(src, 16), c = v128.load(src, 32), d = v128.load(src, 48);
+  const w = v128.load(src + t), x = v128.load(src + t, 16), y = v128.load(src + t, 32), z = v128.load(src + t, 48);
+  v128.store(dst, a); v128.store(dst, b, 16); v128.store(dst, c, 32); v128.store(dst, d, 48);
+  v128.store(dst + t, w); v128.store(dst + t, x, 16); v128.store(dst + t, y, 32); v128.store(dst + t, z, 48);
+}
