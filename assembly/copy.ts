@@ -176,16 +176,19 @@ export function copyPair(dst: usize, src: usize, dst2: usize, src2: usize, len: 
 /** Segments up to this many bytes take copySg's short loop (moveUpTo64, move128). */
 export const SHORT_MAX: usize = 256;
 
-// memmove of up to 64 bytes, every load before any store: 16-64 bytes are four overlapping 16-byte
-// moves, two from each end (the inner two start at 16 and end at len - 16 from 32 bytes on, at 32
-// and 48 for 64 bytes, and repeat the outer two below 32), shorter ones moveShort's.
+// memmove of up to 64 bytes, every load before any store: 33-64 bytes are four 16-byte moves,
+// two from each end, 16-32 two, shorter ones moveShort's.
 // @ts-ignore: decorator
 @inline
 export function moveUpTo64(dst: usize, src: usize, len: usize): void {
-  if (len >= 16) {
-    const mid = (len >> 5) << 4;
-    const a = v128.load(src), b = v128.load(src + mid), c = v128.load(src + len - 16 - mid), d = v128.load(src + len - 16);
-    v128.store(dst, a); v128.store(dst + mid, b); v128.store(dst + len - 16 - mid, c); v128.store(dst + len - 16, d);
+  if (len > 32) {
+    const t = len - 32;
+    const a = v128.load(src), b = v128.load(src, 16), c = v128.load(src + t), d = v128.load(src + t, 16);
+    v128.store(dst, a); v128.store(dst, b, 16); v128.store(dst + t, c); v128.store(dst + t, d, 16);
+  } else if (len >= 16) {
+    const t = len - 16;
+    const a = v128.load(src), d = v128.load(src + t);
+    v128.store(dst, a); v128.store(dst + t, d);
   } else {
     moveShort(dst, src, len);
   }

@@ -66,7 +66,7 @@ export function copySg(table: usize, count: u32, lo: usize, hi: usize): f64 {
     // Which loop takes entry i: a read for the routing only; each loop reads and checks it itself.
     if (<usize>load<u32>(e, 8) < shortBelow) {
       const end = count - i > SHORTS_AT_ONCE ? i + SHORTS_AT_ONCE : count;
-      const done = copyShorts(table, i, end, lo, hi);
+      const done = copyShorts(table, i, end, lo, hi - lo);
       if (done < 0) return <f64>done; // -1 - the index of the entry out of bounds
       total += <u64>done & SHORT_BYTES;
       i += <u32>(<u64>done >> SHORT_TAKEN_SHIFT);
@@ -99,10 +99,9 @@ const SHORT_BYTES: u64 = (<u64>1 << SHORT_TAKEN_SHIFT) - 1;
 // (moveUpTo64, move128). Two entries an iteration, one after the other (a later entry sees an
 // earlier one's stores), so the loop's back edge and V8's stack check come once per two. Returns
 // the entries taken << 33 | their bytes (end - first <= 2^24, so the bytes fit in 33 bits), or
-// -1 - the index of an entry out of bounds. The caller ensures lo <= hi and that the table ends
-// below 4 GiB.
-function copyShorts(table: usize, first: u32, end: u32, lo: usize, hi: usize): i64 {
-  const span: u64 = hi - lo;
+// -1 - the index of an entry out of bounds. `span` is hi - lo (passed, not hi: one register fewer
+// in the loop); the caller ensures lo <= hi and that the table ends below 4 GiB.
+function copyShorts(table: usize, first: u32, end: u32, lo: usize, span: usize): i64 {
   const start = table + <usize>first * SG_ENTRY_SIZE;
   const last = table + <usize>end * SG_ENTRY_SIZE;
   let e = start;
@@ -116,7 +115,7 @@ function copyShorts(table: usize, first: u32, end: u32, lo: usize, hi: usize): i
       // In bounds when both offsets from lo plus len stay within span (u64: no wrap; an address
       // below lo wraps to more than span, as hi < 2^32).
       const d = dst - lo, s = src - lo;
-      if (<u64>(d > s ? d : s) + len > span) { out = true; break; }
+      if (<u64>(d > s ? d : s) + len > <u64>span) { out = true; break; }
       if (len <= 64) moveUpTo64(dst, src, len);
       else if (len <= 128) move128(dst, src, len);
       else if ((len <= SHORT_MAX) & apart(dst, src, len)) { move128(dst, src, 128); move128(dst + len - 128, src + len - 128, 128); }
@@ -128,7 +127,7 @@ function copyShorts(table: usize, first: u32, end: u32, lo: usize, hi: usize): i
     {
       const dst: usize = load<u32>(e), src: usize = load<u32>(e, 4), len: usize = load<u32>(e, 8);
       const d = dst - lo, s = src - lo;
-      if (<u64>(d > s ? d : s) + len > span) { out = true; break; }
+      if (<u64>(d > s ? d : s) + len > <u64>span) { out = true; break; }
       if (len <= 64) moveUpTo64(dst, src, len);
       else if (len <= 128) move128(dst, src, len);
       else if ((len <= SHORT_MAX) & apart(dst, src, len)) { move128(dst, src, 128); move128(dst + len - 128, src + len - 128, 128); }
