@@ -107,9 +107,8 @@ function copyShorts(table: usize, first: u32, end: u32, lo: usize, span: usize):
   let e = start;
   let total: u64 = 0;
   let out = false;
-  // The body twice over: an inline function cannot break this loop.
-  while (true) {
-    if (e >= last) break;
+  // The body twice over, then once for an odd entry left (an inline function cannot break a loop).
+  while (e + SG_ENTRY_SIZE < last) {
     {
       const dst: usize = load<u32>(e), src: usize = load<u32>(e, 4), len: usize = load<u32>(e, 8);
       // In bounds when both offsets from lo plus len stay within span (u64: no wrap; an address
@@ -123,7 +122,6 @@ function copyShorts(table: usize, first: u32, end: u32, lo: usize, span: usize):
       total += len;
       e += SG_ENTRY_SIZE;
     }
-    if (e >= last) break;
     {
       const dst: usize = load<u32>(e), src: usize = load<u32>(e, 4), len: usize = load<u32>(e, 8);
       const d = dst - lo, s = src - lo;
@@ -136,9 +134,30 @@ function copyShorts(table: usize, first: u32, end: u32, lo: usize, span: usize):
       e += SG_ENTRY_SIZE;
     }
   }
+  if (!out & (e + SG_ENTRY_SIZE == last)) {
+    const dst: usize = load<u32>(e), src: usize = load<u32>(e, 4), len: usize = load<u32>(e, 8);
+    const d = dst - lo, s = src - lo;
+    if (<u64>(d > s ? d : s) + len > <u64>span) out = true;
+    else if (copiedShort(dst, src, len)) {
+      total += len;
+      e += SG_ENTRY_SIZE;
+    }
+  }
   const taken = <u64>((e - start) / SG_ENTRY_SIZE);
   if (out) return -1 - <i64>(<u64>first + taken);
   return <i64>((taken << SHORT_TAKEN_SHIFT) | total);
+}
+
+// copyShorts' copy of its last entry (an odd one after the pairs): false, copying nothing, for one
+// longer than 256 bytes or of 129-256 overlapping itself.
+// @ts-ignore: decorator
+@inline
+function copiedShort(dst: usize, src: usize, len: usize): bool {
+  if (len <= 64) moveUpTo64(dst, src, len);
+  else if (len <= 128) move128(dst, src, len);
+  else if ((len <= SHORT_MAX) & apart(dst, src, len)) { move128(dst, src, 128); move128(dst + len - 128, src + len - 128, 128); }
+  else return false;
+  return true;
 }
 
 // Copies entries from `first` on with inline loops (copyLoop, or moveOverlapping for an entry that
