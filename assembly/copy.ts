@@ -10,7 +10,8 @@
 // Where the segment loop sits next to a memory.copy call (copySegment: copySgLists, the ring, the
 // paired loop) segments of 128 B to 1 KiB take memory.copy: V8 keeps that loop's values on the
 // stack, and the inline loop measured slower there (256 B: 9.9 against 8.2 ns per segment).
-// copySg's runs (sg.ts) have no call, and there the loops win below 64 KiB (runTakes).
+// copySg's runs (sg.ts) have no call, and there the loops win below 64 KiB (runTakes); segments up
+// to 256 bytes go through straight-line moves with no loop at all (moveUpTo64, move128).
 // Overlapping ranges take memory.copy, except in copySg's runs, which use moveOverlapping.
 
 /** Single copies below this many bytes use the inline loop. */

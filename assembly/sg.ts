@@ -46,7 +46,7 @@ export function checkList(list: usize, count: u32, lo: usize, hi: usize): i32 {
 
 /**
  * Copies every (dst, src, len) entry in order, each with memmove semantics; returns the bytes
- * copied. The bounds check rides in the copy loop (one predictable branch per entry, cheaper
+ * copied. The bounds check rides in each copy loop (one predictable branch per entry, cheaper
  * than a separate pass): an entry that leaves [lo, hi) stops the copy before it and the result
  * is -1 - its index. Callers that promise "nothing copied" run checkSg first or know the table's
  * entries were checked when they were written (SgTable does).
