@@ -10,7 +10,8 @@
 // Where the segment loop sits next to a memory.copy call (copySegment: copySgLists, the ring, the
 // paired loop) segments of 128 B to 1 KiB take memory.copy: V8 keeps that loop's values on the
 // stack, and the inline loop measured slower there (256 B: 9.9 against 8.2 ns per segment).
-// copySg's runs (sg.ts) have no call, and there the loops win below 64 KiB (runTakes).
+// copySg's runs (sg.ts) have no call, and there the loops win below 64 KiB (runTakes); segments up
+// to 256 bytes go through straight-line moves with no loop at all (moveUpTo64, move128).
 // Overlapping ranges take memory.copy, except in copySg's runs, which use moveOverlapping.
 
 /** Single copies below this many bytes use the inline loop. */
@@ -171,4 +172,36 @@ export function copyPair(dst: usize, src: usize, dst2: usize, src2: usize, len: 
   }
   move64(dst + last, src + last);
   move64(dst2 + last, src2 + last);
+}
+
+/** Segments up to this many bytes take copySg's short loop (moveUpTo64, move128). */
+export const SHORT_MAX: usize = 256;
+
+// memmove of up to 64 bytes, every load before any store: 33-64 bytes are four 16-byte moves,
+// two from each end, 16-32 two, shorter ones moveShort's.
+// @ts-ignore: decorator
+@inline
+export function moveUpTo64(dst: usize, src: usize, len: usize): void {
+  if (len > 32) {
+    const t = len - 32;
+    const a = v128.load(src), b = v128.load(src, 16), c = v128.load(src + t), d = v128.load(src + t, 16);
+    v128.store(dst, a); v128.store(dst, b, 16); v128.store(dst + t, c); v128.store(dst + t, d, 16);
+  } else if (len >= 16) {
+    const t = len - 16;
+    const a = v128.load(src), d = v128.load(src + t);
+    v128.store(dst, a); v128.store(dst + t, d);
+  } else {
+    moveShort(dst, src, len);
+  }
+}
+
+// memmove of 64-128 bytes: the first 64 and the last 64, all eight loads before the stores.
+// @ts-ignore: decorator
+@inline
+export function move128(dst: usize, src: usize, len: usize): void {
+  const t = len - 64;
+  const a = v128.load(src), b = v128.load(src, 16), c = v128.load(src, 32), d = v128.load(src, 48);
+  const w = v128.load(src + t), x = v128.load(src + t, 16), y = v128.load(src + t, 32), z = v128.load(src + t, 48);
+  v128.store(dst, a); v128.store(dst, b, 16); v128.store(dst, c, 32); v128.store(dst, d, 48);
+  v128.store(dst + t, w); v128.store(dst + t, x, 16); v128.store(dst + t, y, 32); v128.store(dst + t, z, 48);
 }

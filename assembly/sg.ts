@@ -1,5 +1,5 @@
 // Scatter-gather copies over tables that live in the shared memory itself.
-import { apart, copyLoop, copyPair, copySegment, moveOverlapping, pairable, runTakes } from "./copy";
+import { apart, copyLoop, copyPair, copySegment, move128, moveOverlapping, moveUpTo64, pairable, runTakes, SHORT_MAX } from "./copy";
 
 /** Bytes per copySg table entry: u32 dst, u32 src, u32 len, u32 reserved. */
 export const SG_ENTRY_SIZE: usize = 16;
@@ -46,7 +46,7 @@ export function checkList(list: usize, count: u32, lo: usize, hi: usize): i32 {
 
 /**
  * Copies every (dst, src, len) entry in order, each with memmove semantics; returns the bytes
- * copied. The bounds check rides in the copy loop (one predictable branch per entry, cheaper
+ * copied. The bounds check rides in each copy loop (one predictable branch per entry, cheaper
  * than a separate pass): an entry that leaves [lo, hi) stops the copy before it and the result
  * is -1 - its index. Callers that promise "nothing copied" run checkSg first or know the table's
  * entries were checked when they were written (SgTable does).
@@ -54,30 +54,125 @@ export function checkList(list: usize, count: u32, lo: usize, hi: usize): i32 {
 export function copySg(table: usize, count: u32, lo: usize, hi: usize): f64 {
   // Tables of 1-64 KiB segments (pages, mostly) take the loop that copies equal neighbours in pairs.
   if (count > 1 && pairable(load<u32>(table, 8))) return copyPaired(table, count, lo, hi);
-  // Others go in runs: copyRun takes entries until one of 64 KiB-16 MiB, copied here by memory.copy.
+  // Others go in runs: copyShorts takes entries of up to 256 bytes, copyRun the others until one of
+  // 64 KiB-16 MiB, copied here by memory.copy. The short loop needs lo <= hi and a table that ends
+  // below 4 GiB (it walks a pointer to the table's end); without them every entry takes copyRun.
+  const shorts = lo <= hi && <u64>table + <u64>count * SG_ENTRY_SIZE < <u64>1 << 32;
+  const shortBelow: usize = shorts ? SHORT_MAX + 1 : 0;
+  let total: u64 = 0;
   let i: u32 = 0;
   while (i < count) {
-    const stop = copyRun(table, i, count, lo, hi);
+    const e = table + <usize>i * SG_ENTRY_SIZE;
+    // Which loop takes entry i: a read for the routing only; each loop reads and checks it itself.
+    if (<usize>load<u32>(e, 8) < shortBelow) {
+      const end = count - i > SHORTS_AT_ONCE ? i + SHORTS_AT_ONCE : count;
+      const done = copyShorts(table, i, end, lo, hi - lo);
+      if (done < 0) return <f64>done; // -1 - the index of the entry out of bounds
+      total += <u64>done & SHORT_BYTES;
+      i += <u32>(<u64>done >> SHORT_TAKEN_SHIFT);
+      // Stopped before the end: entry i is long, or overlaps itself (129-256 B), and copyRun takes it.
+      if (i == end) continue;
+    }
+    const stop = copyRun(table, i, count, lo, hi, shortBelow);
     if (stop < 0) return <f64>stop; // -1 - the index of the entry out of bounds
+    total += tableBytes(table, i, <u32>stop);
     if (<u32>stop == count) break;
-    const e = table + <usize>stop * SG_ENTRY_SIZE;
-    memory.copy(<usize>load<u32>(e), <usize>load<u32>(e, 4), <usize>load<u32>(e, 8));
+    // Entry stop is in bounds as copyRun read it, or is short; read once here, checked, copied.
+    const f = table + <usize>stop * SG_ENTRY_SIZE;
+    const dst: usize = load<u32>(f), src: usize = load<u32>(f, 4), len: usize = load<u32>(f, 8);
+    if (len < shortBelow) { i = <u32>stop; continue; }
+    if (!inBounds(dst, len, lo, hi) || !inBounds(src, len, lo, hi)) return -1 - <f64>stop;
+    memory.copy(dst, src, len);
+    total += len;
     i = <u32>stop + 1;
   }
-  return <f64>tableBytes(table, count);
+  return <f64>total;
+}
+
+// copyShorts takes at most this many entries a call, so that its count and bytes share one i64.
+const SHORTS_AT_ONCE: u32 = 1 << 24;
+const SHORT_TAKEN_SHIFT: u64 = 33;
+const SHORT_BYTES: u64 = (<u64>1 << SHORT_TAKEN_SHIFT) - 1;
+
+// Copies entries from `first` to `end` while each is at most 256 bytes long, lies in [lo, hi), and
+// does not overlap itself when longer than 128 bytes: straight-line 16-byte moves, no inner loop
+// (moveUpTo64, move128). Two entries an iteration, one after the other (a later entry sees an
+// earlier one's stores), so the loop's back edge and V8's stack check come once per two. Returns
+// the entries taken << 33 | their bytes (end - first <= 2^24, so the bytes fit in 33 bits), or
+// -1 - the index of an entry out of bounds. `span` is hi - lo (passed, not hi: one register fewer
+// in the loop); the caller ensures lo <= hi and that the table ends below 4 GiB.
+function copyShorts(table: usize, first: u32, end: u32, lo: usize, span: usize): i64 {
+  const start = table + <usize>first * SG_ENTRY_SIZE;
+  const last = table + <usize>end * SG_ENTRY_SIZE;
+  let e = start;
+  let total: u64 = 0;
+  let out = false;
+  // The body twice over, then once for an odd entry left (an inline function cannot break a loop).
+  while (e + SG_ENTRY_SIZE < last) {
+    {
+      const dst: usize = load<u32>(e), src: usize = load<u32>(e, 4), len: usize = load<u32>(e, 8);
+      // In bounds when both offsets from lo plus len stay within span (u64: no wrap; an address
+      // below lo wraps to more than span, as hi < 2^32).
+      const d = dst - lo, s = src - lo;
+      if (<u64>(d > s ? d : s) + len > <u64>span) { out = true; break; }
+      if (len <= 64) moveUpTo64(dst, src, len);
+      else if (len <= 128) move128(dst, src, len);
+      else if ((len <= SHORT_MAX) & apart(dst, src, len)) { move128(dst, src, 128); move128(dst + len - 128, src + len - 128, 128); }
+      else break; // long, or overlapping itself: copyRun's
+      total += len;
+      e += SG_ENTRY_SIZE;
+    }
+    {
+      const dst: usize = load<u32>(e), src: usize = load<u32>(e, 4), len: usize = load<u32>(e, 8);
+      const d = dst - lo, s = src - lo;
+      if (<u64>(d > s ? d : s) + len > <u64>span) { out = true; break; }
+      if (len <= 64) moveUpTo64(dst, src, len);
+      else if (len <= 128) move128(dst, src, len);
+      else if ((len <= SHORT_MAX) & apart(dst, src, len)) { move128(dst, src, 128); move128(dst + len - 128, src + len - 128, 128); }
+      else break;
+      total += len;
+      e += SG_ENTRY_SIZE;
+    }
+  }
+  if (!out & (e + SG_ENTRY_SIZE == last)) {
+    const dst: usize = load<u32>(e), src: usize = load<u32>(e, 4), len: usize = load<u32>(e, 8);
+    const d = dst - lo, s = src - lo;
+    if (<u64>(d > s ? d : s) + len > <u64>span) out = true;
+    else if (copiedShort(dst, src, len)) {
+      total += len;
+      e += SG_ENTRY_SIZE;
+    }
+  }
+  const taken = <u64>((e - start) / SG_ENTRY_SIZE);
+  if (out) return -1 - <i64>(<u64>first + taken);
+  return <i64>((taken << SHORT_TAKEN_SHIFT) | total);
+}
+
+// copyShorts' copy of its last entry (an odd one after the pairs): false, copying nothing, for one
+// longer than 256 bytes or of 129-256 overlapping itself.
+// @ts-ignore: decorator
+@inline
+function copiedShort(dst: usize, src: usize, len: usize): bool {
+  if (len <= 64) moveUpTo64(dst, src, len);
+  else if (len <= 128) move128(dst, src, len);
+  else if ((len <= SHORT_MAX) & apart(dst, src, len)) { move128(dst, src, 128); move128(dst + len - 128, src + len - 128, 128); }
+  else return false;
+  return true;
 }
 
 // Copies entries from `first` on with inline loops (copyLoop, or moveOverlapping for an entry that
 // overlaps itself) while each lies in [lo, hi) and is not 64 KiB-16 MiB long (runTakes). Returns
-// count when done, the index of an entry left for memory.copy (in bounds), or -1 - the index of an
-// entry out of bounds. A function of its own with no call in it: next to memory.copy's call V8
-// kept this loop's values on the stack, which cost ~1-1.5 ns of the ~7 ns a 256-byte segment takes.
-function copyRun(table: usize, first: u32, count: u32, lo: usize, hi: usize): i32 {
+// count when done, the index of an entry left for memory.copy (in bounds), or of one after the
+// first shorter than `shortBelow` (for copyShorts), or -1 - the index of an entry out of bounds.
+// A function of its own with no call in it: next to memory.copy's call V8 kept this loop's values
+// on the stack, which cost ~1-1.5 ns of the ~7 ns a 256-byte segment takes.
+function copyRun(table: usize, first: u32, count: u32, lo: usize, hi: usize, shortBelow: usize): i32 {
   for (let i = first; i < count; i++) {
     const e = table + <usize>i * SG_ENTRY_SIZE;
     const dst: usize = load<u32>(e);
     const src: usize = load<u32>(e, 4);
     const len: usize = load<u32>(e, 8);
+    if ((len < shortBelow) & (i != first)) return <i32>i;
     const far = dst > src ? dst : src;
     const near = dst > src ? src : dst;
     if ((near < lo) | (<u64>far + len > <u64>hi)) return -1 - <i32>i;
@@ -88,10 +183,10 @@ function copyRun(table: usize, first: u32, count: u32, lo: usize, hi: usize): i3
   return <i32>count;
 }
 
-// The bytes a table's entries name: copySg's result for a table it copied whole.
-function tableBytes(table: usize, count: u32): u64 {
+// The bytes entries [first, end) of a table name.
+function tableBytes(table: usize, first: u32, end: u32): u64 {
   let total: u64 = 0;
-  for (let i: u32 = 0; i < count; i++) total += load<u32>(table + <usize>i * SG_ENTRY_SIZE, 8);
+  for (let i = first; i < end; i++) total += load<u32>(table + <usize>i * SG_ENTRY_SIZE, 8);
   return total;
 }
 

@@ -63,10 +63,11 @@ describe('buildNative', () => {
 describe('the native addon', () => {
   withCompiler('copySg copies every segment exactly, each way, guard bytes untouched', () => {
     const memory = new Uint8Array(new SharedArrayBuffer(1 << 20));
-    for (const way of [NativeWay.memcpy, NativeWay.sse16, NativeWay.relaxed8]) {
+    for (const way of [NativeWay.memcpy, NativeWay.sse16, NativeWay.relaxed8, NativeWay.sse16Straight]) {
       rng.fill(memory);
       const before = memory.slice();
-      // Random lengths (not multiples of 16 or 64) at random disjoint slots of 8 KiB.
+      // Random lengths (not multiples of 16 or 64; half of them up to 300 B, where the straight-line
+      // way has its cases) at random disjoint slots of 8 KiB.
       const count = rng.int(1, 40);
       const slots = Array.from({ length: 128 }, (_, i) => i).sort(() => rng.next() - 0.5);
       const table = new Uint32Array(3 * count);
@@ -74,7 +75,7 @@ describe('the native addon', () => {
       for (let i = 0; i < count; i++) {
         const dst = slots[2 * i]! * 8192 + rng.int(0, 64);
         const src = slots[2 * i + 1]! * 8192 + rng.int(0, 64);
-        const len = rng.int(1, 8000);
+        const len = rng.next() < 0.5 ? rng.int(0, 300) : rng.int(1, 8000);
         table.set([dst, src, len], 3 * i);
         expected.set(before.subarray(src, src + len), dst);
       }
@@ -100,7 +101,7 @@ describe('the native addon', () => {
     expect(() => native!.copyParallel(memory, 0, 0, 16, 0, NativeWay.memcpy)).toThrow(/threads must be 1\.\.16/);
     expect(() => native!.copySg(memory, Uint32Array.of(0, (4 << 20) - 4, 5), 1, NativeWay.sse16)).toThrow(/outside the memory/);
     expect(() => native!.copySg(memory, Uint32Array.of(0, 0, 5), 2, NativeWay.sse16)).toThrow(/count must be an integer within the table/);
-    expect(() => native!.copySg(memory, Uint32Array.of(0, 0, 5), 1, 3 as NativeWay)).toThrow(/way must be 0, 1 or 2/);
+    expect(() => native!.copySg(memory, Uint32Array.of(0, 0, 5), 1, 4 as NativeWay)).toThrow(/way must be 0, 1, 2 or 3/);
     expect(Buffer.compare(memory, before)).toBe(0);
   });
 });
@@ -137,6 +138,10 @@ describe('native cases in the bench', () => {
     for (const size of ['64B', '256B', '4KiB', '64KiB', '4KiBx64']) {
       expect(names(kernels)).toEqual(expect.arrayContaining([`kernel/sg/wasm/${size}`, `kernel/sg/native-memcpy/${size}`, `kernel/sg/native-sse/${size}`]));
       expect(kernels.find((c) => c.name === `kernel/sg/wasm/${size}`)!.ceiling).toEqual([`kernel/sg/native-memcpy/${size}`, `kernel/sg/native-sse/${size}`]);
+      // The short tables also run the straight-line 16-byte way, against memcpy (the 16-byte ceiling).
+      const straight = kernels.find((c) => c.name === `kernel/sg/native-sse-straight/${size}`);
+      if (size === '64B' || size === '256B') expect(straight?.ceiling).toBe(`kernel/sg/native-memcpy/${size}`);
+      else expect(straight).toBeUndefined();
     }
     expect(names(kernelCases({ skipHuge: true })).filter((n) => n.includes('native') || n.endsWith('/64KiB') && n.startsWith('kernel/sg/'))).toEqual([]);
     const engine = engineCases({ native: fake });

@@ -8,8 +8,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** How a native copy moves bytes: glibc's memcpy, the 16-byte vector loop (what WebAssembly SIMD expresses), V8's relaxed 8-byte loop. */
-export const NativeWay = { memcpy: 0, sse16: 1, relaxed8: 2 } as const;
+/**
+ * How a native copy moves bytes: glibc's memcpy, the 16-byte vector loop (what WebAssembly SIMD
+ * expresses), V8's relaxed 8-byte loop, and straight-line 16-byte moves for segments up to 256 B
+ * (the kernel's short-segment copy; the 16-byte loop above that).
+ */
+export const NativeWay = { memcpy: 0, sse16: 1, relaxed8: 2, sse16Straight: 3 } as const;
 export type NativeWay = (typeof NativeWay)[keyof typeof NativeWay];
 
 /** The addon's calls: copies inside `bytes` (the fabric's memory) at fabric offsets; RangeError (ERR_NATIVE_ARGUMENT) for a range outside it. */

@@ -5,7 +5,8 @@
 // to install or test the package.
 //
 //   copySg(bytes, table, count, way)   table: Uint32Array of (dst, src, length) triples, fabric
-//                                      offsets; way: 0 glibc memcpy, 1 the 16-byte loop, 2 relaxed 8 B
+//                                      offsets; way: 0 glibc memcpy, 1 the 16-byte loop, 2 relaxed 8 B,
+//                                      3 straight-line 16-byte moves up to 256 B
 //   copyParallel(bytes, dst, src, length, threads, way)
 //                                      one copy cut into `threads` 64-byte-aligned parts, the
 //                                      calling thread copying the first and a new thread each other
@@ -20,7 +21,7 @@
 
 #define MAX_THREADS 16
 
-static copy_fn *const WAYS[] = { copy_memcpy, copy_sse16, copy_relaxed8 };
+static copy_fn *const WAYS[] = { copy_memcpy, copy_sse16, copy_relaxed8, copy_sse16_straight };
 #define NWAYS (sizeof WAYS / sizeof WAYS[0])
 
 // One loop per way, each with its copy inlined (a call through a pointer per segment would cost
@@ -64,10 +65,11 @@ static napi_value copy_sg(napi_env env, napi_callback_info info) {
   if (argc < 4 || !get_bytes(env, argv[0], napi_uint8_array, (void **)&bytes, &size)) return fail(env, "copySg: bytes must be a Uint8Array");
   if (!get_bytes(env, argv[1], napi_uint32_array, (void **)&table, &entries)) return fail(env, "copySg: table must be a Uint32Array");
   if (!get_index(env, argv[2], (double)(entries / 3), &count)) return fail(env, "copySg: count must be an integer within the table");
-  if (!get_index(env, argv[3], NWAYS - 1, &way)) return fail(env, "copySg: way must be 0, 1 or 2");
+  if (!get_index(env, argv[3], NWAYS - 1, &way)) return fail(env, "copySg: way must be 0, 1, 2 or 3");
   int ok = way == 0 ? sg_loop(bytes, size, table, count, copy_memcpy)
          : way == 1 ? sg_loop(bytes, size, table, count, copy_sse16)
-                    : sg_loop(bytes, size, table, count, copy_relaxed8);
+         : way == 2 ? sg_loop(bytes, size, table, count, copy_relaxed8)
+                    : sg_loop(bytes, size, table, count, copy_sse16_straight);
   return ok ? NULL : fail(env, "copySg: a segment lies outside the memory");
 }
 
@@ -96,7 +98,7 @@ static napi_value copy_parallel(napi_env env, napi_callback_info info) {
   }
   if (len > size - dst || len > size - src) return fail(env, "copyParallel: the copy lies outside the memory");
   if (!get_index(env, argv[4], MAX_THREADS, &threads) || threads == 0) return fail(env, "copyParallel: threads must be 1..16");
-  if (!get_index(env, argv[5], NWAYS - 1, &way)) return fail(env, "copyParallel: way must be 0, 1 or 2");
+  if (!get_index(env, argv[5], NWAYS - 1, &way)) return fail(env, "copyParallel: way must be 0, 1, 2 or 3");
   struct part parts[MAX_THREADS];
   pthread_t ids[MAX_THREADS];
   size_t share = (len / threads + 63) & ~(size_t)63, at = 0;

@@ -7,6 +7,8 @@ import type { BenchCase } from '../runner.js';
 
 const JS_METHODS = ['buffer-copy', 'copy-within', 'set-subarray'] as const;
 const NATIVE_METHODS = ['native-memcpy', 'native-sse'] as const;
+// Tables of segments up to this long also get kernel/sg/native-sse-straight/*.
+const SHORT_SEGMENT = 256;
 const HUGE_COPY = 64 * 2 ** 20;
 const COPY_SIZES = [256, 4096, 65536, 2 ** 20, HUGE_COPY];
 // Scatter-gather tables: 1024 segments of 256 B and of 4 KiB (the contract's cases; at 4 KiB each
@@ -27,7 +29,9 @@ export interface KernelSuiteOptions {
   /**
    * The native addon (bench --native): each scatter-gather table is also copied by glibc's memcpy
    * (kernel/sg/native-memcpy/*) and by the 16-byte loop (kernel/sg/native-sse/*), the same
-   * segments at the same slots of the same memory, in the wasm case's rounds.
+   * segments at the same slots of the same memory, in the wasm case's rounds; the 64 B and 256 B
+   * tables also by straight-line 16-byte moves (kernel/sg/native-sse-straight/*, the 16-byte
+   * ceiling, with its ratio against native-memcpy).
    */
   readonly native?: NativeCopier;
   /** The memory to copy in (default: a fabric of its own, copyBuffers()). */
@@ -86,6 +90,11 @@ export function kernelCases(options: KernelSuiteOptions = {}): BenchCase[] {
         { ...common, name: name('native-memcpy'), run: () => native.copySg(u8, triples, count, NativeWay.memcpy) },
         { ...common, name: name('native-sse'), run: () => native.copySg(u8, triples, count, NativeWay.sse16) },
       );
+      // Short segments: the fastest 16-byte way natively (the kernel's straight-line moves), against
+      // glibc's memcpy, so that the AGAINST NATIVE column shows the ceiling WebAssembly SIMD has.
+      if (size <= SHORT_SEGMENT) {
+        cases.push({ ...common, name: name('native-sse-straight'), ceiling: name('native-memcpy'), run: () => native.copySg(u8, triples, count, NativeWay.sse16Straight) });
+      }
     }
   }
   return cases;
