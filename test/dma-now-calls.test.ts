@@ -152,6 +152,9 @@ describe('CopyEngine.copyHere()', () => {
     const a = arena.at(64, 0, 2 ** 20), b = arena.at(64, 2 ** 20, 2 ** 21);
     expect(errorOf(() => engine.copyHere([[a, b, 16], [fabric.size - 8, b, 16]], 'caller'))).toMatchObject({ code: 'ERR_COPY_FAILED' });
     expect(errorOf(() => engine.copyHere([[a, b, 16], [a, -1, 16]], 'caller'))).toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+    expect(errorOf(() => engine.copyHere([[a, b, 16], [a, b] as never], 'caller'))).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', argument: 'segments[1]' });
+    expect(errorOf(() => engine.copyHere(null as never, 'caller'))).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', argument: 'segments' });
+    expect(errorOf(() => engine.copyHere([[a, b, 16]], 'worker' as never))).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', argument: 'placement' });
     arena.check();
     const other = CopyEngine.create(fabric, { workers: 1 });
     await other.close();

@@ -319,10 +319,14 @@ export class CopyEngine {
    */
   copyHere(segments: readonly (readonly [number, number, number])[], placement: 'auto' | 'caller'): boolean {
     if (this.#state !== 'open') throw new EngineClosedError('the copy engine is closed');
+    if (!Array.isArray(segments)) throw new InvalidArgumentError('segments must be an array of [dst, src, len]', { argument: 'segments' });
+    if (placement !== 'auto' && placement !== 'caller') throw new InvalidArgumentError(`placement must be 'auto' or 'caller'`, { argument: 'placement' });
     const count = segments.length;
     let total = 0;
     for (let i = 0; i < count; i++) {
-      const [dst, src, len] = segments[i]!;
+      const segment: unknown = segments[i];
+      if (!Array.isArray(segment) || segment.length !== 3) throw new InvalidArgumentError(`segments[${i}] must be [dst, src, len]`, { argument: `segments[${i}]` });
+      const [dst, src, len] = segment as [number, number, number];
       if (!isU32(dst) || !isU32(src) || !isU32(len)) throw notU32({ [`segments[${i}].dst`]: dst, [`segments[${i}].src`]: src, [`segments[${i}].len`]: len })!;
       total += len;
     }
