@@ -103,10 +103,13 @@ interface DeviceInfo {
  * holds, warnings (devices the topology lacks, lost events, lines skipped) and one run per
  * configuration. Rejects with ERR_INVALID_ARGUMENT for bad arguments or a configuration this build
  * cannot model, ERR_TRACE_PARSE for a malformed line (unless `lenient`), ERR_TRACE_REPLAY when the
- * capture's memory does not fit the model, ERR_INVALID_SIZE for a bad pool size.
+ * capture's memory does not fit the model, ERR_INVALID_SIZE for a bad pool size. `open` must give a
+ * new source each time (each pass reads the capture from its start): one it gave before is
+ * ERR_INVALID_ARGUMENT (`argument` 'open'), where it would have read on from the end.
  */
-export async function replayCapture(open: CaptureOpener, configs: readonly ReplayConfig[], options?: ReplayOptions): Promise<ReplayResult> {
-  if (typeof open !== 'function') throw new InvalidArgumentError('open must be a function returning the capture stream', { argument: 'open' });
+export async function replayCapture(opener: CaptureOpener, configs: readonly ReplayConfig[], options?: ReplayOptions): Promise<ReplayResult> {
+  if (typeof opener !== 'function') throw new InvalidArgumentError('open must be a function returning the capture stream', { argument: 'open' });
+  const open = freshSources(opener);
   if (!Array.isArray(configs) || configs.length === 0 || configs.length > 64) throw new InvalidArgumentError('configs must hold 1..64 configurations', { argument: 'configs' });
   const runs = configs.map((c, i) => checkConfig(c, i));
   const { topology: given, lenient, onProgress, provider: wanted, parseInWorker } = snapshotReplayOptions(options);
@@ -634,6 +637,20 @@ class BounceHints {
 
 function isMmio(event: { readonly name: string; readonly attrs: number }): boolean {
   return event.name === 'dma_map_resource' || (event.attrs & TRACE_ATTR_MMIO) !== 0;
+}
+
+// `open`, refusing a source it returned before: an exhausted stream read again gives no lines, and
+// a run of nothing would look like a capture with no DMA in it.
+function freshSources(open: CaptureOpener): CaptureOpener {
+  const seen = new WeakSet<object>();
+  return () => {
+    const source = open();
+    if (source !== null && (typeof source === 'object' || typeof source === 'function')) {
+      if (seen.has(source)) throw new InvalidArgumentError('open() returned a capture source it had returned before: each pass reads the capture from its start, so open() must return a new stream each time', { argument: 'open' });
+      seen.add(source);
+    }
+    return source;
+  };
 }
 
 // The p2pmem BAR MMIO mappings go to: the one named, or the topology's first; undefined when it has none.

@@ -470,6 +470,13 @@ export function catalogue(r: Rig): Row[] {
     { api: 'readCaptureInWorker', cls: 'wrong type', input: "workers '2'", code: 'ERR_INVALID_ARGUMENT', run: () => readCaptureInWorker(Readable.from(['']), () => {}, { workers: any('2') }) },
     { api: 'TraceLineParser.parse', cls: 'wrong type', input: 'a line 42', code: 'ERR_INVALID_ARGUMENT', run: () => new TraceLineParser().parse(any(42), 1) },
     { api: 'replayCapture', cls: 'wrong type', input: 'open "file"', code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(any('file'), [{}]) },
+    {
+      api: 'replayCapture', cls: 'state', input: 'open() returning the same stream each pass', code: 'ERR_INVALID_ARGUMENT',
+      run: () => {
+        const same = Readable.from(['  fio-1 [000] ..... 1.5: dma_map_phys: 0000:04:00.0 dir=TO_DEVICE dma_addr=1000 size=64 phys_addr=1000 attrs=\n']);
+        return replayCapture(() => same, [{}]);
+      },
+    },
     { api: 'replayCapture', cls: 'empty', input: 'configs []', code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(() => Readable.from(['']), []) },
     { api: 'replayCapture', cls: 'unaligned', input: "swiotlb '100KiB'", code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(() => Readable.from(['']), [{ swiotlb: '100KiB' }]) },
     { api: 'replayCapture', cls: 'huge', input: "swiotlb '4GiB'", code: 'ERR_INVALID_ARGUMENT', run: () => replayCapture(() => Readable.from(['']), [{ swiotlb: '4GiB' }]) },
