@@ -105,9 +105,12 @@ describe('worker death under the promise API', () => {
           (err: { code: string }) => err.code,
         ),
       );
-      await waitUntil(() => engine.channels.every((c) => c.ring.served > 5));
-      // Kill the worker with the most work queued, so that the kill lands mid-batch.
-      const victim = [...engine.channels].sort((a, b) => b.ring.outstanding - a.ring.outstanding)[0]!;
+      // Kill the worker with the most ops on its ring not yet completed, so that the kill lands mid-batch.
+      // (Chosen by inFlight, not outstanding: a lane whose ops are all done but not yet gathered
+      // by its pump has outstanding ops and nothing in flight.)
+      const busiest = () => [...engine.channels].sort((a, b) => b.ring.inFlight - a.ring.inFlight)[0]!;
+      await waitUntil(() => engine.channels.every((c) => c.ring.served > 5) && busiest().ring.inFlight > 0);
+      const victim = busiest();
       expect(victim.ring.inFlight).toBeGreaterThan(0);
       expect(await victim.killWorker()).toBe(true);
       const outcomes = await Promise.all(ops);
