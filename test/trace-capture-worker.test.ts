@@ -17,6 +17,30 @@ import { runWorkload } from './support/trace-workload.js';
 const rng = testRng('trace-capture-worker');
 const FIXTURES = new URL('./fixtures/traces/', import.meta.url);
 
+describe('an onEvent that fails on the last line, which has no newline', () => {
+  it('closes the source in both readers, as on every other line', async () => {
+    const lines = generateText(300).trimEnd().split('\n');
+    while (!/: (dma|swiotlb)_/.test(lines.at(-1)!)) lines.pop(); // end on a dma/swiotlb event
+    const text = lines.join('\n'); // no newline after the last line
+    for (const read of [readCapture, readCaptureInWorker]) {
+      for (const bytes of [false, true]) {
+        const failure = new Error('onEvent failed on the last line');
+        let last = 0;
+        let events = 0;
+        const outcome = await read(chunked(text, rng, bytes), (_e, line) => { events++; last = line; }).catch((e: unknown) => e);
+        expect(outcome).toMatchObject({ lines: lines.length });
+        expect(last).toBe(lines.length); // the last line is an event line
+        // Again, failing on the last event (the capture's last line is one).
+        const again = chunked(text, rng, bytes);
+        await expect(read(again, (_e, line) => { if (line === last) throw failure; })).rejects.toBe(failure);
+        expect(events).toBeGreaterThan(0);
+        await new Promise((r) => setTimeout(r, 20));
+        expect(again.returned).toBe(true);
+      }
+    }
+  });
+});
+
 // Text cut at random places (inside lines, inside multi-byte characters), as strings or bytes.
 function chunked(text: string, r: Rng, bytes: boolean): AsyncIterable<string | Uint8Array> & { returned: boolean } {
   const data = bytes ? Buffer.from(text) : text;

@@ -210,7 +210,13 @@ export async function tallyChunks(chunks: AsyncIterator<unknown>, onEvent: (even
   if (pieces.length > 0) {
     const last = pieces.join('');
     nextAt.fill(-1);
-    await handle(last, 0, last.length);
+    try {
+      await handle(last, 0, last.length);
+    } catch (error) {
+      // As for every other line: a failing onEvent (or parse) closes the source.
+      await chunks.return?.();
+      throw error;
+    }
   }
   onProgress?.(counts.bytes);
   return {
