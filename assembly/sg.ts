@@ -107,14 +107,13 @@ function copyShorts(table: usize, first: u32, end: u32, lo: usize, span: usize):
   let e = start;
   let total: u64 = 0;
   let out = false;
-  // The body twice over, then once for an odd entry left (an inline function cannot break a loop).
+  // The body twice over (each a read, a check and a copy), then once for an odd entry left. The
+  // pair spells out copiedShort's dispatch: called as `if (!copiedShort(...)) break` it compiled to
+  // a block with a result and a test after it, not the branches below (the tail may use it).
   while (e + SG_ENTRY_SIZE < last) {
     {
       const dst: usize = load<u32>(e), src: usize = load<u32>(e, 4), len: usize = load<u32>(e, 8);
-      // In bounds when both offsets from lo plus len stay within span (u64: no wrap; an address
-      // below lo wraps to more than span, as hi < 2^32).
-      const d = dst - lo, s = src - lo;
-      if (<u64>(d > s ? d : s) + len > <u64>span) { out = true; break; }
+      if (outside(dst, src, len, lo, span)) { out = true; break; }
       if (len <= 64) moveUpTo64(dst, src, len);
       else if (len <= 128) move128(dst, src, len);
       else if ((len <= SHORT_MAX) & apart(dst, src, len)) { move128(dst, src, 128); move128(dst + len - 128, src + len - 128, 128); }
@@ -124,8 +123,7 @@ function copyShorts(table: usize, first: u32, end: u32, lo: usize, span: usize):
     }
     {
       const dst: usize = load<u32>(e), src: usize = load<u32>(e, 4), len: usize = load<u32>(e, 8);
-      const d = dst - lo, s = src - lo;
-      if (<u64>(d > s ? d : s) + len > <u64>span) { out = true; break; }
+      if (outside(dst, src, len, lo, span)) { out = true; break; }
       if (len <= 64) moveUpTo64(dst, src, len);
       else if (len <= 128) move128(dst, src, len);
       else if ((len <= SHORT_MAX) & apart(dst, src, len)) { move128(dst, src, 128); move128(dst + len - 128, src + len - 128, 128); }
@@ -136,8 +134,7 @@ function copyShorts(table: usize, first: u32, end: u32, lo: usize, span: usize):
   }
   if (!out & (e + SG_ENTRY_SIZE == last)) {
     const dst: usize = load<u32>(e), src: usize = load<u32>(e, 4), len: usize = load<u32>(e, 8);
-    const d = dst - lo, s = src - lo;
-    if (<u64>(d > s ? d : s) + len > <u64>span) out = true;
+    if (outside(dst, src, len, lo, span)) out = true;
     else if (copiedShort(dst, src, len)) {
       total += len;
       e += SG_ENTRY_SIZE;
@@ -148,8 +145,17 @@ function copyShorts(table: usize, first: u32, end: u32, lo: usize, span: usize):
   return <i64>((taken << SHORT_TAKEN_SHIFT) | total);
 }
 
-// copyShorts' copy of its last entry (an odd one after the pairs): false, copying nothing, for one
-// longer than 256 bytes or of 129-256 overlapping itself.
+// True when [dst, dst + len) or [src, src + len) leaves [lo, lo + span): both offsets from lo plus
+// len must stay within span (u64: no wrap; an address below lo wraps to more than span, as hi < 2^32).
+// @ts-ignore: decorator
+@inline
+function outside(dst: usize, src: usize, len: usize, lo: usize, span: usize): bool {
+  const d = dst - lo, s = src - lo;
+  return <u64>(d > s ? d : s) + len > <u64>span;
+}
+
+// copyShorts' copy of one entry: false, copying nothing, for one longer than 256 bytes or of
+// 129-256 overlapping itself.
 // @ts-ignore: decorator
 @inline
 function copiedShort(dst: usize, src: usize, len: usize): bool {
