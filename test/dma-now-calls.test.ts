@@ -147,6 +147,19 @@ describe('CopyEngine.copyHere()', () => {
     arena.check();
   });
 
+  it('reads each segment once: the copy uses the numbers it checked', () => {
+    arena.randomize();
+    const a = arena.at(64, 0, 2 ** 20), b = arena.at(64, 2 ** 20, 2 ** 21);
+    let reads = 0;
+    const segments: [number, number, number][] = [];
+    // A getter that hands out a good segment once, then one far out of bounds.
+    Object.defineProperty(segments, 0, { get: () => (reads++ === 0 ? [a, b, 64] : [fabric.size - 8, b, 64]), enumerable: true });
+    expect(engine.copyHere(segments, 'caller')).toBe(true);
+    expect(reads).toBe(1);
+    arena.copied(a, b, 64);
+    arena.check();
+  });
+
   it('throws, copying nothing, for a bad segment anywhere in the list and for a closed engine', async () => {
     arena.randomize();
     const a = arena.at(64, 0, 2 ** 20), b = arena.at(64, 2 ** 20, 2 ** 21);

@@ -319,29 +319,15 @@ export class CopyEngine {
    */
   copyHere(segments: readonly (readonly [number, number, number])[], placement: 'auto' | 'caller'): boolean {
     if (this.#state !== 'open') throw new EngineClosedError('the copy engine is closed');
-    if (!Array.isArray(segments)) throw new InvalidArgumentError('segments must be an array of [dst, src, len]', { argument: 'segments' });
     if (placement !== 'auto' && placement !== 'caller') throw new InvalidArgumentError(`placement must be 'auto' or 'caller'`, { argument: 'placement' });
-    const count = segments.length;
+    // Read once, as copySg() reads an array: the copy uses only the numbers checked.
+    const words = readInput('segments', () => (Array.isArray(segments) ? this.#readSegments(segments) : new InvalidArgumentError('segments must be an array of [dst, src, len]', { argument: 'segments' })));
+    if (words instanceof Error) throw words;
     let total = 0;
-    for (let i = 0; i < count; i++) {
-      const segment: unknown = segments[i];
-      if (!Array.isArray(segment) || segment.length !== 3) throw new InvalidArgumentError(`segments[${i}] must be [dst, src, len]`, { argument: `segments[${i}]` });
-      const [dst, src, len] = segment as [number, number, number];
-      if (!isU32(dst) || !isU32(src) || !isU32(len)) throw notU32({ [`segments[${i}].dst`]: dst, [`segments[${i}].src`]: src, [`segments[${i}].len`]: len })!;
-      total += len;
-    }
+    for (let i = 2; i < words.length; i += 3) total += words[i]!;
     if (!this.#inline(total, placement)) return false;
-    for (let i = 0; i < count; i++) {
-      const [dst, src, len] = segments[i]!;
-      const fault = this.#badRange(src, len, Status.INVALID_SRC) ?? this.#badRange(dst, len, Status.INVALID_DST);
-      if (fault) throw fault;
-    }
-    const raw = this.fabric.kernels.raw;
-    for (let i = 0; i < count; i++) {
-      const [dst, src, len] = segments[i]!;
-      raw.copy(dst, src, len);
-    }
-    this.#stats.inline++;
+    const fault = this.#copyWordsInline(words);
+    if (fault) throw fault;
     return true;
   }
 
@@ -393,16 +379,23 @@ export class CopyEngine {
   // Segment arrays totalling less than inlineBelow (or any, with placement 'caller') are copied
   // in the caller's thread, every segment checked before the first byte moves.
   #copySgInline(words: Uint32Array, total: number): Promise<number> {
+    const fault = this.#copyWordsInline(words);
+    return fault ? Promise.reject(fault) : Promise.resolve(total);
+  }
+
+  // Copies the (dst, src, len) triples in this thread, or returns the fault of the first bad one,
+  // copying nothing.
+  #copyWordsInline(words: Uint32Array): Error | undefined {
     const count = words.length / 3;
     for (let i = 0; i < count; i++) {
       const dst = words[i * 3]!, src = words[i * 3 + 1]!, len = words[i * 3 + 2]!;
       const fault = this.#badRange(src, len, Status.INVALID_SRC) ?? this.#badRange(dst, len, Status.INVALID_DST);
-      if (fault) return Promise.reject(fault);
+      if (fault) return fault;
     }
     const raw = this.fabric.kernels.raw;
     for (let i = 0; i < count; i++) raw.copy(words[i * 3]!, words[i * 3 + 1]!, words[i * 3 + 2]!);
     this.#stats.inline++;
-    return Promise.resolve(total);
+    return undefined;
   }
 
   /** Fills len bytes at dst with the 8-byte little-endian pattern; resolves with len. Rejects as copy() does (`pattern` must be a bigint). */
