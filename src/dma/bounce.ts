@@ -208,13 +208,23 @@ export function runCopiesNow(ctx: DmaContext, copies: CopyTriple[], placement: P
  * engine op (see runCopiesNow: done at once when it runs in this thread). By default every record.
  */
 export function copyRecords(ctx: DmaContext, records: readonly BounceRecord[], toSlot: boolean, placement: Placement = 'auto', start = 0, end = records.length): void | Promise<void> {
-  // A loop over the range, not a slice and a map with a closure: this runs for every bounced list.
+  return runCopiesNow(ctx, recordCopies(records, toSlot, start, end), placement);
+}
+
+/** copyRecords() in this thread, now (placement 'caller'): throws what copyRecords() would reject with. */
+export function copyRecordsHere(ctx: DmaContext, records: readonly BounceRecord[], toSlot: boolean): void {
+  if (records.length > 0) ctx.engine.copyHere(recordCopies(records, toSlot, 0, records.length), 'caller');
+}
+
+// The copies of records[start..end): a loop over the range, not a slice and a map with a closure,
+// as this runs for every bounced list.
+function recordCopies(records: readonly BounceRecord[], toSlot: boolean, start: number, end: number): CopyTriple[] {
   const copies: CopyTriple[] = new Array(end - start);
   for (let i = start; i < end; i++) {
     const r = records[i]!;
     copies[i - start] = toSlot ? [r.slotOffset, r.origOffset, r.size] : [r.origOffset, r.slotOffset, r.size];
   }
-  return runCopiesNow(ctx, copies, placement);
+  return copies;
 }
 
 /** Throws ERR_INVALID_ARGUMENT naming an address that is not a live bounce mapping of the device. */

@@ -4,7 +4,7 @@
 // plus dma-bounce's `bounce` P2P policy where mainline fails.
 import { AddressError, DmaMappingError, InvalidArgumentError, P2PNotSupportedError } from '../errors.js';
 import type { PciDevice } from '../pci/index.js';
-import { allocateBounce, allocateBounceWaiting, bounceRecordFor, copyRecords, fromBounce, notBounceMapping, notLive, releaseBounce, runCopies, toBounce, untilIdle, whileBusy, type BounceOwner, type CopyTriple } from './bounce.js';
+import { allocateBounce, allocateBounceWaiting, bounceRecordFor, copyRecords, copyRecordsHere, fromBounce, notBounceMapping, notLive, releaseBounce, runCopies, toBounce, untilIdle, whileBusy, type BounceOwner, type CopyTriple } from './bounce.js';
 import type { BounceRecord, DmaContext } from './context.js';
 import { DMA_ATTR_MMIO, DMA_ATTR_SKIP_CPU_SYNC, deviceReads, deviceWrites, type StreamingDirection } from './direction.js';
 import { isImmediate } from './immediate.js';
@@ -153,8 +153,6 @@ function bounceSegments(ctx: DmaContext, device: MappingDevice, segments: Segmen
   const records: BounceRecord[] = [];
   if (waitingCopy(ctx) !== 'caller') return bounceSegmentsAsync(ctx, device, segments, origOffsets, bounced, direction, signal, records, 0, 0, undefined);
   const n = segments.length;
-  const owner = device.owner;
-  const waits = owner.waitForSpace !== false;
   let batchBytes = 0;
   try {
     for (let i = 0; i < n; i++) {
@@ -164,18 +162,14 @@ function bounceSegments(ctx: DmaContext, device: MappingDevice, segments: Segmen
       if (batchBytes + seg.length >= MAP_COPY_BATCH && records.length + 1 < bounced) {
         return bounceSegmentsAsync(ctx, device, segments, origOffsets, bounced, direction, signal, records, i, batchBytes, undefined);
       }
-      traceBounced(ctx, device, seg);
-      const record = waits
-        ? allocateBounceWaiting(ctx, owner, seg.phys, origOffsets[i]!, seg.length, direction, signal)
-        : allocateBounce(ctx, owner, seg.phys, origOffsets[i]!, seg.length, direction);
+      const record = requestSlot(ctx, device, seg, origOffsets[i]!, direction, signal);
       if (isPromise(record)) return bounceSegmentsAsync(ctx, device, segments, origOffsets, bounced, direction, signal, records, i, batchBytes, record);
       takeSlot(device, seg, record, records);
       batchBytes += seg.length;
     }
-    const copied = copyRecords(ctx, records, true, 'caller');
-    if (isPromise(copied)) return copied.then(() => goLive(records, segments), (error: unknown) => release(ctx, records, error));
+    copyRecordsHere(ctx, records, true);
   } catch (error) {
-    return release(ctx, records, error);
+    return freeAndRethrow(ctx, records, error);
   }
   // Copied in. A caller that takes the answer at once gets live mappings; a promise's caller gets
   // them live a turn later, so a call made before the promise settles finds them 'mapping'.
@@ -194,8 +188,6 @@ async function bounceSegmentsAsync(
   const n = segments.length;
   const inFlight: Promise<void>[] = [];
   let batchStart = 0;
-  const owner = device.owner;
-  const waits = owner.waitForSpace !== false;
   try {
     for (let i = from; i < n; i++) {
       const seg = segments[i]!;
@@ -203,10 +195,7 @@ async function bounceSegmentsAsync(
       let record: BounceRecord;
       if (i === from && pending !== undefined) record = await pending;
       else {
-        traceBounced(ctx, device, seg);
-        const taken = waits
-          ? allocateBounceWaiting(ctx, owner, seg.phys, origOffsets[i]!, seg.length, direction, signal)
-          : allocateBounce(ctx, owner, seg.phys, origOffsets[i]!, seg.length, direction);
+        const taken = requestSlot(ctx, device, seg, origOffsets[i]!, direction, signal);
         // Only a wait for space yields here: a slot taken at once keeps the loop going, so the
         // engine's pump cannot start polling for the first batch before this thread's copy begins.
         record = isPromise(taken) ? await taken : taken;
@@ -230,15 +219,20 @@ async function bounceSegmentsAsync(
   } catch (error) {
     // No slot may be freed while a worker still writes it.
     if (inFlight.length > 0) await Promise.allSettled(inFlight);
-    return release(ctx, records, error);
+    return freeAndRethrow(ctx, records, error);
   }
   return goLive(records, segments);
 }
 
-// models trace_swiotlb_bounced() in swiotlb_map(): before the slot is taken, the original's DMA address.
-function traceBounced(ctx: DmaContext, device: MappingDevice, seg: Segment): void {
+// The slot for `seg`, or a promise of it when the device waits for space: traced first, as
+// swiotlb_map() calls trace_swiotlb_bounced() before it takes the slot (the original's DMA address).
+function requestSlot(ctx: DmaContext, device: MappingDevice, seg: Segment, origOffset: number, direction: StreamingDirection, signal: AbortSignal | undefined): MaybePromise<BounceRecord> {
   const tracer = ctx.tracer;
   if (tracer !== undefined) tracer.emit({ type: 'bounced', ts: tracer.now(), cpu: device.owner.cpu, device: device.pci.bdf, dmaMask: dmaMaskText(device.dmaBits), devAddr: seg.phys, size: seg.length, force: device.forceBounce ? 'FORCE' : 'NORMAL' });
+  const owner = device.owner;
+  return owner.waitForSpace !== false
+    ? allocateBounceWaiting(ctx, owner, seg.phys, origOffset, seg.length, direction, signal)
+    : allocateBounce(ctx, owner, seg.phys, origOffset, seg.length, direction);
 }
 
 // A slot taken for `seg`: kept in `records` (so a failure frees it) before its address is checked.
@@ -258,8 +252,8 @@ function goLive(records: readonly BounceRecord[], segments: Segment[]): MappedSe
 }
 
 // A map that failed: every slot it took is freed (nothing copies into them any more), and the error goes on.
-function release(ctx: DmaContext, records: readonly BounceRecord[], error: unknown): never {
-  for (const record of records) releaseBounce(ctx, record);
+function freeAndRethrow(ctx: DmaContext, records: readonly BounceRecord[], error: unknown): never {
+  releaseAll(ctx, records);
   throw error;
 }
 
@@ -315,18 +309,15 @@ function isIdle(record: BounceRecord): boolean {
 // releaseSegments() for a caller that takes the answer at once, with no sync in flight: the
 // copy-back (in this thread when the engine copies inline), then the slots freed, in one turn.
 function releaseNow(ctx: DmaContext, live: readonly BounceRecord[], direction: StreamingDirection, attrs: number): MaybePromise<void> {
-  let copied: void | Promise<void> = undefined;
+  let copied: MaybePromise<void>;
   try {
-    if (deviceWrites(direction) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) copied = copyRecords(ctx, live, false, waitingCopy(ctx));
+    copied = copyBack(ctx, live, direction, attrs);
   } catch (error) {
-    for (const record of live) releaseBounce(ctx, record);
+    releaseAll(ctx, live);
     throw error;
   }
-  if (copied === undefined) {
-    for (const record of live) releaseBounce(ctx, record);
-    return;
-  }
-  return copied.finally(() => { for (const record of live) releaseBounce(ctx, record); });
+  if (copied === undefined) return releaseAll(ctx, live);
+  return copied.finally(() => releaseAll(ctx, live));
 }
 
 // unmapSegments' second half, for the bounce records it claimed: wait for syncs, copy back, free.
@@ -344,14 +335,23 @@ async function releaseSegments(ctx: DmaContext, live: readonly BounceRecord[], d
       }
     }
     if (!waited) await undefined;
-    // The copy-back in this thread, which would only wait for a worker (see bounceSegments).
-    if (deviceWrites(direction) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC)) {
-      const copied = copyRecords(ctx, live, false, waitingCopy(ctx));
-      if (copied !== undefined) await copied;
-    }
+    const copied = copyBack(ctx, live, direction, attrs);
+    if (copied !== undefined) await copied;
   } finally {
-    for (const record of live) releaseBounce(ctx, record);
+    releaseAll(ctx, live);
   }
+}
+
+// An unmap's copy slot → original (FROM_DEVICE, BIDIRECTIONAL; not with SKIP_CPU_SYNC), in this
+// thread when the engine copies inline, since the caller would only wait for a worker (see
+// bounceSegments); undefined when done or when there is nothing to copy back.
+function copyBack(ctx: DmaContext, live: readonly BounceRecord[], direction: StreamingDirection, attrs: number): MaybePromise<void> {
+  if (!deviceWrites(direction) || attrs & DMA_ATTR_SKIP_CPU_SYNC) return undefined;
+  return copyRecords(ctx, live, false, waitingCopy(ctx));
+}
+
+function releaseAll(ctx: DmaContext, live: readonly BounceRecord[]): void {
+  for (const record of live) releaseBounce(ctx, record);
 }
 
 let unmapClaims = 0;
