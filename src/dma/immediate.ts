@@ -11,14 +11,13 @@ export function isImmediate(): boolean {
   return immediate;
 }
 
-/** Marks the start of a promise-free call; returns what leaveImmediate() restores. */
-export function enterImmediate(): boolean {
+/** Runs `call` as a promise-free call: the flag is set for its synchronous part only, never across a turn. */
+export function immediately<T>(call: () => T): T {
   const was = immediate;
   immediate = true;
-  return was;
-}
-
-/** Marks its end (synchronously: the flag never spans a turn). */
-export function leaveImmediate(was: boolean): void {
-  immediate = was;
+  try {
+    return call();
+  } finally {
+    immediate = was;
+  }
 }

@@ -14,7 +14,7 @@ import { DeviceDma } from './device-dma.js';
 import { deviceSettings, type DmaDeviceOptions } from './device-options.js';
 import { directOps, type MappingDevice, type P2pPolicy } from './direct.js';
 import { checkAttrs, checkDirection, DmaDirection, DMA_ATTR_MMIO, DMA_ATTR_SKIP_CPU_SYNC, type StreamingDirection } from './direction.js';
-import { enterImmediate, leaveImmediate } from './immediate.js';
+import { immediately } from './immediate.js';
 import { isPromise, type DmaMapOps, type MaybePromise, type SegmentRef, type SyncTarget } from './ops.js';
 import { P2pdmaState, type P2pdmaMapType, type P2pdmaProvider } from './p2pdma-state.js';
 import { tracedOps } from './traced-ops.js';
@@ -227,63 +227,35 @@ export class DmaDevice implements MappingDevice {
 
   /** @internal mapPhys() without its promise when none is needed (see above). */
   mapPhysNow(phys: number, size: number, direction: StreamingDirection, attrs = 0): MaybePromise<MappedSegment> {
-    const was = enterImmediate();
-    try {
+    return immediately(() => {
       this.#check(direction, attrs, undefined);
       return this.#mapRange(entry(phys, size), direction, attrs, undefined);
-    } finally {
-      leaveImmediate(was);
-    }
+    });
   }
 
   /** @internal unmapPhys() without its promise when none is needed. */
   unmapPhysNow(dmaAddress: number, size: number, direction: StreamingDirection, attrs = 0): MaybePromise<void> {
-    const was = enterImmediate();
-    try {
-      return this.#unmapPhys(dmaAddress, size, direction, attrs);
-    } finally {
-      leaveImmediate(was);
-    }
+    return immediately(() => this.#unmapPhys(dmaAddress, size, direction, attrs));
   }
 
   /** @internal mapSg() without its promise when none is needed. */
   mapSgNow(entries: readonly SgEntry[], direction: StreamingDirection, attrs = 0): MaybePromise<MappedSg> {
-    const was = enterImmediate();
-    try {
-      return this.#mapSg(entries, direction, attrs, undefined);
-    } finally {
-      leaveImmediate(was);
-    }
+    return immediately(() => this.#mapSg(entries, direction, attrs, undefined));
   }
 
   /** @internal unmapSg() without its promise when none is needed. */
   unmapSgNow(sg: MappedSg, direction: StreamingDirection, attrs = 0): MaybePromise<void> {
-    const was = enterImmediate();
-    try {
-      return this.#unmapSg(sg, direction, attrs);
-    } finally {
-      leaveImmediate(was);
-    }
+    return immediately(() => this.#unmapSg(sg, direction, attrs));
   }
 
   /** @internal syncSingleForCpu() / syncSingleForDevice() without the promise when none is needed. */
   syncSingleNow(dmaAddress: number, size: number, direction: StreamingDirection, target: SyncTarget): MaybePromise<void> {
-    const was = enterImmediate();
-    try {
-      return this.#syncSingleAny(dmaAddress, size, direction, target);
-    } finally {
-      leaveImmediate(was);
-    }
+    return immediately(() => this.#syncSingleAny(dmaAddress, size, direction, target));
   }
 
   /** @internal syncSgForCpu() / syncSgForDevice() without the promise when none is needed. */
   syncSgNow(sg: MappedSg, direction: StreamingDirection, target: SyncTarget): MaybePromise<void> {
-    const was = enterImmediate();
-    try {
-      return this.#syncSgAny(sg, direction, target);
-    } finally {
-      leaveImmediate(was);
-    }
+    return immediately(() => this.#syncSgAny(sg, direction, target));
   }
 
   #unmapPhys(dmaAddress: number, size: number, direction: StreamingDirection, attrs: number): MaybePromise<void> {
