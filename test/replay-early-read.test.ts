@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { replayCapture } from '../dist/src/index.js';
+import { EarlyRead } from '../dist/src/replay/early-read.js';
 import { generateCapture } from '../dist/bench/trace/capture.js';
 import { testRng } from './support/random.js';
 
@@ -45,6 +46,15 @@ describe('the first run read ahead while the scan runs', () => {
       if (pass === prevPass) expect(n).toBeGreaterThanOrEqual(prevN);
     }
     for (const pass of [0, 1, 2, 3]) expect(Math.max(...seen.filter(([p]) => p === pass).map(([, n]) => n))).toBe(bytes);
+  });
+
+  it('hands its events to one run: a second start() is ERR_INVALID_STATE', async () => {
+    const early = new EarlyRead(Readable.from([`${MAP('1.0', 0x1000, 64)}\n${MAP('1.1', 0x2000, 64)}\n`]), false);
+    const lines: number[] = [];
+    const done = early.start((_e, line) => { lines.push(line); }, undefined);
+    expect(() => early.start(() => {}, undefined)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
+    expect((await done).events).toBe(2);
+    expect(lines).toEqual([1, 2]);
   });
 
   it.skipIf(!existsSync('/proc/self/task'))('a replay that fails before its first run rejects as before, with no worker left', async () => {
