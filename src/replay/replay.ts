@@ -6,6 +6,7 @@ import { DmaSystem, mapErrno, type DmaDevice, type IommuMode, type MappedSegment
 import { buildTopology, type Topology } from '../pci/index.js';
 import { DEFAULT_TOPOLOGY } from '../dma/index.js';
 import { parseSize, type Size } from '../size.js';
+import { isPromise, type MaybePromise } from '../dma/ops.js';
 import { readCaptureInWorker } from '../trace/capture-in-worker.js';
 import { snapshotReplayOptions, type ReplayOptionsSnapshot } from './replay-options.js';
 import { readCapture, TRACE_MAPPING_ERROR, type CaptureSource, type CaptureSummary, type TraceEvent, type MapEvent, type MapSgEvent, type MapSgErrEvent, type TraceOptions, type TraceSink, type TraceSpec, TRACE_ATTR_MMIO } from '../trace/index.js';
@@ -397,13 +398,13 @@ async function runOne(
         if (!m) return unmatchedCall(s, unmatched, line, 'unmap', event.dmaAddr);
         if (m.modelDma < 0) return; // its map failed in the model
         // The common case written out (no closures): the unmap answers at once.
-        let done: void | Promise<void> = undefined;
+        let done: MaybePromise<void> = undefined;
         try {
           done = s.device.unmapPhysNow(m.modelDma, m.size, event.dir as StreamingDirection, (event.attrs & MODEL_ATTRS & ~TRACE_ATTR_MMIO) | (m.attrs & TRACE_ATTR_MMIO));
         } catch (error) {
           failed(s, error, event.ts, m.size, line);
         }
-        if (isThenable(done)) return done.then(() => unmapped(s, m, event.ts), (error: unknown) => { failed(s, error, event.ts, m.size, line); unmapped(s, m, event.ts); });
+        if (isPromise(done)) return done.then(() => unmapped(s, m, event.ts), (error: unknown) => { failed(s, error, event.ts, m.size, line); unmapped(s, m, event.ts); });
         return unmapped(s, m, event.ts);
       }
       case 'map_sg':
@@ -463,13 +464,13 @@ async function runOne(
     const phys = (placed ? mmioPlan! : plan).translate(event.physAddr);
     const attrs = placed ? event.attrs & MODEL_ATTRS & ~TRACE_ATTR_MMIO : (event.attrs & MODEL_ATTRS) | (mmio ? TRACE_ATTR_MMIO : 0);
     // The common case written out (no closures): the map answers at once.
-    let mapped: MappedSegment | Promise<MappedSegment>;
+    let mapped: MaybePromise<MappedSegment>;
     try {
       mapped = s.device.mapPhysNow(phys < 0 ? event.physAddr : phys, event.size, event.dir as StreamingDirection, attrs);
     } catch (error) {
       return mapFailed(s, event, attrs, error, line);
     }
-    if (isThenable(mapped)) return mapped.then((m) => mapDone(s, event, attrs, m), (error: unknown) => mapFailed(s, event, attrs, error, line));
+    if (isPromise(mapped)) return mapped.then((m) => mapDone(s, event, attrs, m), (error: unknown) => mapFailed(s, event, attrs, error, line));
     return mapDone(s, event, attrs, mapped);
   };
 
@@ -677,20 +678,16 @@ function withClock(spec: TraceSpec, clock: () => number): TraceSpec {
  * given): at once when the call answered at once, else when its promise settles. Returns what
  * `done` returns, or a promise of it; undefined when nothing was pending.
  */
-function settle<T>(call: () => T | Promise<T>, done: (value: T) => void | Promise<void>, failed?: (error: unknown) => void): void | Promise<void> {
-  let result: T | Promise<T>;
+function settle<T>(call: () => MaybePromise<T>, done: (value: T) => MaybePromise<void>, failed?: (error: unknown) => void): MaybePromise<void> {
+  let result: MaybePromise<T>;
   try {
     result = call();
   } catch (error) {
     if (!failed) throw error;
     return failed(error);
   }
-  if (isThenable(result)) return result.then(done, failed);
+  if (isPromise(result)) return result.then(done, failed);
   return done(result);
-}
-
-function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 function noop(): void {}
