@@ -176,6 +176,47 @@ describe('CopyEngine.copyHere()', () => {
   });
 });
 
+describe('CopyEngine.copyWordsHere()', () => {
+  const fabric = new Fabric({ size: '16MiB', scratch: '1MiB' });
+  const arena = new Arena(fabric, rng, 8 * 2 ** 20);
+  const engine = CopyEngine.create(fabric, { workers: 1, inlineBelow: 4096 });
+  afterAll(async () => {
+    await engine.close();
+  });
+  const words = (...triples: [number, number, number][]) => Uint32Array.from(triples.flat());
+
+  it('copies the first `count` triples in this thread, or says no when the op would go to a worker', () => {
+    arena.randomize();
+    const a = arena.at(3000, 0, 2 ** 20), b = arena.at(2000, 2 ** 20, 2 ** 21), c = arena.at(10_000, 2 ** 22, 2 ** 23);
+    // The triple past `count` is out of bounds: it must not be read.
+    expect(engine.copyWordsHere(words([a, b, 1000], [c, a, 2000], [fabric.size - 8, b, 64]), 2, 'auto')).toBe(true);
+    arena.copied(a, b, 1000);
+    arena.copied(c, a, 2000);
+    arena.check();
+    expect(engine.copyWordsHere(words([c, b, 4096]), 1, 'auto')).toBe(false);
+    arena.check();
+    expect(engine.copyWordsHere(words([c, b, 10_000]), 1, 'caller')).toBe(true);
+    arena.copied(c, b, 10_000);
+    expect(engine.copyWordsHere(words(), 0, 'caller')).toBe(true);
+    arena.check();
+  });
+
+  it('throws, copying nothing, for a bad triple anywhere, bad arguments and a closed engine', async () => {
+    arena.randomize();
+    const a = arena.at(64, 0, 2 ** 20), b = arena.at(64, 2 ** 20, 2 ** 21);
+    expect(errorOf(() => engine.copyWordsHere(words([a, b, 16], [a, fabric.size - 8, 16]), 2, 'caller'))).toMatchObject({ code: 'ERR_COPY_FAILED', status: 'INVALID_SRC' });
+    expect(errorOf(() => engine.copyWordsHere(words([a, b, 16]), 2, 'caller'))).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', argument: 'words' });
+    expect(errorOf(() => engine.copyWordsHere(words([a, b, 16]), 0.5, 'caller'))).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', argument: 'words' });
+    expect(errorOf(() => engine.copyWordsHere([a, b, 16] as never, 1, 'caller'))).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', argument: 'words' });
+    expect(errorOf(() => engine.copyWordsHere(words([a, b, 16]), 1, 'worker' as never))).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', argument: 'placement' });
+    arena.check();
+    const other = CopyEngine.create(fabric, { workers: 1 });
+    await other.close();
+    expect(errorOf(() => other.copyWordsHere(words([a, b, 16]), 1, 'caller'))).toMatchObject({ code: 'ERR_ENGINE_CLOSED' });
+    arena.check();
+  });
+});
+
 // The slot a pending bounce mapping of `phys` holds (a scan of the pool's mappings).
 function slotOf(phys: number): number {
   const pool = system.swiotlb.defaultPool;

@@ -193,31 +193,24 @@ export async function runCopies(ctx: DmaContext, copies: CopyTriple[], placement
 const PLACED = { auto: undefined, worker: { placement: 'worker' }, caller: { placement: 'caller' } } as const;
 
 /**
- * runCopies(), done at once in this thread when the engine runs such an op inline (placement
- * 'caller', or 'auto' below its inlineBelow): undefined then, with no promise; otherwise
- * runCopies()'s promise. A copy done here throws what runCopies() would reject with.
- */
-export function runCopiesNow(ctx: DmaContext, copies: CopyTriple[], placement: Placement = 'auto'): void | Promise<void> {
-  if (copies.length === 0) return;
-  if (placement !== 'worker' && ctx.engine.copyHere(copies, placement)) return;
-  return runCopies(ctx, copies, placement);
-}
-
-/**
  * Copies the whole mapping of records[start..end), original → slot (`toSlot`) or back, as one
- * engine op (see runCopiesNow: done at once when it runs in this thread). By default every record.
+ * engine op: done at once in this thread, with no promise, when the engine runs such an op inline
+ * (placement 'caller', or 'auto' below its inlineBelow); else runCopies()'s promise. By default
+ * every record. A copy done here throws what runCopies() would reject with.
  */
 export function copyRecords(ctx: DmaContext, records: readonly BounceRecord[], toSlot: boolean, placement: Placement = 'auto', start = 0, end = records.length): void | Promise<void> {
-  return runCopiesNow(ctx, recordCopies(records, toSlot, start, end), placement);
+  if (start === end) return;
+  if (placement !== 'worker' && ctx.engine.copyWordsHere(recordWords(records, toSlot, start, end), end - start, placement)) return;
+  return runCopies(ctx, recordCopies(records, toSlot, start, end), placement);
 }
 
 /** copyRecords() in this thread, now (placement 'caller'): throws what copyRecords() would reject with. */
 export function copyRecordsHere(ctx: DmaContext, records: readonly BounceRecord[], toSlot: boolean): void {
-  if (records.length > 0) ctx.engine.copyHere(recordCopies(records, toSlot, 0, records.length), 'caller');
+  if (records.length > 0) ctx.engine.copyWordsHere(recordWords(records, toSlot, 0, records.length), records.length, 'caller');
 }
 
-// The copies of records[start..end): a loop over the range, not a slice and a map with a closure,
-// as this runs for every bounced list.
+// The copies of records[start..end) for a worker: a loop over the range, not a slice and a map
+// with a closure, as this runs for every bounced list.
 function recordCopies(records: readonly BounceRecord[], toSlot: boolean, start: number, end: number): CopyTriple[] {
   const copies: CopyTriple[] = new Array(end - start);
   for (let i = start; i < end; i++) {
@@ -225,6 +218,22 @@ function recordCopies(records: readonly BounceRecord[], toSlot: boolean, start: 
     copies[i - start] = toSlot ? [r.slotOffset, r.origOffset, r.size] : [r.origOffset, r.slotOffset, r.size];
   }
   return copies;
+}
+
+// The same copies as (dst, src, len) words for a copy in this thread, in one buffer reused by
+// every call: the engine reads them before copyWordsHere() returns, and nothing runs meanwhile.
+let wordsHere = new Uint32Array(3 * 64);
+
+function recordWords(records: readonly BounceRecord[], toSlot: boolean, start: number, end: number): Uint32Array {
+  if (3 * (end - start) > wordsHere.length) wordsHere = new Uint32Array(3 * (end - start));
+  const words = wordsHere;
+  for (let i = start, w = 0; i < end; i++, w += 3) {
+    const r = records[i]!;
+    words[w] = toSlot ? r.slotOffset : r.origOffset;
+    words[w + 1] = toSlot ? r.origOffset : r.slotOffset;
+    words[w + 2] = r.size;
+  }
+  return words;
 }
 
 /** Throws ERR_INVALID_ARGUMENT naming an address that is not a live bounce mapping of the device. */

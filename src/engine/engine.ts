@@ -323,10 +323,30 @@ export class CopyEngine {
     // Read once, as copySg() reads an array: the copy uses only the numbers checked.
     const words = readInput('segments', () => (Array.isArray(segments) ? this.#readSegments(segments) : new InvalidArgumentError('segments must be an array of [dst, src, len]', { argument: 'segments' })));
     if (words instanceof Error) throw words;
+    return this.#copyHere(words, words.length / 3, placement);
+  }
+
+  /**
+   * @internal copyHere() for segments the caller already holds as numbers: (dst, src, len) in
+   * words[3i .. 3i + 2] for i < count. The DMA mapper builds these from its bounce records, and
+   * an array of arrays per bounced list cost more than the bounds checks. Checks and copies as
+   * copyHere() does; the words are read in this call only.
+   */
+  copyWordsHere(words: Uint32Array, count: number, placement: 'auto' | 'caller'): boolean {
+    if (this.#state !== 'open') throw new EngineClosedError('the copy engine is closed');
+    if (placement !== 'auto' && placement !== 'caller') throw new InvalidArgumentError(`placement must be 'auto' or 'caller'`, { argument: 'placement' });
+    if (!(words instanceof Uint32Array) || !Number.isInteger(count) || count < 0 || 3 * count > words.length) {
+      throw new InvalidArgumentError('words must be a Uint32Array holding count (dst, src, len) triples', { argument: 'words' });
+    }
+    return this.#copyHere(words, count, placement);
+  }
+
+  // copyHere()'s work on checked numbers: false (nothing copied) when the op belongs on a worker.
+  #copyHere(words: Uint32Array, count: number, placement: 'auto' | 'caller'): boolean {
     let total = 0;
-    for (let i = 2; i < words.length; i += 3) total += words[i]!;
+    for (let i = 0; i < count; i++) total += words[i * 3 + 2]!;
     if (!this.#inline(total, placement)) return false;
-    const fault = this.#copyWordsInline(words);
+    const fault = this.#copyWordsInline(words, count);
     if (fault) throw fault;
     return true;
   }
@@ -379,14 +399,13 @@ export class CopyEngine {
   // Segment arrays totalling less than inlineBelow (or any, with placement 'caller') are copied
   // in the caller's thread, every segment checked before the first byte moves.
   #copySgInline(words: Uint32Array, total: number): Promise<number> {
-    const fault = this.#copyWordsInline(words);
+    const fault = this.#copyWordsInline(words, words.length / 3);
     return fault ? Promise.reject(fault) : Promise.resolve(total);
   }
 
-  // Copies the (dst, src, len) triples in this thread, or returns the fault of the first bad one,
-  // copying nothing.
-  #copyWordsInline(words: Uint32Array): Error | undefined {
-    const count = words.length / 3;
+  // Copies the first `count` (dst, src, len) triples in this thread, or returns the fault of the
+  // first bad one, copying nothing.
+  #copyWordsInline(words: Uint32Array, count: number): Error | undefined {
     for (let i = 0; i < count; i++) {
       const dst = words[i * 3]!, src = words[i * 3 + 1]!, len = words[i * 3 + 2]!;
       const fault = this.#badRange(src, len, Status.INVALID_SRC) ?? this.#badRange(dst, len, Status.INVALID_DST);
