@@ -1,6 +1,7 @@
 // The throughput report: runs every suite in one process and returns plain data
 // { environment, cases }, so that every ratio compares figures measured in the same run.
 import os from 'node:os';
+import { FAR_ROUND_TRIP_NS, measureCoreRoundTrip } from './core-round-trip.js';
 import { engineCases } from './suites/engine.js';
 import { kernelCases } from './suites/kernels.js';
 import { mapperCases } from './suites/mapper.js';
@@ -54,6 +55,11 @@ export interface BenchReport {
     readonly loadAverage: { readonly start: number; readonly end: number };
     /** Native baselines: 'off' (not asked for), 'built with CC', or why there are none. */
     readonly native: string;
+    /**
+     * A cache line's round trip between two threads, in ns, when the run started and when it ended
+     * (bench/core-round-trip.ts); null with one CPU. Cases that hand work to a worker move with it.
+     */
+    readonly coreRoundTripNs?: { readonly start: number | null; readonly end: number | null };
   };
   readonly cases: ReportCase[];
   /** What makes figures of this run doubtful (see benchWarnings()); empty when nothing does. */
@@ -72,12 +78,14 @@ export const BUSY_LOAD_PER_CPU = 0.5;
  * a figure with a high relative error, rounds that disagree (spread), and a ratio whose rounds fall
  * on both sides of 1 (the median says one way is faster, some rounds say the other). Never throws.
  */
-export function benchWarnings(environment: Pick<BenchReport['environment'], 'cpus' | 'loadAverage'>, cases: readonly ReportCase[]): string[] {
+export function benchWarnings(environment: Pick<BenchReport['environment'], 'cpus' | 'loadAverage' | 'coreRoundTripNs'>, cases: readonly ReportCase[]): string[] {
   const warnings: string[] = [];
-  const { cpus, loadAverage } = environment;
+  const { cpus, loadAverage, coreRoundTripNs } = environment;
   if (cpus > 0 && loadAverage.start > cpus * BUSY_LOAD_PER_CPU) {
     warnings.push(`the machine was busy when the run started (load average ${loadAverage.start.toFixed(2)} on ${cpus} CPUs): figures may be low and ratios noisy`);
   }
+  const roundTrip = roundTripWarning(coreRoundTripNs);
+  if (roundTrip) warnings.push(roundTrip);
   for (const row of cases) {
     if (row.rme > RME_WARN_PERCENT) warnings.push(`${row.name}: relative error ±${row.rme.toFixed(1)}% (above ${RME_WARN_PERCENT}%)`);
     if (row.spread > SPREAD_WARN) warnings.push(`${row.name}: its ${row.rounds} rounds range over ${row.spread.toFixed(2)}x`);
@@ -87,6 +95,17 @@ export function benchWarnings(environment: Pick<BenchReport['environment'], 'cpu
     }
   }
   return warnings;
+}
+
+// A far or moving core-to-core round trip: the figures of cases that hand work to another thread
+// depend on it, and a VM's host may move its vCPUs apart or together during a run.
+function roundTripWarning(ns: BenchReport['environment']['coreRoundTripNs']): string | undefined {
+  if (!ns || ns.start === null || ns.end === null) return undefined;
+  const { start, end } = ns;
+  const far = Math.max(start, end) > FAR_ROUND_TRIP_NS;
+  const moved = Math.max(start, end) > 2 * Math.min(start, end);
+  if (!far && !moved) return undefined;
+  return `a cache line's round trip between two threads took ${Math.round(start)} ns at the start and ${Math.round(end)} ns at the end${far ? ` (above ${FAR_ROUND_TRIP_NS} ns: the CPUs are far apart or busy)` : ''}${moved ? ', so it changed during the run' : ''}: cases that hand work to a worker thread (engine/*, map/bounce) read low and vary with it`;
 }
 
 /** True when per-round ratios fall on both sides of 1 (so the median ratio's direction is in doubt). */
@@ -110,6 +129,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const quick = options.quick ?? false;
   const cases = selectCases(quick, options.only ?? [], options.native);
   const loadStart = os.loadavg()[0] ?? 0;
+  const roundTripStart = await measureCoreRoundTrip();
   const results = await runCases(cases, {
     maxTime: quick ? 0.25 : 0.3,
     minSamples: quick ? 3 : 5,
@@ -117,6 +137,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.shouldStop ? { shouldStop: options.shouldStop } : {}),
   });
+  const roundTripEnd = await measureCoreRoundTrip();
   const cpus = os.cpus();
   const environment = {
     node: process.version,
@@ -131,6 +152,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     complete: results.length === cases.length,
     loadAverage: { start: round(loadStart, 2), end: round(os.loadavg()[0] ?? 0, 2) },
     native: options.nativeNote ?? 'off',
+    coreRoundTripNs: { start: roundTripOf(roundTripStart), end: roundTripOf(roundTripEnd) },
   };
   const reportCases = results.map(toReportCase);
   return { environment, cases: reportCases, warnings: benchWarnings(environment, reportCases) };
@@ -169,6 +191,10 @@ export function formatMeasure(measure: Measure, value: number): string {
     case 'latencySeconds':
       return value < 1e-3 ? `${(value * 1e6).toFixed(2)} µs` : `${(value * 1e3).toFixed(2)} ms`;
   }
+}
+
+function roundTripOf(ns: number | undefined): number | null {
+  return ns === undefined ? null : round(ns, 1);
 }
 
 function round(n: number, digits: number): number {

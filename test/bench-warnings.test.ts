@@ -1,6 +1,7 @@
 // bench/report.ts benchWarnings(): a busy machine, a noisy figure, rounds that disagree and a ratio
 // whose rounds fall on both sides of 1 are each named; a clean run gets no warning.
 import { describe, expect, it } from 'vitest';
+import { FAR_ROUND_TRIP_NS } from '../dist/bench/core-round-trip.js';
 import { BUSY_LOAD_PER_CPU, RME_WARN_PERCENT, SPREAD_WARN, benchWarnings, ratioContradicted, type ReportCase } from '../dist/bench/report.js';
 import { testRng } from './support/random.js';
 
@@ -30,6 +31,24 @@ describe('benchWarnings', () => {
     expect(warnings[1]).toMatch(/^noisy: relative error ±\d+\.\d% \(above 10%\)$/);
     expect(warnings[2]).toMatch(/^spread: its 5 rounds range over \d+\.\d\dx$/);
     expect(warnings[3]).toBe('torn: 1.05x against other is not settled: rounds measured 0.80-1.30x, on both sides of 1');
+  });
+
+  it('a near, steady core-to-core round trip: no warning; one that is far or moved by more than 2x: one warning naming both figures', () => {
+    const quiet = { cpus: 2, loadAverage: { start: 0, end: 0 } };
+    const near = 50 + rng.next() * (FAR_ROUND_TRIP_NS / 2 - 50);
+    const steady = near * (1 + rng.next());
+    expect(benchWarnings({ ...quiet, coreRoundTripNs: { start: near, end: steady } }, [])).toEqual([]);
+    expect(benchWarnings({ ...quiet, coreRoundTripNs: { start: null, end: null } }, [])).toEqual([]);
+    expect(benchWarnings(quiet, [])).toEqual([]);
+
+    const far = FAR_ROUND_TRIP_NS + 1 + rng.next() * 500;
+    const [atStart] = benchWarnings({ ...quiet, coreRoundTripNs: { start: far, end: far } }, []);
+    expect(atStart).toBe(`a cache line's round trip between two threads took ${Math.round(far)} ns at the start and ${Math.round(far)} ns at the end (above ${FAR_ROUND_TRIP_NS} ns: the CPUs are far apart or busy): cases that hand work to a worker thread (engine/*, map/bounce) read low and vary with it`);
+
+    const moved = benchWarnings({ ...quiet, coreRoundTripNs: { start: near, end: 2.01 * near } }, []);
+    expect(moved).toHaveLength(1);
+    expect(moved[0]).toMatch(/at the end, so it changed during the run: cases that hand work/);
+    expect(moved[0]).not.toMatch(/far apart/);
   });
 
   it('ratioContradicted: only rounds on both sides of 1', () => {

@@ -2,7 +2,7 @@
 // the conventions every command shares: --version, help CMD, - for stdin, Ctrl-C.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -140,6 +140,9 @@ describe('smoke runs', () => {
       expect(r.code).toBe(0);
       const report = JSON.parse(r.stdout);
       expect(report.environment).toMatchObject({ node: process.version, quick: true, complete: true });
+      // Measured at the start and the end (null only on a one-CPU machine).
+      const twoCpus = os.cpus().length > 1;
+      expect(report.environment.coreRoundTripNs).toEqual(twoCpus ? { start: expect.any(Number), end: expect.any(Number) } : { start: null, end: null });
       expect(report.cases.map((c: { name: string }) => c.name)).toEqual(['kernel/copy/wasm/4KiB', 'kernel/copy/buffer-copy/4KiB', 'swiotlb/alloc-free', 'swiotlb/alloc-free/nvme-512B-offset']);
       const wasm = report.cases[0];
       expect(wasm.bytesPerSecond).toBeGreaterThan(0);

@@ -84,6 +84,8 @@ describe('dma-bounce report writes one self-contained page', () => {
     const section = html.slice(html.indexOf('<section id="bench"'), html.indexOf('</section>', html.indexOf('<section id="bench"')));
     expect((section.match(/<tr><td><code>/g) ?? []).length).toBe(bench.cases.length);
     for (const row of bench.cases) expect(section).toContain(`<code>${row.name}</code>`);
+    const { start, end } = bench.environment.coreRoundTripNs;
+    if (start !== null) expect(section).toContain(`; a cache line's round trip between two threads: ${Math.round(start)} ns at the start, ${Math.round(end)} ns at the end.</p>`);
     const data = JSON.parse(/<script type="application\/json" id="report-data">([^<]*)<\/script>/.exec(html)![1]!);
     expect(data.endpoints.map((e: { bdf: string }) => e.bdf)).toEqual(['0000:00:00.0', '0000:03:00.0', '0000:04:00.0', '0000:05:00.0', '0000:80:00.0', '0000:81:00.0']);
   });
@@ -116,6 +118,8 @@ describe('dma-bounce report refuses bad input', () => {
   backwards.poolOccupancy[k]!.t = 4;
   const stringT = structuredClone(replay) as any;
   stringT.poolOccupancy[k].t = '3';
+  const textRoundTrip = structuredClone(bench) as any;
+  textRoundTrip.environment.coreRoundTripNs = { start: '112 ns', end: 120 };
 
   const cases: { name: string; args: () => string[]; code: number; error: RegExp }[] = [
     { name: 'no --out', args: () => ['--topology', TOPOLOGY], code: 2, error: /^dma-bounce: ERR_USAGE: report: --out DIR is required/ },
@@ -131,6 +135,7 @@ describe('dma-bounce report refuses bad input', () => {
     { name: 'a policies report given as --bench', args: () => ['--topology', TOPOLOGY, '--bench', put('p.json', policies), '--out', freshOut()], code: 1, error: /\$\.environment: is required \(this looks like a --policies report\)/ },
     { name: 'an unknown route', args: () => ['--topology', TOPOLOGY, '--policies', put('route.json', wrongRoute), '--out', freshOut()], code: 1, error: new RegExp(`^dma-bounce: ERR_REPORT_INPUT: .*route\\.json: \\$\\.results\\[${i}\\]\\.route: must be one of BUS_ADDR, THRU_HOST_BRIDGE, NOT_SUPPORTED\\n$`) },
     { name: 'a missing percentile', args: () => ['--topology', TOPOLOGY, '--policies', put('p99.json', noLatency), '--out', freshOut()], code: 1, error: new RegExp(`\\$\\.results\\[${i}\\]\\.latencyUs\\.p99: is required\\n$`) },
+    { name: 'a round trip that is not a number', args: () => ['--topology', TOPOLOGY, '--bench', put('rt.json', textRoundTrip), '--out', freshOut()], code: 1, error: /\$\.environment\.coreRoundTripNs\.start: / },
     { name: 'a bench case without a measure', args: () => ['--topology', TOPOLOGY, '--bench', put('m.json', noMeasure), '--out', freshOut()], code: 1, error: new RegExp(`\\$\\.cases\\[${j}\\]: needs one of bytesPerSecond`) },
     { name: 'more slots used than the pool has', args: () => ['--topology', TOPOLOGY, '--replay', put('full.json', overfull), '--out', freshOut()], code: 1, error: new RegExp(`\\$\\.poolOccupancy\\[${k}\\]\\.usedSlots: \\d+ is more than totalSlots`) },
     { name: 'samples out of time order', args: () => ['--topology', TOPOLOGY, '--replay', put('back.json', backwards), '--out', freshOut()], code: 1, error: new RegExp(`\\$\\.poolOccupancy\\[${k}\\]\\.t: .* samples must be in time order`) },

@@ -2,6 +2,7 @@
 // shows them). Keys beyond these are allowed, so that newer reports still load; what the page reads is checked.
 
 const measure = { type: 'number', minimum: 0 } as const;
+const nsOrNull = { anyOf: [{ type: 'number', minimum: 0 }, { type: 'null' }] } as const;
 
 /** `dma-bounce bench --json` (or `--out DIR`'s report.json): { environment, cases }. */
 export const BENCH_SCHEMA = {
@@ -18,6 +19,10 @@ export const BENCH_SCHEMA = {
         date: { type: 'string' },
         quick: { type: 'boolean' },
         complete: { type: 'boolean' },
+        coreRoundTripNs: {
+          type: 'object',
+          properties: { start: nsOrNull, end: nsOrNull },
+        },
       },
     },
     cases: {

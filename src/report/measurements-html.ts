@@ -24,13 +24,19 @@ export async function benchSectionHtml(report: BenchReport): Promise<string> {
   });
   return `<section id="bench" aria-labelledby="bench-title">
 <h2 id="bench-title">Bench</h2>
-<p>node ${escapeHtml(env.node)} on ${env.cpus} x ${escapeHtml(env.cpuModel)}, ${escapeHtml(env.date)}${env.quick ? ' (quick)' : ''}${env.complete === false ? ' (stopped early)' : ''}; ${report.cases.length} cases.</p>
+<p>node ${escapeHtml(env.node)} on ${env.cpus} x ${escapeHtml(env.cpuModel)}, ${escapeHtml(env.date)}${env.quick ? ' (quick)' : ''}${env.complete === false ? ' (stopped early)' : ''}; ${report.cases.length} cases${roundTripHtml(env.coreRoundTripNs)}.</p>
 ${figure(await benchChartSvg(report), 'Every ratio compares figures measured in the same run.')}
 <details><summary>The figures as a table</summary>
 <table class="data"><thead><tr><th scope="col">case</th><th scope="col">result</th><th scope="col">RME</th><th scope="col">against the same run</th></tr></thead><tbody>
 ${rows.join('\n')}
 </tbody></table></details>
 </section>`;
+}
+
+// "; a cache line's round trip between two threads: 112 ns at the start, 118 ns at the end".
+function roundTripHtml(ns: { readonly start: number | null; readonly end: number | null } | undefined): string {
+  if (!ns || typeof ns.start !== 'number' || typeof ns.end !== 'number') return '';
+  return `; a cache line's round trip between two threads: ${Math.round(ns.start)} ns at the start, ${Math.round(ns.end)} ns at the end`;
 }
 
 /** The policies section: per route and policy, throughput, latency percentiles and bytes copied. */

@@ -20,7 +20,9 @@ ratio compares two figures measured in this run: a case and its baselines run to
 rounds over (one with --quick), and the ratio shown is the median of the per-round ratios, with
 their range in brackets. A ratio marked "?" had rounds on both sides of 1; such ratios, figures
 with a high relative error, rounds that disagree and a busy machine are listed as warnings on
-stderr (and under "warnings" in the JSON).
+stderr (and under "warnings" in the JSON). The header shows a cache line's round trip between two
+threads at the start and the end ("core-to-core round trip"); when it is above 300 ns or moved more
+than 2x, the cases that hand work to a worker thread are named in a warning, as they move with it.
 
 Options:
   --quick            short runs, no 64 MiB cases
@@ -129,12 +131,18 @@ async function run(argv: string[], io: Io): Promise<number> {
     return withNative ? [...cells, against(row.ceiling)] : cells;
   });
   const env = report.environment;
-  io.stdout(`node ${env.node} on ${env.cpus} x ${env.cpuModel}${env.quick ? ' (quick)' : ''}${env.complete ? '' : ' (stopped early)'}${env.native === 'off' ? '' : `; native: ${env.native}`}\n\n`);
+  io.stdout(`node ${env.node} on ${env.cpus} x ${env.cpuModel}${env.quick ? ' (quick)' : ''}${env.complete ? '' : ' (stopped early)'}${env.native === 'off' ? '' : `; native: ${env.native}`}${roundTripText(env.coreRoundTripNs)}\n\n`);
   const head = ['CASE', 'RESULT', 'RME', 'SAMPLES', 'AGAINST THE SAME RUN'];
   const align = ['left', 'right', 'right', 'right', 'left'] as const;
   io.stdout(withNative ? formatTable([...head, 'AGAINST NATIVE'], rows, [...align, 'left']) : formatTable(head, rows, [...align]));
   if (report.warnings.length > 0) io.stdout(`\n${report.warnings.length} warning(s) on stderr: treat the figures they name with care\n`);
   return done;
+}
+
+// "; core-to-core round trip 112 -> 118 ns" (start -> end), or nothing when it was not measured.
+function roundTripText(ns: { readonly start: number | null; readonly end: number | null } | undefined): string {
+  if (!ns || ns.start === null || ns.end === null) return '';
+  return `; core-to-core round trip ${Math.round(ns.start)} -> ${Math.round(ns.end)} ns`;
 }
 
 // The per-round ratios' range, when there was more than one round: " (3.61-4.20)".
