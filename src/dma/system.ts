@@ -135,8 +135,9 @@ export class DmaSystem {
     this.#ram = ram.map((r, i) => fabric.addRegion({ name: r.name, kind: 'ram', phys: r.phys, size: ramSizes[i]! }));
     const poolRegion = fabric.addRegion({ name: 'swiotlb', kind: 'bounce', phys: pool.phys, size: poolSize });
     // The kernel's pool is resident memory; touch every page now so bounces never pay the
-    // first-touch faults of the lazily committed shared buffer.
-    poolRegion.view({ offset: poolRegion.offset, length: poolRegion.size }).fill(0);
+    // first-touch faults of the lazily committed shared buffer. With the kernel's fill: a typed
+    // array's fill() on shared memory ran at ~4 GB/s here, a twentieth of memset.
+    fabric.kernels.fill(poolRegion.offset, 0n, poolRegion.size);
     const barRegions = new Map<PciBar, Region>();
     // A p2pmem BAR's bytes are allocated through its provider alone (one owner: see bar-memory.ts).
     providers.forEach((provider, i) => {
@@ -149,7 +150,7 @@ export class DmaSystem {
     const views = restricted.map((plan) => {
       const mem = createRestrictedDmaPool({ name: plan.name, base: plan.phys, size: plan.size, properties: plan.properties });
       const region = fabric.addRegion({ name: `restricted:${plan.name}`, kind: 'bounce', phys: plan.phys, size: plan.size });
-      region.view({ offset: region.offset, length: region.size }).fill(0);
+      fabric.kernels.fill(region.offset, 0n, region.size);
       return { plan, mem, region };
     });
     this.swiotlb = new SwiotlbMem({ base: pool.phys, size: poolSize, areas: pool.areas, ...(pool.dynamic ? { dynamic: poolMemory(this.#ram) } : {}) });
