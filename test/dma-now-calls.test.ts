@@ -2,7 +2,8 @@
 // once when nothing waits: a bounce mapping is live, and an unmap's slots are free, when the call
 // returns; they throw what the promise-returning calls reject with, and change nothing then. The
 // promise-returning calls keep their turn: a call made before their promise settles still finds the
-// mapping 'mapping' or 'unmapping'. CopyEngine.copyHere() copies in the caller's thread, or says no.
+// mapping 'mapping' or 'unmapping'. CopyEngine.copyHere() and copyWordsHere() copy in the caller's
+// thread, or say no.
 import { afterAll, describe, expect, it } from 'vitest';
 import { CopyEngine, DmaDirection, DmaSystem, Fabric, type MappedSegment } from '../dist/src/index.js';
 import { Arena } from './support/arena.js';
@@ -124,7 +125,7 @@ describe('DmaDevice promise-free calls', () => {
   });
 });
 
-describe('CopyEngine.copyHere()', () => {
+describe('CopyEngine.copyHere() and copyWordsHere()', () => {
   const fabric = new Fabric({ size: '16MiB', scratch: '1MiB' });
   const arena = new Arena(fabric, rng, 8 * 2 ** 20);
   const engine = CopyEngine.create(fabric, { workers: 1, inlineBelow: 4096 });
@@ -174,18 +175,10 @@ describe('CopyEngine.copyHere()', () => {
     expect(errorOf(() => other.copyHere([[a, b, 16]], 'caller'))).toMatchObject({ code: 'ERR_ENGINE_CLOSED' });
     arena.check();
   });
-});
 
-describe('CopyEngine.copyWordsHere()', () => {
-  const fabric = new Fabric({ size: '16MiB', scratch: '1MiB' });
-  const arena = new Arena(fabric, rng, 8 * 2 ** 20);
-  const engine = CopyEngine.create(fabric, { workers: 1, inlineBelow: 4096 });
-  afterAll(async () => {
-    await engine.close();
-  });
   const words = (...triples: [number, number, number][]) => Uint32Array.from(triples.flat());
 
-  it('copies the first `count` triples in this thread, or says no when the op would go to a worker', () => {
+  it('copyWordsHere() copies the first `count` triples in this thread, or says no when the op would go to a worker', () => {
     arena.randomize();
     const a = arena.at(3000, 0, 2 ** 20), b = arena.at(2000, 2 ** 20, 2 ** 21), c = arena.at(10_000, 2 ** 22, 2 ** 23);
     // The triple past `count` is out of bounds: it must not be read.
@@ -201,7 +194,7 @@ describe('CopyEngine.copyWordsHere()', () => {
     arena.check();
   });
 
-  it('throws, copying nothing, for a bad triple anywhere, bad arguments and a closed engine', async () => {
+  it('copyWordsHere() throws, copying nothing, for a bad triple anywhere, bad arguments and a closed engine', async () => {
     arena.randomize();
     const a = arena.at(64, 0, 2 ** 20), b = arena.at(64, 2 ** 20, 2 ** 21);
     expect(errorOf(() => engine.copyWordsHere(words([a, b, 16], [a, fabric.size - 8, 16]), 2, 'caller'))).toMatchObject({ code: 'ERR_COPY_FAILED', status: 'INVALID_SRC' });
