@@ -46,6 +46,7 @@ describe('usage errors', () => {
     [['map-benchmark', '--buffer', 'middle'], /ERR_USAGE: map-benchmark: --buffer must be low or high/],
     [['policies', '--qd', '0'], /ERR_USAGE: policies: --qd must be a whole number in 1..256/],
     [['policies', '--size', '1MiB'], /ERR_USAGE: policies: --size must be 1B..256KiB/],
+    [['policies', '--rounds', '0'], /ERR_USAGE: policies: --rounds must be a whole number in 1..100, got "0"/],
     [['map-benchmark', '--threads', '0'], /ERR_USAGE: map-benchmark: --threads: threads must be an integer in 1..1024/],
     [['map-benchmark', '--threads', '2000'], /ERR_USAGE: map-benchmark: --threads: threads must be an integer in 1..1024/],
     [['map-benchmark', '--dma-bits', '19'], /ERR_USAGE: map-benchmark: --dma-bits: dmaBits must be an integer in 20..64/],
@@ -171,6 +172,16 @@ describe('smoke runs', () => {
     expect(text).toMatch(/^dma mapping benchmark: threads:1 seconds:1 node:-1 dir:BIDIRECTIONAL granule: 1\n/);
     expect(text).toMatch(/bounced through swiotlb/);
     expect(text).toMatch(/average map latency\(us\):\d+\.\d standard deviation:\d+\.\d\naverage unmap latency\(us\):\d+\.\d standard deviation:\d+\.\d\n$/);
+  });
+
+  it('policies --rounds 2: the workload line says so and every compared row has a VS STAGED ratio with its range', async () => {
+    const r = await run(['policies', '--rounds', '2', '--ios', '4', '--qd', '2', '--size', '4KiB']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^workload: 4 I\/Os of 4096 bytes, queue depth 2, half device reads, half device writes, 2 rounds \(MiB\/s: the median round; latency and COPIED: every round's I\/Os\)$/m);
+    expect(r.stdout).toMatch(/^ROUTE .* BAD {2}VS STAGED$/m);
+    expect(r.stdout).toMatch(/^NOT_SUPPORTED +0000:81:00\.0 +bounce +ok .* \d+\.\d\dx \(\d+\.\d\d-\d+\.\d\d\)$/m);
+    expect(r.stdout).toMatch(/^NOT_SUPPORTED +0000:81:00\.0 +staged +ok .* 0$/m);
+    expect(r.stderr).toMatch(/^\[18\/18\] NOT_SUPPORTED \w+ \(round 2\/2\)$/m);
   });
 
   it('policies --json: reject fails NOT_SUPPORTED with EREMOTEIO, bounce and staged move every byte intact', async () => {

@@ -17,8 +17,10 @@ export interface PolicyWorkload {
   readonly ioSize: number;
   /** I/Os in flight (default 8). */
   readonly queueDepth: number;
-  /** I/Os per (route, policy) pair (default 2000). Half write (device reads the BAR), half read. */
+  /** I/Os per (route, policy) pair and round (default 2000). Half write (device reads the BAR), half read. */
   readonly ios: number;
+  /** Rounds over every (route, policy) pair (present when more than 1). */
+  readonly rounds?: number;
 }
 
 export interface PolicyResult {
@@ -38,6 +40,10 @@ export interface PolicyResult {
   readonly latencyUs: { readonly p50: number; readonly p90: number; readonly p99: number };
   /** I/Os whose data did not arrive intact (must be 0). */
   readonly corrupted: number;
+  /** With rounds: each round's bytesPerSecond, in round order (`bytesPerSecond` is their median). */
+  readonly roundsBytesPerSecond?: readonly number[];
+  /** With rounds: against `staged` on the same route, the median of the per-round ratios and each one. */
+  readonly vsStaged?: { readonly ratio: number; readonly ratios: readonly number[] };
 }
 
 export interface PolicyReport {
@@ -59,7 +65,15 @@ export interface PolicyRunOptions extends Partial<PolicyWorkload> {
   readonly iommu?: IommuMode;
   /** The tracepoints of every measured run's system (not of the probe that finds the routes). */
   readonly trace?: TraceSpec;
+  /**
+   * Rounds (default 1, at most MAX_ROUNDS): each round runs every (route, policy) pair once, the
+   * policies of a route in an order that turns by one each round, so that a slow phase of a noisy
+   * machine falls on every policy alike. Each row then reports the median round.
+   */
+  readonly rounds?: number;
 }
+
+export const MAX_ROUNDS = 100;
 
 const SLOT = 2048;
 
@@ -68,8 +82,9 @@ const SLOT = 2048;
  * (BUS_ADDR, THRU_HOST_BRIDGE, NOT_SUPPORTED), runs the workload under every policy.
  */
 export async function runPolicies(options: PolicyRunOptions = {}): Promise<PolicyReport> {
-  const workload: PolicyWorkload = { ioSize: options.ioSize ?? 128 * 1024, queueDepth: options.queueDepth ?? 8, ios: options.ios ?? 2000 };
-  const results: PolicyResult[] = [];
+  const rounds = options.rounds ?? 1;
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > MAX_ROUNDS) throw new InvalidArgumentError(`rounds must be an integer in 1..${MAX_ROUNDS}, got ${String(rounds)}`, { argument: 'rounds' });
+  const workload: PolicyWorkload = { ioSize: options.ioSize ?? 128 * 1024, queueDepth: options.queueDepth ?? 8, ios: options.ios ?? 2000, ...(rounds > 1 ? { rounds } : {}) };
   const iommu = options.iommu ?? 'off';
   const topology = options.provider ? withProvider(options.topology, options.provider) : options.topology;
   const probe = DmaSystem.create({ ...(topology ? { topology } : {}), engine: { workers: 1 } });
@@ -80,17 +95,79 @@ export async function runPolicies(options: PolicyRunOptions = {}): Promise<Polic
     await probe.close();
   }
   options = { ...options, ...(topology ? { topology } : {}) };
-  const total = pairs.length * POLICIES.length;
+  const total = pairs.length * POLICIES.length * rounds;
+  // runs[pair][policy]: that pair's runs under that policy, one a round.
+  const runs: Run[][][] = pairs.map(() => POLICIES.map(() => []));
   let done = 0;
-  for (const pair of pairs) {
-    for (const policy of POLICIES) {
-      if (options.shouldStop?.()) return { workload, iommu, results };
-      options.onProgress?.(done++, total, `${pair.route} ${policy}`);
-      results.push(await runOne(options.topology, pair, policy, workload, iommu, options.trace));
+  measure: for (let round = 0; round < rounds; round++) {
+    for (const [p, pair] of pairs.entries()) {
+      for (let k = 0; k < POLICIES.length; k++) {
+        const q = (k + round) % POLICIES.length;
+        const policy = POLICIES[q]!;
+        if (options.shouldStop?.()) break measure;
+        options.onProgress?.(done++, total, `${pair.route} ${policy}${rounds > 1 ? ` (round ${round + 1}/${rounds})` : ''}`);
+        runs[p]![q]!.push(await runOne(options.topology, pair, policy, workload, iommu, options.trace));
+      }
     }
   }
-  options.onProgress?.(total, total, '');
+  if (done === total) options.onProgress?.(total, total, '');
+  const results: PolicyResult[] = [];
+  for (const byPolicy of runs) {
+    const staged = byPolicy[POLICIES.indexOf('staged')]!;
+    for (const policyRuns of byPolicy) if (policyRuns.length > 0) results.push(rounds === 1 ? policyRuns[0]!.result : merged(policyRuns, staged));
+  }
   return { workload, iommu, results };
+}
+
+/** One measured run: its row, and every I/O's latency in µs (sorted), for merging rounds. */
+interface Run {
+  readonly result: PolicyResult;
+  readonly latencies: readonly number[];
+}
+
+// The rows of one (route, policy) pair's rounds as one: sums, the highest high water, the median
+// round's throughput, percentiles over every round's I/Os, and each round against staged's same round.
+function merged(runs: readonly Run[], staged: readonly Run[]): PolicyResult {
+  const first = runs[0]!.result;
+  const failed = runs.find((r) => !r.result.ok)?.result;
+  const perRound = runs.map((r) => r.result.bytesPerSecond);
+  const latencies = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const ratios: number[] = [];
+  runs.forEach((r, i) => {
+    const s = staged[i]?.result;
+    if (r.result.ok && s?.ok && s.bytesPerSecond > 0 && first.policy !== 'staged') ratios.push(round3(r.result.bytesPerSecond / s.bytesPerSecond));
+  });
+  return {
+    provider: first.provider,
+    client: first.client,
+    route: first.route,
+    policy: first.policy,
+    ok: failed === undefined,
+    ...(failed !== undefined ? { error: failed.error! } : {}),
+    ios: sum(runs.map((r) => r.result.ios)),
+    bytesCopied: sum(runs.map((r) => r.result.bytesCopied)),
+    bounceHighWaterBytes: Math.max(...runs.map((r) => r.result.bounceHighWaterBytes)),
+    bytesPerSecond: failed === undefined ? median(perRound) : 0,
+    latencyUs: percentiles(latencies),
+    corrupted: sum(runs.map((r) => r.result.corrupted)),
+    roundsBytesPerSecond: perRound,
+    ...(ratios.length > 0 ? { vsStaged: { ratio: median(ratios), ratios } } : {}),
+  };
+}
+
+function percentiles(sorted: readonly number[]): PolicyResult['latencyUs'] {
+  const pct = (p: number) => round1(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0);
+  return { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99) };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0);
 }
 
 interface Pair {
@@ -140,7 +217,7 @@ function routes(topology: Topology, providerBdf?: string, clients?: readonly str
   return pairs;
 }
 
-async function runOne(topology: PolicyRunOptions['topology'], pair: Pair, policy: Policy, w: PolicyWorkload, iommu: IommuMode, trace: TraceSpec | undefined): Promise<PolicyResult> {
+async function runOne(topology: PolicyRunOptions['topology'], pair: Pair, policy: Policy, w: PolicyWorkload, iommu: IommuMode, trace: TraceSpec | undefined): Promise<Run> {
   const system = DmaSystem.create({ ...(topology ? { topology } : {}), engine: { workers: 1 }, iommu, ...(trace !== undefined ? { trace } : {}) });
   try {
     const bar = system.barMemory(pair.provider, system.topology.device(pair.provider).bars.find((b) => b.provider)!.index);
@@ -177,8 +254,7 @@ async function runOne(topology: PolicyRunOptions['topology'], pair: Pair, policy
     await Promise.all(buffers.map((_, slot) => lane(slot)));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     latencies.sort((a, b) => a - b);
-    const pct = (p: number) => round1(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0);
-    return {
+    const result: PolicyResult = {
       ...pair,
       policy,
       ok: failure === undefined,
@@ -187,9 +263,10 @@ async function runOne(topology: PolicyRunOptions['topology'], pair: Pair, policy
       bytesCopied,
       bounceHighWaterBytes: system.swiotlb.stats().highWaterSlots * SLOT,
       bytesPerSecond: failure === undefined ? Math.round((latencies.length * w.ioSize) / seconds) : 0,
-      latencyUs: { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99) },
+      latencyUs: percentiles(latencies),
       corrupted,
     };
+    return { result, latencies };
   } finally {
     await system.close();
   }
@@ -229,4 +306,8 @@ async function deviceWritesBar(system: DmaSystem, device: DmaDevice, buffer: Spa
 
 function round1(n: number): number {
   return Math.round(n * 10) / 10;
+}
+
+function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
 }

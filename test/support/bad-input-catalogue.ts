@@ -650,6 +650,8 @@ export function cliCatalogue(files: { json: string; lspci: string; missing: stri
     { cls: 'out of range', argv: ['map-benchmark', '--threads', '0'], code: 'ERR_USAGE' },
     { cls: 'huge', argv: ['map-benchmark', '--seconds', '99999999999999999999'], code: 'ERR_USAGE' },
     { cls: 'wrong type', argv: ['policies', '--size', '64MB'], code: 'ERR_INVALID_SIZE' },
+    { cls: 'out of range', argv: ['policies', '--rounds', '0'], code: 'ERR_USAGE' },
+    { cls: 'huge', argv: ['policies', '--rounds', '101'], code: 'ERR_USAGE' },
     { cls: 'empty', argv: ['bench', '--only', 'nothing/'], code: 'ERR_USAGE' },
     { cls: 'wrong type', argv: ['bench', '--quick', '--out', files.json], code: 'ERR_OUTPUT_PATH' },
     { cls: 'unknown', argv: ['help', 'frobnicate'], code: 'ERR_USAGE' },

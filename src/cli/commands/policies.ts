@@ -1,6 +1,6 @@
 // dma-bounce policies: reject vs bounce vs staged, measured on the model.
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { runPolicies, type PolicyReport } from '../../../bench/policies/run.js';
+import { MAX_ROUNDS, runPolicies, type PolicyReport, type PolicyResult } from '../../../bench/policies/run.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { loadLspci, parseBdf, type Topology } from '../../pci/index.js';
 import { parseSize } from '../../size.js';
@@ -12,7 +12,7 @@ import { readInput } from '../input.js';
 import { formatTable } from '../output.js';
 import { checkOutputPath } from '../output-path.js';
 
-const usage = `Usage: dma-bounce policies [--topology FILE | --lspci FILE] [--provider BDF[:BAR]] [--client BDF,...] [--size SIZE] [--qd N] [--ios N] [--iommu MODE] [--trace FILE] [--json]
+const usage = `Usage: dma-bounce policies [--topology FILE | --lspci FILE] [--provider BDF[:BAR]] [--client BDF,...] [--size SIZE] [--qd N] [--ios N] [--rounds N] [--iommu MODE] [--trace FILE] [--json]
 
 The P2PDMA debate measured: a client device reads and writes data that lives in a provider's
 BAR, for each route the topology offers (BUS_ADDR, THRU_HOST_BRIDGE, NOT_SUPPORTED), under
@@ -31,7 +31,10 @@ Options:
   --client BDF,... the devices doing DMA (default: one per route the machine has); repeatable
   --size SIZE      bytes per I/O (default 128KiB, at most 256KiB: swiotlb's largest mapping)
   --qd N           I/Os in flight (default 8)
-  --ios N          I/Os per route and policy (default 2000)
+  --ios N          I/Os per route and policy (default 2000; per round with --rounds)
+  --rounds N       run every route and policy N times (1..${MAX_ROUNDS}, default 1), the policies in a
+                   turning order, and report each row's median round, with a VS STAGED column: the
+                   median of the per-round ratios to staged on the same route, and their range
   --iommu MODE     off (default), strict, lazy or identity: the IOMMU the DMA mapper runs behind
   --trace FILE     write every run's dma:/swiotlb: events to FILE (ftrace format)
   --json           print { workload, results } as one JSON document
@@ -47,6 +50,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     size: { type: 'string' },
     qd: { type: 'string' },
     ios: { type: 'string' },
+    rounds: { type: 'string' },
     iommu: { type: 'string' },
     trace: { type: 'string' },
     json: { type: 'boolean' },
@@ -65,6 +69,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (ioSize !== undefined && (ioSize < 1 || ioSize > 256 * 1024)) throw new UsageError(`policies: --size must be 1B..256KiB, got ${values.size}`);
   const queueDepth = whole('qd', values.qd, 1, 256);
   const ios = whole('ios', values.ios, 1, 1_000_000);
+  const rounds = whole('rounds', values.rounds, 1, MAX_ROUNDS);
   const iommu = values.iommu;
   if (iommu !== undefined && iommu !== 'off' && iommu !== 'strict' && iommu !== 'lazy' && iommu !== 'identity') throw new UsageError(`policies: --iommu must be off, strict, lazy or identity, got "${iommu}"`, { flag: '--iommu' });
   if (values.topology !== undefined && values.lspci !== undefined) throw new UsageError('policies: give at most one of --topology FILE and --lspci FILE');
@@ -97,6 +102,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       ...(ioSize !== undefined ? { ioSize } : {}),
       ...(queueDepth !== undefined ? { queueDepth } : {}),
       ...(ios !== undefined ? { ios } : {}),
+      ...(rounds !== undefined ? { rounds } : {}),
       ...(iommu !== undefined ? { iommu } : {}),
       shouldStop: () => stop,
       ...(traceOut ? { trace: { sink: traceOut, header: false, comm: 'dma-bounce' } } : {}),
@@ -114,20 +120,29 @@ async function run(argv: string[], io: Io): Promise<number> {
     return stop ? EXIT.INTERRUPTED : EXIT.OK;
   }
   const w = report.workload;
-  io.stdout(`workload: ${w.ios} I/Os of ${w.ioSize} bytes, queue depth ${w.queueDepth}, half device reads, half device writes${report.iommu !== 'off' ? `, IOMMU ${report.iommu}` : ''}\n\n`);
-  io.stdout(
-    formatTable(
-      ['ROUTE', 'CLIENT', 'POLICY', 'RESULT', 'MiB/s', 'p50 µs', 'p99 µs', 'COPIED', 'SWIOTLB HIGH', 'BAD'],
-      report.results.map((r) => [
-        r.route, r.client, r.policy, r.ok ? 'ok' : r.error!,
-        r.ok ? (r.bytesPerSecond / 2 ** 20).toFixed(0) : '-',
-        r.ok ? r.latencyUs.p50.toFixed(1) : '-', r.ok ? r.latencyUs.p99.toFixed(1) : '-',
-        `${(r.bytesCopied / 2 ** 20).toFixed(1)} MiB`, `${(r.bounceHighWaterBytes / 1024).toFixed(0)} KiB`, String(r.corrupted),
-      ]),
-      ['left', 'left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right'],
-    ),
-  );
+  const rounded = (w.rounds ?? 1) > 1;
+  const inRounds = rounded ? `, ${w.rounds} rounds (MiB/s: the median round; latency and COPIED: every round's I/Os)` : '';
+  io.stdout(`workload: ${w.ios} I/Os of ${w.ioSize} bytes, queue depth ${w.queueDepth}, half device reads, half device writes${report.iommu !== 'off' ? `, IOMMU ${report.iommu}` : ''}${inRounds}\n\n`);
+  const head = ['ROUTE', 'CLIENT', 'POLICY', 'RESULT', 'MiB/s', 'p50 µs', 'p99 µs', 'COPIED', 'SWIOTLB HIGH', 'BAD'];
+  const align = ['left', 'left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right'] as const;
+  const rows = report.results.map((r) => {
+    const cells = [
+      r.route, r.client, r.policy, r.ok ? 'ok' : r.error!,
+      r.ok ? (r.bytesPerSecond / 2 ** 20).toFixed(0) : '-',
+      r.ok ? r.latencyUs.p50.toFixed(1) : '-', r.ok ? r.latencyUs.p99.toFixed(1) : '-',
+      `${(r.bytesCopied / 2 ** 20).toFixed(1)} MiB`, `${(r.bounceHighWaterBytes / 1024).toFixed(0)} KiB`, String(r.corrupted),
+    ];
+    return rounded ? [...cells, vsStaged(r)] : cells;
+  });
+  io.stdout(rounded ? formatTable([...head, 'VS STAGED'], rows, [...align, 'left']) : formatTable(head, rows, [...align]));
   return stop ? EXIT.INTERRUPTED : EXIT.OK;
+}
+
+// "0.95x (0.82-1.12)": the median of the per-round ratios to staged, and their range.
+function vsStaged(r: PolicyResult): string {
+  if (!r.vsStaged) return '';
+  const { ratio, ratios } = r.vsStaged;
+  return `${ratio.toFixed(2)}x (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`;
 }
 
 // The trace file, truncated, with the ftrace header once (each run's system writes lines only).
