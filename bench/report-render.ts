@@ -12,6 +12,7 @@ import { buildTopology } from '../src/pci/topology.js';
 import { renderReportHtml } from '../src/report/page.js';
 import { launchChromium } from './browser.js';
 import { syntheticMachine } from './report-machine.js';
+import { median } from './median.js';
 
 interface Round {
   readonly buildMs: number;
@@ -19,11 +20,6 @@ interface Round {
   readonly keyToFrameMs: number;
   readonly scrollToFrameMs: number;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { endpoints: { type: 'string', default: '400' }, rounds: { type: 'string', default: '5' }, json: { type: 'boolean' } } });

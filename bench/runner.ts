@@ -3,6 +3,7 @@
 // run together, in rounds, and each ratio is taken within a round, so that the slow and fast
 // phases of this shared 2-core machine hit both sides of a ratio alike.
 import Benchmark from 'benchmark';
+import { median } from './median.js';
 
 /** What a case measures: rate of bytes, of segments, of operations, or a latency. */
 export type Measure = 'bytesPerSecond' | 'segmentsPerSecond' | 'opsPerSecond' | 'latencySeconds';
@@ -189,10 +190,4 @@ function attach(cases: readonly BenchCase[], results: CaseResult[], figures: Map
     const best = names.map((n) => byName.get(n)!).reduce((a, b) => (better(b.value, a.value) ? b : a));
     result[field] = { name: best.name, value: best.value, ratio: median(ratios), ratios };
   }
-}
-
-function median(sample: readonly number[]): number {
-  const sorted = [...sample].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }

@@ -8,6 +8,7 @@ import {
   DmaDirection, DmaSystem, InvalidArgumentError, Topology, buildTopology, loadTopologyJson, mapType, type DmaDevice, type IommuMode, type P2pMapType, type Region, type Span, type TopologySpec, type TraceSpec,
 } from '../../src/index.js';
 import { DEFAULT_TOPOLOGY } from '../../src/dma/default-topology.js';
+import { median } from '../median.js';
 
 export type Policy = 'reject' | 'bounce' | 'staged';
 export const POLICIES: readonly Policy[] = ['reject', 'bounce', 'staged'];
@@ -158,12 +159,6 @@ function merged(runs: readonly Run[], staged: readonly Run[]): PolicyResult {
 function percentiles(sorted: readonly number[]): PolicyResult['latencyUs'] {
   const pct = (p: number) => round1(sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0);
   return { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99) };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function sum(values: readonly number[]): number {

@@ -5,6 +5,7 @@
 // (the far NVMe, GPU BAR memory, policy bounce), as map/* in the bench.
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { median } from '../median.js';
 
 type Api = typeof import('../../src/index.js');
 const before = process.argv[2];
@@ -33,7 +34,6 @@ async function rate(api: Api, kind: 'direct' | 'bounce', trace: boolean): Promis
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 for (const kind of ['direct', 'bounce'] as const) {
   const offVsBefore: number[] = [];
   const onVsOff: number[] = [];

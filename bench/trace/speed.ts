@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { replayCapture } from '../../src/replay/index.js';
 import { readCaptureInWorker } from '../../src/trace/capture-in-worker.js';
 import { readCapture } from '../../src/trace/index.js';
+import { median } from '../median.js';
 
 const EVENTS = Number(process.argv[2] ?? 1_000_000);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -52,7 +53,6 @@ try {
     replayCpu.push(result.capture.summary.events / cpuSeconds(c));
     if (round === 0) console.log(`replay: ${result.runs[0]!.total.calls} calls, ${result.runs[0]!.pool.highWaterSlots} slots high water, ${result.runs[0]!.total.failures} failures`);
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
   const fmt = (xs: number[]) => `${Math.round(median(xs)).toLocaleString('en')} events/s (rounds: ${xs.map((x) => Math.round(x / 1000) + 'k').join(', ')})`;
   console.log(`parse alone:    ${fmt(parse)} wall; ${fmt(parseCpu)} per CPU second`);
   console.log(`parse, 2 workers: ${fmt(parseTwo)} wall; ${fmt(parseTwoCpu)} per CPU second`);
