@@ -46,6 +46,37 @@ describe('untrusted devices', () => {
     expect(() => device.dma.read(TOP - G, 1)).toThrow(expect.objectContaining({ code: 'ERR_IOMMU_FAULT' }));
   });
 
+  it('unmapSg of a scatterlist: every bounced segment copied back at once; a list naming a segment twice changes nothing', async () => {
+    const { system, device, ram } = rig();
+    const n = rng.int(3, 9);
+    const buf = ram.allocate(n * G, G);
+    const before = rng.fill(new Uint8Array(n * G));
+    ram.view(buf).set(before);
+    // Unaligned entries, each bounced, with the bytes around each one left as they were.
+    const entries = Array.from({ length: n }, (_, i) => ({ phys: buf.phys + i * G + 64 + rng.int(0, 63), length: 1 + rng.int(0, 2000) }));
+    const sg = await device.mapSg(entries, DmaDirection.FROM_DEVICE);
+    expect(sg.segments.every((s) => s.kind === 'bounced')).toBe(true);
+    const written = sg.segments.map((s) => rng.fill(new Uint8Array(s.length)));
+    sg.segments.forEach((s, i) => device.dma.write(s.dmaAddress, written[i]!));
+    const used = system.swiotlb.stats().usedSlots;
+
+    const k = rng.int(0, n - 1);
+    const twice = { ...sg, segments: [...sg.segments, sg.segments[k]!] };
+    await expect(device.unmapSg(twice, DmaDirection.FROM_DEVICE)).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+    // Nothing changed: every slot held, the original not written yet, every IOVA still mapped (the
+    // device may still write there: FROM_DEVICE maps write-only).
+    expect(system.swiotlb.stats().usedSlots).toBe(used);
+    expect(Buffer.compare(ram.view(buf), before)).toBe(0);
+    sg.segments.forEach((s, i) => device.dma.write(s.dmaAddress, written[i]!));
+
+    await device.unmapSg(sg, DmaDirection.FROM_DEVICE);
+    expect(system.swiotlb.stats().usedSlots).toBe(0);
+    const expected = before.slice();
+    entries.forEach((e, i) => expected.set(written[i]!, e.phys - buf.phys));
+    expect(Buffer.compare(ram.view(buf), expected)).toBe(0);
+    for (const s of sg.segments) expect(() => device.dma.write(s.dmaAddress, new Uint8Array(1))).toThrow(expect.objectContaining({ code: 'ERR_IOMMU_FAULT' }));
+  });
+
   it('a bounced FROM_DEVICE entry copies back at unmap; guard bytes around it stay', async () => {
     const { device, ram } = rig();
     const buf = ram.allocate(G, G);

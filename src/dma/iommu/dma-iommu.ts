@@ -473,12 +473,18 @@ async function unmapPhys(ctx: DmaContext, dev: MappingDevice, ref: SegmentRef, d
   if (isBusAddress(ctx, ref.dmaAddress)) return;
   const mapping = liveMapping(domain, device, ref.dmaAddress, ref.length, 'single');
   const records = bounceRecordsIn(ctx, domain, ref.dmaAddress, ref.length);
+  freeIova(domain, device, mapping);
+  if (records.length > 0) await releaseRecords(ctx, device, records, direction, attrs);
+}
+
+// The IOVA half of an unmap, on a mapping already checked: __iommu_dma_unmap() (the IOTLB flush
+// or the flush queue, then the IOVA freed).
+function freeIova(domain: IommuDomain, device: IommuMappingDevice, mapping: IovaMapping): void {
   mapping.state = 'unmapping';
   const g = domain.granule;
   domain.unmap(mapping.pfn * g, mapping.pages * g, device.owner.cpu);
   domain.mappings.delete(mapping.pfn);
   mapping.state = 'free';
-  if (records.length > 0) await releaseRecords(ctx, device, records, direction, attrs);
 }
 
 /** A BUS_ADDR segment's address: inside a host bridge's bus window, where no IOVA is ever placed (the windows are reserved). */
@@ -503,10 +509,21 @@ const busWindows = new WeakMap<DmaContext, number[]>();
 async function unmapSg(ctx: DmaContext, dev: MappingDevice, refs: readonly SegmentRef[], direction: StreamingDirection, attrs: number): Promise<void> {
   const device = dev as IommuMappingDevice;
   if (device.untrusted) {
-    // Check every segment before the first unmap, so that a refused call changes nothing.
+    // models iommu_dma_unmap_sg_swiotlb(): each segment unmapped as unmap_phys does it. Every
+    // segment, and its bounce slots, is checked before the first is unmapped, so that a refused call
+    // changes nothing; the slots are then released together, in one turn rather than one a segment.
     const domain = domainOf(device);
-    for (const r of refs) if (!isBusAddress(ctx, r.dmaAddress)) liveMapping(domain, device, r.dmaAddress, r.length, 'single');
-    for (const r of refs) await unmapPhys(ctx, device, r, direction, attrs);
+    const mappings = new Set<IovaMapping>();
+    const records: BounceRecord[] = [];
+    for (const r of refs) {
+      if (isBusAddress(ctx, r.dmaAddress)) continue;
+      const mapping = liveMapping(domain, device, r.dmaAddress, r.length, 'single');
+      if (mappings.has(mapping)) throw new InvalidArgumentError(`dma address 0x${r.dmaAddress.toString(16)} names an iommu-dma mapping a segment before it already named`, { argument: 'segments' });
+      mappings.add(mapping);
+      for (const record of bounceRecordsIn(ctx, domain, r.dmaAddress, r.length)) records.push(record);
+    }
+    for (const mapping of mappings) freeIova(domain, device, mapping);
+    if (records.length > 0) await releaseRecords(ctx, device, records, direction, attrs);
     return;
   }
   const domain = domainOf(device);
@@ -520,11 +537,7 @@ async function unmapSg(ctx: DmaContext, dev: MappingDevice, refs: readonly Segme
   if (start < 0) return;
   const mapping = liveMapping(domain, device, start, end - start, 'sg');
   const records = bounceRecordsIn(ctx, domain, start, end - start);
-  mapping.state = 'unmapping';
-  const g = domain.granule;
-  domain.unmap(mapping.pfn * g, mapping.pages * g, device.owner.cpu);
-  domain.mappings.delete(mapping.pfn);
-  mapping.state = 'free';
+  freeIova(domain, device, mapping);
   if (records.length > 0) await releaseRecords(ctx, device, records, direction, attrs);
 }
 
