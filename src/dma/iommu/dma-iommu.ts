@@ -10,7 +10,7 @@ import { dmaMaskText } from '../../trace/index.js';
 import type { BounceRecord, DmaContext } from '../context.js';
 import { syncSegments, unmapSegments, type MappingDevice } from '../direct.js';
 import { DMA_ATTR_MMIO, DMA_ATTR_SKIP_CPU_SYNC, DmaDirection, type StreamingDirection } from '../direction.js';
-import type { DmaMapOps, SegmentRef, SyncTarget } from '../ops.js';
+import { isPromise, type DmaMapOps, type MaybePromise, type SegmentRef, type SyncTarget } from '../ops.js';
 import type { BounceReason, MappedSegment, MappingKind, SgEntry } from '../types.js';
 import type { IommuDomain, IovaMapping, Pci32bitState } from './domain.js';
 import { IOMMU_MMIO, IOMMU_READ, IOMMU_WRITE } from './page-table.js';
@@ -95,8 +95,8 @@ function place(ctx: DmaContext, device: IommuMappingDevice, entry: SgEntry, attr
   );
 }
 
-/** Takes a bounce slot aligned to the granule (alloc_align_mask = granule - 1) and copies the original in. */
-async function takeBounce(ctx: DmaContext, device: IommuMappingDevice, placed: Placed, direction: StreamingDirection, signal: AbortSignal | undefined): Promise<BounceRecord> {
+/** Takes a bounce slot aligned to the granule (alloc_align_mask = granule - 1): the record, or its promise while the device waits for space. */
+function takeBounce(ctx: DmaContext, device: IommuMappingDevice, placed: Placed, direction: StreamingDirection, signal: AbortSignal | undefined): MaybePromise<BounceRecord> {
   const g = domainOf(device).granule;
   if (device.owner.minAlignMask > g - 1) throw new DmaMappingError(`${device.pci.bdf}: Unsupported alignment constraint (min_align_mask 0x${device.owner.minAlignMask.toString(16)} above the IOVA granule)`, { errno: 'EIO', address: placed.phys, length: placed.length });
   // models trace_swiotlb_bounced() in iommu_dma_map_swiotlb(): before the slot is taken, the original's physical address.
@@ -126,8 +126,14 @@ function mappingError(device: MappingDevice, phys: number, length: number, errno
 async function bounceAll(ctx: DmaContext, device: IommuMappingDevice, placed: readonly Placed[], direction: StreamingDirection, signal: AbortSignal | undefined, zero: boolean): Promise<BounceRecord[]> {
   const records: BounceRecord[] = [];
   try {
-    for (const p of placed) if (p.kind === 'bounced') records.push(p.record = await takeBounce(ctx, device, p, direction, signal));
-    if (records.length > 0) await copyRecords(ctx, records, true);
+    // No await for what is there at once: each one costs a turn, and this runs per entry on the untrusted path.
+    for (const p of placed) {
+      if (p.kind !== 'bounced') continue;
+      const taken = takeBounce(ctx, device, p, direction, signal);
+      records.push(p.record = isPromise(taken) ? await taken : taken);
+    }
+    const copied = records.length > 0 ? copyRecords(ctx, records, true) : undefined;
+    if (copied !== undefined) await copied;
   } catch (error) {
     for (const r of records) releaseBounce(ctx, r);
     throw error;
