@@ -2,9 +2,10 @@
 // segments: host RAM mapped directly, GPU BAR memory reached peer-to-peer by bus address, and
 // GPU BAR memory bounced for the NVMe drive behind the other host bridge (TO_DEVICE), against
 // copying the same bytes inline with the WebAssembly kernel; the /debug cases repeat two of them
-// with dma-debug on. map/iommu*: the same list behind a strict IOMMU (iommu-dma), against dma-direct
-// in the same rounds; map/iova-alloc/*: the IOVA allocator alone and the IOVA API's link/unlink of 32 pages.
-import { DmaDirection, DmaSystem, IovaDomain, SgTable, type DmaDevice, type SgEntry, type Span } from '../../src/index.js';
+// with dma-debug on; map/bounce/sync syncs the bounced list for the device. map/iommu*: the same
+// list behind a strict IOMMU (iommu-dma), against dma-direct in the same rounds; map/iova-alloc/*:
+// the IOVA allocator alone and the IOVA API's link/unlink of 32 pages.
+import { DmaDirection, DmaSystem, IovaDomain, SgTable, type DmaDevice, type MappedSg, type SgEntry, type Span } from '../../src/index.js';
 import type { BenchCase } from '../runner.js';
 
 const SEGMENTS = 32;
@@ -148,6 +149,7 @@ export function iommuCases(): BenchCase[] {
 
 export function mapperCases(): BenchCase[] {
   let inline: { r: Rig; table: SgTable; at: number } | undefined;
+  let synced: { r: Rig; sg: MappedSg } | undefined;
   return [
     mapUnmapCase('map/direct/32x4KiB', NVME_NEAR, 'ram', 'reject', 'segmentsPerSecond'),
     mapUnmapCase('map/p2p-bus/32x4KiB', NVME_NEAR, 'bar', 'reject', 'segmentsPerSecond'),
@@ -178,6 +180,22 @@ export function mapperCases(): BenchCase[] {
         inline!.at = (inline!.at + SEGMENTS * SEGMENT) % pool.size;
       },
       teardown: () => { inline!.table.release(); return inline!.r.system.close(); },
+    },
+    {
+      // syncSgForDevice() of a live bounced list (the 32 x 4 KiB BAR list, BIDIRECTIONAL): each sync
+      // finds the 32 mappings by address and copies the originals into their slots again.
+      name: 'map/bounce/sync/32x4KiB',
+      measure: 'bytesPerSecond',
+      unitsPerOp: SEGMENTS * SEGMENT,
+      setup: async () => {
+        const r = rig(NVME_FAR, 'bar', 'bounce');
+        synced = { r, sg: await r.device.mapSg(r.entries, DmaDirection.BIDIRECTIONAL) };
+      },
+      runAsync: () => synced!.r.device.syncSgForDevice(synced!.sg, DmaDirection.BIDIRECTIONAL),
+      teardown: async () => {
+        await synced!.r.device.unmapSg(synced!.sg, DmaDirection.BIDIRECTIONAL);
+        await synced!.r.system.close();
+      },
     },
     ...iommuCases(),
   ];
