@@ -298,7 +298,7 @@ export function unmapSegments(ctx: DmaContext, device: MappingDevice, segments: 
   }
   if (live.length === 0) return;
   for (const record of live) record.state = 'unmapping';
-  if (isImmediate() && live.every(isIdle)) return releaseNow(ctx, live, direction, attrs);
+  if (isImmediate() && live.every(isIdle)) return copyBackAndRelease(ctx, live, direction, attrs);
   return releaseSegments(ctx, live, direction, attrs);
 }
 
@@ -306,9 +306,29 @@ function isIdle(record: BounceRecord): boolean {
   return record.busy === 0;
 }
 
-// releaseSegments() for a caller that takes the answer at once, with no sync in flight: the
-// copy-back (in this thread when the engine copies inline), then the slots freed, in one turn.
-function releaseNow(ctx: DmaContext, live: readonly BounceRecord[], direction: StreamingDirection, attrs: number): MaybePromise<void> {
+// unmapSegments' second half for a promise's caller, on the bounce records it claimed: wait for
+// the syncs in flight, then copy back and free.
+async function releaseSegments(ctx: DmaContext, live: readonly BounceRecord[], direction: StreamingDirection, attrs: number): Promise<void> {
+  // Only a mapping with a sync in flight makes the unmap wait: awaiting the others' undefined
+  // cost a promise and a microtask per segment. One turn is always yielded, so a call made
+  // right after this unmap still finds its mappings 'unmapping' (ERR_MAPPING_STATE). (A sync's
+  // idle promise only resolves.)
+  let waited = false;
+  for (const record of live) {
+    const idle = untilIdle(record);
+    if (idle !== undefined) {
+      await idle;
+      waited = true;
+    }
+  }
+  if (!waited) await undefined;
+  const released = copyBackAndRelease(ctx, live, direction, attrs);
+  if (released !== undefined) await released;
+}
+
+// The copy-back (in this thread when the engine copies inline), then the slots freed, whether the
+// copy-back worked or not: at once when the copy is done here, else when its promise settles.
+function copyBackAndRelease(ctx: DmaContext, live: readonly BounceRecord[], direction: StreamingDirection, attrs: number): MaybePromise<void> {
   let copied: MaybePromise<void>;
   try {
     copied = copyBack(ctx, live, direction, attrs);
@@ -318,28 +338,6 @@ function releaseNow(ctx: DmaContext, live: readonly BounceRecord[], direction: S
   }
   if (copied === undefined) return releaseAll(ctx, live);
   return copied.finally(() => releaseAll(ctx, live));
-}
-
-// unmapSegments' second half, for the bounce records it claimed: wait for syncs, copy back, free.
-async function releaseSegments(ctx: DmaContext, live: readonly BounceRecord[], direction: StreamingDirection, attrs: number): Promise<void> {
-  try {
-    // Only a mapping with a sync in flight makes the unmap wait: awaiting the others' undefined
-    // cost a promise and a microtask per segment. One turn is always yielded, so a call made
-    // right after this unmap still finds its mappings 'unmapping' (ERR_MAPPING_STATE).
-    let waited = false;
-    for (const record of live) {
-      const idle = untilIdle(record);
-      if (idle !== undefined) {
-        await idle;
-        waited = true;
-      }
-    }
-    if (!waited) await undefined;
-    const copied = copyBack(ctx, live, direction, attrs);
-    if (copied !== undefined) await copied;
-  } finally {
-    releaseAll(ctx, live);
-  }
 }
 
 // An unmap's copy slot → original (FROM_DEVICE, BIDIRECTIONAL; not with SKIP_CPU_SYNC), in this

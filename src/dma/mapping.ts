@@ -126,8 +126,7 @@ export class DmaDevice implements MappingDevice {
    * (device released); nothing stays mapped then.
    */
   async mapPhys(phys: number, size: number, direction: StreamingDirection, attrs = 0, signal?: AbortSignal): Promise<MappedSegment> {
-    this.#check(direction, attrs, signal);
-    const mapped = this.#mapRange(entry(phys, size), direction, attrs, signal);
+    const mapped = this.#mapPhys(phys, size, direction, attrs, signal);
     return isPromise(mapped) ? await mapped : mapped;
   }
 
@@ -227,10 +226,7 @@ export class DmaDevice implements MappingDevice {
 
   /** @internal mapPhys() without its promise when none is needed (see above). */
   mapPhysNow(phys: number, size: number, direction: StreamingDirection, attrs = 0): MaybePromise<MappedSegment> {
-    return immediately(() => {
-      this.#check(direction, attrs, undefined);
-      return this.#mapRange(entry(phys, size), direction, attrs, undefined);
-    });
+    return immediately(() => this.#mapPhys(phys, size, direction, attrs, undefined));
   }
 
   /** @internal unmapPhys() without its promise when none is needed. */
@@ -256,6 +252,11 @@ export class DmaDevice implements MappingDevice {
   /** @internal syncSgForCpu() / syncSgForDevice() without the promise when none is needed. */
   syncSgNow(sg: MappedSg, direction: StreamingDirection, target: SyncTarget): MaybePromise<void> {
     return immediately(() => this.#syncSgAny(sg, direction, target));
+  }
+
+  #mapPhys(phys: number, size: number, direction: StreamingDirection, attrs: number, signal: AbortSignal | undefined): MaybePromise<MappedSegment> {
+    this.#check(direction, attrs, signal);
+    return this.#mapRange(entry(phys, size), direction, attrs, signal);
   }
 
   #unmapPhys(dmaAddress: number, size: number, direction: StreamingDirection, attrs: number): MaybePromise<void> {

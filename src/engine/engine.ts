@@ -318,8 +318,7 @@ export class CopyEngine {
    * nothing, what copySg() rejects with: ERR_ENGINE_CLOSED, ERR_INVALID_ARGUMENT, ERR_COPY_FAILED.
    */
   copyHere(segments: readonly (readonly [number, number, number])[], placement: 'auto' | 'caller'): boolean {
-    if (this.#state !== 'open') throw new EngineClosedError('the copy engine is closed');
-    if (placement !== 'auto' && placement !== 'caller') throw new InvalidArgumentError(`placement must be 'auto' or 'caller'`, { argument: 'placement' });
+    this.#checkHere(placement);
     // Read once, as copySg() reads an array: the copy uses only the numbers checked.
     const words = readInput('segments', () => (Array.isArray(segments) ? this.#readSegments(segments) : new InvalidArgumentError('segments must be an array of [dst, src, len]', { argument: 'segments' })));
     if (words instanceof Error) throw words;
@@ -333,12 +332,17 @@ export class CopyEngine {
    * copyHere() does; the words are read in this call only.
    */
   copyWordsHere(words: Uint32Array, count: number, placement: 'auto' | 'caller'): boolean {
-    if (this.#state !== 'open') throw new EngineClosedError('the copy engine is closed');
-    if (placement !== 'auto' && placement !== 'caller') throw new InvalidArgumentError(`placement must be 'auto' or 'caller'`, { argument: 'placement' });
+    this.#checkHere(placement);
     if (!(words instanceof Uint32Array) || !Number.isInteger(count) || count < 0 || 3 * count > words.length) {
       throw new InvalidArgumentError('words must be a Uint32Array holding count (dst, src, len) triples', { argument: 'words' });
     }
     return this.#copyHere(words, count, placement);
+  }
+
+  // What copyHere() and copyWordsHere() refuse before they read their segments.
+  #checkHere(placement: unknown): void {
+    if (this.#state !== 'open') throw new EngineClosedError('the copy engine is closed');
+    if (placement !== 'auto' && placement !== 'caller') throw new InvalidArgumentError(`placement must be 'auto' or 'caller'`, { argument: 'placement' });
   }
 
   // copyHere()'s work on checked numbers: false (nothing copied) when the op belongs on a worker.
