@@ -751,9 +751,9 @@ export class SwiotlbMem {
   }
 
   #memInfo(entry: PoolEntry, info: SwiotlbMappingInfo): SwiotlbMemMappingInfo {
-    // Written out field by field: Node 20's V8 takes ~2.4 us for `{ ...info, kind, poolBase,
-    // poolKind }` (a spread followed by more keys), ~30x this, and this runs on every sync and
-    // every iommu-dma unmap of a bounced mapping.
+    // Written out field by field: with `{ ...info, kind, poolBase, poolKind }` (a spread followed
+    // by more keys) Node 20's V8 took 2.5 us a mappingContaining() call, against 105 ns this way,
+    // and this runs on every sync and every iommu-dma unmap of a bounced mapping.
     return {
       tlbAddr: info.tlbAddr,
       index: info.index,
