@@ -57,7 +57,8 @@ export interface BenchReport {
     readonly native: string;
     /**
      * A cache line's round trip between two threads, in ns, when the run started and when it ended
-     * (bench/core-round-trip.ts); null with one CPU. Cases that hand work to a worker move with it.
+     * (bench/core-round-trip.ts); null with one CPU, or when it could not be timed (no answer within
+     * 2 s on a busy machine). Cases that hand work to a worker move with it.
      */
     readonly coreRoundTripNs?: { readonly start: number | null; readonly end: number | null };
   };
@@ -84,7 +85,7 @@ export function benchWarnings(environment: Pick<BenchReport['environment'], 'cpu
   if (cpus > 0 && loadAverage.start > cpus * BUSY_LOAD_PER_CPU) {
     warnings.push(`the machine was busy when the run started (load average ${loadAverage.start.toFixed(2)} on ${cpus} CPUs): figures may be low and ratios noisy`);
   }
-  const roundTrip = roundTripWarning(coreRoundTripNs);
+  const roundTrip = roundTripWarning(cpus, coreRoundTripNs);
   if (roundTrip) warnings.push(roundTrip);
   for (const row of cases) {
     if (row.rme > RME_WARN_PERCENT) warnings.push(`${row.name}: relative error ±${row.rme.toFixed(1)}% (above ${RME_WARN_PERCENT}%)`);
@@ -99,9 +100,14 @@ export function benchWarnings(environment: Pick<BenchReport['environment'], 'cpu
 
 // A far or moving core-to-core round trip: the figures of cases that hand work to another thread
 // depend on it, and a VM's host may move its vCPUs apart or together during a run.
-function roundTripWarning(ns: BenchReport['environment']['coreRoundTripNs']): string | undefined {
-  if (!ns || ns.start === null || ns.end === null) return undefined;
+function roundTripWarning(cpus: number, ns: BenchReport['environment']['coreRoundTripNs']): string | undefined {
+  if (!ns) return undefined;
   const { start, end } = ns;
+  if (start === null || end === null) {
+    if (cpus < 2) return undefined;
+    const when = start === null && end === null ? 'at the start or the end' : start === null ? 'at the start' : 'at the end';
+    return `a cache line's round trip between two threads could not be timed ${when} (no answer within 2 s: the CPUs were busy): cases that hand work to a worker thread (engine/*, map/bounce) read low and vary with it`;
+  }
   const far = Math.max(start, end) > FAR_ROUND_TRIP_NS;
   const moved = Math.max(start, end) > 2 * Math.min(start, end);
   if (!far && !moved) return undefined;
@@ -129,7 +135,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const quick = options.quick ?? false;
   const cases = selectCases(quick, options.only ?? [], options.native);
   const loadStart = os.loadavg()[0] ?? 0;
-  const roundTripStart = await measureCoreRoundTrip();
+  const roundTripStart = await roundTripOrNothing();
   const results = await runCases(cases, {
     maxTime: quick ? 0.25 : 0.3,
     minSamples: quick ? 3 : 5,
@@ -137,7 +143,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.shouldStop ? { shouldStop: options.shouldStop } : {}),
   });
-  const roundTripEnd = await measureCoreRoundTrip();
+  const roundTripEnd = await roundTripOrNothing();
   const cpus = os.cpus();
   const environment = {
     node: process.version,
@@ -191,6 +197,11 @@ export function formatMeasure(measure: Measure, value: number): string {
     case 'latencySeconds':
       return value < 1e-3 ? `${(value * 1e6).toFixed(2)} µs` : `${(value * 1e3).toFixed(2)} ms`;
   }
+}
+
+// A diagnostic must not fail the run: a worker that cannot run leaves the figure out (null), as a busy machine does.
+function roundTripOrNothing(): Promise<number | undefined> {
+  return measureCoreRoundTrip().catch(() => undefined);
 }
 
 function roundTripOf(ns: number | undefined): number | null {

@@ -8,14 +8,14 @@ import { measureCoreRoundTrip } from '../dist/bench/core-round-trip.js';
 const threads = () => readdirSync('/proc/self/task').length;
 
 describe('measureCoreRoundTrip', () => {
-  it.skipIf(os.cpus().length < 2)('measures a round trip between 1 ns and 1 ms, leaving no thread behind', async () => {
+  it.skipIf(os.cpus().length < 2)('measures a round trip of more than 1 ns and less than its 2 s give-up, leaving no thread behind', async () => {
     const before = threads();
     const ns = await measureCoreRoundTrip();
     expect(typeof ns).toBe('number');
-    // A cache line cannot cross between cores in under a nanosecond, and 20,000 trips of a
-    // millisecond each would be a machine that cannot run the bench at all.
+    // A cache line cannot cross between cores in under a nanosecond, and a trip of 2 s gives up
+    // (undefined) rather than answer.
     expect(ns!).toBeGreaterThan(1);
-    expect(ns!).toBeLessThan(1e6);
+    expect(ns!).toBeLessThan(2e9);
     expect(threads()).toBe(before);
   });
 });

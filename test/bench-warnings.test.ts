@@ -38,12 +38,20 @@ describe('benchWarnings', () => {
     const near = 50 + rng.next() * (FAR_ROUND_TRIP_NS / 2 - 50);
     const steady = near * (1 + rng.next());
     expect(benchWarnings({ ...quiet, coreRoundTripNs: { start: near, end: steady } }, [])).toEqual([]);
-    expect(benchWarnings({ ...quiet, coreRoundTripNs: { start: null, end: null } }, [])).toEqual([]);
+    // One CPU: nothing to time, nothing to say.
+    expect(benchWarnings({ ...quiet, cpus: 1, coreRoundTripNs: { start: null, end: null } }, [])).toEqual([]);
     expect(benchWarnings(quiet, [])).toEqual([]);
 
     const far = FAR_ROUND_TRIP_NS + 1 + rng.next() * 500;
     const [atStart] = benchWarnings({ ...quiet, coreRoundTripNs: { start: far, end: far } }, []);
     expect(atStart).toBe(`a cache line's round trip between two threads took ${Math.round(far)} ns at the start and ${Math.round(far)} ns at the end (above ${FAR_ROUND_TRIP_NS} ns: the CPUs are far apart or busy): cases that hand work to a worker thread (engine/*, map/bounce) read low and vary with it`);
+
+    // Two CPUs but no figure: the machine was too busy to time it, which the run says.
+    expect(benchWarnings({ ...quiet, coreRoundTripNs: { start: null, end: null } }, [])).toEqual([
+      "a cache line's round trip between two threads could not be timed at the start or the end (no answer within 2 s: the CPUs were busy): cases that hand work to a worker thread (engine/*, map/bounce) read low and vary with it",
+    ]);
+    expect(benchWarnings({ ...quiet, coreRoundTripNs: { start: near, end: null } }, [])[0]).toMatch(/could not be timed at the end \(/);
+    expect(benchWarnings({ ...quiet, coreRoundTripNs: { start: null, end: near } }, [])[0]).toMatch(/could not be timed at the start \(/);
 
     const moved = benchWarnings({ ...quiet, coreRoundTripNs: { start: near, end: 2.01 * near } }, []);
     expect(moved).toHaveLength(1);

@@ -141,9 +141,10 @@ describe('smoke runs', () => {
       expect(r.code).toBe(0);
       const report = JSON.parse(r.stdout);
       expect(report.environment).toMatchObject({ node: process.version, quick: true, complete: true });
-      // Measured at the start and the end (null only on a one-CPU machine).
-      const twoCpus = os.cpus().length > 1;
-      expect(report.environment.coreRoundTripNs).toEqual(twoCpus ? { start: expect.any(Number), end: expect.any(Number) } : { start: null, end: null });
+      // Measured at the start and the end: null on a one-CPU machine, and where a busy machine gave
+      // no answer in time (the run then warns).
+      const { start, end } = report.environment.coreRoundTripNs;
+      for (const ns of [start, end]) expect(os.cpus().length > 1 ? ns === null || (typeof ns === 'number' && ns > 0) : ns === null).toBe(true);
       expect(report.cases.map((c: { name: string }) => c.name)).toEqual(['kernel/copy/wasm/4KiB', 'kernel/copy/buffer-copy/4KiB', 'swiotlb/alloc-free', 'swiotlb/alloc-free/nvme-512B-offset']);
       const wasm = report.cases[0];
       expect(wasm.bytesPerSecond).toBeGreaterThan(0);

@@ -21,8 +21,9 @@ rounds over (one with --quick), and the ratio shown is the median of the per-rou
 their range in brackets. A ratio marked "?" had rounds on both sides of 1; such ratios, figures
 with a high relative error, rounds that disagree and a busy machine are listed as warnings on
 stderr (and under "warnings" in the JSON). The header shows a cache line's round trip between two
-threads at the start and the end ("core-to-core round trip"); when it is above 300 ns or moved more
-than 2x, the cases that hand work to a worker thread are named in a warning, as they move with it.
+threads at the start and the end ("core-to-core round trip"); when it is above 300 ns, moved more
+than 2x or could not be timed (a busy machine), the cases that hand work to a worker thread are
+named in a warning, as they move with it.
 
 Options:
   --quick            short runs, no 64 MiB cases
