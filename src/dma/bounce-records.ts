@@ -5,7 +5,7 @@
 import type { BounceRecord } from './context.js';
 import type { SwiotlbMem } from './swiotlb-mem.js';
 
-const IO_TLB_SHIFT = 11;
+const SLOT_BYTES = 2048;
 
 export class BounceRecords {
   readonly #mem: SwiotlbMem;
@@ -78,6 +78,7 @@ export class BounceRecords {
   }
 
   #slot(addr: number): number {
-    return Math.floor((addr - this.#base) / 2 ** IO_TLB_SHIFT);
+    // addr lies in the default pool (at most 4 GiB): the quotient has at most 21 bits.
+    return ((addr - this.#base) / SLOT_BYTES) | 0;
   }
 }

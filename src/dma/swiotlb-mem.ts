@@ -680,7 +680,7 @@ export class SwiotlbMem {
   }
 
   #claimed(entry: PoolEntry, tlbAddr: number, allocBytes: number): number {
-    this.#used += nrSlots(allocBytes);
+    this.#used += (allocBytes + IO_TLB_SIZE - 1) / IO_TLB_SIZE | 0; // nr_slots(): allocBytes is at most one segment
     if (this.#used > this.#hiwater) this.#hiwater = this.#used; // models inc_used_and_hiwater()
     this.#live++;
     this.#lastEntry = entry;

@@ -188,6 +188,8 @@ export class SwiotlbPool {
   private readonly allocSize: Int32Array;
   /** pad_slots, kept at the first data slot. */
   private readonly pad: Int32Array;
+  /** log2(areaSlots) when that is a power of two (slot -> area is a shift), else -1. */
+  private readonly areaShift: number;
   private readonly areaIndex: Int32Array;
   private readonly areaUsed: Int32Array;
   private used = 0;
@@ -274,6 +276,7 @@ export class SwiotlbPool {
     this.totalSlots = nslabs;
     this.areas = nareas;
     this.areaSlots = Math.floor(nslabs / nareas);
+    this.areaShift = (this.areaSlots & (this.areaSlots - 1)) === 0 ? 31 - Math.clz32(this.areaSlots) : -1;
     this.onFull = onFull;
 
     const segments = Math.ceil(nslabs / IO_TLB_SEGSIZE);
@@ -480,37 +483,66 @@ export class SwiotlbPool {
   }
 
   private claim(area: number, origAddr: number, size: number, minAlignMask: number, allocAlignMask: number, boundaryMask: number, allocBytes: number, kind: RecordKind): number {
-    const index = this.searchPoolArea(area, origAddr, allocBytes, allocAlignMask, minAlignMask, boundaryMask);
+    // allocBytes is at most one segment (checked), so the slot arithmetic stays in small integers.
+    const nslots = (allocBytes + SLOT_MASK) >>> IO_TLB_SHIFT;
+    const index = this.searchPoolArea(area, origAddr, allocBytes, nslots, allocAlignMask, minAlignMask, boundaryMask);
     if (index < 0) return -1;
     const offset = alignOffset(minAlignMask, allocAlignMask, origAddr);
     const padSlots = offset >>> IO_TLB_SHIFT;
     const data = index + padSlots;
-    const nslots = nrSlots(allocBytes);
+    const inSlot = offset & SLOT_MASK; // swiotlb_align_offset(dev, 0, orig_addr)
+    const allocSize = this.allocSize;
+    const owner = this.owner;
+    for (let i = index, k = 0; k < nslots; i++, k++) {
+      allocSize[i] = allocBytes - (inSlot + k * IO_TLB_SIZE);
+      owner[i] = data;
+    }
+    // The kernel also rewrites `list` of the free slots just before the run; freeRun() sees it.
+    this.markSlots(index, nslots, true);
+    this.areaUsed[area] = this.areaUsed[area]! + nslots;
+    const used = this.used += nslots;
+    if (used > this.hiwater) this.hiwater = used; // models inc_used_and_hiwater()
     this.pad[data] = padSlots;
     this.recSize[data] = kind === KIND_MAP ? size : -size;
     this.recOrig[data] = origAddr;
     this.recMinAlign[data] = minAlignMask;
     this.recAllocAlign[data] = allocAlignMask;
-    const owner = this.owner;
-    for (let i = index, last = index + nslots; i < last; i++) owner[i] = data;
     this.live++;
     this.lastIndex = index;
     this.lastNslots = nslots;
     this.lastPad = padSlots;
     this.lastOffset = offset;
-    return this.base + data * IO_TLB_SIZE + (offset & SLOT_MASK);
+    return this.base + data * IO_TLB_SIZE + inSlot;
   }
 
   // Beyond the kernel (which trusts the caller and corrupts its free lists otherwise): the record
   // must start exactly here, with the size, mask and kind it was made with. For an allocation the
   // mask is not compared: swiotlb_free() is given none, and an allocation's offset is always 0.
   private checkRelease(tlbAddr: number, size: number, minAlignMask: number, kind: RecordKind): number {
-    if (!Number.isSafeInteger(tlbAddr) || tlbAddr < this.base || tlbAddr >= this.end) {
+    const map = kind === KIND_MAP;
+    if (tlbAddr >= this.base && tlbAddr < this.end && Number.isSafeInteger(tlbAddr) && (!map || minAlignMask >>> 0 === minAlignMask) && size > 0) {
+      // tlbAddr - base is below 4 GiB: the quotient has at most 21 bits.
+      const head = this.owner[((tlbAddr - this.base) / IO_TLB_SIZE) | 0]!;
+      if (head >= 0) {
+        const mappedMask = this.recMinAlign[head]!;
+        const start = this.base + head * IO_TLB_SIZE + (this.recOrig[head]! & mappedMask & SLOT_MASK);
+        const recorded = this.recSize[head]!;
+        // A map's record holds +size, an allocation's -size; an allocation's mask is not compared.
+        if (start === tlbAddr && (map ? recorded === size && mappedMask === minAlignMask : recorded === -size)) return head;
+      }
+    }
+    return this.releaseRefusal(tlbAddr, size, minAlignMask, kind);
+  }
+
+  // The refusal of checkRelease(), worked out again from the start: off the hot path, so that the
+  // accepting test stays small enough for V8 to inline.
+  private releaseRefusal(tlbAddr: number, size: number, minAlignMask: number, kind: RecordKind): never {
+    if (!(tlbAddr >= this.base && tlbAddr < this.end) || !Number.isSafeInteger(tlbAddr)) {
       throw unmapError(`swiotlb unmap: 0x${hex(tlbAddr)} is outside the pool`, 'outside-pool', tlbAddr);
     }
-    if (kind === KIND_MAP) checkUint32(minAlignMask, 'minAlignMask');
-    const slot = Math.floor((tlbAddr - this.base) / IO_TLB_SIZE);
-    const head = this.owner[slot]!;
+    if (kind === KIND_MAP && (minAlignMask >>> 0 !== minAlignMask)) checkUint32(minAlignMask, 'minAlignMask');
+    // tlbAddr - base is below 4 GiB: the quotient has at most 21 bits.
+    const head = this.owner[((tlbAddr - this.base) / IO_TLB_SIZE) | 0]!;
     if (head < 0) throw unmapError(`swiotlb unmap: nothing is mapped at 0x${hex(tlbAddr)}`, 'not-mapped', tlbAddr);
     const mappedMask = this.recMinAlign[head]!;
     const start = this.base + head * IO_TLB_SIZE + (this.recOrig[head]! & mappedMask & SLOT_MASK);
@@ -527,10 +559,8 @@ export class SwiotlbPool {
     if (kind === KIND_MAP && mappedMask !== minAlignMask) {
       throw unmapError(`swiotlb unmap: min_align_mask 0x${hex(minAlignMask)} differs from 0x${hex(mappedMask)} used to map`, 'min-align-mask-mismatch', tlbAddr);
     }
-    if (Math.abs(recorded) !== size) {
-      throw unmapError(`swiotlb unmap: size ${String(size)} differs from the mapped size ${Math.abs(recorded)}`, 'size-mismatch', tlbAddr);
-    }
-    return head;
+    // Every other check passed, so the size is what checkRelease() refused.
+    throw unmapError(`swiotlb unmap: size ${String(size)} differs from the mapped size ${Math.abs(recorded)}`, 'size-mismatch', tlbAddr);
   }
 
   // models swiotlb_release_slots()
@@ -540,11 +570,11 @@ export class SwiotlbPool {
     // the address's offset in its slot (the base is page aligned).
     const offset = (tlbAddr - this.base) & SLOT_MASK; // ToInt32 keeps the low bits of any safe integer
     const index = data - this.pad[data]!;
-    const nslots = nrSlots(this.allocSize[index]! + offset);
-    const area = Math.floor(index / this.areaSlots);
     const allocSize = this.allocSize;
+    const nslots = (allocSize[index]! + offset + SLOT_MASK) >>> IO_TLB_SHIFT; // nr_slots(alloc_size + offset)
+    const area = this.areaShift >= 0 ? index >>> this.areaShift : Math.floor(index / this.areaSlots);
     const owner = this.owner;
-    for (let i = index + nslots - 1; i >= index; i--) {
+    for (let i = index, last = index + nslots; i < last; i++) {
       allocSize[i] = 0;
       owner[i] = -1;
     }
@@ -580,11 +610,10 @@ export class SwiotlbPool {
     return -1;
   }
 
-  /** First slot of a run for `allocBytes` in one area, taken; or -1. */
+  /** First slot of a run of `nslots` (for `allocBytes`) in one area, with the area's next-fit index moved past it; or -1. claim() takes it. */
   // models swiotlb_search_pool_area()
-  private searchPoolArea(area: number, origAddr: number, allocBytes: number, allocAlignMask: number, minAlignMask: number, boundaryMask: number): number {
+  private searchPoolArea(area: number, origAddr: number, allocBytes: number, nslots: number, allocAlignMask: number, minAlignMask: number, boundaryMask: number): number {
     const areaSlots = this.areaSlots;
-    const nslots = nrSlots(allocBytes);
     const used = this.areaUsed[area]!;
     // An area without enough free slots is not searched at all. (This check also keeps `used` at
     // most area_nslabs, even when runs straddle into the next area's slots.)
@@ -637,17 +666,7 @@ export class SwiotlbPool {
       checked += stride;
     }
     if (!found) return -1;
-
-    const inSlot = origAddr & minAlignMask & SLOT_MASK; // swiotlb_align_offset(dev, 0, orig_addr)
-    const allocSize = this.allocSize;
-    for (let i = slot, k = 0; k < nslots; i++, k++) allocSize[i] = allocBytes - (inSlot + k * IO_TLB_SIZE);
-    // The kernel also rewrites `list` of the free slots just before the run; freeRun() sees it.
-    this.markSlots(slot, nslots, true);
-
     this.areaIndex[area] = index + nslots >= areaSlots ? 0 : index + nslots;
-    this.areaUsed[area] = used + nslots;
-    this.used += nslots;
-    if (this.used > this.hiwater) this.hiwater = this.used; // models inc_used_and_hiwater()
     return slot;
   }
 
@@ -668,11 +687,19 @@ export class SwiotlbPool {
   /** Sets (inUse) or clears the bits of slots [first, first + count), which lie in one segment. */
   private markSlots(first: number, count: number, inUse: boolean): void {
     const words = this.inUse;
+    const from = first & 31;
+    if (from + count <= 32) {
+      // The common case, a run inside one 32-slot word (a mapping of up to 64 KiB, aligned).
+      const word = first >>> 5;
+      const mask = (count === 32 ? -1 : ((1 << count) - 1) << from) | 0;
+      words[word] = inUse ? words[word]! | mask : words[word]! & ~mask;
+      return;
+    }
     for (let slot = first, end = first + count; slot < end;) {
       const word = slot >>> 5;
-      const from = slot & 31;
-      const n = Math.min(32 - from, end - slot);
-      const mask = (n === 32 ? -1 : ((1 << n) - 1) << from) | 0;
+      const at = slot & 31;
+      const n = Math.min(32 - at, end - slot);
+      const mask = (n === 32 ? -1 : ((1 << n) - 1) << at) | 0;
       words[word] = inUse ? words[word]! | mask : words[word]! & ~mask;
       slot += n;
     }
