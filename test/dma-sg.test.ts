@@ -280,18 +280,48 @@ describe('bad input', () => {
 
 describe('copy-in pipelined with slot allocation', () => {
   const batch = MAP_COPY_BATCH;
+  // A list pipelines when its bounced bytes reach the engine's splitAbove (2 MiB by default).
+  const pipelined = DmaSystem.create({ swiotlb: { size: '4MiB' }, engine: { workers: 2, inlineBelow: 4096, splitAbove: '64KiB' } });
+  afterAll(() => pipelined.close());
+
+  function longList(on: DmaSystem) {
+    const [low, high] = on.ram as [Region, Region];
+    return Array.from({ length: 48 }, () => new GuardedBuffer(rng.pick([low, high]), rng, rng.int(1, 8192), rng.int(0, 64)));
+  }
 
   it('a long bounced list is copied batch by batch through a worker, every slot holding its original', async () => {
-    const device = system.device(NVME_NEAR, { forceBounce: true });
-    const buffers = Array.from({ length: 48 }, () => new GuardedBuffer(rng.pick([ramLow, ramHigh]), rng, rng.int(1, 8192), rng.int(0, 64)));
+    const device = pipelined.device(NVME_NEAR, { forceBounce: true });
+    const buffers = longList(pipelined);
     const total = buffers.reduce((n, b) => n + b.length, 0);
-    const before = system.engine.stats().submitted;
+    const before = pipelined.engine.stats().submitted;
     try {
       const sg = await device.mapSg(buffers.map((b) => ({ phys: b.phys, length: b.length })), DmaDirection.TO_DEVICE);
       // Every full batch but the last went to a worker while later slots were taken.
-      expect(system.engine.stats().submitted - before).toBeGreaterThanOrEqual(Math.floor(total / batch) - 1);
+      expect(pipelined.engine.stats().submitted - before).toBeGreaterThanOrEqual(Math.floor(total / batch) - 1);
       for (const [i, segment] of sg.segments.entries()) {
         expect(segment.kind).toBe('bounced');
+        expect(Buffer.compare(device.dma.read(segment.dmaAddress, segment.length), buffers[i]!.bytes()), `segment ${i}`).toBe(0);
+      }
+      await device.unmapSg(sg, DmaDirection.TO_DEVICE);
+      for (const b of buffers) b.check();
+      expect(pipelined.swiotlb.stats().usedSlots).toBe(0);
+    } finally {
+      for (const b of buffers) b.free();
+    }
+  });
+
+  it('the same list below splitAbove is copied in the caller\'s thread in one op, no worker involved', async () => {
+    const device = system.device(NVME_NEAR, { forceBounce: true });
+    const buffers = longList(system);
+    const total = buffers.reduce((n, b) => n + b.length, 0);
+    expect(total).toBeGreaterThan(2 * batch);
+    expect(total).toBeLessThan(system.engine.splitAbove);
+    const before = system.engine.stats();
+    try {
+      const sg = await device.mapSg(buffers.map((b) => ({ phys: b.phys, length: b.length })), DmaDirection.TO_DEVICE);
+      const after = system.engine.stats();
+      expect([after.submitted - before.submitted, after.inline - before.inline]).toEqual([0, 1]);
+      for (const [i, segment] of sg.segments.entries()) {
         expect(Buffer.compare(device.dma.read(segment.dmaAddress, segment.length), buffers[i]!.bytes()), `segment ${i}`).toBe(0);
       }
       await device.unmapSg(sg, DmaDirection.TO_DEVICE);
@@ -303,7 +333,7 @@ describe('copy-in pipelined with slot allocation', () => {
   });
 
   it('a pool that fills after batches went to the worker frees every slot and leaves nothing behind', async () => {
-    const small = DmaSystem.create({ swiotlb: { size: '256KiB' }, engine: { workers: 1 } });
+    const small = DmaSystem.create({ swiotlb: { size: '256KiB' }, engine: { workers: 1, splitAbove: '64KiB' } });
     try {
       const ram = small.ram[1]!;
       const device = small.device(NVME_NEAR, { forceBounce: true });

@@ -111,20 +111,21 @@ function classifyMmio(device: MappingDevice, state: P2pdmaState, map: P2pdmaMapT
 }
 
 /**
- * Bounce bytes a map gathers before handing their copy-in to a worker, so that the worker copies
- * into the slots already taken while this thread takes the next ones; this thread copies the last
- * batch itself. Measured on the project machine, 32 x 4 KiB map + unmap: 0.49-0.55x the speed of
- * an inline copy of the same bytes, against 0.37-0.46x with one copy op after the last slot and
- * 0.47-0.50x with 32 KiB batches and the last one left to the engine.
+ * For a list whose bounced bytes reach the engine's splitAbove: the bounce bytes a map gathers
+ * before handing their copy-in to a worker, so that the worker copies into the slots already taken
+ * while this thread takes the next ones; this thread copies the last batch itself. Shorter lists
+ * are copied in this thread in one op: on the project machine (2 vCPUs sharing one memory
+ * bandwidth) 32 x 4 KiB map + unmap ran at 0.68-0.69x the speed of an inline copy of the same
+ * bytes that way, against 0.52-0.54x pipelined in 64 KiB batches (docs/dma.md).
  */
 export const MAP_COPY_BATCH = 64 * 1024;
 
 /**
  * Maps entries for the device: decides every segment first (throwing before anything is
  * allocated), then takes bounce slots and copies original → slot for every bounced segment (in
- * every direction, as swiotlb does since CVE-2022-0854), batch by batch: each full batch but the
- * last goes to a worker while the next slots are taken, and the last (or only) one is copied in
- * this thread.
+ * every direction, as swiotlb does since CVE-2022-0854): in this thread, or, when the bounced
+ * bytes reach the engine's splitAbove, batch by batch: each full batch but the last goes to a
+ * worker while the next slots are taken, and the last one is copied in this thread.
  * On any failure the copies already issued are waited for, every slot taken is released and the
  * error is rethrown: nothing stays mapped.
  */
@@ -135,23 +136,28 @@ export function mapSegments(ctx: DmaContext, device: MappingDevice, entries: rea
   const origOffsets: number[] = new Array(n);
   const segments: Segment[] = new Array(n);
   let bounced = 0;
+  let bouncedBytes = 0;
   const state = new P2pdmaState(ctx.p2pdma, device.pci);
   for (let i = 0; i < n; i++) {
     const seg = segments[i] = classify(ctx, device, state, entries[i]!, attrs, origOffsets, i);
-    if (seg.kind === 'bounced') bounced++;
+    if (seg.kind === 'bounced') {
+      bounced++;
+      bouncedBytes += seg.length;
+    }
   }
   // Nothing to bounce: the answer is ready, with no promise (mapping.ts settles the call).
   if (bounced === 0) return segments;
-  return bounceSegments(ctx, device, segments, origOffsets, bounced, direction, signal);
+  const batch = bouncedBytes >= ctx.engine.splitAbove ? MAP_COPY_BATCH : Infinity;
+  return bounceSegments(ctx, device, segments, origOffsets, bounced, batch, direction, signal);
 }
 
 // mapSegments' second pass, for lists with bounced segments: slots, copy-in, then 'live'. It runs
 // to the end in this thread, with no promise, when every slot is taken at once and the copy-in is
 // this thread's (a single batch, an engine that copies inline); a wait for space or a batch for a
 // worker goes on in bounceSegmentsAsync from the segment where it arose.
-function bounceSegments(ctx: DmaContext, device: MappingDevice, segments: Segment[], origOffsets: number[], bounced: number, direction: StreamingDirection, signal: AbortSignal | undefined): MaybePromise<MappedSegment[]> {
+function bounceSegments(ctx: DmaContext, device: MappingDevice, segments: Segment[], origOffsets: number[], bounced: number, batch: number, direction: StreamingDirection, signal: AbortSignal | undefined): MaybePromise<MappedSegment[]> {
   const records: BounceRecord[] = [];
-  if (waitingCopy(ctx) !== 'caller') return bounceSegmentsAsync(ctx, device, segments, origOffsets, bounced, direction, signal, records, 0, 0, undefined);
+  if (waitingCopy(ctx) !== 'caller') return bounceSegmentsAsync(ctx, device, segments, origOffsets, bounced, batch, direction, signal, records, 0, 0, undefined);
   const n = segments.length;
   let batchBytes = 0;
   try {
@@ -159,11 +165,11 @@ function bounceSegments(ctx: DmaContext, device: MappingDevice, segments: Segmen
       const seg = segments[i]!;
       if (seg.kind !== 'bounced') continue;
       // This segment would close a batch for a worker: from here on, asynchronously.
-      if (batchBytes + seg.length >= MAP_COPY_BATCH && records.length + 1 < bounced) {
-        return bounceSegmentsAsync(ctx, device, segments, origOffsets, bounced, direction, signal, records, i, batchBytes, undefined);
+      if (batchBytes + seg.length >= batch && records.length + 1 < bounced) {
+        return bounceSegmentsAsync(ctx, device, segments, origOffsets, bounced, batch, direction, signal, records, i, batchBytes, undefined);
       }
       const record = requestSlot(ctx, device, seg, origOffsets[i]!, direction, signal);
-      if (isPromise(record)) return bounceSegmentsAsync(ctx, device, segments, origOffsets, bounced, direction, signal, records, i, batchBytes, record);
+      if (isPromise(record)) return bounceSegmentsAsync(ctx, device, segments, origOffsets, bounced, batch, direction, signal, records, i, batchBytes, record);
       takeSlot(device, seg, record, records);
       batchBytes += seg.length;
     }
@@ -182,7 +188,7 @@ function bounceSegments(ctx: DmaContext, device: MappingDevice, segments: Segmen
 // (its swiotlb_bounced line written). Each full batch but the last goes to a worker while the next
 // slots are taken; the last (or only) one is copied in this thread.
 async function bounceSegmentsAsync(
-  ctx: DmaContext, device: MappingDevice, segments: Segment[], origOffsets: number[], bounced: number, direction: StreamingDirection, signal: AbortSignal | undefined,
+  ctx: DmaContext, device: MappingDevice, segments: Segment[], origOffsets: number[], bounced: number, batch: number, direction: StreamingDirection, signal: AbortSignal | undefined,
   records: BounceRecord[], from: number, batchBytes: number, pending: Promise<BounceRecord> | undefined,
 ): Promise<MappedSegment[]> {
   const n = segments.length;
@@ -202,7 +208,7 @@ async function bounceSegmentsAsync(
       }
       takeSlot(device, seg, record, records);
       batchBytes += seg.length;
-      if (batchBytes >= MAP_COPY_BATCH && records.length < bounced) {
+      if (batchBytes >= batch && records.length < bounced) {
         inFlight.push(Promise.resolve(copyRecords(ctx, records, true, 'worker', batchStart)));
         batchStart = records.length;
         batchBytes = 0;

@@ -39,7 +39,10 @@ export interface EngineOptions {
   readonly spin?: number;
   /** Copies, fills, CRCs and SG lists shorter than this run inline in the caller's thread (default 64KiB, where a ring hop and an inline copy cost the same on the project machine; 0 = never; at most 4GiB). */
   readonly inlineBelow?: Size;
-  /** Copies at least this long are split across all workers (default 2MiB; at least 4KiB, at most 4GiB). */
+  /**
+   * Copies at least this long are split across all workers, and a DMA map whose bounced bytes reach
+   * it pipelines its copy-in with the workers (default 2MiB; at least 4KiB, at most 4GiB).
+   */
   readonly splitAbove?: Size;
   /** A pool loading `dma-bounce/worker` with at least `workers` threads free (one per ring, `concurrentTasksPerWorker` 1); default: a private one. */
   readonly pool?: Piscina;
@@ -232,6 +235,11 @@ export class CopyEngine {
   /** Bytes below which an op with placement 'auto' runs in the caller's thread (0: every op goes to a worker). */
   get inlineBelow(): number {
     return this.#inlineBelow;
+  }
+
+  /** Bytes from which a copy is split across every worker. */
+  get splitAbove(): number {
+    return this.#splitAbove;
   }
 
   /** The channels behind the engine (for statistics and fault injection; do not drive their rings). */
