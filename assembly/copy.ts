@@ -1,25 +1,21 @@
 // Plain copies. memory.copy is the bulk-memory instruction; V8 lowers it to a call into
-// libc's memmove, which wins for hot, mid-sized copies. Two places an inline v128 loop (64 bytes
-// per iteration: four loads, then four stores) measured faster on the project machine
-// (docs/kernels.md has the figures):
+// libc's memmove, which wins from 1 KiB up to 16 MiB, for a single copy and for scatter-gather
+// segments alike (docs/kernels.md has the figures). Two places an inline v128 loop (64 bytes per
+// iteration: four loads, then four stores) measured faster on the project machine:
 // - short copies, where the call into C costs more than the bytes;
 // - huge copies, from 16 MiB: glibc's memmove is a wide-vector loop on this CPU, which once the
-//   copy leaves the caches ran 10-20% slower than 16-byte moves (natively too);
-// and, for scatter-gather segments, which are scattered and usually cold, segments of 1 KiB up to
-// 64 KiB, where the loop keeps more cache misses in flight than the libc call (~1.2x at 4 KiB).
-// Where the segment loop sits next to a memory.copy call (copySegment: copySgLists, the ring, the
-// paired loop) segments of 128 B to 1 KiB take memory.copy: V8 keeps that loop's values on the
-// stack, and the inline loop measured slower there (256 B: 9.9 against 8.2 ns per segment).
-// copySg's runs (sg.ts) have no call, and there the loops win below 64 KiB (runTakes); segments up
-// to 256 bytes go through straight-line moves with no loop at all (moveUpTo64, move128).
+//   copy leaves the caches ran 10-20% slower than 16-byte moves (natively too).
+// Where the segment loop sits next to a memory.copy call (copySegment: copySgLists, the ring)
+// segments of 128 B to 1 KiB take memory.copy too: V8 keeps that loop's values on the stack, and
+// the inline loop measured slower there (256 B: 9.9 against 8.2 ns per segment). copySg's runs
+// (sg.ts) have no call, and there the loop wins below 1 KiB (runTakes); segments up to 256 bytes
+// go through straight-line moves with no loop at all (moveUpTo64, move128).
 // Overlapping ranges take memory.copy, except in copySg's runs, which use moveOverlapping.
 
 /** Single copies below this many bytes use the inline loop. */
 export const LOOP_BELOW: usize = 1024;
-/** Scatter-gather segments below this many bytes use the inline loop... */
+/** Scatter-gather segments below this many bytes use the inline loop next to a call (copySegment). */
 export const SEGMENT_SHORT: usize = 128;
-/** ...and so do those from LOOP_BELOW up to this many bytes. */
-export const SEGMENT_LOOP_BELOW: usize = 65536;
 /** Copies of at least this many bytes use the inline loop (ordinary stores). */
 export const LOOP_FROM: usize = 16 << 20;
 
@@ -36,24 +32,24 @@ export function copyBytes(dst: usize, src: usize, len: usize): void {
   else memory.copy(dst, src, len);
 }
 
-/** memmove of one scatter-gather segment: the loop when short, from 1 KiB to 64 KiB, and when huge. */
+/** memmove of one scatter-gather segment next to a call: the loop when short or huge, libc's memmove otherwise. */
 // @ts-ignore: decorator
 @inline
 export function copySegment(dst: usize, src: usize, len: usize): void {
-  const loop = len < SEGMENT_SHORT || (len >= LOOP_BELOW && len < SEGMENT_LOOP_BELOW) || len >= LOOP_FROM;
+  const loop = len < SEGMENT_SHORT || len >= LOOP_FROM;
   if (loop && disjoint(dst, src, len)) copyLoop(dst, src, len);
   else memory.copy(dst, src, len);
 }
 
 /**
  * True when copySg's runs copy a segment this long (not overlapping itself) with the inline loop:
- * under 64 KiB and from 16 MiB. In a function with no call in it the loop beats memory.copy at
+ * under 1 KiB and from 16 MiB. In a function with no call in it the loop beats memory.copy at
  * 128 B-1 KiB too, which copySegment (used next to calls) leaves to memory.copy.
  */
 // @ts-ignore: decorator
 @inline
 export function runTakes(len: usize): bool {
-  return len - SEGMENT_LOOP_BELOW >= LOOP_FROM - SEGMENT_LOOP_BELOW;
+  return len - LOOP_BELOW >= LOOP_FROM - LOOP_BELOW;
 }
 
 // True when [dst, dst + len) and [src, src + len) do not overlap (in u64: a range may end at 4 GiB).
@@ -145,33 +141,11 @@ function move64(dst: usize, src: usize): void {
   v128.store(dst, d, 48);
 }
 
-/** Two equal segments this long are copied together (copyPair). */
-// @ts-ignore: decorator
-@inline
-export function pairable(len: usize): bool {
-  return len - LOOP_BELOW < SEGMENT_LOOP_BELOW - LOOP_BELOW;
-}
-
 /** True when [a, a + len) and [b, b + len) do not overlap (u32 wrap-around arithmetic, ranges checked in bounds). */
 // @ts-ignore: decorator
 @inline
 export function apart(a: usize, b: usize, len: usize): bool {
   return (a - b >= len) & (b - a >= len);
-}
-
-/** Copies two equal, mutually disjoint segments in lockstep: two streams keep more misses in flight. */
-// @ts-ignore: decorator
-@inline
-export function copyPair(dst: usize, src: usize, dst2: usize, src2: usize, len: usize): void {
-  const last = len - 64;
-  let i: usize = 0;
-  while (i < last) {
-    move64(dst + i, src + i);
-    move64(dst2 + i, src2 + i);
-    i += 64;
-  }
-  move64(dst + last, src + last);
-  move64(dst2 + last, src2 + last);
 }
 
 /** Segments up to this many bytes take copySg's short loop (moveUpTo64, move128). */

@@ -6,8 +6,8 @@
 // stops; a second server finds it taken and returns at once.
 //
 // The layout constants below must match src/engine/layout.ts; ringAbi() lets JS check that.
-import { checkList, checkSg, copiedPair, copyLists, inBounds, SG_ENTRY_SIZE, LIST_ENTRY_SIZE } from "./sg";
-import { copyBytes, copySegment, pairable } from "./copy";
+import { checkList, checkSg, copyLists, inBounds, SG_ENTRY_SIZE, LIST_ENTRY_SIZE } from "./sg";
+import { copyBytes, copySegment } from "./copy";
 import { fill } from "./fill";
 import { copyCrc32c } from "./crc32c";
 
@@ -199,9 +199,8 @@ function runOp(ctrl: usize, d: usize, c: usize, lastFailed: bool): u32 {
     }
     // Then each entry is read once, checked and copied with the numbers checked: the table lives
     // in shared memory, and a copy must never use values that its check did not see. Bytes
-    // completed are published per segment (per pair of equal independent ones, which copySg's
-    // pairing copies together), so a worker that dies mid-table leaves an exact record of the
-    // segments it finished, and so does a table rewritten mid-copy.
+    // completed are published per segment, so a worker that dies mid-table leaves an exact record
+    // of the segments it finished, and so does a table rewritten mid-copy.
     let done: u32 = 0;
     for (let i: u32 = 0; i < a; i++) {
       const e = table + <usize>i * SG_ENTRY_SIZE;
@@ -210,13 +209,8 @@ function runOp(ctrl: usize, d: usize, c: usize, lastFailed: bool): u32 {
       const n: usize = load<u32>(e, 8);
       if (!inBounds(src, n, lo, hi)) return fault(c, STATUS_INVALID_SRC, src);
       if (!inBounds(dst, n, lo, hi)) return fault(c, STATUS_INVALID_DST, dst);
-      if (pairable(n) && i + 1 < a && copiedPair(e, dst, src, n, lo, hi - lo - n)) {
-        done += <u32>n << 1;
-        i++;
-      } else {
-        copySegment(dst, src, n);
-        done += <u32>n;
-      }
+      copySegment(dst, src, n);
+      done += <u32>n;
       store<u32>(c, done, 4);
     }
     return STATUS_SUCCESS;

@@ -1,5 +1,5 @@
 // Scatter-gather copies over tables that live in the shared memory itself.
-import { apart, copyLoop, copyPair, copySegment, move128, moveOverlapping, moveUpTo64, pairable, runTakes, SHORT_MAX } from "./copy";
+import { apart, copyLoop, copySegment, move128, moveOverlapping, moveUpTo64, runTakes, SHORT_MAX } from "./copy";
 
 /** Bytes per copySg table entry: u32 dst, u32 src, u32 len, u32 reserved. */
 export const SG_ENTRY_SIZE: usize = 16;
@@ -52,10 +52,8 @@ export function checkList(list: usize, count: u32, lo: usize, hi: usize): i32 {
  * entries were checked when they were written (SgTable does).
  */
 export function copySg(table: usize, count: u32, lo: usize, hi: usize): f64 {
-  // Tables of 1-64 KiB segments (pages, mostly) take the loop that copies equal neighbours in pairs.
-  if (count > 1 && pairable(load<u32>(table, 8))) return copyPaired(table, count, lo, hi);
-  // Others go in runs: copyShorts takes entries of up to 256 bytes, copyRun the others until one of
-  // 64 KiB-16 MiB, copied here by memory.copy. The short loop needs lo <= hi and a table that ends
+  // In runs: copyShorts takes entries of up to 256 bytes, copyRun the others until one of
+  // 1 KiB-16 MiB, copied here by memory.copy. The short loop needs lo <= hi and a table that ends
   // below 4 GiB (it walks a pointer to the table's end); without them every entry takes copyRun.
   const shorts = lo <= hi && <u64>table + <u64>count * SG_ENTRY_SIZE < <u64>1 << 32;
   const shortBelow: usize = shorts ? SHORT_MAX + 1 : 0;
@@ -167,7 +165,7 @@ function copiedShort(dst: usize, src: usize, len: usize): bool {
 }
 
 // Copies entries from `first` on with inline loops (copyLoop, or moveOverlapping for an entry that
-// overlaps itself) while each lies in [lo, hi) and is not 64 KiB-16 MiB long (runTakes). Returns
+// overlaps itself) while each lies in [lo, hi) and is not 1 KiB-16 MiB long (runTakes). Returns
 // count when done, the index of an entry left for memory.copy (in bounds), or of one after the
 // first shorter than `shortBelow` (for copyShorts), or -1 - the index of an entry out of bounds.
 // A function of its own with no call in it: next to memory.copy's call V8 kept this loop's values
@@ -194,46 +192,6 @@ function tableBytes(table: usize, first: u32, end: u32): u64 {
   let total: u64 = 0;
   for (let i = first; i < end; i++) total += load<u32>(table + <usize>i * SG_ENTRY_SIZE, 8);
   return total;
-}
-
-// copySg's loop for tables of 1-64 KiB segments.
-// @ts-ignore: decorator
-@inline
-function copyPaired(table: usize, count: u32, lo: usize, hi: usize): f64 {
-  const span = hi - lo;
-  let total: u64 = 0;
-  for (let i: u32 = 0; i < count; i++) {
-    const e = table + <usize>i * SG_ENTRY_SIZE;
-    const dst: usize = load<u32>(e, 0);
-    const src: usize = load<u32>(e, 4);
-    const len: usize = load<u32>(e, 8);
-    const room = span - len;
-    if ((len > span) | (dst - lo > room) | (src - lo > room)) return -1 - <f64>i;
-    // Equal segments of 1-64 KiB go two at a time when they are independent (see copyPair).
-    if (pairable(len) && i + 1 < count && copiedPair(e, dst, src, len, lo, room)) {
-      total += len << 1;
-      i++;
-      continue;
-    }
-    copySegment(dst, src, len);
-    total += len;
-  }
-  return <f64>total;
-}
-
-// Copies entry e and the next one together when the next has the same length, lies in bounds,
-// and neither entry's ranges overlap the other's or their own (so the order of their bytes cannot
-// matter); false, copying nothing, otherwise. It runs only in the loop for tables of 1-64 KiB
-// segments (and in the ring server's table op). `room` is span - len: entry e was checked already.
-// @ts-ignore: decorator
-@inline
-export function copiedPair(e: usize, dst: usize, src: usize, len: usize, lo: usize, room: usize): bool {
-  const dst2: usize = load<u32>(e, SG_ENTRY_SIZE);
-  const src2: usize = load<u32>(e, SG_ENTRY_SIZE + 4);
-  if (load<u32>(e, SG_ENTRY_SIZE + 8) != <u32>len || (dst2 - lo > room) | (src2 - lo > room)) return false;
-  if (!(apart(dst, src, len) & apart(dst2, src2, len) & apart(dst2, dst, len) & apart(dst2, src, len) & apart(dst, src2, len))) return false;
-  copyPair(dst, src, dst2, src2, len);
-  return true;
 }
 
 /**

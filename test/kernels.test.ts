@@ -271,7 +271,7 @@ describe('SgTable bounds at push', () => {
         table.clear();
         let copied = 0;
         for (let i = 0; i < 8; i++) {
-          // 1-1023 B: the runs; 4 KiB: the paired loop; 64 KiB+: the runs leaving each to memory.copy.
+          // 1-1023 B: the runs; 1 KiB and up: the runs leaving each to memory.copy.
           const len = rng.int(shortest, longest);
           const src = A + rng.int(0, ARENA / 2 - len);
           const dst = A + ARENA / 2 + rng.int(0, ARENA / 2 - len);
