@@ -155,8 +155,9 @@ async function rewriter(index: number, bad: number, marker: number, source: numb
 describe('ring ops over shared tables that another thread rewrites mid-copy', () => {
   // Each op copies the same 16 MiB (REGIONS segments) eight times over: 128 MiB, so it reaches its
   // last entry many milliseconds after its check read it, long enough for the rewriting thread to
-  // get a core on a busy machine.
-  const REGIONS = 256, ENTRIES = 2048, SEG = 65536, OPS = 8;
+  // get a core on a busy machine. Ops run until the rewrite has landed after the check twice (at
+  // most MAX_OPS): in a full parallel test run all eight ops of a fixed count once finished first.
+  const REGIONS = 256, ENTRIES = 2048, SEG = 65536, MAX_OPS = 40, HITS = 2;
   // Scratch memory outside the rings and the tables: no op may ever write there.
   const canary = new SgList(fabric, 4096);
   const canaryBytes = () => Buffer.from(new Uint8Array(fabric.buffer, canary.offset, 4096 * 8));
@@ -205,7 +206,7 @@ describe('ring ops over shared tables that another thread rewrites mid-copy', ()
       for (let i = 0; i < ENTRIES; i++) table.push(dst() + (i % REGIONS) * SEG, src() + (i % REGIONS) * SEG, SEG);
       const before = canaryBytes();
       let hits = 0;
-      for (let op = 0; op < OPS; op++) {
+      for (let op = 0; op < MAX_OPS && hits < HITS; op++) {
         freshDestinations();
         Atomics.store(new Uint32Array(fabric.buffer), last, dst() + (REGIONS - 1) * SEG);
         channel.ring.enqueueCopyTable(table, OP_FLAG_SUBMIT);
@@ -241,7 +242,7 @@ describe('ring ops over shared tables that another thread rewrites mid-copy', ()
       for (let i = 0; i < ENTRIES / REGIONS; i++) srcList.push(src(), REGIONS * SEG);
       const before = canaryBytes();
       let hits = 0;
-      for (let op = 0; op < OPS; op++) {
+      for (let op = 0; op < MAX_OPS && hits < HITS; op++) {
         freshDestinations();
         Atomics.store(new Uint32Array(fabric.buffer), last, dst() + (REGIONS - 1) * SEG);
         channel.ring.enqueueCopySg(dstList, srcList, OP_FLAG_SUBMIT);
