@@ -4,6 +4,7 @@
 // plus dma-bounce's `bounce` P2P policy where mainline fails.
 import { AddressError, DmaMappingError, InvalidArgumentError, P2PNotSupportedError } from '../errors.js';
 import type { PciDevice } from '../pci/index.js';
+import type { Region } from '../fabric/index.js';
 import { allocateBounce, allocateBounceWaiting, bounceRecordFor, copyRecords, copyRecordsHere, fromBounce, notBounceMapping, notLive, releaseBounce, runCopies, toBounce, untilIdle, whileBusy, type BounceOwner, type CopyTriple } from './bounce.js';
 import type { BounceRecord, DmaContext } from './context.js';
 import { DMA_ATTR_MMIO, DMA_ATTR_SKIP_CPU_SYNC, deviceReads, deviceWrites, type StreamingDirection } from './direction.js';
@@ -47,12 +48,9 @@ export function dmaCapable(device: MappingDevice, addr: number, size: number): b
   return addr + Math.max(size, 1) - 1 <= device.dmaLimit;
 }
 
-// models the per-segment choice of dma_direct_map_sg() / pci_p2pdma_state() / dma_direct_map_phys().
-// Writes the fabric offset of the original bytes to origOffsets[i].
-function classify(ctx: DmaContext, device: MappingDevice, state: P2pdmaState, entry: SgEntry, attrs: number, origOffsets: number[], i: number): Segment {
-  const { phys, length } = entry;
-  const region = ctx.fabric.regionAt(phys, length);
-  origOffsets[i] = region.offset + (phys - region.phys);
+// models the per-segment choice of dma_direct_map_sg() / pci_p2pdma_state() / dma_direct_map_phys(),
+// for [phys, phys + length) inside `region`.
+function classify(ctx: DmaContext, device: MappingDevice, state: P2pdmaState, phys: number, length: number, region: Region, attrs: number): Segment {
   if (region.kind === 'bounce' || ctx.pool.overlaps(phys, length)) {
     throw new AddressError(`phys 0x${phys.toString(16)}+${length} is inside a swiotlb pool, which is not memory a driver maps`, { address: phys, length });
   }
@@ -138,8 +136,14 @@ export function mapSegments(ctx: DmaContext, device: MappingDevice, entries: rea
   let bounced = 0;
   let bouncedBytes = 0;
   const state = new P2pdmaState(ctx.p2pdma, device.pci);
+  let region: Region | undefined;
   for (let i = 0; i < n; i++) {
-    const seg = segments[i] = classify(ctx, device, state, entries[i]!, attrs, origOffsets, i);
+    const { phys, length } = entries[i]!;
+    // A list's segments mostly share a region: while they do, the lookup is a range check (the
+    // entries are checked snapshots, and regions do not overlap, so regionAt() would answer the same).
+    if (region === undefined || phys < region.phys || phys + length > region.physEnd) region = ctx.fabric.regionAt(phys, length);
+    origOffsets[i] = region.offset + (phys - region.phys);
+    const seg = segments[i] = classify(ctx, device, state, phys, length, region, attrs);
     if (seg.kind === 'bounced') {
       bounced++;
       bouncedBytes += seg.length;
