@@ -1,6 +1,6 @@
 // swiotlb release, free-run merging, lookups, the full error and debugfs-like statistics.
 import { describe, expect, it, vi } from 'vitest';
-import { SwiotlbPool } from '../dist/src/dma/index.js';
+import { SwiotlbMem, SwiotlbPool } from '../dist/src/dma/index.js';
 import { BASE, SLOT, errorOf, makePool, snapshot } from './support/swiotlb-helpers.js';
 
 const ORIG = 0x2_0000_0000;
@@ -168,5 +168,42 @@ describe('statistics', () => {
     expect([0, 1, 2, 3].map((a) => p.areaState(a).used)).toEqual([0, 3, 0, 1]);
     expect(p.areaState(1)).toEqual({ index: 3, used: 3, start: 128, slots: 128 });
     expect(errorOf(() => p.areaState(4))?.code).toBe('ERR_INVALID_ARGUMENT');
+  });
+});
+
+describe('unmap arguments that are not numbers', () => {
+  // Each one, in each position, is refused with a coded error before anything is compared or
+  // coerced: an object's valueOf() never runs, a Symbol or a BigInt raises no TypeError, and the
+  // mapping stays live.
+  const trap = { valueOf: vi.fn(() => 4096), toString: vi.fn(() => '4096') };
+  const odd: unknown[] = [Symbol('tlbAddr'), 4096n, '4096', trap, NaN, -1, 1.5, null, true, [4096]];
+
+  it.each([
+    ['SwiotlbPool', () => makePool()],
+    ['SwiotlbMem', () => new SwiotlbMem({ base: BASE, size: '1MiB' })],
+  ] as const)('%s.unmap(tlbAddr, size, minAlignMask)', (_, make) => {
+    const pool = make();
+    const m = pool.map({ origAddr: ORIG, size: 4096 });
+    for (const bad of odd) {
+      for (const args of [[bad, 4096, 0], [m.tlbAddr, bad, 0], [m.tlbAddr, 4096, bad]] as const) {
+        const error = errorOf(() => pool.unmap(...(args as [number, number, number])));
+        expect(error, String(typeof bad)).toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+        expect(pool.stats().mappings).toBe(1);
+      }
+    }
+    expect(trap.valueOf).not.toHaveBeenCalled();
+    expect(trap.toString).not.toHaveBeenCalled();
+    pool.unmap(m.tlbAddr, 4096);
+    expect(pool.stats().mappings).toBe(0);
+  });
+
+  it('SwiotlbMem lookups find nothing at a non-number', () => {
+    const mem = new SwiotlbMem({ base: BASE, size: '1MiB' });
+    for (const bad of odd) {
+      expect(mem.findPool(bad as number)).toBeUndefined();
+      expect(mem.isSwiotlbBuffer(bad as number)).toBe(false);
+      expect(mem.contains(bad as number, 1)).toBe(false);
+    }
+    expect(trap.valueOf).not.toHaveBeenCalled();
   });
 });

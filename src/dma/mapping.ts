@@ -5,6 +5,7 @@
 // mapPage() and mapSingle() are the kernel's thin wrappers around them. Every call that may copy
 // is asynchronous; calls overlap, and each one refuses what its state does not allow.
 import { DmaMappingError, InvalidArgumentError, InvalidStateError } from '../errors.js';
+import { describe } from '../fabric/input.js';
 import type { MapTypeResult, PciDevice } from '../pci/index.js';
 import type { BounceOwner } from './bounce.js';
 import type { DmaContext } from './context.js';
@@ -137,8 +138,8 @@ export class DmaDevice implements MappingDevice {
    */
   async mapPage(page: number, offset: number, size: number, direction: StreamingDirection, attrs = 0, signal?: AbortSignal): Promise<MappedSegment> {
     this.#check(direction, attrs, signal);
-    if (typeof page !== 'number' || !Number.isSafeInteger(page) || page < 0 || page % PAGE_SIZE !== 0) throw new InvalidArgumentError(`page ${String(page)} must be a page-aligned physical address`, { argument: 'page' });
-    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(page + offset)) throw new InvalidArgumentError(`offset ${String(offset)} must be a non-negative integer`, { argument: 'offset' });
+    if (typeof page !== 'number' || !Number.isSafeInteger(page) || page < 0 || page % PAGE_SIZE !== 0) throw new InvalidArgumentError(`page ${describe(page)} must be a page-aligned physical address`, { argument: 'page' });
+    if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(page + offset)) throw new InvalidArgumentError(`offset ${describe(offset)} must be a non-negative integer`, { argument: 'offset' });
     const range = entry(page + offset, size);
     refuseMmio(attrs, range.phys, 'dma_map_page()');
     const mapped = this.#mapRange(range, direction, attrs, signal);
@@ -475,7 +476,7 @@ export class DmaDevice implements MappingDevice {
 }
 
 function checkTarget(target: unknown): asserts target is SyncTarget {
-  if (target !== 'cpu' && target !== 'device') throw new InvalidArgumentError(`target must be 'cpu' or 'device', got ${String(target)}`, { argument: 'target' });
+  if (target !== 'cpu' && target !== 'device') throw new InvalidArgumentError(`target must be 'cpu' or 'device', got ${describe(target)}`, { argument: 'target' });
 }
 
 // models the refusal in dma_map_page_attrs(): MMIO has no struct page.
@@ -486,9 +487,9 @@ function refuseMmio(attrs: number, phys: number, call: string): void {
 }
 
 function entry(phys: unknown, length: unknown): SgEntry {
-  if (typeof phys !== 'number' || !Number.isSafeInteger(phys) || phys < 0) throw new InvalidArgumentError(`phys ${String(phys)} must be a non-negative safe integer`, { argument: 'phys' });
+  if (typeof phys !== 'number' || !Number.isSafeInteger(phys) || phys < 0) throw new InvalidArgumentError(`phys ${describe(phys)} must be a non-negative safe integer`, { argument: 'phys' });
   if (typeof length !== 'number' || !Number.isSafeInteger(length) || length <= 0 || length > 2 ** 32 - 1) {
-    throw new InvalidArgumentError(`length ${String(length)} must be an integer in 1..2^32-1`, { argument: 'length' });
+    throw new InvalidArgumentError(`length ${describe(length)} must be an integer in 1..2^32-1`, { argument: 'length' });
   }
   return { phys, length };
 }

@@ -3,6 +3,7 @@
 // slots, request checks, and the symbol-keyed hooks by which a mem drives a pool's areas.
 // The package index does not re-export this file, so the hooks are not public API.
 import { InvalidArgumentError } from '../errors.js';
+import { describe } from '../fabric/input.js';
 import type { SwiotlbMapRequest, SwiotlbWaitOptions } from './swiotlb.js';
 import { waitAborted } from './swiotlb-wait.js';
 
@@ -104,7 +105,7 @@ export function isPow2(n: number): boolean {
 
 export function checkUint32(value: number, name: string): void {
   if (!Number.isInteger(value) || value < 0 || value > UINT32_MAX) {
-    throw new InvalidArgumentError(`swiotlb: ${name} must be a 32-bit unsigned integer, got ${String(value)}`, { argument: name, value });
+    throw new InvalidArgumentError(`swiotlb: ${name} must be a 32-bit unsigned integer, got ${describe(value)}`, { argument: name, value });
   }
 }
 
@@ -117,7 +118,7 @@ export function checkUint32(value: number, name: string): void {
  */
 export function checkMapRequest(origAddr: number, size: number, minAlignMask: number, allocAlignMask: number, cpu: number, boundaryMask: number): void {
   if (!Number.isSafeInteger(origAddr) || origAddr < 0) {
-    throw new InvalidArgumentError(`swiotlb map: origAddr must be an address, got ${String(origAddr)}`, { argument: 'origAddr', value: origAddr });
+    throw new InvalidArgumentError(`swiotlb map: origAddr must be an address, got ${describe(origAddr)}`, { argument: 'origAddr', value: origAddr });
   }
   if (minAlignMask === 0 && allocAlignMask === 0) {
     // The common case (no device alignment): one segment is the only limit.
@@ -142,7 +143,7 @@ export function checkMapRequest(origAddr: number, size: number, minAlignMask: nu
  */
 export function checkMapAddress(origAddr: number, size: number, minAlignMask: number, allocAlignMask: number): void {
   if (!Number.isSafeInteger(origAddr) || origAddr < 0) {
-    throw new InvalidArgumentError(`swiotlb map: origAddr must be an address, got ${String(origAddr)}`, { argument: 'origAddr', value: origAddr });
+    throw new InvalidArgumentError(`swiotlb map: origAddr must be an address, got ${describe(origAddr)}`, { argument: 'origAddr', value: origAddr });
   }
   if (minAlignMask === 0 && allocAlignMask === 0) {
     if (!Number.isSafeInteger(size) || size < 1 || size > SEGMENT_BYTES) checkSize(size, origAddr, 0, 0);
@@ -153,19 +154,19 @@ export function checkMapAddress(origAddr: number, size: number, minAlignMask: nu
 
 export function checkPhysLimit(physLimit: number): void {
   if (!Number.isSafeInteger(physLimit) || physLimit < 0) {
-    throw new InvalidArgumentError(`swiotlb map: physLimit must be an address, got ${String(physLimit)}`, { argument: 'physLimit', value: physLimit });
+    throw new InvalidArgumentError(`swiotlb map: physLimit must be an address, got ${describe(physLimit)}`, { argument: 'physLimit', value: physLimit });
   }
 }
 
 export function checkCpu(cpu: number): void {
   if (!Number.isSafeInteger(cpu) || cpu < 0 || cpu > UINT32_MAX) {
-    throw new InvalidArgumentError(`swiotlb map: cpu must be a CPU number, got ${String(cpu)}`, { argument: 'cpu', value: cpu });
+    throw new InvalidArgumentError(`swiotlb map: cpu must be a CPU number, got ${describe(cpu)}`, { argument: 'cpu', value: cpu });
   }
 }
 
 export function checkBoundaryMask(boundaryMask: number): void {
   if (boundaryMask !== -1 && (!Number.isSafeInteger(boundaryMask) || boundaryMask < SLOT_MASK || !isPow2(boundaryMask + 1))) {
-    throw new InvalidArgumentError(`swiotlb map: boundaryMask must be 2^k - 1 with k >= ${IO_TLB_SHIFT}, got ${String(boundaryMask)}`, {
+    throw new InvalidArgumentError(`swiotlb map: boundaryMask must be 2^k - 1 with k >= ${IO_TLB_SHIFT}, got ${describe(boundaryMask)}`, {
       argument: 'boundaryMask', value: boundaryMask,
     });
   }
@@ -173,7 +174,7 @@ export function checkBoundaryMask(boundaryMask: number): void {
 
 function checkSize(size: number, origAddr: number, minAlignMask: number, allocAlignMask: number): void {
   if (!Number.isSafeInteger(size) || size < 1 || size > SEGMENT_BYTES) {
-    throw new InvalidArgumentError(`swiotlb map: size must be 1..${SEGMENT_BYTES} bytes (one segment), got ${String(size)}`, {
+    throw new InvalidArgumentError(`swiotlb map: size must be 1..${SEGMENT_BYTES} bytes (one segment), got ${describe(size)}`, {
       argument: 'size', value: size, maxMappingSize: maxMappingSizeOf(minAlignMask), ...(size > SEGMENT_BYTES ? { reason: 'larger-than-segment' } : {}),
     });
   }
@@ -197,8 +198,8 @@ export function maxMappingSizeOf(minAlignMask: number): number {
   return Math.max(0, SEGMENT_BYTES - minAlign);
 }
 
-export function hex(n: number): string {
-  return Number.isFinite(n) ? n.toString(16) : String(n);
+export function hex(n: unknown): string {
+  return typeof n === 'number' && Number.isFinite(n) ? n.toString(16) : describe(n);
 }
 
 /** A checked map request with its defaults filled in, as a waiter keeps it. */
@@ -226,7 +227,7 @@ export function checkWait(request: SwiotlbMapRequest, options: SwiotlbWaitOption
   }
   const { timeout, signal } = options;
   if (timeout !== undefined && (typeof timeout !== 'number' || !(timeout >= 0) || timeout > 2 ** 31 - 1)) {
-    throw new InvalidArgumentError(`swiotlb mapWait: timeout must be 0..2147483647 ms, got ${String(timeout)}`, { argument: 'timeout' });
+    throw new InvalidArgumentError(`swiotlb mapWait: timeout must be 0..2147483647 ms, got ${describe(timeout)}`, { argument: 'timeout' });
   }
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new InvalidArgumentError('swiotlb mapWait: signal must be an AbortSignal', { argument: 'signal' });

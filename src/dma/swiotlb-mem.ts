@@ -5,6 +5,7 @@
 // (swiotlb-restricted.ts) is an io_tlb_mem of its own. Like SwiotlbPool it knows no callers and
 // holds no bytes: the memory of added pools comes from the owner's callbacks (swiotlb-pool-memory.ts).
 import { InvalidArgumentError, InvalidStateError, SwiotlbFullError } from '../errors.js';
+import { describe } from '../fabric/input.js';
 import type { Size } from '../size.js';
 import {
   IO_TLB_DEFAULT_SIZE,
@@ -281,13 +282,13 @@ export class SwiotlbMem {
       throw new InvalidArgumentError('SwiotlbMem: a dynamic swiotlb that can grow needs allocPoolMemory and freePoolMemory functions', { argument: 'allocPoolMemory' });
     }
     if (!Number.isSafeInteger(physLimit) || physLimit < 0) {
-      throw new InvalidArgumentError(`SwiotlbMem: dynamic.physLimit must be an address, got ${String(physLimit)}`, { argument: 'physLimit', value: physLimit });
+      throw new InvalidArgumentError(`SwiotlbMem: dynamic.physLimit must be an address, got ${describe(physLimit)}`, { argument: 'physLimit', value: physLimit });
     }
     if (growth !== 'auto' && growth !== 'manual') {
-      throw new InvalidArgumentError(`SwiotlbMem: dynamic.growth must be 'auto' or 'manual', got ${String(growth)}`, { argument: 'growth', value: growth });
+      throw new InvalidArgumentError(`SwiotlbMem: dynamic.growth must be 'auto' or 'manual', got ${describe(growth)}`, { argument: 'growth', value: growth });
     }
     if (!Number.isInteger(maxPageOrder) || maxPageOrder < 6 || maxPageOrder > 20) {
-      throw new InvalidArgumentError(`SwiotlbMem: dynamic.maxPageOrder must be an integer 6..20, got ${String(maxPageOrder)}`, { argument: 'maxPageOrder', value: maxPageOrder });
+      throw new InvalidArgumentError(`SwiotlbMem: dynamic.maxPageOrder must be an integer 6..20, got ${describe(maxPageOrder)}`, { argument: 'maxPageOrder', value: maxPageOrder });
     }
     // The pool checks base, size, cpus and areas.
     const pool = restricted === undefined
@@ -455,7 +456,7 @@ export class SwiotlbMem {
     if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('swiotlb alloc: options must be an object', { argument: 'options' });
     const { cpu = 0, minAlignMask = 0, boundaryMask = -1 } = options;
     if (!Number.isSafeInteger(size) || size < 1 || size > SEGMENT_BYTES) {
-      throw new InvalidArgumentError(`swiotlb alloc: size must be 1..${SEGMENT_BYTES} bytes (one segment; the kernel returns NULL for more), got ${String(size)}`, { argument: 'size', value: size });
+      throw new InvalidArgumentError(`swiotlb alloc: size must be 1..${SEGMENT_BYTES} bytes (one segment; the kernel returns NULL for more), got ${describe(size)}`, { argument: 'size', value: size });
     }
     checkUint32(minAlignMask, 'minAlignMask');
     checkCpu(cpu);
@@ -772,9 +773,11 @@ export class SwiotlbMem {
 
   /** The pool holding `addr`: the default pool first, then a binary search by base. */
   #entryAt(addr: number): PoolEntry | undefined {
+    // Numbers only: a compare would coerce anything else (an object's valueOf() runs) or throw (a Symbol).
+    if (typeof addr !== 'number') return undefined;
     const main = this.#default.pool;
     if (addr >= main.base && addr < main.end) return this.#default;
-    if (typeof addr !== 'number' || !(addr >= 0)) return undefined;
+    if (!(addr >= 0)) return undefined;
     const sorted = this.#byBase;
     let lo = 0;
     let hi = sorted.length - 1;

@@ -3,6 +3,7 @@
 // the mapper can back new pools with fabric memory. This file holds that interface, the checks
 // of what the callbacks return, and the kernel's sizing of a new pool (swiotlb_alloc_pool()).
 import { SwiotlbPoolMemoryError } from '../errors.js';
+import { describe } from '../fabric/input.js';
 import { IO_TLB_SEGSIZE, IO_TLB_SIZE, PAGE_SHIFT, PAGE_SIZE, hex, limitNareas } from './swiotlb-internal.js';
 
 /** What allocPoolMemory is told besides the byte count. */
@@ -96,7 +97,7 @@ function takePoolMemory(memory: PoolMemory, bytes: number, transient: boolean, p
   }
   const { phys } = result as { phys?: unknown }; // read once
   if (typeof phys !== 'number' || !Number.isSafeInteger(phys) || phys < 0 || !Number.isSafeInteger(phys + bytes)) {
-    throw new SwiotlbPoolMemoryError(`swiotlb: allocPoolMemory(${bytes}) returned phys ${String(phys)}, not an address`, { reason: 'bad-result', bytes, phys });
+    throw new SwiotlbPoolMemoryError(`swiotlb: allocPoolMemory(${bytes}) returned phys ${describe(phys)}, not an address`, { reason: 'bad-result', bytes, phys });
   }
   if (phys % PAGE_SIZE !== 0) {
     throw new SwiotlbPoolMemoryError(`swiotlb: allocPoolMemory(${bytes}) returned 0x${hex(phys)}, not page aligned`, { reason: 'unaligned', bytes, phys });

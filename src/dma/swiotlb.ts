@@ -5,6 +5,7 @@
 // without CONFIG_SWIOTLB_DYNAMIC (one pool); SwiotlbMem (swiotlb-mem.ts) searches several.
 // Placement follows the kernel slot for slot; see docs/swiotlb.md for what differs and why.
 import { InvalidArgumentError, SwiotlbFullError } from '../errors.js';
+import { describe } from '../fabric/input.js';
 import { parseSize, type Size } from '../size.js';
 import {
   CHECK_RELEASE,
@@ -235,7 +236,7 @@ export class SwiotlbPool {
     const { base, cpus = 1, areas, onFull } = options;
     const shape = (options as { [POOL_SHAPE]?: PoolShape })[POOL_SHAPE];
     if (!Number.isSafeInteger(base) || base < 0 || base % PAGE_SIZE !== 0) {
-      throw new InvalidArgumentError(`SwiotlbPool: base must be a page-aligned address, got ${String(base)}`, { argument: 'base', value: base });
+      throw new InvalidArgumentError(`SwiotlbPool: base must be a page-aligned address, got ${describe(base)}`, { argument: 'base', value: base });
     }
     let size: number;
     let nareas: number;
@@ -243,10 +244,10 @@ export class SwiotlbPool {
       // A pool the kernel builds itself: any slot count, the area count as given.
       const { slots, areas: shapeAreas } = shape;
       if (!Number.isSafeInteger(slots) || slots < 1 || slots > MAX_POOL_BYTES / IO_TLB_SIZE) {
-        throw new InvalidArgumentError(`SwiotlbPool: a pool holds 1..${MAX_POOL_BYTES / IO_TLB_SIZE} slots, got ${String(slots)}`, { argument: 'size', value: slots });
+        throw new InvalidArgumentError(`SwiotlbPool: a pool holds 1..${MAX_POOL_BYTES / IO_TLB_SIZE} slots, got ${describe(slots)}`, { argument: 'size', value: slots });
       }
       if (!Number.isSafeInteger(shapeAreas) || shapeAreas < 1 || shapeAreas > slots) {
-        throw new InvalidArgumentError(`SwiotlbPool: areas must be 1..${slots}, got ${String(shapeAreas)}`, { argument: 'areas', value: shapeAreas });
+        throw new InvalidArgumentError(`SwiotlbPool: areas must be 1..${slots}, got ${describe(shapeAreas)}`, { argument: 'areas', value: shapeAreas });
       }
       size = slots * IO_TLB_SIZE;
       nareas = shapeAreas;
@@ -256,10 +257,10 @@ export class SwiotlbPool {
         throw new InvalidArgumentError(`SwiotlbPool: size must be a whole number of 256KiB segments, at most 4GiB, got ${size}`, { argument: 'size', value: size });
       }
       if (!Number.isSafeInteger(cpus) || cpus < 1 || cpus > 65536) {
-        throw new InvalidArgumentError(`SwiotlbPool: cpus must be an integer 1..65536, got ${String(cpus)}`, { argument: 'cpus', value: cpus });
+        throw new InvalidArgumentError(`SwiotlbPool: cpus must be an integer 1..65536, got ${describe(cpus)}`, { argument: 'cpus', value: cpus });
       }
       if (areas !== undefined && (!Number.isSafeInteger(areas) || areas < 1 || areas > 65536)) {
-        throw new InvalidArgumentError(`SwiotlbPool: areas must be an integer 1..65536, got ${String(areas)}`, { argument: 'areas', value: areas });
+        throw new InvalidArgumentError(`SwiotlbPool: areas must be an integer 1..65536, got ${describe(areas)}`, { argument: 'areas', value: areas });
       }
       nareas = limitNareas(adjustNareas(areas ?? cpus), size / IO_TLB_SIZE);
     }
@@ -411,7 +412,7 @@ export class SwiotlbPool {
   /** Next-fit index and use of one area (for tests and debugging). Throws ERR_INVALID_ARGUMENT for no such area. */
   areaState(area: number): SwiotlbAreaState {
     if (!Number.isInteger(area) || area < 0 || area >= this.areas) {
-      throw new InvalidArgumentError(`swiotlb: no area ${String(area)}`, { argument: 'area' });
+      throw new InvalidArgumentError(`swiotlb: no area ${describe(area)}`, { argument: 'area' });
     }
     return { index: this.areaIndex[area]!, used: this.areaUsed[area]!, start: area * this.areaSlots, slots: this.areaSlots };
   }
@@ -422,7 +423,7 @@ export class SwiotlbPool {
    */
   freeRunAt(slot: number): number {
     if (!Number.isInteger(slot) || slot < 0 || slot >= this.totalSlots) {
-      throw new InvalidArgumentError(`swiotlb: no slot ${String(slot)}`, { argument: 'slot' });
+      throw new InvalidArgumentError(`swiotlb: no slot ${describe(slot)}`, { argument: 'slot' });
     }
     return this.freeRun(slot);
   }
@@ -520,7 +521,11 @@ export class SwiotlbPool {
   // mask is not compared: swiotlb_free() is given none, and an allocation's offset is always 0.
   private checkRelease(tlbAddr: number, size: number, minAlignMask: number, kind: RecordKind): number {
     const map = kind === KIND_MAP;
-    if (tlbAddr >= this.base && tlbAddr < this.end && Number.isSafeInteger(tlbAddr) && (!map || minAlignMask >>> 0 === minAlignMask) && size > 0) {
+    // Numbers only, tested first: a compare or a shift would coerce anything else, or throw a TypeError.
+    if (
+      typeof tlbAddr === 'number' && tlbAddr >= this.base && tlbAddr < this.end && Number.isSafeInteger(tlbAddr) &&
+      (!map || (typeof minAlignMask === 'number' && minAlignMask >>> 0 === minAlignMask)) && typeof size === 'number' && size > 0
+    ) {
       // tlbAddr - base is below 4 GiB: the quotient has at most 21 bits.
       const head = this.owner[((tlbAddr - this.base) / IO_TLB_SIZE) | 0]!;
       if (head >= 0) {
@@ -537,10 +542,10 @@ export class SwiotlbPool {
   // The refusal of checkRelease(), worked out again from the start: off the hot path, so that the
   // accepting test stays small enough for V8 to inline.
   private releaseRefusal(tlbAddr: number, size: number, minAlignMask: number, kind: RecordKind): never {
-    if (!(tlbAddr >= this.base && tlbAddr < this.end) || !Number.isSafeInteger(tlbAddr)) {
+    if (!Number.isSafeInteger(tlbAddr) || tlbAddr < this.base || tlbAddr >= this.end) {
       throw unmapError(`swiotlb unmap: 0x${hex(tlbAddr)} is outside the pool`, 'outside-pool', tlbAddr);
     }
-    if (kind === KIND_MAP && (minAlignMask >>> 0 !== minAlignMask)) checkUint32(minAlignMask, 'minAlignMask');
+    if (kind === KIND_MAP) checkUint32(minAlignMask, 'minAlignMask');
     // tlbAddr - base is below 4 GiB: the quotient has at most 21 bits.
     const head = this.owner[((tlbAddr - this.base) / IO_TLB_SIZE) | 0]!;
     if (head < 0) throw unmapError(`swiotlb unmap: nothing is mapped at 0x${hex(tlbAddr)}`, 'not-mapped', tlbAddr);
@@ -560,7 +565,7 @@ export class SwiotlbPool {
       throw unmapError(`swiotlb unmap: min_align_mask 0x${hex(minAlignMask)} differs from 0x${hex(mappedMask)} used to map`, 'min-align-mask-mismatch', tlbAddr);
     }
     // Every other check passed, so the size is what checkRelease() refused.
-    throw unmapError(`swiotlb unmap: size ${String(size)} differs from the mapped size ${Math.abs(recorded)}`, 'size-mismatch', tlbAddr);
+    throw unmapError(`swiotlb unmap: size ${describe(size)} differs from the mapped size ${Math.abs(recorded)}`, 'size-mismatch', tlbAddr);
   }
 
   // models swiotlb_release_slots()
