@@ -2,6 +2,7 @@
 // pci_alloc_p2pmem()). The fabric region that backs the BAR allocates through it, so
 // `system.barMemory(...).allocate()` and `provider.allocate()` can never hand out the same bytes.
 import { AllocationError, InvalidArgumentError } from '../errors.js';
+import { describe } from '../fabric/input.js';
 import type { AllocatorStats, PhysAllocator } from '../fabric/index.js';
 import { P2PMEM_PAGE_SIZE, type P2pmemProvider } from '../pci/index.js';
 
@@ -12,9 +13,9 @@ export function providerAllocator(provider: P2pmemProvider, backed: number): Phy
   return {
     allocate(length: number, alignment = 1): number {
       if (!Number.isSafeInteger(alignment) || alignment < 1 || (alignment & (alignment - 1)) !== 0 || alignment > P2PMEM_PAGE_SIZE) {
-        throw new InvalidArgumentError(`alignment ${String(alignment)} must be a power of two up to ${P2PMEM_PAGE_SIZE} (p2pmem hands out whole pages)`, { argument: 'alignment' });
+        throw new InvalidArgumentError(`alignment ${describe(alignment)} must be a power of two up to ${P2PMEM_PAGE_SIZE} (p2pmem hands out whole pages)`, { argument: 'alignment' });
       }
-      if (!Number.isSafeInteger(length) || length < 1) throw new InvalidArgumentError(`size ${String(length)} must be at least 1 byte`, { argument: 'size' });
+      if (!Number.isSafeInteger(length) || length < 1) throw new InvalidArgumentError(`size ${describe(length)} must be at least 1 byte`, { argument: 'size' });
       let taken;
       try {
         taken = provider.allocate(length);

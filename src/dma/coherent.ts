@@ -3,6 +3,7 @@
 // restricted DMA pool when it has one (swiotlb_alloc(), page-aligned size), else whole pages of
 // host RAM the device can address (dma_coherent_ok()).
 import { AllocationError, InvalidArgumentError, MappingStateError } from '../errors.js';
+import { describe } from '../fabric/input.js';
 import type { Span } from '../fabric/index.js';
 import type { DmaContext } from './context.js';
 
@@ -30,7 +31,7 @@ const PAGE = 4096;
  * the device can address has room); nothing is taken then.
  */
 export function allocCoherent(ctx: DmaContext, deviceId: number, cpu: number, dmaLimit: number, size: unknown): CoherentAllocation {
-  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 1 || size > 2 ** 30) throw new InvalidArgumentError(`size ${String(size)} must be an integer in 1..1GiB`, { argument: 'size' });
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 1 || size > 2 ** 30) throw new InvalidArgumentError(`size ${describe(size)} must be an integer in 1..1GiB`, { argument: 'size' });
   const bytes = Math.ceil(size / PAGE) * PAGE;
   if (ctx.pool.forAlloc) {
     // models swiotlb_alloc(): the pool's page-aligned allocation; the kernel frees it again when

@@ -1,6 +1,7 @@
 // A device's DMA properties (dma_set_mask(), dma_set_max_seg_size(), ...), read once from the
 // caller's options object, validated, and kept as plain settings.
 import { InvalidArgumentError } from '../errors.js';
+import { describe } from '../fabric/input.js';
 import { parseSize, type Size } from '../size.js';
 import type { P2pPolicy } from './direct.js';
 
@@ -72,19 +73,19 @@ export function deviceSettings(options: unknown): DeviceSettings {
   const fail = (argument: string, message: string): never => { throw new InvalidArgumentError(message, { argument }); };
 
   const dmaBits = o.dmaBits ?? 64;
-  if (typeof dmaBits !== 'number' || !Number.isInteger(dmaBits) || dmaBits < 20 || dmaBits > 64) fail('dmaBits', `dmaBits ${String(dmaBits)} must be an integer in 20..64`);
+  if (typeof dmaBits !== 'number' || !Number.isInteger(dmaBits) || dmaBits < 20 || dmaBits > 64) fail('dmaBits', `dmaBits ${describe(dmaBits)} must be an integer in 20..64`);
   const bus = o.busDmaLimit ?? MAX_SAFE_LIMIT;
   if (typeof bus !== 'number' || !Number.isSafeInteger(bus) || bus < 0) fail('busDmaLimit', 'busDmaLimit must be a non-negative safe integer');
   const maxSegmentSize = parseSize((o.maxSegmentSize ?? 65536) as Size, 'maxSegmentSize');
   if (maxSegmentSize < 1 || maxSegmentSize > 2 ** 32 - 1) fail('maxSegmentSize', `maxSegmentSize ${maxSegmentSize} must be 1 byte to 4 GiB - 1 (an unsigned int, as the kernel keeps it)`);
   const minAlignMask = o.minAlignMask ?? 0;
-  if (!isLowMask(minAlignMask) || minAlignMask >= 2 ** 17) fail('minAlignMask', `minAlignMask ${String(minAlignMask)} must be 2^n - 1 below 128KiB`);
+  if (!isLowMask(minAlignMask) || minAlignMask >= 2 ** 17) fail('minAlignMask', `minAlignMask ${describe(minAlignMask)} must be 2^n - 1 below 128KiB`);
   const boundary = o.segmentBoundaryMask ?? 0xffffffff;
   if (!isLowMask(boundary)) fail('segmentBoundaryMask', 'segmentBoundaryMask must be 2^n - 1');
   const policy = o.p2pPolicy ?? 'reject';
   if (policy !== 'reject' && policy !== 'bounce') fail('p2pPolicy', `p2pPolicy must be 'reject' or 'bounce'`);
   const cpu = o.cpu ?? 0;
-  if (typeof cpu !== 'number' || !Number.isInteger(cpu) || cpu < 0 || cpu >= MAX_CPUS) fail('cpu', `cpu ${String(cpu)} must be an integer in 0..${MAX_CPUS - 1}`);
+  if (typeof cpu !== 'number' || !Number.isInteger(cpu) || cpu < 0 || cpu >= MAX_CPUS) fail('cpu', `cpu ${describe(cpu)} must be an integer in 0..${MAX_CPUS - 1}`);
   const wait = o.waitForSpace ?? false;
   if (wait !== false && !(typeof wait === 'number' && ((wait >= 0 && wait <= MAX_WAIT_MS) || wait === Infinity))) {
     fail('waitForSpace', `waitForSpace must be false, a number of ms in 0..${MAX_WAIT_MS}, or Infinity`);

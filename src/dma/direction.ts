@@ -1,6 +1,7 @@
 // DMA directions and attributes, with the kernel's values (include/linux/dma-direction.h,
 // include/linux/dma-mapping.h).
 import { InvalidArgumentError } from '../errors.js';
+import { describe } from '../fabric/input.js';
 
 export const DmaDirection = {
   BIDIRECTIONAL: 0,
@@ -57,14 +58,14 @@ export function directionName(direction: number): string {
 /** Throws ERR_INVALID_ARGUMENT unless `direction` is BIDIRECTIONAL, TO_DEVICE or FROM_DEVICE (models valid_dma_direction()). */
 export function checkDirection(direction: unknown): asserts direction is StreamingDirection {
   if (direction !== 0 && direction !== 1 && direction !== 2) {
-    throw new InvalidArgumentError(`direction ${String(direction)} is not BIDIRECTIONAL (0), TO_DEVICE (1) or FROM_DEVICE (2)`, { argument: 'direction' });
+    throw new InvalidArgumentError(`direction ${describe(direction)} is not BIDIRECTIONAL (0), TO_DEVICE (1) or FROM_DEVICE (2)`, { argument: 'direction' });
   }
 }
 
 /** Throws ERR_INVALID_ARGUMENT unless `attrs` is a combination of the DMA_ATTR_* bits. */
 export function checkAttrs(attrs: unknown): asserts attrs is number {
   if (typeof attrs !== 'number' || (attrs >>> 0) !== attrs || (attrs & ~KNOWN_ATTRS) !== 0) {
-    throw new InvalidArgumentError(`attrs ${String(attrs)} has bits that are no DMA_ATTR_* attribute`, { argument: 'attrs' });
+    throw new InvalidArgumentError(`attrs ${describe(attrs)} has bits that are no DMA_ATTR_* attribute`, { argument: 'attrs' });
   }
 }
 

@@ -175,7 +175,7 @@ export function checkBoundaryMask(boundaryMask: number): void {
 function checkSize(size: number, origAddr: number, minAlignMask: number, allocAlignMask: number): void {
   if (!Number.isSafeInteger(size) || size < 1 || size > SEGMENT_BYTES) {
     throw new InvalidArgumentError(`swiotlb map: size must be 1..${SEGMENT_BYTES} bytes (one segment), got ${describe(size)}`, {
-      argument: 'size', value: size, maxMappingSize: maxMappingSizeOf(minAlignMask), ...(size > SEGMENT_BYTES ? { reason: 'larger-than-segment' } : {}),
+      argument: 'size', value: size, maxMappingSize: maxMappingSizeOf(minAlignMask), ...(typeof size === 'number' && size > SEGMENT_BYTES ? { reason: 'larger-than-segment' } : {}),
     });
   }
   const allocBytes = allocBytesOf(origAddr, size, minAlignMask, allocAlignMask);

@@ -505,7 +505,7 @@ export class SwiotlbMem {
   /** True when [addr, addr + len) lies inside one pool. */
   contains(addr: number, len = 1): boolean {
     const entry = this.#entryAt(addr);
-    return entry !== undefined && len >= 0 && addr + len <= entry.pool.end;
+    return entry !== undefined && typeof len === 'number' && len >= 0 && addr + len <= entry.pool.end;
   }
 
   /** True when [addr, addr + len) touches any pool, even in part (a device access there must stay inside one mapping). */

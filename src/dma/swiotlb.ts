@@ -360,12 +360,13 @@ export class SwiotlbPool {
 
   /** True when [dmaAddr, dmaAddr + len) lies inside the pool (is_swiotlb_buffer for a range). */
   contains(dmaAddr: number, len = 1): boolean {
-    return dmaAddr >= this.base && len >= 0 && dmaAddr + len <= this.end;
+    // Numbers only: a compare would coerce anything else, or throw (a Symbol, a BigInt in the sum).
+    return typeof dmaAddr === 'number' && typeof len === 'number' && dmaAddr >= this.base && len >= 0 && dmaAddr + len <= this.end;
   }
 
   /** Index of the slot holding `addr`, or -1 outside the pool. */
   slotIndexOf(addr: number): number {
-    if (!(addr >= this.base && addr < this.end)) return -1;
+    if (typeof addr !== 'number' || !(addr >= this.base && addr < this.end)) return -1;
     return Math.floor((addr - this.base) / IO_TLB_SIZE);
   }
 

@@ -3,6 +3,7 @@
 // and hands out DmaDevices by BDF.
 import { CopyEngine, type EngineOptions } from '../engine/index.js';
 import { InvalidArgumentError, InvalidStateError, SystemClosedError, UnknownDeviceError } from '../errors.js';
+import { describe } from '../fabric/input.js';
 import { Fabric, WASM_PAGE, type Region, type Span } from '../fabric/index.js';
 import { buildTopology, loadTopologyJson, Topology, type PciBar, type TopologySpec } from '../pci/index.js';
 import { parseSize, type Size } from '../size.js';
@@ -188,7 +189,7 @@ export class DmaSystem {
    */
   barMemory(bdf: string, index: number): Region {
     if (typeof bdf !== 'string') throw new InvalidArgumentError(`bdf must be a string such as "0000:03:00.0", got ${typeof bdf}`, { argument: 'bdf' });
-    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index > 5) throw new InvalidArgumentError(`BAR index ${String(index)} must be an integer in 0..5`, { argument: 'index' });
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index > 5) throw new InvalidArgumentError(`BAR index ${describe(index)} must be an integer in 0..5`, { argument: 'index' });
     const device = this.topology.findDevice(bdf);
     if (!device) throw new UnknownDeviceError(`no device ${bdf}`, { bdf });
     for (const [bar, region] of this.#ctx.barRegions) if (bar.device === device && bar.index === index) return region;
@@ -206,7 +207,7 @@ export class DmaSystem {
     const { low = false, alignment = 64 } = options;
     if (typeof low !== 'boolean') throw new InvalidArgumentError('low must be a boolean', { argument: 'low' });
     if (typeof alignment !== 'number' || !Number.isSafeInteger(alignment) || alignment < 1 || (alignment & (alignment - 1)) !== 0 || alignment > 2 ** 30) {
-      throw new InvalidArgumentError(`alignment ${String(alignment)} must be a power of two up to 1 GiB`, { argument: 'alignment' });
+      throw new InvalidArgumentError(`alignment ${describe(alignment)} must be a power of two up to 1 GiB`, { argument: 'alignment' });
     }
     const candidates = this.#ram.filter((r) => !low || r.physEnd <= 2 ** 32);
     let last: unknown;

@@ -382,7 +382,7 @@ export class Topology {
    * UnknownDeviceError (ERR_UNKNOWN_DEVICE, field `bdf`) when there is no such function.
    */
   device(bdf: string): PciDevice {
-    if (!parseBdf(bdf)) throw new InvalidArgumentError(`"${String(bdf).slice(0, 40)}" is not a BDF (SSSS:BB:DD.F, lower-case hex)`, { argument: 'bdf' });
+    if (!parseBdf(bdf)) throw new InvalidArgumentError(`${typeof bdf === 'string' ? JSON.stringify(bdf.slice(0, 40)) : typeof bdf} is not a BDF (SSSS:BB:DD.F, lower-case hex)`, { argument: 'bdf' });
     const device = this.#byBdf.get(bdf);
     if (!device) throw new UnknownDeviceError(`no device ${bdf} in the topology`, { bdf });
     return device;
@@ -537,7 +537,7 @@ function bdfList(list: unknown, name: string): string[] {
   const out: string[] = [];
   for (let i = 0; i < list.length; i++) {
     const bdf: unknown = list[i];
-    if (!parseBdf(bdf)) throw new InvalidArgumentError(`${name}: ${JSON.stringify(bdf)?.slice(0, 40) ?? 'nothing'} is not a BDF (SSSS:BB:DD.F, lower-case hex)`, { argument: name });
+    if (!parseBdf(bdf)) throw new InvalidArgumentError(`${name}: ${typeof bdf === 'string' ? JSON.stringify(bdf.slice(0, 40)) : bdf === undefined ? 'nothing' : typeof bdf} is not a BDF (SSSS:BB:DD.F, lower-case hex)`, { argument: name });
     out.push(bdf as string);
   }
   return out;

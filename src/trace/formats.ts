@@ -48,7 +48,7 @@ export function attrTable(format: TraceFormat): readonly (readonly [number, stri
 /** Throws ERR_INVALID_ARGUMENT unless `format` is one of TRACE_FORMATS. */
 export function checkTraceFormat(format: unknown, argument = 'format'): asserts format is TraceFormat {
   if (!(TRACE_FORMATS as readonly unknown[]).includes(format)) {
-    throw new InvalidArgumentError(`trace format ${String(format)} is not one of ${TRACE_FORMATS.join(', ')}`, { argument });
+    throw new InvalidArgumentError(`trace format ${typeof format === 'string' ? JSON.stringify(format.slice(0, 40)) : typeof format} is not one of ${TRACE_FORMATS.join(', ')}`, { argument });
   }
 }
 

@@ -71,7 +71,7 @@ export class DmaTracer {
     const format = options.format ?? DEFAULT_TRACE_FORMAT;
     checkTraceFormat(format, 'trace.format');
     const style = options.style ?? 'ftrace';
-    if (!TRACE_LINE_STYLES.includes(style)) throw new InvalidArgumentError(`trace.style must be ftrace or trace-cmd, got ${String(style)}`, { argument: 'trace.style' });
+    if (!TRACE_LINE_STYLES.includes(style)) throw new InvalidArgumentError(`trace.style must be ftrace or trace-cmd, got ${typeof style === 'string' ? JSON.stringify(style.slice(0, 40)) : typeof style}`, { argument: 'trace.style' });
     const comm = options.comm ?? 'node';
     if (typeof comm !== 'string' || comm === '' || /\s/.test(comm)) throw new InvalidArgumentError('trace.comm must be a non-empty string without spaces', { argument: 'trace.comm' });
     const pid = options.pid ?? process.pid;

@@ -3,6 +3,7 @@
 // state, and the fault log the hardware reports (DMAR for Intel VT-d, AMD-Vi event log).
 import { EventEmitter } from 'node:events';
 import { InvalidArgumentError, InvalidStateError } from '../../errors.js';
+import { describe } from '../../fabric/input.js';
 import { iommuGroupOf, type PciDevice } from '../../pci/index.js';
 import { parseSize, type Size } from '../../size.js';
 import { manualClock, realClock, type IommuClock } from './clock.js';
@@ -70,7 +71,7 @@ export function iommuSettings(given: unknown): IommuSettings {
   const o: Record<string, unknown> = typeof given === 'string' ? { mode: given } : given !== null && typeof given === 'object' && !Array.isArray(given) ? { ...given } : fail('iommu', "iommu must be 'off', 'strict', 'lazy', 'identity' or { mode, ... }");
   for (const key of Object.keys(o)) if (!KEYS.has(key)) fail(`iommu.${key}`, `unknown iommu option "${key}" (known: ${[...KEYS].join(', ')})`);
   const mode = o.mode;
-  if (mode !== 'off' && mode !== 'strict' && mode !== 'lazy' && mode !== 'identity') fail('iommu.mode', `iommu mode must be 'off', 'strict', 'lazy' or 'identity', got ${String(mode)}`);
+  if (mode !== 'off' && mode !== 'strict' && mode !== 'lazy' && mode !== 'identity') fail('iommu.mode', `iommu mode must be 'off', 'strict', 'lazy' or 'identity', got ${describe(mode)}`);
   const granule = parseSize((o.granule ?? 4096) as Size, 'iommu.granule');
   if (!GRANULES.has(granule)) fail('iommu.granule', `iommu granule must be 4KiB, 16KiB or 64KiB, got ${granule}`);
   const ap = o.aperture ?? {};

@@ -3,6 +3,7 @@
 // IOVA range, links physical ranges into it at offsets it chooses, syncs, and tears it down. The
 // rules the kernel documents (and partly WARNs about) are checked here and refused with a code.
 import { DmaMappingError, InvalidArgumentError, IovaRuleError, IovaStateError } from '../../errors.js';
+import { describe } from '../../fabric/input.js';
 import { copyRecords, releaseBounce } from '../bounce.js';
 import type { BounceRecord, DmaContext } from '../context.js';
 import { unmapSegments } from '../direct.js';
@@ -60,7 +61,7 @@ const genuine = new WeakSet<object>();
 
 
 function checkRange(name: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${String(value)}`, { argument: name });
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${describe(value)}`, { argument: name });
   return value;
 }
 
