@@ -49,9 +49,9 @@ export function dmaCapable(device: MappingDevice, addr: number, size: number): b
 }
 
 // models the per-segment choice of dma_direct_map_sg() / pci_p2pdma_state() / dma_direct_map_phys(),
-// for [phys, phys + length) inside `region`.
-function classify(ctx: DmaContext, device: MappingDevice, state: P2pdmaState, phys: number, length: number, region: Region, attrs: number): Segment {
-  if (region.kind === 'bounce' || ctx.pool.overlaps(phys, length)) {
+// for [phys, phys + length) inside `region`; `poolsInRegion` is false when no swiotlb pool touches it.
+function classify(ctx: DmaContext, device: MappingDevice, state: P2pdmaState, phys: number, length: number, region: Region, poolsInRegion: boolean, attrs: number): Segment {
+  if (poolsInRegion && (region.kind === 'bounce' || ctx.pool.overlaps(phys, length))) {
     throw new AddressError(`phys 0x${phys.toString(16)}+${length} is inside a swiotlb pool, which is not memory a driver maps`, { address: phys, length });
   }
   const map = state.classify(region);
@@ -137,13 +137,18 @@ export function mapSegments(ctx: DmaContext, device: MappingDevice, entries: rea
   let bouncedBytes = 0;
   const state = new P2pdmaState(ctx.p2pdma, device.pci);
   let region: Region | undefined;
+  let poolsInRegion = true;
   for (let i = 0; i < n; i++) {
     const { phys, length } = entries[i]!;
     // A list's segments mostly share a region: while they do, the lookup is a range check (the
-    // entries are checked snapshots, and regions do not overlap, so regionAt() would answer the same).
-    if (region === undefined || phys < region.phys || phys + length > region.physEnd) region = ctx.fabric.regionAt(phys, length);
+    // entries are checked snapshots, and regions do not overlap, so regionAt() would answer the
+    // same), and so is the test for swiotlb pools in it (no pool is added while this loop runs).
+    if (region === undefined || phys < region.phys || phys + length > region.physEnd) {
+      region = ctx.fabric.regionAt(phys, length);
+      poolsInRegion = region.kind === 'bounce' || ctx.pool.overlaps(region.phys, region.physEnd - region.phys);
+    }
     origOffsets[i] = region.offset + (phys - region.phys);
-    const seg = segments[i] = classify(ctx, device, state, phys, length, region, attrs);
+    const seg = segments[i] = classify(ctx, device, state, phys, length, region, poolsInRegion, attrs);
     if (seg.kind === 'bounced') {
       bounced++;
       bouncedBytes += seg.length;
