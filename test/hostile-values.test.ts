@@ -3,7 +3,7 @@
 // the swiotlb's public calls. Each call refuses with a coded error (never a TypeError), runs none of
 // the caller's code, and leaves a live mapping as it was.
 import { afterAll, describe, expect, it } from 'vitest';
-import { DmaDirection, DmaSystem, SwiotlbMem, SwiotlbPool } from '../dist/src/index.js';
+import { DmaDirection, DmaSystem, IovaDomain, SwiotlbMem, SwiotlbPool } from '../dist/src/index.js';
 import { testRng } from './support/random.js';
 
 const rng = testRng('hostile-values');
@@ -93,5 +93,54 @@ describe('odd values in every argument', () => {
     expect(pool.stats().mappings).toBe(1);
     pool.unmap(m.tlbAddr, 4096);
     expect(pool.stats().mappings).toBe(0);
+  });
+});
+
+describe('IovaDomain, topology and route arguments', () => {
+  it('IovaDomain refuses odd pfns, sizes, flags and cpus with ERR_INVALID_ARGUMENT, changing nothing', async () => {
+    const iovad = new IovaDomain({ granule: 4096, startPfn: 1 });
+    const pfn = iovad.allocIovaFast(4, 0xfffff, true);
+    expect(pfn).toBeGreaterThan(0);
+    const before = iovad.stats();
+    const calls0 = calls.length;
+    const cases: [string, unknown[], (...a: never[]) => unknown][] = [
+      ['allocIova', [4, 0xfffff, true], iovad.allocIova.bind(iovad)],
+      ['allocIovaFast', [4, 0xfffff, true, 0], iovad.allocIovaFast.bind(iovad)],
+      ['freeIovaFast', [pfn, 4, 0], iovad.freeIovaFast.bind(iovad)],
+      ['freeIova', [pfn], iovad.freeIova.bind(iovad)],
+      ['findIova', [pfn], iovad.findIova.bind(iovad)],
+      ['reserveIova', [0x100, 0x1ff], iovad.reserveIova.bind(iovad)],
+    ];
+    for (const [name, args, call] of cases) {
+      for (let at = 0; at < args.length; at++) {
+        for (const value of [...odd, -1, 1.5, 0 === at ? undefined : Infinity]) {
+          const given = [...args];
+          given[at] = value;
+          expect(await outcome(() => call(...(given as never[]))), `${name} argument ${at}: ${String(typeof value)}`).toBe('ERR_INVALID_ARGUMENT');
+        }
+      }
+    }
+    expect(await outcome(() => iovad.reserveIova(0x200, 0x100))).toBe('ERR_INVALID_ARGUMENT');
+    expect(iovad.stats()).toEqual(before);
+    expect(iovad.findIova(pfn)).toMatchObject({ lo: pfn });
+    for (const options of [null, {}, { granule: 4095, startPfn: 1 }, { granule: 4096, startPfn: -1 }, { granule: 4096, startPfn: 1, rcache: 'no' }, { granule: 4096, startPfn: 1, onlineCpus: 0 }, { granule: trap, startPfn: 1 }]) {
+      expect(await outcome(() => new IovaDomain(options as never)), JSON.stringify(options)).toBe('ERR_INVALID_ARGUMENT');
+    }
+    expect(calls.length - calls0, 'the caller\'s valueOf()/toString() ran').toBe(0);
+  });
+
+  it('topology.barAt() finds nothing at a non-number; device.route() takes only a function of its own topology', async () => {
+    const system = DmaSystem.create({ engine: { workers: 1 } });
+    const other = DmaSystem.create({ engine: { workers: 1 } });
+    try {
+      for (const value of odd) expect(system.topology.barAt(value as number)).toBeUndefined();
+      const device = system.device('0000:81:00.0');
+      expect(device.route(system.topology.device('0000:03:00.0')).type).toBe('NOT_SUPPORTED');
+      for (const value of [...odd, other.topology.device('0000:03:00.0'), { bdf: '0000:03:00.0' }]) {
+        expect(await outcome(() => device.route(value as never))).toBe('ERR_INVALID_ARGUMENT');
+      }
+    } finally {
+      await Promise.all([system.close(), other.close()]);
+    }
   });
 });

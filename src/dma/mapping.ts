@@ -6,7 +6,7 @@
 // is asynchronous; calls overlap, and each one refuses what its state does not allow.
 import { DmaMappingError, InvalidArgumentError, InvalidStateError } from '../errors.js';
 import { describe } from '../fabric/input.js';
-import type { MapTypeResult, PciDevice } from '../pci/index.js';
+import { PciDevice, type MapTypeResult, type Topology } from '../pci/index.js';
 import type { BounceOwner } from './bounce.js';
 import type { DmaContext } from './context.js';
 import { DMA_MAPPING_ERROR, type DmaDebug, type MappingFunction } from './debug.js';
@@ -90,6 +90,9 @@ export class DmaDevice implements MappingDevice {
 
   /** The P2PDMA route from `provider`'s memory to this device (computed once per pair and cached, as pci_p2pdma_map_type() caches it). */
   route(provider: PciDevice): MapTypeResult {
+    if (!(provider instanceof PciDevice) || !inTopology(this.#ctx.topology, provider)) {
+      throw new InvalidArgumentError('route: provider must be a PCI function of this system\'s topology (topology.device(bdf))', { argument: 'provider' });
+    }
     return this.#ctx.p2pdma.route(provider, this.pci);
   }
 
@@ -472,6 +475,15 @@ export class DmaDevice implements MappingDevice {
     checkDirection(direction);
     checkAttrs(attrs);
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError('signal must be an AbortSignal', { argument: 'signal' });
+  }
+}
+
+// True when `device` is the function of `topology` at its BDF (not one of another topology's).
+function inTopology(topology: Topology, device: PciDevice): boolean {
+  try {
+    return topology.device(device.bdf) === device;
+  } catch {
+    return false;
   }
 }
 

@@ -390,6 +390,7 @@ export class Topology {
 
   /** The BAR containing CPU physical address `phys`, or undefined (a binary search: BARs never overlap). Never throws. */
   barAt(phys: number): PciBar | undefined {
+    if (typeof phys !== 'number') return undefined; // a compare would coerce it, or throw (a Symbol)
     this.#barsByPhys ??= [...this.bars()].sort((a, b) => a.phys - b.phys);
     const bars = this.#barsByPhys;
     let lo = 0;

@@ -4,6 +4,8 @@
 // and the per-CPU range caches (magazines of 127 pfns, two per CPU, and a depot per size class)
 // in front of it. The tree is an ordered set; nodes are remembered by object, never by position.
 import { OrderedSet } from '@js-sdsl/ordered-set';
+import { InvalidArgumentError } from '../../errors.js';
+import { describe } from '../../fabric/input.js';
 import type { IommuClock } from './clock.js';
 
 /** log2 of the largest cached range in pages + 1: ranges of up to 32 pages go through the rcache. */
@@ -125,17 +127,29 @@ export class IovaDomain {
 
   // models init_iova_domain() and iova_domain_init_rcaches()
   constructor(options: IovaDomainOptions) {
-    this.granule = options.granule;
-    this.shift = Math.log2(options.granule);
-    this.startPfn = options.startPfn;
+    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('IovaDomain: options must be an object', { argument: 'options' });
+    const { granule, startPfn, rcache, onlineCpus = 1, clock } = options;
+    // init_iova_domain() BUG()s on a granule that is not a power of two.
+    if (typeof granule !== 'number' || !Number.isInteger(granule) || granule < 4096 || granule > 2 ** 30 || (granule & (granule - 1)) !== 0) {
+      throw new InvalidArgumentError(`IovaDomain: granule must be a power of two from 4096 to 1GiB, got ${describe(granule)}`, { argument: 'granule' });
+    }
+    checkPfn(startPfn, 'startPfn');
+    if (rcache !== undefined) checkFlag(rcache, 'rcache');
+    if (typeof onlineCpus !== 'number' || !Number.isInteger(onlineCpus) || onlineCpus < 1 || onlineCpus > 65536) {
+      throw new InvalidArgumentError(`IovaDomain: onlineCpus must be an integer in 1..65536, got ${describe(onlineCpus)}`, { argument: 'onlineCpus' });
+    }
+    if (clock !== undefined && (typeof clock !== 'object' || clock === null)) throw new InvalidArgumentError('IovaDomain: clock must be an IommuClock', { argument: 'clock' });
+    this.granule = granule;
+    this.shift = Math.log2(granule);
+    this.startPfn = startPfn;
     this.dma32bitPfn = 2 ** (32 - this.shift);
     this.max32AllocSize = this.dma32bitPfn;
     this.#tree.insert(this.#anchor);
     this.#cached = this.#anchor;
     this.#cached32 = this.#anchor;
-    this.#onlineCpus = options.onlineCpus ?? 1;
-    this.#clock = options.clock;
-    this.#rcaches = options.rcache === false ? undefined : Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE }, () => ({ depot: [], cpus: new Map(), work: undefined }));
+    this.#onlineCpus = onlineCpus;
+    this.#clock = clock;
+    this.#rcaches = rcache === false ? undefined : Array.from({ length: IOVA_RANGE_CACHE_MAX_SIZE }, () => ({ depot: [], cpus: new Map(), work: undefined }));
   }
 
   /** Whether the per-CPU range caches are in use. */
@@ -148,6 +162,9 @@ export class IovaDomain {
    * roundup_pow_of_two(size) when `sizeAligned`; undefined when nothing fits.
    */
   allocIova(size: number, limitPfn: number, sizeAligned = true): Iova | undefined {
+    checkPages(size);
+    checkPfn(limitPfn, 'limitPfn');
+    checkFlag(sizeAligned, 'sizeAligned');
     return this.#allocAndInsert(size, limitPfn + 1, sizeAligned);
   }
 
@@ -157,6 +174,10 @@ export class IovaDomain {
    * Returns the first pfn, or 0 when nothing fits.
    */
   allocIovaFast(size: number, limitPfn: number, flushRcache: boolean, cpu = 0): number {
+    checkPages(size);
+    checkPfn(limitPfn, 'limitPfn');
+    checkFlag(flushRcache, 'flushRcache');
+    checkCpu(cpu);
     if (size < 2 ** (IOVA_RANGE_CACHE_MAX_SIZE - 1)) size = roundupPowOfTwo(size);
     const cached = this.#rcacheGet(size, limitPfn + 1, cpu);
     if (cached) return cached;
@@ -171,18 +192,23 @@ export class IovaDomain {
 
   /** models free_iova_fast(): into the CPU's rcache if it has room, else out of the tree. */
   freeIovaFast(pfn: number, size: number, cpu = 0): void {
+    checkPfn(pfn, 'pfn');
+    checkPages(size);
+    checkCpu(cpu);
     if (this.#rcacheInsert(pfn, size, cpu)) return;
     this.freeIova(pfn);
   }
 
   /** models free_iova(): removes the range holding `pfn`; does nothing when none does. */
   freeIova(pfn: number): void {
+    checkPfn(pfn, 'pfn');
     const iova = this.findIova(pfn);
     if (iova) this.#remove(iova);
   }
 
   /** models find_iova(): the range holding `pfn`, or undefined. */
   findIova(pfn: number): Iova | undefined {
+    checkPfn(pfn, 'pfn');
     const probe = this.#probe;
     probe.lo = pfn;
     const it = this.#tree.reverseLowerBound(probe);
@@ -193,6 +219,9 @@ export class IovaDomain {
 
   /** models reserve_iova(): [lo, hi] is never handed out (merged with the ranges it overlaps). */
   reserveIova(lo: number, hi: number): void {
+    checkPfn(lo, 'lo');
+    checkPfn(hi, 'hi');
+    if (hi < lo) throw new InvalidArgumentError(`IovaDomain: reserveIova needs lo <= hi, got ${lo} > ${hi}`, { argument: 'hi' });
     let overlap = false;
     for (const iova of [...this.#tree]) {
       if (iova === this.#anchor) break;
@@ -391,4 +420,26 @@ export class IovaDomain {
     }
     mag.size = 0;
   }
+}
+
+// The entry points check what they are given first (the kernel trusts its callers): pfns are safe
+// integers from 0, page counts from 1, flags booleans, CPUs integers in 0..2^32-1.
+function checkPfn(value: unknown, name: string): void {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidArgumentError(`IovaDomain: ${name} must be a pfn (a safe integer >= 0), got ${describe(value)}`, { argument: name });
+  }
+}
+
+function checkPages(value: unknown): void {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidArgumentError(`IovaDomain: size must be a page count (a safe integer >= 1), got ${describe(value)}`, { argument: 'size' });
+  }
+}
+
+function checkFlag(value: unknown, name: string): void {
+  if (typeof value !== 'boolean') throw new InvalidArgumentError(`IovaDomain: ${name} must be a boolean, got ${describe(value)}`, { argument: name });
+}
+
+function checkCpu(value: unknown): void {
+  if (typeof value !== 'number' || value >>> 0 !== value) throw new InvalidArgumentError(`IovaDomain: cpu must be an integer in 0..2^32-1, got ${describe(value)}`, { argument: 'cpu' });
 }
