@@ -693,14 +693,6 @@ export class SwiotlbPool {
   /** Sets (inUse) or clears the bits of slots [first, first + count), which lie in one segment. */
   private markSlots(first: number, count: number, inUse: boolean): void {
     const words = this.inUse;
-    const from = first & 31;
-    if (from + count <= 32) {
-      // The common case, a run inside one 32-slot word (a mapping of up to 64 KiB, aligned).
-      const word = first >>> 5;
-      const mask = (count === 32 ? -1 : ((1 << count) - 1) << from) | 0;
-      words[word] = inUse ? words[word]! | mask : words[word]! & ~mask;
-      return;
-    }
     for (let slot = first, end = first + count; slot < end;) {
       const word = slot >>> 5;
       const at = slot & 31;
