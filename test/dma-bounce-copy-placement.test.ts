@@ -17,8 +17,8 @@ describe('bounce copies the caller waits for', () => {
       const system = DmaSystem.create({ engine: { workers: 1, inlineBelow } });
       try {
         const device = system.device(NVME, { forceBounce: true });
-        // One segment longer than inlineBelow and the map batch, and a list of three that makes one batch
-        // (under MAP_COPY_BATCH together: a list past it sends its first batches to a worker by design).
+        // One segment longer than inlineBelow and the map batch, and a list of three under one batch
+        // (a list of at least the engine's splitAbove sends its first batches to a worker by design).
         const third = Math.floor((MAP_COPY_BATCH - 1) / 3);
         for (const lengths of [[rng.int(65 * 1024, 256 * 1024 - 4096)], [rng.int(1, third), rng.int(1, third), rng.int(1, third)]]) {
           const buffers = lengths.map((n) => new GuardedBuffer(system.ram[0]!, rng, n, rng.int(0, 63)));

@@ -114,7 +114,8 @@ function classifyMmio(device: MappingDevice, state: P2pdmaState, map: P2pdmaMapT
  * while this thread takes the next ones; this thread copies the last batch itself. Shorter lists
  * are copied in this thread in one op: on the project machine (2 vCPUs sharing one memory
  * bandwidth) 32 x 4 KiB map + unmap ran at 0.68-0.69x the speed of an inline copy of the same
- * bytes that way, against 0.52-0.54x pipelined in 64 KiB batches (docs/dma.md).
+ * bytes that way, against 0.52-0.54x pipelined in 64 KiB batches (the inline copy by the SG kernel
+ * of the time; docs/dma.md).
  */
 export const MAP_COPY_BATCH = 64 * 1024;
 
