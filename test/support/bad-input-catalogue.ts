@@ -42,6 +42,7 @@ import {
   type Region,
   type Span,
   DmaTracer,
+  IovaDomain,
   PageCollector,
   TraceLineParser,
   checkTraceFormat,
@@ -433,6 +434,7 @@ export function catalogue(r: Rig): Row[] {
     { api: 'P2pmemProvider.free', cls: 'state', input: 'an allocation never made', code: 'ERR_P2PMEM', run: () => r.provider.free(any({ provider: r.provider, phys: r.provider.bar.phys + 4096, size: 4096 })) },
     { api: 'P2pmemProvider.free', cls: 'wrong type', input: 'null', code: 'ERR_INVALID_ARGUMENT', run: () => r.provider.free(any(null)) },
     ...iommuRows(r),
+    ...iovaDomainRows(),
     // tracing (docs/tracing.md)
     { api: 'DmaSystem.create', cls: 'wrong type', input: 'trace: 42', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ trace: any(42) }) },
     { api: 'DmaSystem.create', cls: 'unknown', input: 'trace: { sink, colour: 1 }', code: 'ERR_INVALID_ARGUMENT', run: () => DmaSystem.create({ trace: any({ sink: () => {}, colour: 1 }) }) },
@@ -497,6 +499,27 @@ export function catalogue(r: Rig): Row[] {
     { api: 'PageCollector.plan', cls: 'huge', input: 'more pages than the budget', code: 'ERR_TRACE_REPLAY', run: () => { const c = new PageCollector(); c.add(0, 1 << 20); return c.plan(0x1000_0000, 2 ** 32, 4096); } },
   ];
   return rows;
+}
+
+// The IOVA allocator on its own (drivers/iommu/iova.c): its options and every call's numbers.
+function iovaDomainRows(): Row[] {
+  const iovad = new IovaDomain({ granule: 4096, startPfn: 1 });
+  const api = (name: string) => `IovaDomain.${name}`;
+  return [
+    { api: 'new IovaDomain', cls: 'wrong type', input: 'null', code: 'ERR_INVALID_ARGUMENT', run: () => new IovaDomain(any(null)) },
+    { api: 'new IovaDomain', cls: 'unaligned', input: 'granule 6144', code: 'ERR_INVALID_ARGUMENT', run: () => new IovaDomain({ granule: 6144, startPfn: 1 }) },
+    { api: 'new IovaDomain', cls: 'negative', input: 'startPfn -1', code: 'ERR_INVALID_ARGUMENT', run: () => new IovaDomain({ granule: 4096, startPfn: -1 }) },
+    { api: 'new IovaDomain', cls: 'out of range', input: 'onlineCpus 0', code: 'ERR_INVALID_ARGUMENT', run: () => new IovaDomain({ granule: 4096, startPfn: 1, onlineCpus: 0 }) },
+    { api: api('allocIova'), cls: 'empty', input: 'size 0', code: 'ERR_INVALID_ARGUMENT', run: () => iovad.allocIova(0, 0xfffff) },
+    { api: api('allocIova'), cls: 'NaN', input: 'limitPfn NaN', code: 'ERR_INVALID_ARGUMENT', run: () => iovad.allocIova(1, Number.NaN) },
+    { api: api('allocIovaFast'), cls: 'wrong type', input: 'size 4n', code: 'ERR_INVALID_ARGUMENT', run: () => iovad.allocIovaFast(any(4n), 0xfffff, true) },
+    { api: api('allocIovaFast'), cls: 'wrong type', input: 'flushRcache "yes"', code: 'ERR_INVALID_ARGUMENT', run: () => iovad.allocIovaFast(1, 0xfffff, any('yes')) },
+    { api: api('allocIovaFast'), cls: 'negative', input: 'cpu -1', code: 'ERR_INVALID_ARGUMENT', run: () => iovad.allocIovaFast(1, 0xfffff, true, -1) },
+    { api: api('freeIovaFast'), cls: 'unaligned', input: 'pfn 1.5', code: 'ERR_INVALID_ARGUMENT', run: () => iovad.freeIovaFast(1.5, 1) },
+    { api: api('freeIova'), cls: 'wrong type', input: 'pfn Symbol()', code: 'ERR_INVALID_ARGUMENT', run: () => iovad.freeIova(any(Symbol('pfn'))) },
+    { api: api('findIova'), cls: 'huge', input: 'pfn 2^53', code: 'ERR_INVALID_ARGUMENT', run: () => iovad.findIova(2 ** 53) },
+    { api: api('reserveIova'), cls: 'out of range', input: 'lo 0x200 > hi 0x100', code: 'ERR_INVALID_ARGUMENT', run: () => iovad.reserveIova(0x200, 0x100) },
+  ];
 }
 
 // iommu-dma: the system option, the untrusted device option, the IOVA API and the IOMMU's clock. Rows
