@@ -76,6 +76,11 @@ export function nrSlots(bytes: number): number {
   return Math.ceil(bytes / IO_TLB_SIZE);
 }
 
+/** nrSlots() in integer arithmetic, for the hot paths: `bytes` below 2^32 (an allocation is at most one segment). */
+export function nrSlots32(bytes: number): number {
+  return (bytes + SLOT_MASK) >>> IO_TLB_SHIFT;
+}
+
 // models swiotlb_align_offset(): bytes before the data, from the min_align_mask bits the slot choice does not keep
 export function alignOffset(minAlignMask: number, allocAlignMask: number, addr: number): number {
   if (minAlignMask === 0) return 0; // the common case, without truncating a large address

@@ -45,6 +45,7 @@ import {
   checkWait,
   hex,
   nrSlots,
+  nrSlots32,
   type CheckedRequest,
   type RecordKind,
   type RestrictedShape,
@@ -681,7 +682,7 @@ export class SwiotlbMem {
   }
 
   #claimed(entry: PoolEntry, tlbAddr: number, allocBytes: number): number {
-    this.#used += (allocBytes + IO_TLB_SIZE - 1) / IO_TLB_SIZE | 0; // nr_slots(): allocBytes is at most one segment
+    this.#used += nrSlots32(allocBytes); // allocBytes is at most one segment
     if (this.#used > this.#hiwater) this.#hiwater = this.#used; // models inc_used_and_hiwater()
     this.#live++;
     this.#lastEntry = entry;

@@ -31,6 +31,7 @@ import {
   limitNareas,
   maxMappingSizeOf,
   nrSlots,
+  nrSlots32,
   checkWait,
   type CheckedRequest,
   type PoolShape,
@@ -486,7 +487,7 @@ export class SwiotlbPool {
 
   private claim(area: number, origAddr: number, size: number, minAlignMask: number, allocAlignMask: number, boundaryMask: number, allocBytes: number, kind: RecordKind): number {
     // allocBytes is at most one segment (checked), so the slot arithmetic stays in small integers.
-    const nslots = (allocBytes + SLOT_MASK) >>> IO_TLB_SHIFT;
+    const nslots = nrSlots32(allocBytes);
     const index = this.searchPoolArea(area, origAddr, allocBytes, nslots, allocAlignMask, minAlignMask, boundaryMask);
     if (index < 0) return -1;
     const offset = alignOffset(minAlignMask, allocAlignMask, origAddr);
@@ -577,7 +578,7 @@ export class SwiotlbPool {
     const offset = (tlbAddr - this.base) & SLOT_MASK; // ToInt32 keeps the low bits of any safe integer
     const index = data - this.pad[data]!;
     const allocSize = this.allocSize;
-    const nslots = (allocSize[index]! + offset + SLOT_MASK) >>> IO_TLB_SHIFT; // nr_slots(alloc_size + offset)
+    const nslots = nrSlots32(allocSize[index]! + offset);
     const area = this.areaShift >= 0 ? index >>> this.areaShift : Math.floor(index / this.areaSlots);
     const owner = this.owner;
     for (let i = index, last = index + nslots; i < last; i++) {

@@ -237,7 +237,7 @@ export class CopyEngine {
     return this.#inlineBelow;
   }
 
-  /** Bytes from which a copy is split across every worker. */
+  /** Bytes from which a copy is split across every worker (and a DMA map pipelines its bounce copy-in). */
   get splitAbove(): number {
     return this.#splitAbove;
   }
