@@ -2,6 +2,7 @@
 // (a BigInt, a string or an object is refused, not coerced or thrown on by `>>>`); values are
 // described for messages without running the caller's code; and reading an argument (a getter,
 // a Proxy) that throws becomes a coded error naming the argument.
+import { describeValue as describe } from '../describe-value.js';
 import { DmaBounceError, InvalidArgumentError } from '../errors.js';
 
 /** True when `value` is a number that is an integer in 0..2^32-1. */
@@ -10,24 +11,7 @@ export function isU32(value: unknown): value is number {
 }
 
 /** A short description of `value` for an error message; never calls into the value. */
-export function describe(value: unknown): string {
-  switch (typeof value) {
-    case 'number':
-    case 'boolean':
-    case 'undefined':
-      return String(value);
-    case 'bigint':
-      return `${value}n`;
-    case 'string':
-      return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
-    case 'symbol':
-      return 'a symbol';
-    case 'function':
-      return 'a function';
-    default:
-      return value === null ? 'null' : 'an object';
-  }
-}
+export { describe };
 
 /**
  * Runs `read` (which reads the caller's objects) and returns what it returns. A coded error it

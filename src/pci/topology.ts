@@ -3,6 +3,7 @@
 // so a caller gets either a whole topology or a TopologyError naming the offending JSON path. Every walk over
 // the description or the model is iterative: no input depth can overflow the stack.
 import { InvalidArgumentError, InvalidSizeError, TopologyError, UnknownDeviceError } from '../errors.js';
+import { describeValue } from '../describe-value.js';
 import { formatSize, parseSize, type Size } from '../size.js';
 import { ACS_FLAG_NAMES, PCI_ACS_RR, acsMaskOf, acsNames, acsRedirects, type AcsFlagName, type AcsState } from './acs.js';
 import { formatBus, hex, parseBdf, type Bdf } from './bdf.js';
@@ -382,7 +383,7 @@ export class Topology {
    * UnknownDeviceError (ERR_UNKNOWN_DEVICE, field `bdf`) when there is no such function.
    */
   device(bdf: string): PciDevice {
-    if (!parseBdf(bdf)) throw new InvalidArgumentError(`${typeof bdf === 'string' ? JSON.stringify(bdf.slice(0, 40)) : typeof bdf} is not a BDF (SSSS:BB:DD.F, lower-case hex)`, { argument: 'bdf' });
+    if (!parseBdf(bdf)) throw new InvalidArgumentError(`${describeValue(bdf)} is not a BDF (SSSS:BB:DD.F, lower-case hex)`, { argument: 'bdf' });
     const device = this.#byBdf.get(bdf);
     if (!device) throw new UnknownDeviceError(`no device ${bdf} in the topology`, { bdf });
     return device;
@@ -538,7 +539,7 @@ function bdfList(list: unknown, name: string): string[] {
   const out: string[] = [];
   for (let i = 0; i < list.length; i++) {
     const bdf: unknown = list[i];
-    if (!parseBdf(bdf)) throw new InvalidArgumentError(`${name}: ${typeof bdf === 'string' ? JSON.stringify(bdf.slice(0, 40)) : bdf === undefined ? 'nothing' : typeof bdf} is not a BDF (SSSS:BB:DD.F, lower-case hex)`, { argument: name });
+    if (!parseBdf(bdf)) throw new InvalidArgumentError(`${name}: ${bdf === undefined ? 'nothing' : describeValue(bdf)} is not a BDF (SSSS:BB:DD.F, lower-case hex)`, { argument: name });
     out.push(bdf as string);
   }
   return out;

@@ -2,6 +2,7 @@
 // and swiotlb.h prints it. The trace header carries its own direction and attribute tables
 // (decode_dma_data_direction, decode_dma_attrs), so this file keeps its own copy of them.
 import { InvalidArgumentError } from '../errors.js';
+import { describeValue } from '../describe-value.js';
 import { TRACE_MAPPING_ERROR, type TraceEvent } from './events.js';
 
 /**
@@ -48,7 +49,7 @@ export function attrTable(format: TraceFormat): readonly (readonly [number, stri
 /** Throws ERR_INVALID_ARGUMENT unless `format` is one of TRACE_FORMATS. */
 export function checkTraceFormat(format: unknown, argument = 'format'): asserts format is TraceFormat {
   if (!(TRACE_FORMATS as readonly unknown[]).includes(format)) {
-    throw new InvalidArgumentError(`trace format ${typeof format === 'string' ? JSON.stringify(format.slice(0, 40)) : typeof format} is not one of ${TRACE_FORMATS.join(', ')}`, { argument });
+    throw new InvalidArgumentError(`trace format ${describeValue(format)} is not one of ${TRACE_FORMATS.join(', ')}`, { argument });
   }
 }
 

@@ -2,6 +2,7 @@
 // and trace_swiotlb_bounced() calls would; it formats them in the chosen kernel version's text
 // and passes each line to the sink. A system created without `trace` has no tracer at all.
 import { InvalidArgumentError, InvalidStateError } from '../errors.js';
+import { describeValue } from '../describe-value.js';
 import type { TraceEvent } from './events.js';
 import { checkTraceFormat, DEFAULT_TRACE_FORMAT, formatEvent, type TraceFormat } from './formats.js';
 import { formatLine, TRACE_LINE_STYLES, traceHeader, type TraceLineStyle, type TraceTask } from './line.js';
@@ -71,7 +72,7 @@ export class DmaTracer {
     const format = options.format ?? DEFAULT_TRACE_FORMAT;
     checkTraceFormat(format, 'trace.format');
     const style = options.style ?? 'ftrace';
-    if (!TRACE_LINE_STYLES.includes(style)) throw new InvalidArgumentError(`trace.style must be ftrace or trace-cmd, got ${typeof style === 'string' ? JSON.stringify(style.slice(0, 40)) : typeof style}`, { argument: 'trace.style' });
+    if (!TRACE_LINE_STYLES.includes(style)) throw new InvalidArgumentError(`trace.style must be ftrace or trace-cmd, got ${describeValue(style)}`, { argument: 'trace.style' });
     const comm = options.comm ?? 'node';
     if (typeof comm !== 'string' || comm === '' || /\s/.test(comm)) throw new InvalidArgumentError('trace.comm must be a non-empty string without spaces', { argument: 'trace.comm' });
     const pid = options.pid ?? process.pid;
